@@ -1,0 +1,42 @@
+# Two commands take a fresh machine to a working product: `make run` and `make test`.
+# The virtual environment is built from the committed lock file (uv.lock) by uv.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export PYTHONHASHSEED := 0
+
+.PHONY: run test lint bench browser clean venv
+
+venv: .venv/.synced
+
+$(UV):
+	python3 -m pip install --quiet --target .tools/lib uv==0.13.8
+	mkdir -p .tools/bin && ln -sf ../lib/bin/uv .tools/bin/uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python python3.11
+	touch $@
+
+# The main job end to end on the built-in demo data.
+run: venv
+	.venv/bin/decay-run
+
+# Debian's chromium + chromedriver for the report's browser test (no browser downloads at run time).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: venv browser
+	.venv/bin/ruff check .
+	.venv/bin/pytest -n 2 --dist loadgroup
+
+lint: venv
+	.venv/bin/ruff check .
+
+bench: venv
+	$(PY) -m benchmarks.features_bench
+	$(PY) -m benchmarks.simulate_bench
+	$(PY) -m benchmarks.score_bench
+
+clean:
+	rm -rf outputs mlruns data/demo .pytest_cache

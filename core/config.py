@@ -1,0 +1,294 @@
+"""Structured configuration: the typed schema behind every YAML file in ``conf/``.
+
+Why dataclasses: Hydra validates every override against them at start-up, so a typo such as
+``label.horizon_dayz=3`` fails in the first second with the offending key named, instead of after
+an hour of training. The YAML files in ``conf/`` only set values; the *shape* lives here.
+
+Every section is documented where it is declared; the field names are a public interface that
+users' scripts and schedulers rely on (see README), so rename nothing without a deprecation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ColumnsConfig:
+    """Canonical column -> source column. Applied to every table that has the source column.
+
+    Override one mapping on the command line, e.g. ``data.columns.timestamp=event_time``.
+    """
+
+    account_id: str = "account_id"
+    timestamp: str = "timestamp"
+    user_id: str = "user_id"
+    event: str = "event"
+    value: str = "value"
+    role: str = "role"
+    created_at: str = "created_at"
+    deactivated_at: str = "deactivated_at"
+    renewal_date: str = "renewal_date"
+    churned_at: str = "churned_at"
+    seats: str = "seats"
+
+
+@dataclass
+class DataConfig:
+    """Where the raw tables are and how to read them.
+
+    ``users``/``accounts`` set to null mean the source has no such table: events alone are enough,
+    and features needing the missing table are left out with one logged line.
+    """
+
+    dir: str = "data/demo"
+    events: str = "${data.dir}/events.parquet"
+    users: str | None = "${data.dir}/users.parquet"
+    accounts: str | None = "${data.dir}/accounts.parquet"
+    # Simulator oracle (only exists for simulated data); null on real data.
+    truth: str | None = "${data.dir}/truth.parquet"
+    # parquet|csv; null = decided from each path's extension.
+    format: str | None = None
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    # Segment attribute columns of the accounts table (kept in the dataset, used for peers/models).
+    segments: list[str] = field(default_factory=lambda: ["industry", "size_tier", "use_case"])
+    # fail: one error naming table, column, count and examples. quarantine: keep going, rejected
+    # rows land in ${output.dir}/quarantine/<table>.parquet with a `reason` column.
+    on_error: str = "quarantine"
+    # Zone of naive timestamps in the source; stored data is always UTC.
+    timezone: str = "UTC"
+    # strptime format for string timestamps in CSV; null = ISO 8601 inference.
+    timestamp_format: str | None = None
+    # Name given to events when the source has no `event` column.
+    default_event: str = "activity"
+    # End of observation (exclusive, ISO date). null = the day after the newest valid event.
+    observed_until: str | None = None
+
+
+@dataclass
+class SnapshotConfig:
+    """Cutoff schedule. A cutoff is a date; it stands for 00:00 UTC of that day (exclusive end).
+
+    Cutoffs are ``as_of - k * every_days`` for ``k = 0 .. count-1``.
+    """
+
+    as_of: str = "2026-11-01"
+    every_days: int = 7
+    count: int = 52
+    # Eligibility: accounts younger than this at the cutoff are not scored or labelled.
+    min_tenure_days: int = 14
+    # Eligibility: at least this many events before the cutoff.
+    min_events: int = 1
+
+
+@dataclass
+class LabelConfig:
+    """What "adoption decayed in the following horizon" means. Chosen with ``label=<name>``.
+
+    A label at cutoff t reads only events in [t, t + horizon_days) and exists only when that whole
+    window is observed (t + horizon_days <= observed_until).
+    """
+
+    name: str = "usage_drop"
+    horizon_days: int = 28
+    # usage_drop: mean weekly active users over the last `assess_days` of the horizon falls below
+    # `drop_fraction` x mean weekly active users over the `baseline_days` before t.
+    drop_fraction: float = 0.5
+    baseline_days: int = 28
+    assess_days: int = 14
+    # usage_drop / inactivity: accounts whose baseline weekly active users is below this are
+    # already inactive: no label (they cannot decay further).
+    min_baseline_users: float = 1.0
+    # Events that count as use of the product (empty = every event not excluded).
+    qualifying_events: list[str] = field(default_factory=list)
+    excluded_events: list[str] = field(
+        default_factory=lambda: ["support_ticket_opened", "integration_error", "subscription_cancelled"]
+    )
+    # churn_event: any of these events, or accounts.churned_at, inside the horizon.
+    churn_events: list[str] = field(default_factory=lambda: ["subscription_cancelled"])
+
+
+@dataclass
+class MilestoneConfig:
+    """An outcome milestone: reached at the first event in `events` (optionally with value>=min_value)."""
+
+    name: str = MISSING
+    events: list[str] = MISSING
+    # Days after signup by which a healthy account usually reaches it (used for "late").
+    expected_days: int = 30
+    description: str = ""
+
+
+@dataclass
+class FeaturesConfig:
+    """Leading-indicator families and their parameters. Every family can be switched off."""
+
+    families: list[str] = field(
+        default_factory=lambda: [
+            "activity", "trends", "breadth", "role", "milestones",
+            "onboarding", "friction", "lifecycle", "peer",
+        ]
+    )
+    # Trailing windows (days) for counts: [t - w, t).
+    windows_days: list[int] = field(default_factory=lambda: [7, 28, 90])
+    # Trend ratio: activity in the last `recent_days` vs. the `baseline_days` before them.
+    recent_days: int = 28
+    baseline_days: int = 56
+    # Weekly slope of activity over this many whole weeks before the cutoff.
+    slope_weeks: int = 8
+    # Events that count as use (empty = every event not in `non_usage_events`).
+    usage_events: list[str] = field(default_factory=list)
+    non_usage_events: list[str] = field(
+        default_factory=lambda: ["support_ticket_opened", "integration_error", "subscription_cancelled"]
+    )
+    # Key product features: "days since last use" and per-feature activity.
+    key_events: list[str] = field(
+        default_factory=lambda: [
+            "dashboard_viewed", "report_created", "workflow_completed",
+            "automation_launched", "integration_synced", "api_call",
+        ]
+    )
+    roles: list[str] = field(default_factory=lambda: ["admin", "builder", "member"])
+    milestones: list[MilestoneConfig] = field(default_factory=list)
+    onboarding_days: int = 10
+    invite_events: list[str] = field(default_factory=lambda: ["user_invited"])
+    error_events: list[str] = field(default_factory=lambda: ["integration_error"])
+    ticket_events: list[str] = field(default_factory=lambda: ["support_ticket_opened"])
+    # Lifecycle stage boundaries in days of tenure: onboarding < a <= growing < b <= mature.
+    maturity_days: list[int] = field(default_factory=lambda: [90, 365])
+    # Metrics ranked within the segment at the same cutoff (percentile 0..1).
+    peer_metrics: list[str] = field(default_factory=list)
+    # Segment column used for peers (medians, percentiles, milestone delays).
+    peer_segment: str = "size_tier"
+    # Cap for "days since" features when something never happened (keeps them numeric).
+    never_days: int = 9999
+
+
+@dataclass
+class ModelConfig:
+    """Per-segment LightGBM. ``params`` is a dict of LightGBM params, or the string ``best`` to
+    take the best trial of the tuning study."""
+
+    name: str = "adoption-decay"
+    strategy: str = "auto"  # per_segment | global | auto
+    segment_key: str | None = "size_tier"
+    min_segment_rows: int = 400
+    min_segment_positives: int = 25
+    params: Any = field(default_factory=dict)
+    num_boost_round: int = 600
+    early_stopping_rounds: int = 50
+    calibration: str = "isotonic"  # isotonic | sigmoid | none
+    # Scoring: which model to load; null = models:/${model.name}@champion.
+    uri: str | None = None
+    promotion_metric: str = "pr_auc"
+
+
+@dataclass
+class SplitConfig:
+    """Time split on cutoffs: train < validation < test, separated by an embargo."""
+
+    test_cutoffs: int = 4
+    validation_cutoffs: int = 4
+    # Gap between the last training cutoff's label window and the next period. null = horizon.
+    embargo_days: int | None = None
+
+
+@dataclass
+class BacktestConfig:
+    """Rolling-origin backtest: the same training repeated at earlier origins."""
+
+    origins: int = 3
+    # Each origin moves the test period back by this many cutoffs.
+    step_cutoffs: int = 4
+
+
+@dataclass
+class EvalConfig:
+    capacity: int = 50  # accounts a CS team can contact per period
+    top_fraction: float = 0.1  # lift at top 10%
+
+
+@dataclass
+class TuneConfig:
+    n_trials: int = 20
+    timeout: int | None = None  # seconds
+    objective: str = "pr_auc"  # validation metric: pr_auc | roc_auc | log_loss
+    study_name: str = "${model.name}"
+    storage: str = "sqlite:///${output.dir}/tune/optuna.db"
+
+
+@dataclass
+class MlflowConfig:
+    """Embedded default: SQLite store + artifact folder in the project, no server needed."""
+
+    tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    artifact_location: str = "mlruns/artifacts"
+    experiment: str = "adoption-decay"
+    # Log tuning trials as nested runs.
+    log_trials: bool = True
+
+
+@dataclass
+class ScoreConfig:
+    # threshold: tiers by decay_risk; capacity: the top `eval.capacity` are "high".
+    tier_mode: str = "threshold"
+    tier_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "medium": 0.25})
+    top_drivers: int = 3
+    top_protective: int = 2
+    chunk_rows: int = 200_000
+    # pred_contrib (LightGBM TreeSHAP) | woodelf (faster exact) | shap
+    explainer: str = "woodelf"
+    psi_bins: int = 10
+    psi_warn: float = 0.2
+    report: bool = True
+
+
+@dataclass
+class SimulateConfig:
+    accounts: int = 1200
+    days: int = 540
+    seed: int = "${seed}"  # type: ignore[assignment]
+    # Last simulated day is the day before this (exclusive end, ISO date).
+    end_date: str = "2026-11-01"
+    # Monte Carlo replays of the horizon for the truth oracle.
+    oracle_replays: int = 200
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "outputs/demo"
+
+
+@dataclass
+class Config:
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    # Feature catalogue: feature-name pattern -> family/unit/description/sentence (conf/catalogue).
+    catalogue: dict[str, Any] = field(default_factory=dict)
+    # CSM playbook: driver family / milestone -> suggested next step (conf/playbook).
+    playbook: dict[str, Any] = field(default_factory=dict)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def register() -> None:
+    """Register the schema so ``conf/config.yaml`` can extend it as ``base_config``."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+
+
+register()

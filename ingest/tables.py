@@ -1,0 +1,48 @@
+"""Canonical tables: the data contract every source is mapped onto.
+
+Any event log (product analytics, transaction log, clickstream) reaches the pipeline through a
+column mapping in config (``data.columns.<canonical>=<source column>``) and is validated against
+these dtypes. All timestamps are UTC, microsecond precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+TS = pl.Datetime("us", "UTC")
+
+# Required and optional columns per table, with their canonical dtypes.
+EVENTS_REQUIRED: dict[str, pl.DataType] = {"account_id": pl.String(), "timestamp": TS}
+EVENTS_OPTIONAL: dict[str, pl.DataType] = {
+    "user_id": pl.String(),   # defaults to the account id (account-level logs)
+    "event": pl.String(),     # defaults to data.default_event
+    "value": pl.Float64(),    # defaults to null
+}
+USERS_REQUIRED: dict[str, pl.DataType] = {
+    "user_id": pl.String(), "account_id": pl.String(), "role": pl.String(), "created_at": TS,
+}
+USERS_OPTIONAL: dict[str, pl.DataType] = {"deactivated_at": TS}
+ACCOUNTS_REQUIRED: dict[str, pl.DataType] = {"account_id": pl.String(), "created_at": TS}
+ACCOUNTS_OPTIONAL: dict[str, pl.DataType] = {
+    "renewal_date": TS, "churned_at": TS, "seats": pl.Int64(),
+}  # plus the segment columns named in data.segments (String)
+
+
+@dataclass
+class Tables:
+    """Validated canonical tables.
+
+    ``events`` always has all of account_id, user_id, event, timestamp, value (optional columns
+    filled with their defaults). ``users``/``accounts`` are None when the source has no such table.
+    ``observed_until`` is the exclusive end of observation (UTC): nothing at or after it is known,
+    so label windows must end on or before it.
+    """
+
+    events: pl.DataFrame
+    users: pl.DataFrame | None
+    accounts: pl.DataFrame | None
+    observed_until: datetime
+    segments: list[str]
