@@ -11,6 +11,7 @@ users' scripts and schedulers rely on (see README), so rename nothing without a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -292,3 +293,20 @@ def register() -> None:
 
 
 register()
+
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def load_config(overrides: list[str] | None = None) -> Any:
+    """Compose the project config outside a Hydra app (tests, notebooks, benchmarks).
+
+    Same composition and validation as the console scripts: ``load_config(["label=inactivity"])``.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides or []))
