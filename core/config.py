@@ -260,6 +260,18 @@ class SimulateConfig:
 
 
 @dataclass
+class RunConfig:
+    """`decay-run`: which steps, and per-step extra overrides (e.g. a short tune)."""
+
+    steps: list[str] = field(default_factory=lambda: ["simulate", "features", "tune", "train", "score"])
+    # if_missing: simulate only when data.events does not exist; always: re-simulate.
+    simulate: str = "if_missing"
+    step_overrides: dict[str, list[str]] = field(
+        default_factory=lambda: {"tune": ["tune.n_trials=8"], "train": ["model.params=best"]}
+    )
+
+
+@dataclass
 class OutputConfig:
     dir: str = "outputs/demo"
 
@@ -283,6 +295,7 @@ class Config:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

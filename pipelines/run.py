@@ -1,0 +1,76 @@
+"""`decay-run`: the main job end to end — simulate (demo only), features, train, tune, score.
+
+Each step runs as its own console-script process with the same command-line overrides, so a step
+fails alone with its own exit code, frees its memory, and logs exactly as when run by hand.
+``run.steps`` picks the steps; demo data is simulated only when it is missing (or ``run.simulate=always``).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+import core.config  # noqa: F401  (registers the schema)
+from core.cli import job
+from core.errors import DecayError
+
+log = logging.getLogger("adoption_decay")
+
+STEPS = ("simulate", "features", "tune", "train", "score")
+
+
+class StepFailed(DecayError):
+    """A step exited non-zero; its exit code is passed through."""
+
+
+def _step_command(step: str, overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", f"pipelines.{step}", *overrides]
+
+
+def plan(cfg: DictConfig) -> list[str]:
+    """Steps to run, in order. Simulation only when the configured events are missing."""
+    steps = [s for s in STEPS if s in cfg.run.steps]
+    unknown = sorted(set(cfg.run.steps) - set(STEPS))
+    if unknown:
+        raise DecayError(f"run.steps has unknown steps {unknown}", hint=f"choose from {list(STEPS)}")
+    if "simulate" in steps and cfg.run.simulate == "if_missing":
+        events = Path(str(cfg.data.events))
+        if events.exists() or any(events.parent.glob(events.name)):
+            log.info("demo data found at %s: skipping simulate (run.simulate=always to redo)", events)
+            steps.remove("simulate")
+    return steps
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@job
+def main(cfg: DictConfig) -> None:
+    overrides = list(HydraConfig.get().overrides.task)
+    overrides = [o for o in overrides if not o.startswith(("run.", "+run."))]
+    started = time.perf_counter()
+    for step in plan(cfg):
+        extra = list(cfg.run.step_overrides.get(step, []))
+        cmd = _step_command(step, [*overrides, *extra])
+        log.info("step %s: %s", step, " ".join(cmd[2:]))
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd)
+        if rc != 0:
+            err = StepFailed(f"step {step!r} failed with exit code {rc}",
+                             hint=f"see the log above; rerun it alone with: decay-{step} {' '.join(overrides)}")
+            err.exit_code = rc
+            raise err
+        log.info("step %s done in %.1fs", step, time.perf_counter() - t0)
+    report = Path(str(cfg.output.dir)) / "scores" / f"as_of={cfg.snapshot.as_of}" / "report" / "index.html"
+    print(f"\ndecay-run finished in {time.perf_counter() - started:.0f}s")
+    if report.exists():
+        print(f"CSM report: {report.resolve()}")
+
+
+if __name__ == "__main__":
+    main()
