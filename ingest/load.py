@@ -1,0 +1,134 @@
+"""``load_tables``: raw sources in, validated canonical :class:`ingest.tables.Tables` out.
+
+Order matters: accounts are validated first because users and events are checked against the
+clean account ids (an event of an account that was itself rejected is an unknown account too).
+All three tables are validated before ``data.on_error=fail`` raises, so the one error lists every
+problem at once instead of one per run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from core.errors import DataValidationError
+from core.progress import step
+from ingest.quarantine import log_counts, raise_if_rejected, write_quarantine
+from ingest.read import column_mapping, scan_table
+from ingest.tables import Tables
+from ingest.validate import ValidatedTable, contract_for, fill_event_defaults, validate_table
+
+log = logging.getLogger("adoption_decay")
+
+ON_ERROR = ("fail", "quarantine")
+
+
+def parse_observed_until(value: str | date | datetime) -> datetime:
+    """``data.observed_until`` (ISO date, or date-time; naive means UTC) as a UTC datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError as err:
+            raise DataValidationError(
+                f"data.observed_until={value!r} is not an ISO date",
+                hint="use e.g. data.observed_until=2026-11-01, or null to derive it from events",
+            ) from err
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def observed_until_from_events(events: pl.DataFrame) -> datetime:
+    """Start (00:00 UTC) of the day after the newest event: the exclusive end of observation.
+
+    Why the whole next day: a log exported mid-day is treated as covering that day; cutoffs are
+    dates, so a partial last day can never end a label window early by a few hours.
+    """
+    newest = events.select(pl.col("timestamp").max()).item()
+    if newest is None:
+        raise DataValidationError(
+            "no valid events: cannot tell when observation ends",
+            hint="check data.events and the quarantine, or set data.observed_until",
+        )
+    day = newest.astimezone(UTC).date() + timedelta(days=1)
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> Tables:
+    """Read, map, validate (and quarantine) ``data.events/users/accounts`` into :class:`Tables`.
+
+    ``now`` is the wall-clock instant for the future-timestamp check (default: the real now,
+    UTC). With ``data.on_error=fail`` any rejected row raises one
+    :class:`core.errors.DataValidationError`; with ``quarantine`` rejected rows are written to
+    ``<quarantine_dir>/<table>.parquet`` and the clean rows go on. Table-level problems (missing
+    or mistyped columns, unknown segment columns) always raise.
+    """
+    data = cfg.data
+    on_error = str(data.on_error)
+    if on_error not in ON_ERROR:
+        raise DataValidationError(
+            f"data.on_error={on_error!r} is not one of {', '.join(ON_ERROR)}",
+            hint="use data.on_error=fail or data.on_error=quarantine",
+        )
+    now = now or datetime.now(UTC)
+    mapping = column_mapping(data.columns)
+    segments = [str(s) for s in (data.segments or [])]
+    fmt = None if data.format is None else str(data.format)
+    opts = {"timezone": str(data.timezone),
+            "timestamp_format": None if data.timestamp_format is None else str(data.timestamp_format),
+            "now": now}
+
+    with step("ingest: read and validate tables", log):
+        raw_accounts = scan_table("accounts", data.accounts, fmt, mapping)
+        raw_users = scan_table("users", data.users, fmt, mapping)
+        raw_events = scan_table("events", data.events, fmt, mapping)
+        if raw_accounts is None and segments:
+            log.info("data.accounts=null: data.segments=%s ignored (no segment columns)", segments)
+            segments = []
+
+        done: list[ValidatedTable] = []
+        known: pl.Series | None = None
+        if raw_accounts is not None:
+            accounts = validate_table(raw_accounts, contract_for("accounts", segments), **opts)
+            known = accounts.clean["account_id"]
+            done.append(accounts)
+        if raw_users is not None:
+            done.append(validate_table(raw_users, contract_for("users"), known_accounts=known,
+                                       **opts))
+        events = validate_table(raw_events, contract_for("events"), known_accounts=known, **opts)
+        done.append(events)
+
+    for table in done:
+        log_counts(table)
+    if on_error == "fail":
+        raise_if_rejected(done)
+    else:
+        for table in done:
+            write_quarantine(table, Path(quarantine_dir))
+
+    by_name = {t.raw.name: t.clean for t in done}
+    clean_events = fill_event_defaults(by_name["events"], str(data.default_event))
+    if clean_events.is_empty():
+        raise DataValidationError(
+            f"no valid events in {data.events} (all rows rejected or none present)",
+            hint="check the quarantine folder for the reasons",
+        )
+    if data.observed_until is not None:
+        observed_until = parse_observed_until(data.observed_until)
+    else:
+        observed_until = observed_until_from_events(clean_events)
+    log.info("ingest: %d events, observed until %s (exclusive, UTC)", clean_events.height,
+             observed_until.isoformat())
+    return Tables(
+        events=clean_events,
+        users=by_name.get("users"),
+        accounts=by_name.get("accounts"),
+        observed_until=observed_until,
+        segments=segments,
+    )

@@ -1,0 +1,192 @@
+"""Reading one raw table (a file, a folder or a glob of parquet/CSV files) as a polars LazyFrame.
+
+Why lazy: a real event log can hold hundreds of millions of rows; ``scan_parquet``/``scan_csv``
+let validation run as one streaming query instead of loading every file up front.
+
+CSV columns are read as strings (no type inference): inference on the first rows silently turns
+``"007"`` into ``7`` or a late non-numeric value into a parse error for the whole file, whereas
+strings let validation reject exactly the rows that do not cast and keep their raw text in the
+quarantine. Parquet keeps its stored types and is checked against the contract in
+:mod:`ingest.validate`.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from core.errors import DataValidationError
+
+log = logging.getLogger("adoption_decay")
+
+FORMATS = ("parquet", "csv")
+# Name of the column that carries each row's source file (kept for the quarantine).
+SOURCE_FILE = "source_file"
+# Canonical tables and which features need them (for the one line logged when one is absent).
+FEATURES_NEEDING = {
+    "users": "role features (per-role active users and trends) and user tenure",
+    "accounts": "segments, lifecycle (tenure, renewal, seats), peer-relative features and "
+                "unknown-account checks",
+}
+
+
+@dataclass
+class RawTable:
+    """One table as read: the lazy frame with canonical column names plus where it came from.
+
+    ``source_names`` maps each canonical column name back to the source column it was renamed
+    from (only for renamed columns), so errors and the quarantine can use the user's own names.
+    """
+
+    name: str
+    spec: str
+    files: list[Path]
+    format: str
+    frame: pl.LazyFrame
+    source_names: dict[str, str] = field(default_factory=dict)
+
+    def source_name(self, column: str) -> str:
+        """The user's name for canonical ``column`` (itself when it was not renamed)."""
+        return self.source_names.get(column, column)
+
+    def label(self, column: str) -> str:
+        """``column`` for messages, with its source name when the mapping renamed it."""
+        src = self.source_names.get(column)
+        return f"{column} (source column '{src}')" if src else column
+
+    @property
+    def location(self) -> str:
+        """The configured path plus the resolved files, for error messages."""
+        shown = ", ".join(str(f) for f in self.files[:3])
+        more = f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""
+        if len(self.files) == 1 and str(self.files[0]) == self.spec:
+            return self.spec
+        return f"{self.spec} [{shown}{more}]"
+
+
+def _format_of(path: Path) -> str | None:
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in FORMATS else None
+
+
+def resolve_files(spec: str, fmt: str | None, table: str) -> tuple[list[Path], str]:
+    """Expand a file, folder or glob into a sorted list of data files and their one format.
+
+    A folder means every ``*.parquet``/``*.csv`` file directly inside it (hidden files skipped).
+    ``fmt`` (``data.format``) overrides the extension for single files and filters folders and
+    globs to that format; without it all files of a table must share one format, because a
+    parquet/CSV mix would have two different column type systems in one table.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise DataValidationError(
+            f"data.format={fmt!r} is not supported for table {table!r}",
+            hint=f"use one of {', '.join(FORMATS)} or null (decide from the file extension)",
+        )
+    path = Path(spec)
+    if path.is_dir():
+        candidates = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        kind = "folder"
+    elif path.is_file():
+        candidates = [path]
+        kind = "file"
+    else:
+        candidates = sorted(Path(p) for p in globlib.glob(spec, recursive=True) if Path(p).is_file())
+        kind = "glob"
+    if kind == "file":
+        file_fmt = fmt or _format_of(path)
+        if file_fmt is None:
+            raise DataValidationError(
+                f"cannot tell the format of {table} file {spec} from its extension",
+                hint="name it .parquet or .csv, or set data.format=parquet|csv",
+            )
+        return candidates, file_fmt
+    files = [p for p in candidates if _format_of(p) is not None and (fmt is None or _format_of(p) == fmt)]
+    if not files:
+        wanted = fmt or "parquet/csv"
+        raise DataValidationError(
+            f"no {wanted} files found for table {table!r} at {spec} ({kind})",
+            hint=f"point data.{table} at a file, a folder or a glob of {wanted} files "
+                 f"(or set data.{table}=null if the source has no such table)",
+        )
+    formats = sorted({_format_of(p) for p in files})  # type: ignore[type-var]
+    if len(formats) > 1:
+        raise DataValidationError(
+            f"table {table!r} at {spec} mixes formats {formats}",
+            hint="set data.format=parquet or data.format=csv to read only one of them",
+        )
+    return files, formats[0]  # type: ignore[return-value]
+
+
+def column_mapping(cfg_columns: Mapping[str, Any]) -> dict[str, str]:
+    """``data.columns`` as a plain ``{canonical: source}`` dict (identity entries dropped)."""
+    return {str(canon): str(src) for canon, src in dict(cfg_columns).items() if str(canon) != str(src)}
+
+
+def apply_mapping(frame: pl.LazyFrame, mapping: Mapping[str, str], table: str,
+                  location: str) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """Rename source columns to canonical names where the source column is present.
+
+    One flat mapping serves every table, so a source column that a table lacks is simply not
+    renamed there. A table holding both the source column and a column already named like the
+    canonical one is ambiguous and rejected (which of the two is meant?).
+    """
+    names = frame.collect_schema().names()
+    present = set(names)
+    renames: dict[str, str] = {}
+    for canon, src in mapping.items():
+        if src not in present:
+            continue
+        if canon in present:
+            raise DataValidationError(
+                f"table {table!r} ({location}) has both column {src!r} (mapped by "
+                f"data.columns.{canon}={src}) and a column named {canon!r}",
+                hint=f"drop or rename one of them, or remove the data.columns.{canon} mapping",
+            )
+        renames[src] = canon
+    return frame.rename(renames), {canon: src for src, canon in renames.items()}
+
+
+def _scan(sources: list[str], fmt: str, file_column: str | None) -> pl.LazyFrame:
+    if fmt == "parquet":
+        return pl.scan_parquet(sources, include_file_paths=file_column)
+    return pl.scan_csv(sources, infer_schema=False, include_file_paths=file_column)
+
+
+def scan_table(name: str, spec: str | None, fmt: str | None,
+               mapping: Mapping[str, str]) -> RawTable | None:
+    """Lazily read table ``name`` from ``spec`` with canonical column names, or None if absent.
+
+    ``spec`` None (``data.users=null``/``data.accounts=null``) means the source has no such
+    table; one line says which features will be left out. Each row carries its file path in
+    :data:`SOURCE_FILE` so rejected rows can be traced back.
+    """
+    if spec is None:
+        needs = FEATURES_NEEDING.get(name, "features that need it")
+        log.info("data.%s=null: no %s table; left out: %s", name, name, needs)
+        return None
+    files, file_fmt = resolve_files(str(spec), fmt, name)
+    sources = [str(f) for f in files]
+    try:
+        # Touch the schema now so unreadable files fail here, named, not deep in a query.
+        if SOURCE_FILE in _scan(sources, file_fmt, None).collect_schema():
+            raise DataValidationError(
+                f"table {name!r} ({spec}) has a column named {SOURCE_FILE!r}, which ingest "
+                "reserves for the source file of each row",
+                hint="rename that column in the source",
+            )
+        frame = _scan(sources, file_fmt, SOURCE_FILE)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise DataValidationError(
+            f"cannot read {name} from {spec} ({file_fmt}): {err}",
+            hint="check that the files are valid and share one set of columns",
+        ) from err
+    frame, source_names = apply_mapping(frame, mapping, name, spec)
+    log.info("reading %s: %d %s file(s) from %s", name, len(files), file_fmt, spec)
+    return RawTable(name=name, spec=str(spec), files=files, format=file_fmt, frame=frame,
+                    source_names=source_names)

@@ -1,0 +1,378 @@
+"""Checking one raw table against the data contract (``ingest/tables.py``, docs/ARCHITECTURE.md).
+
+Two kinds of problems, handled differently on purpose:
+
+* **Table-level** (a required column is missing, a column has a type that cannot mean what the
+  contract says, a segment column does not exist): nothing in the table can be trusted, so
+  :class:`core.errors.DataValidationError` is raised at once, whatever ``data.on_error`` says.
+* **Row-level** (a timestamp that does not parse, a null id, an event of an unknown account,
+  ...): the row is *rejected* with a ``reason`` code and the ``reason_column`` it concerns. Every
+  input row ends up either clean or rejected (never dropped), and each rejected row keeps its raw
+  source values so a human can fix the source. :mod:`ingest.load` decides whether rejected rows
+  fail the job or go to the quarantine.
+
+A row with several problems gets one reason: cast/parse failures first (in contract column
+order), then the rest in :data:`REASONS` order. Everything is one
+lazy polars query per table (parse, flag, collect once), so 10M events take seconds.
+
+Time semantics: canonical timestamps are ``Datetime("us", "UTC")``. Naive source timestamps
+(naive parquet datetimes, CSV strings without an offset, dates) are wall-clock times in
+``data.timezone`` and are converted to UTC; strings with an offset (``+02:00``, ``Z``) keep
+their instant. Local times that do not exist (skipped by a DST change) count as unparseable;
+ambiguous ones (repeated by a DST change) take the earlier instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from core.errors import DataValidationError
+from ingest.read import SOURCE_FILE, RawTable
+from ingest.tables import (
+    ACCOUNTS_OPTIONAL,
+    ACCOUNTS_REQUIRED,
+    EVENTS_OPTIONAL,
+    EVENTS_REQUIRED,
+    TS,
+    USERS_OPTIONAL,
+    USERS_REQUIRED,
+)
+
+REASON = "reason"
+REASON_COLUMN = "reason_column"
+# Row-level reason codes, in priority order (a row with several problems gets the first).
+REASONS = (
+    "uncastable_value",       # value cannot be cast to the column type (e.g. value="abc")
+    "unparseable_timestamp",  # timestamp text matches neither data.timestamp_format nor ISO 8601
+    "null_id",                # id column null or blank
+    "null_timestamp",         # required timestamp (timestamp / created_at) is null
+    "future_timestamp",       # required timestamp after the wall-clock time of validation
+    "unknown_account",        # account_id not in the (clean) accounts table
+    "duplicate_row",          # exact copy of an earlier row (all source columns); first kept
+    "duplicate_id",           # users/accounts: same key as an earlier clean row; first kept
+)
+
+_P = "__parsed_"  # prefix of parsed canonical columns inside the query
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """What one canonical table must look like.
+
+    ``ids``: must be non-null. ``times``: required timestamps (non-null, not in the future).
+    ``key``: unique per row (first kept). ``account_ref``: checked against the accounts table.
+    ``extra_strings``: further required String columns (the segment columns of accounts).
+    """
+
+    name: str
+    required: Mapping[str, pl.DataType]
+    optional: Mapping[str, pl.DataType]
+    ids: tuple[str, ...]
+    times: tuple[str, ...]
+    key: str | None = None
+    account_ref: bool = False
+    extra_strings: tuple[str, ...] = ()
+
+    def columns(self) -> dict[str, pl.DataType]:
+        """All contract columns with their canonical dtypes, in canonical order."""
+        cols: dict[str, pl.DataType] = dict(self.required)
+        cols.update({c: pl.String() for c in self.extra_strings})
+        cols.update(self.optional)
+        return cols
+
+
+def contract_for(table: str, segments: list[str] | tuple[str, ...] = ()) -> TableContract:
+    """The contract of ``events``, ``users`` or ``accounts`` (segments only apply to accounts)."""
+    if table == "events":
+        return TableContract("events", EVENTS_REQUIRED, EVENTS_OPTIONAL, ids=("account_id",),
+                             times=("timestamp",), account_ref=True)
+    if table == "users":
+        return TableContract("users", USERS_REQUIRED, USERS_OPTIONAL,
+                             ids=("user_id", "account_id"), times=("created_at",),
+                             key="user_id", account_ref=True)
+    if table == "accounts":
+        return TableContract("accounts", ACCOUNTS_REQUIRED, ACCOUNTS_OPTIONAL,
+                             ids=("account_id",), times=("created_at",), key="account_id",
+                             extra_strings=tuple(segments))
+    raise ValueError(f"unknown table {table!r}; expected events, users or accounts")
+
+
+@dataclass
+class ValidatedTable:
+    """Result of validating one table.
+
+    ``clean``: contract columns only, canonical names and dtypes. ``rejected``: every rejected
+    row with all its raw source columns (canonical names), ``source_file``, ``reason`` and
+    ``reason_column``. ``len(clean) + len(rejected)`` is the number of input rows.
+    """
+
+    raw: RawTable
+    clean: pl.DataFrame
+    rejected: pl.DataFrame
+    counts: dict[tuple[str, str | None], int] = field(default_factory=dict)
+
+    @property
+    def n_input(self) -> int:
+        return self.clean.height + self.rejected.height
+
+
+# ----------------------------------------------------------------------------- table level
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return "string"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float() or isinstance(dtype, pl.Decimal):
+        return "float"
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Date:
+        return "date"
+    if dtype == pl.Null:
+        return "null"
+    return "other"
+
+
+# Source kinds each canonical dtype accepts; anything else is a mistyped column (fatal).
+_ACCEPTS = {
+    "string": {"string", "integer", "null"},            # integer ids are common; cast to text
+    "datetime": {"string", "datetime", "date", "null"},  # strings are parsed row by row
+    "float": {"string", "integer", "float", "null"},
+    "integer": {"string", "integer", "float", "null"},   # floats must be whole numbers
+}
+
+
+def _target_kind(dtype: pl.DataType) -> str:
+    kind = _kind(dtype)
+    return "float" if kind == "float" else kind
+
+
+def check_schema(raw: RawTable, contract: TableContract) -> None:
+    """Raise if a required column is missing or any contract column has an unusable dtype.
+
+    Fatal for the whole table regardless of ``data.on_error``: without the column (or with, say,
+    a boolean ``timestamp``) no row can be validated. The message names the table, file(s),
+    column (and its source name), expected and found dtype.
+    """
+    schema = raw.frame.collect_schema()
+    available = [c for c in schema.names() if c != SOURCE_FILE]
+    missing = [c for c in contract.required if c not in schema]
+    missing_segments = [c for c in contract.extra_strings if c not in schema]
+    if missing_segments:
+        raise DataValidationError(
+            f"{contract.name} ({raw.location}): segment column(s) {missing_segments} from "
+            f"data.segments not found; available columns: {available}",
+            hint="set data.segments to columns of the accounts table (or map them with "
+                 "data.columns)",
+        )
+    if missing:
+        shown = ", ".join(
+            f"{c} (expected source column '{raw.source_name(c)}')" if raw.source_name(c) != c
+            else c for c in missing
+        )
+        raise DataValidationError(
+            f"{contract.name} ({raw.location}): required column(s) missing: {shown}; "
+            f"available columns: {available}",
+            hint="map your column names with data.columns.<canonical>=<source column>",
+        )
+    for col, want in contract.columns().items():
+        if col not in schema:
+            continue
+        found = schema[col]
+        if col in contract.extra_strings:
+            ok = not found.is_nested()  # any scalar segment value reads as text
+        else:
+            ok = _kind(found) in _ACCEPTS[_target_kind(want)]
+        if not ok:
+            raise DataValidationError(
+                f"{contract.name} ({raw.location}): column {raw.label(col)} has dtype {found}, "
+                f"expected {want}",
+                hint=f"store {col} as {want} (or as text that casts to it) in the source",
+            )
+
+
+# ----------------------------------------------------------------------------- parsing
+
+def _iso_utc(text: pl.Expr, timezone: str) -> pl.Expr:
+    """Parse ISO 8601 text (date, date + time, optional fraction, optional offset or Z) to UTC.
+
+    Normalises the variants to ``YYYY-MM-DD HH:MM:SS[.f][±HH:MM]`` first, then parses the rows
+    with and without an offset with one explicit format each (no per-file format guessing, so a
+    mix of forms in one column still parses).
+    """
+    s = text.str.strip_chars()
+    s = s.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]", "$1 ")
+    s = s.str.replace(r"[Zz]$", "+00:00")
+    s = (
+        pl.when(s.str.len_bytes() == 10).then(s + " 00:00:00")
+        .when(s.str.contains(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}($|[+-])"))
+        .then(s.str.replace(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})", "$1:00"))
+        .otherwise(s)
+    )
+    has_offset = s.str.contains(r"[+-]\d{2}:?\d{2}$")
+    aware = s.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us")
+    naive = s.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    return (
+        pl.when(has_offset).then(aware.dt.convert_time_zone("UTC"))
+        .otherwise(_local_to_utc(naive, timezone))
+    )
+
+
+def _local_to_utc(naive: pl.Expr, timezone: str) -> pl.Expr:
+    return naive.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def _returns_aware(expr: pl.Expr) -> bool:
+    """Whether a string -> datetime expression yields tz-aware values (format with %z)."""
+    probe = pl.LazyFrame(schema={"x": pl.String}).select(expr.alias("y")).collect_schema()
+    return getattr(probe["y"], "time_zone", None) is not None
+
+
+def parse_expr(col: str, source: pl.DataType, target: pl.DataType, timezone: str,
+               timestamp_format: str | None) -> pl.Expr | None:
+    """Expression turning raw column ``col`` into its canonical dtype; None if already canonical.
+
+    Values that cannot be converted become null; :func:`validate_table` rejects the rows where
+    the raw value was non-null but the parsed one is null.
+    """
+    c = pl.col(col)
+    kind, want = _kind(source), _target_kind(target)
+    if want == "string":
+        if source == pl.String:
+            return None
+        return c.cast(pl.String)
+    if want == "datetime":
+        if kind == "string":
+            if timestamp_format is None:
+                return _iso_utc(c, timezone)
+            parsed = c.str.strip_chars().str.to_datetime(timestamp_format, strict=False,
+                                                         time_unit="us")
+            if _returns_aware(parsed):
+                return parsed.dt.convert_time_zone("UTC")
+            return _local_to_utc(parsed, timezone)
+        if kind == "datetime":
+            if source == TS:
+                return None
+            if getattr(source, "time_zone", None) is None:
+                return _local_to_utc(c.cast(pl.Datetime("us")), timezone)
+            return c.dt.convert_time_zone("UTC").cast(TS)
+        if kind == "date":
+            return _local_to_utc(c.cast(pl.Datetime("us")), timezone)
+        return c.cast(TS)  # all-null column
+    if want == "float":
+        if source == pl.Float64:
+            return None
+        if kind == "string":
+            return c.str.strip_chars().cast(pl.Float64, strict=False)
+        return c.cast(pl.Float64)
+    # integer
+    if source == pl.Int64:
+        return None
+    if kind == "string":
+        return c.str.strip_chars().cast(pl.Int64, strict=False)
+    if kind == "float":
+        return pl.when(c == c.round()).then(c.cast(pl.Int64, strict=False))
+    return c.cast(pl.Int64, strict=False)
+
+
+# ----------------------------------------------------------------------------- row level
+
+def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "UTC",
+                   timestamp_format: str | None = None, now: datetime,
+                   known_accounts: pl.Series | None = None) -> ValidatedTable:
+    """Split one raw table into clean canonical rows and rejected raw rows (with reasons).
+
+    ``now`` is the wall-clock instant (tz-aware) after which required timestamps count as
+    future. ``known_accounts`` (the clean accounts' ids) enables the unknown-account check;
+    None when the source has no accounts table. Raises for table-level problems only.
+    """
+    check_schema(raw, contract)
+    schema = raw.frame.collect_schema()
+    raw_cols = [c for c in schema.names() if c != SOURCE_FILE]
+    wanted = {c: t for c, t in contract.columns().items() if c in schema}
+
+    parsed: dict[str, pl.Expr] = {}
+    for col, target in wanted.items():
+        expr = parse_expr(col, schema[col], target, timezone, timestamp_format)
+        if expr is not None:
+            parsed[col] = expr
+    # Name of the canonical value of each contract column inside the query.
+    canon = {c: (f"{_P}{c}" if c in parsed else c) for c in wanted}
+
+    checks: list[tuple[str, str | None, pl.Expr]] = []
+    for col in wanted:
+        if col in parsed:
+            reason = "unparseable_timestamp" if wanted[col] == TS else "uncastable_value"
+            failed = pl.col(col).is_not_null() & pl.col(canon[col]).is_null()
+            if schema[col] == pl.String:
+                failed = failed & (pl.col(col).str.strip_chars() != "")
+            checks.append((reason, col, failed))
+    for col in contract.ids:
+        value = pl.col(canon[col])
+        checks.append(("null_id", col, value.is_null() | (value.str.strip_chars() == "")))
+    for col in contract.times:
+        blank = pl.col(col).str.strip_chars() == "" if schema[col] == pl.String else pl.lit(False)
+        checks.append(("null_timestamp", col, pl.col(col).is_null() | blank))
+    for col in contract.times:
+        checks.append(("future_timestamp", col, pl.col(canon[col]) > pl.lit(now).cast(TS)))
+    if contract.account_ref and known_accounts is not None:
+        checks.append(("unknown_account", "account_id",
+                       ~pl.col(canon["account_id"]).is_in(known_accounts.implode())))
+    checks.append(("duplicate_row", None, ~pl.struct(raw_cols).is_first_distinct()))
+
+    reason = pl.lit(None, dtype=pl.String)
+    reason_col = pl.lit(None, dtype=pl.String)
+    for code, col, flag in reversed(checks):  # build the when-chain so the first check wins
+        reason = pl.when(flag.fill_null(False)).then(pl.lit(code)).otherwise(reason)
+        reason_col = pl.when(flag.fill_null(False)).then(pl.lit(col, dtype=pl.String)) \
+            .otherwise(reason_col)
+
+    lf = raw.frame.with_columns([e.alias(f"{_P}{c}") for c, e in parsed.items()])
+    lf = lf.with_columns(reason.alias(REASON), reason_col.alias(REASON_COLUMN))
+    if contract.key is not None:
+        key = pl.col(canon[contract.key])
+        ok = pl.col(REASON).is_null()
+        dup_key = ok & ~pl.when(ok).then(key).is_first_distinct()
+        lf = lf.with_columns(
+            pl.when(dup_key).then(pl.lit("duplicate_id")).otherwise(pl.col(REASON)).alias(REASON),
+            pl.when(dup_key).then(pl.lit(contract.key)).otherwise(pl.col(REASON_COLUMN))
+            .alias(REASON_COLUMN),
+        )
+    df = lf.collect(engine="streaming")
+
+    is_clean = pl.col(REASON).is_null()
+    clean = df.filter(is_clean).select(
+        [pl.col(canon[c]).alias(c) for c in wanted]
+    )
+    rejected = df.filter(~is_clean).select([*raw_cols, SOURCE_FILE, REASON, REASON_COLUMN])
+    counts = {
+        (r, c): n for r, c, n in
+        rejected.group_by(REASON, REASON_COLUMN).len().sort(REASON, REASON_COLUMN).iter_rows()
+    }
+    return ValidatedTable(raw=raw, clean=clean, rejected=rejected, counts=counts)
+
+
+def fill_event_defaults(events: pl.DataFrame, default_event: str) -> pl.DataFrame:
+    """Complete the optional event columns: ``user_id`` = account_id, ``event`` = default, ``value`` null.
+
+    Why: account-level logs (no users) and single-kind logs (no event names) are valid sources;
+    downstream code can then rely on all five columns. Null ``user_id``/``event`` values in a
+    present column get the same defaults (an event without a user is an account-level event).
+    """
+    cols = events.columns
+    user = (pl.col("user_id").fill_null(pl.col("account_id")) if "user_id" in cols
+            else pl.col("account_id"))
+    event = (pl.col("event").fill_null(pl.lit(default_event)) if "event" in cols
+             else pl.lit(default_event))
+    value = pl.col("value") if "value" in cols else pl.lit(None, dtype=pl.Float64)
+    return events.select(
+        pl.col("account_id"), user.alias("user_id"), event.alias("event"),
+        pl.col("timestamp"), value.cast(pl.Float64).alias("value"),
+    )
