@@ -229,9 +229,9 @@ def _local_to_utc(naive: pl.Expr, timezone: str) -> pl.Expr:
     ).dt.convert_time_zone("UTC")
 
 
-def _returns_aware(expr: pl.Expr) -> bool:
-    """Whether a string -> datetime expression yields tz-aware values (format with %z)."""
-    probe = pl.LazyFrame(schema={"x": pl.String}).select(expr.alias("y")).collect_schema()
+def _returns_aware(expr: pl.Expr, col: str) -> bool:
+    """Whether a string -> datetime expression on ``col`` yields tz-aware values (``%z``)."""
+    probe = pl.LazyFrame(schema={col: pl.String}).select(expr.alias("y")).collect_schema()
     return getattr(probe["y"], "time_zone", None) is not None
 
 
@@ -254,7 +254,7 @@ def parse_expr(col: str, source: pl.DataType, target: pl.DataType, timezone: str
                 return _iso_utc(c, timezone)
             parsed = c.str.strip_chars().str.to_datetime(timestamp_format, strict=False,
                                                          time_unit="us")
-            if _returns_aware(parsed):
+            if _returns_aware(parsed, col):
                 return parsed.dt.convert_time_zone("UTC")
             return _local_to_utc(parsed, timezone)
         if kind == "datetime":
