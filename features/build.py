@@ -1,0 +1,218 @@
+"""Assemble the training/scoring dataset: eligible rows x point-in-time features (+ labels).
+
+Contract (docs/ARCHITECTURE.md, "dataset.parquet"): one row per eligible (account, cutoff);
+columns ``account_id`` (str), ``cutoff`` (Date), the segment columns (str), ``maturity_stage``
+(str), Float64 features (nulls where undefined), and ``label`` (Int8, null when unobserved) in
+that order. ``build_features`` is the same without labels, so scoring one ``as_of`` cutoff gives
+exactly the rows ``build_dataset`` gives for that cutoff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
+from features import friction, lifecycle, milestones, peer, role, usage
+from features.catalogue import FAMILIES, render_catalogue
+from features.context import build_wide
+from features.cutoffs import cutoff_dates, eligible_rows
+from features.daily import account_event_days
+from features.labels import build_labels
+from features.windows import T, day_of
+from ingest.tables import Tables
+
+log = logging.getLogger("adoption_decay")
+
+# Bump when the feature code changes meaning, so cached datasets are rebuilt.
+FEATURES_VERSION = "1"
+ID_COLUMNS = ("account_id", "cutoff")
+NON_FEATURES = (*ID_COLUMNS, "maturity_stage", "label")
+
+
+def _section(cfg: Any, name: str) -> Any:
+    return getattr(cfg, name)
+
+
+def _effective_families(tables: Tables, fcfg: Any) -> list[str]:
+    """Configured families minus those whose source table is missing (one log line each)."""
+    fams = [str(f) for f in fcfg.families]
+    unknown = sorted(set(fams) - set(FAMILIES))
+    if unknown:
+        raise ConfigValueError(f"features.families has unknown families {unknown}",
+                               hint=f"choose from {list(FAMILIES)}")
+    needs_table = {"role": ("users", tables.users), "lifecycle": ("accounts", tables.accounts),
+                   "milestones": ("accounts", tables.accounts)}
+    out = []
+    for f in fams:
+        if f in needs_table and needs_table[f][1] is None:
+            log.info("feature family %r left out: no %s table (data.%s=null)", f,
+                     needs_table[f][0], needs_table[f][0])
+            continue
+        out.append(f)
+    return out
+
+
+def _segments(tables: Tables, cfg: Any) -> list[str]:
+    segs = [str(s) for s in cfg.data.segments]
+    if tables.accounts is None:
+        if segs:
+            log.info("segment columns %s left out: no accounts table", segs)
+        return []
+    missing = [s for s in segs if s not in tables.accounts.columns]
+    if missing:
+        raise DataValidationError(f"accounts table lacks segment columns {missing} (data.segments)",
+                                  hint="map them with data.columns or set data.segments")
+    return segs
+
+
+def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: Any,
+                  families: Sequence[str], segments: Sequence[str]) -> pl.DataFrame:
+    """Join per-account static facts (segments, seats, renewal, milestone days, onboarding)."""
+    out = rows
+    acc = tables.accounts
+    if acc is not None:
+        cols = [pl.col("account_id"), *[pl.col(s).cast(pl.String) for s in segments]]
+        if "seats" in acc.columns:
+            cols.append(pl.col("seats").cast(pl.Float64))
+        if "renewal_date" in acc.columns:
+            cols.append(day_of(pl.col("renewal_date")).alias("renewal_day"))
+        extra = [c for c in (fcfg.peer_segment,) if c in acc.columns and c not in segments]
+        cols += [pl.col(c).cast(pl.String) for c in extra]
+        out = out.join(acc.select(cols), on="account_id", how="left", maintain_order="left")
+    peer_col = str(fcfg.peer_segment)
+    if peer_col in out.columns:
+        out = out.with_columns(pl.col(peer_col).alias("_peer"))
+    else:
+        if {"peer", "milestones"} & set(families):
+            log.info("peer segment %r not available: peers are all accounts at the cutoff", peer_col)
+        out = out.with_columns(pl.lit("all").alias("_peer"))
+    if "milestones" in families:
+        out = out.join(milestones.milestone_first_days(aed, fcfg), on="account_id", how="left",
+                       maintain_order="left")
+        for m in fcfg.milestones:
+            if f"first_{m.name}" not in out.columns:
+                out = out.with_columns(pl.lit(None, pl.Int32).alias(f"first_{m.name}"))
+    if "onboarding" in families:
+        signup = rows.select("account_id", "signup_day").unique("account_id")
+        out = out.join(milestones.onboarding_invites(aed, signup, fcfg), on="account_id",
+                       how="left", maintain_order="left")
+    return out
+
+
+def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
+                  ) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+    s1: dict[str, pl.Expr] = {}
+    s2: dict[str, pl.Expr] = {}
+    has_seats = "seats" in wide_cols
+    has_users = tables.users is not None
+    for fam in families:
+        if fam == "activity":
+            s1 |= usage.activity(fcfg)
+        elif fam == "trends":
+            s1 |= usage.trends(fcfg)
+        elif fam == "breadth":
+            if not (has_seats or has_users):
+                log.info("feature share_of_seats_active left out: no seats and no users table")
+            s1 |= usage.breadth(fcfg, has_seats, has_users)
+        elif fam == "role":
+            s1 |= role.role(fcfg)
+        elif fam == "milestones":
+            a, b = milestones.milestones(fcfg)
+            s1 |= a
+            s2 |= b
+        elif fam == "onboarding":
+            s1 |= milestones.onboarding(fcfg)
+        elif fam == "friction":
+            s1 |= friction.friction(fcfg)
+        elif fam == "lifecycle":
+            s1 |= lifecycle.lifecycle(fcfg, "renewal_day" in wide_cols)
+    if "peer" in families:
+        metrics = [str(m) for m in fcfg.peer_metrics]
+        absent = [m for m in metrics if m not in s1]
+        if absent:
+            log.info("peer metrics %s left out: not produced by the enabled families", absent)
+        s2 |= peer.peer([m for m in metrics if m in s1])
+    return s1, s2
+
+
+def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments)."""
+    fcfg = _section(cfg, "features")
+    families = _effective_families(tables, fcfg)
+    segments = _segments(tables, cfg)
+    aed = account_event_days(tables.events)
+    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), aed)
+    if rows.height == 0:
+        raise NoEligibleAccountsError(
+            f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
+            hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
+    rows = _with_statics(rows, tables, aed, fcfg, families, segments)
+    wide = build_wide(tables, rows, aed, fcfg, families)
+    s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
+    wide = wide.with_columns([e.alias(n) for n, e in s1.items()])
+    if s2:
+        wide = wide.with_columns([e.alias(n) for n, e in s2.items()])
+    names = list(s1) + list(s2)
+    stage = lifecycle.maturity_stage(list(fcfg.maturity_days))
+    out = wide.select(
+        *ID_COLUMNS, T, *segments, stage,
+        *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
+    )
+    return out, names, segments
+
+
+def build_features(tables: Tables, cutoffs: Sequence[date], cfg: Any) -> pl.DataFrame:
+    """Point-in-time features (no labels) for the eligible accounts at ``cutoffs``.
+
+    Row at cutoff ``t`` reads only events with ``timestamp < t``. Columns: ids, segments,
+    maturity_stage, features. Raises NoEligibleAccountsError when no row is eligible.
+    """
+    out, _, _ = _build(tables, sorted(cutoffs), cfg)
+    return out.drop(T)
+
+
+def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
+    """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule."""
+    snap = cfg.snapshot
+    cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
+    feats, names, _ = _build(tables, cutoffs, cfg)
+    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label)
+    dataset = feats.drop(T).with_columns(labels.get_column("label"))
+    catalogue = render_catalogue(names, cfg.catalogue, cfg.features)
+    return dataset, catalogue
+
+
+def feature_columns(dataset: pl.DataFrame, segments: Sequence[str] = ()) -> list[str]:
+    """The numeric feature columns of a dataset (everything but ids, segments, stage, label)."""
+    skip = set(NON_FEATURES) | set(segments)
+    return [c for c, t in dataset.schema.items() if c not in skip and t == pl.Float64]
+
+
+def _plain(section: Any) -> Any:
+    if dataclasses.is_dataclass(section):
+        return dataclasses.asdict(section)
+    try:
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(section):
+            return OmegaConf.to_container(section, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    return section
+
+
+def dataset_fingerprint(cfg: Any) -> str:
+    """Stable sha256 of the resolved data/snapshot/label/features/catalogue sections (+ code
+    version): equal fingerprints mean a cached dataset.parquet can be reused as is."""
+    payload = {k: _plain(getattr(cfg, k)) for k in ("data", "snapshot", "label", "features", "catalogue")}
+    payload["_version"] = FEATURES_VERSION
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

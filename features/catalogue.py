@@ -1,0 +1,128 @@
+"""Feature catalogue: the human side of every feature (family, unit, description, sentence).
+
+The source is a set of name *patterns* in config (``conf/catalogue/default.yaml``), e.g.
+``active_{role}s_{recent}d``. ``render_catalogue`` expands the patterns over the values in
+``cfg.features`` (windows, roles, key events, milestones, peer metrics) and keeps the entries of
+the concrete features of a dataset. A feature without an entry is a configuration error: the
+explanations shown to CSMs must never fall back to raw column names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.errors import ConfigValueError
+
+FAMILIES = ("activity", "trends", "breadth", "role", "milestones", "onboarding", "friction",
+            "lifecycle", "peer")
+HIGHER_IS = ("healthier", "riskier")
+FIELDS = ("family", "unit", "description", "sentence", "higher_is")
+# Placeholders a sentence keeps for rendering time.
+ROW_PLACEHOLDERS = ("value", "peer")
+
+
+def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
+    """Multi-valued name placeholders (each value with its bound text fields) and scalars."""
+    multi = {
+        "window": [{"window": str(int(w))} for w in fcfg.windows_days],
+        "role": [{"role": str(r)} for r in fcfg.roles],
+        "event": [{"event": str(e)} for e in fcfg.key_events],
+        "milestone": [{"milestone": str(m.name), "expected": str(int(m.expected_days)),
+                       "milestone_description": str(m.description or m.name).strip()}
+                      for m in fcfg.milestones],
+        "metric": [{"metric": str(m)} for m in fcfg.peer_metrics],
+    }
+    scalars = {
+        "recent": str(int(fcfg.recent_days)), "baseline": str(int(fcfg.baseline_days)),
+        "weeks": str(int(fcfg.slope_weeks)), "onboarding": str(int(fcfg.onboarding_days)),
+        "never": str(int(fcfg.never_days)),
+    }
+    return multi, scalars
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    for k, v in values.items():
+        text = text.replace("{" + k + "}", v)
+    return text
+
+
+def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
+    """Every concrete feature name the patterns can produce under ``fcfg`` -> its entry.
+
+    ``higher_is: inherit`` (peer percentiles) takes the value of the metric's own entry.
+    """
+    multi, scalars = _placeholder_values(fcfg)
+    out: dict[str, dict[str, str]] = {}
+    for pattern, raw in catalogue_cfg.items():
+        entry = {k: str(raw[k]) for k in FIELDS if k in raw}
+        missing = [k for k in FIELDS if k not in entry]
+        if missing:
+            raise ConfigValueError(f"catalogue entry {pattern!r} lacks {missing}",
+                                   hint="see conf/catalogue/default.yaml for the fields")
+        if entry["family"] not in FAMILIES:
+            raise ConfigValueError(f"catalogue entry {pattern!r}: family {entry['family']!r} "
+                                   f"is not one of {list(FAMILIES)}")
+        if entry["higher_is"] not in (*HIGHER_IS, "inherit"):
+            raise ConfigValueError(f"catalogue entry {pattern!r}: higher_is {entry['higher_is']!r} "
+                                   f"is not one of {list(HIGHER_IS)} or 'inherit'")
+        names = [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
+        unknown = [n for n in names if n not in multi and n not in scalars]
+        if unknown:
+            raise ConfigValueError(f"catalogue pattern {pattern!r} has unknown placeholders {unknown}",
+                                   hint=f"use {sorted(multi) + sorted(scalars)}")
+        axes = [multi[n] for n in names if n in multi]
+        for combo in itertools.product(*axes):
+            values = dict(scalars)
+            for bound in combo:
+                values.update(bound)
+            name = _fill(pattern, values)
+            out[name] = {k: _fill(v, values) for k, v in entry.items()}
+    for name, entry in out.items():
+        if entry["higher_is"] == "inherit":
+            metric = name.removesuffix("_peer_pct")
+            entry["higher_is"] = out.get(metric, {}).get("higher_is", "healthier")
+    return out
+
+
+def render_catalogue(features: Sequence[str], catalogue_cfg: Mapping[str, Any], fcfg: Any
+                     ) -> dict[str, dict[str, str]]:
+    """Catalogue entries for exactly ``features`` (in that order).
+
+    Raises ConfigValueError naming any feature without an entry, or a sentence that refers to a
+    feature the dataset does not have.
+    """
+    expanded = expand_patterns(catalogue_cfg, fcfg)
+    missing = [f for f in features if f not in expanded]
+    if missing:
+        raise ConfigValueError(f"features without a catalogue entry: {missing}",
+                               hint="add a pattern for them in conf/catalogue/default.yaml")
+    out = {f: expanded[f] for f in features}
+    have = set(features)
+    for f, entry in out.items():
+        refs = {r for _, r, _, _ in string.Formatter().parse(entry["sentence"]) if r}
+        bad = sorted(refs - have - set(ROW_PLACEHOLDERS))
+        if bad:
+            raise ConfigValueError(f"catalogue sentence of {f!r} refers to {bad}, not in the dataset",
+                                   hint="sentences may only use {value}, {peer} and features of the same family")
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.0f}" if v.is_integer() else f"{v:.2f}"
+    return str(v)
+
+
+def render_sentence(entry: Mapping[str, str], row: Mapping[str, Any], feature: str,
+                    peer: Any = None) -> str:
+    """The CSM sentence of ``feature`` for one dataset ``row`` (a dict of its columns)."""
+    values = {k: _fmt(v) for k, v in row.items()}
+    values["value"] = _fmt(row.get(feature))
+    values["peer"] = _fmt(peer)
+    return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"])

@@ -1,0 +1,113 @@
+"""Decay labels: what happened in the horizon ``[t, t + horizon_days)`` after each cutoff.
+
+Chosen by ``cfg.label.name`` (see ``core.config.LabelConfig``):
+
+* ``usage_drop`` (default): mean weekly active users (WAU) over the last ``assess_days`` of the
+  horizon < ``drop_fraction`` x mean WAU over the ``baseline_days`` before ``t``. Weeks are
+  aligned to the cutoff: baseline weeks ``[t - 7(i+1), t - 7i)``, assess weeks ending at
+  ``t + horizon``. The baseline reads the past (known at ``t``), the assessment only the horizon.
+* ``inactivity``: no qualifying event at all in ``[t, t + horizon)``.
+* ``churn_event``: a configured cancellation event or ``accounts.churned_at`` in the horizon.
+
+``usage_drop`` and ``inactivity`` are null for accounts already inactive (baseline WAU below
+``min_baseline_users``: they cannot decay further). Every label is null unless the whole horizon
+is observed: ``t + horizon_days <= observed_until``. 1 = decayed, 0 = not; Int8.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from core.errors import ConfigValueError
+from features.daily import active_user_counts, usage_expr, user_days
+from features.windows import DAY, T, at_offset, boundary_days, cumulative_at, date_to_day, day_of
+from ingest.tables import Tables
+
+LABELS = ("usage_drop", "inactivity", "churn_event")
+
+
+def observed_end_day(observed_until: datetime) -> int:
+    """Last day index ``d`` whose midnight is ``<= observed_until`` (naive = UTC)."""
+    if observed_until.tzinfo is not None:
+        observed_until = observed_until.astimezone(UTC)
+    return date_to_day(observed_until.date())
+
+
+def _check(lcfg: Any) -> None:
+    h, base, assess = int(lcfg.horizon_days), int(lcfg.baseline_days), int(lcfg.assess_days)
+    if lcfg.name not in LABELS:
+        raise ConfigValueError(f"label.name must be one of {list(LABELS)}, got {lcfg.name!r}",
+                               hint="choose with label=usage_drop|inactivity|churn_event")
+    if h < 1:
+        raise ConfigValueError(f"label.horizon_days must be >= 1, got {h}")
+    if lcfg.name in ("usage_drop", "inactivity") and (base < 7 or base % 7):
+        raise ConfigValueError(f"label.baseline_days must be a positive multiple of 7 (whole weeks), got {base}")
+    if lcfg.name == "usage_drop" and (assess < 7 or assess % 7 or assess > h or (h - assess) % 7):
+        raise ConfigValueError(
+            f"label.assess_days must be whole weeks within the horizon aligned to the cutoff, got "
+            f"assess_days={assess}, horizon_days={h}",
+            hint="e.g. horizon_days=28 assess_days=14")
+
+
+def _baseline_wau(events: pl.DataFrame, rows: pl.DataFrame, lcfg: Any, extra_offsets: list[int]
+                  ) -> pl.DataFrame:
+    """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``."""
+    udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
+    base_offsets = [7 * i for i in range(int(lcfg.baseline_days) // 7)]
+    offsets = base_offsets + extra_offsets
+    au = active_user_counts(udays, boundary_days(rows.get_column(T).unique().to_list(), offsets), [7])
+    out = rows
+    for o in offsets:
+        out = at_offset(out, au, o, ["au_7"], f"@{o}")
+    out = out.with_columns([pl.col(f"au_7@{o}").fill_null(0) for o in offsets])
+    return out.with_columns(
+        pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in base_offsets]).alias("wau_base")
+    )
+
+
+def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any) -> pl.DataFrame:
+    """``label`` (Int8, nullable) for each (account_id, cutoff) of ``rows`` (which carry ``_t``).
+
+    Returns ``account_id, cutoff, label`` in the order of ``rows``.
+    """
+    _check(lcfg)
+    h = int(lcfg.horizon_days)
+    observed = pl.col(T) + h <= observed_end_day(tables.observed_until)
+    name = lcfg.name
+    ev = tables.events
+    if name == "usage_drop":
+        assess = [-(h - 7 * j) for j in range(int(lcfg.assess_days) // 7)]
+        r = _baseline_wau(ev, rows, lcfg, assess)
+        wau_assess = pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in assess])
+        decayed = wau_assess < float(lcfg.drop_fraction) * pl.col("wau_base")
+        has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
+    elif name == "inactivity":
+        r = _baseline_wau(ev, rows, lcfg, [])
+        qual = usage_expr(lcfg.qualifying_events, lcfg.excluded_events)
+        r = _horizon_count(ev.filter(qual), r, h)
+        decayed = pl.col("_in_horizon") == 0
+        has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
+    else:
+        r = _horizon_count(ev.filter(pl.col("event").is_in(list(lcfg.churn_events))), rows, h)
+        decayed = pl.col("_in_horizon") > 0
+        if tables.accounts is not None and "churned_at" in tables.accounts.columns:
+            churned = tables.accounts.select("account_id", day_of(pl.col("churned_at")).alias("_churn"))
+            r = r.join(churned, on="account_id", how="left", maintain_order="left")
+            decayed = decayed | ((pl.col("_churn") >= pl.col(T)) & (pl.col("_churn") < pl.col(T) + h))
+        has_base = pl.lit(True)
+    label = pl.when(observed & has_base).then(decayed.cast(pl.Int8)).otherwise(None).cast(pl.Int8)
+    return r.select("account_id", "cutoff", label.alias("label"))
+
+
+def _horizon_count(events: pl.DataFrame, rows: pl.DataFrame, h: int) -> pl.DataFrame:
+    """Rows plus ``_in_horizon``: number of ``events`` in ``[t, t + h)`` per account."""
+    daily = (events.lazy().group_by("account_id", day_of(pl.col("timestamp")).alias(DAY))
+             .agg(pl.len().cast(pl.Int64).alias("n")).collect())
+    cum = cumulative_at(daily, ["account_id"], ["n"],
+                        boundary_days(rows.get_column(T).unique().to_list(), [0, -h]),
+                        rows.select("account_id").unique())
+    out = at_offset(at_offset(rows, cum, 0, ["n"], "@0"), cum, -h, ["n"], "@end")
+    return out.with_columns((pl.col("n@end").fill_null(0) - pl.col("n@0").fill_null(0)).alias("_in_horizon"))
