@@ -1,0 +1,289 @@
+"""Optuna tuning of the LightGBM parameters on the training time split's validation period.
+
+Why these choices:
+- TPE sampler seeded from ``cfg.seed`` (offset by the number of trials already in the study, so a
+  resumed study explores new points instead of replaying the first random ones).
+- Pruning from LightGBM's own per-iteration validation scores (``PruningCallback``): a bad trial
+  stops after a few boosting rounds instead of running to early stopping.
+- The study lives in ``tune.storage`` (SQLite under the outputs) with ``load_if_exists``: running
+  ``decay-tune`` again adds trials to the same study, and ``decay-train model.params=best`` reads
+  the best trial back from it.
+- The objective is the *validation* score (``tune.objective``: pr_auc | roc_auc | log_loss) of one
+  global booster on the same time split as training; the test period is never seen here.
+- ``num_leaves`` stays <= 63: explanation (TreeSHAP) cost grows with the number of leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import optuna
+import polars as pl
+from omegaconf import DictConfig, OmegaConf
+
+from core.errors import ConfigValueError
+
+log = logging.getLogger("adoption_decay")
+
+#: tune.objective -> (LightGBM metric name, study direction).
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "pr_auc": ("average_precision", "maximize"),
+    "roc_auc": ("auc", "maximize"),
+    "log_loss": ("binary_logloss", "minimize"),
+}
+MAX_LEAVES = 63
+#: Names LightGBM gives the training set among its evaluation results (not a validation score).
+_TRAIN_NAMES = {"training", "train"}
+
+FitFn = Callable[..., lgb.Booster]
+
+
+def objective_metric(cfg: DictConfig) -> tuple[str, str]:
+    """(LightGBM metric, direction) for ``cfg.tune.objective``; a clear error for unknown ones."""
+    objective = str(cfg.tune.objective)
+    if objective not in OBJECTIVES:
+        raise ConfigValueError(f"tune.objective={objective!r} is not supported",
+                               hint=f"choose from {sorted(OBJECTIVES)}")
+    return OBJECTIVES[objective]
+
+
+def search_space(trial: optuna.Trial) -> dict[str, Any]:
+    """The tuned LightGBM parameters (everything else comes from ``model.params``)."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, MAX_LEAVES, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 8),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 200, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "lambda_l1": trial.suggest_float("lambda_l1", 1e-3, 10.0, log=True),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+    }
+
+
+def base_params(cfg: DictConfig) -> dict[str, Any]:
+    """``model.params`` as a plain dict (empty when it is the string ``best``)."""
+    params = cfg.model.params
+    if isinstance(params, str):
+        return {}
+    return dict(OmegaConf.to_container(params, resolve=True) or {})  # type: ignore[arg-type]
+
+
+def trial_params(trial: optuna.Trial, cfg: DictConfig) -> dict[str, Any]:
+    """Full LightGBM params of a trial: ``model.params`` + the sampled ones + metric and seed."""
+    metric, _ = objective_metric(cfg)
+    params = {**base_params(cfg), **search_space(trial)}
+    params.setdefault("bagging_freq", 1)
+    params.update(metric=metric, seed=int(cfg.seed))
+    return params
+
+
+def validation_result(results: list[Any] | None, metric: str) -> tuple[str, float] | None:
+    """(dataset name, value) of ``metric`` on the validation set among LightGBM eval results.
+
+    The validation set is the last evaluated set that is not the training set, whatever name the
+    trainer gave it. None when the metric was not evaluated.
+    """
+    found = None
+    for r in results or []:
+        name, metric_name, value = r[0], r[1], r[2]
+        if name not in _TRAIN_NAMES and metric_name in (metric, f"valid {metric}"):
+            found = (name, float(value))
+    return found
+
+
+class PruningCallback:
+    """LightGBM callback: report the validation ``metric`` each iteration; prune when Optuna says.
+
+    Equivalent to ``optuna_integration.LightGBMPruningCallback`` but independent of the name the
+    trainer gives its validation set.
+    """
+
+    order = 40  # after LightGBM's own evaluation logging, before early stopping (30 < 40)
+
+    def __init__(self, trial: optuna.Trial, metric: str) -> None:
+        self.trial = trial
+        self.metric = metric
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        found = validation_result(env.evaluation_result_list, self.metric)
+        if found is None:
+            return
+        self.trial.report(found[1], step=env.iteration)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at iteration {env.iteration} "
+                                     f"({self.metric}={found[1]:.4f})")
+
+
+def booster_score(booster: lgb.Booster, metric: str) -> float:
+    """The validation ``metric`` at the booster's best iteration (LightGBM's ``best_score``)."""
+    scores = {name: vals for name, vals in booster.best_score.items() if name not in _TRAIN_NAMES}
+    for vals in reversed(list(scores.values())):
+        if metric in vals:
+            return float(vals[metric])
+    raise ConfigValueError(
+        f"the booster has no validation {metric!r} score (evaluated: "
+        f"{ {k: list(v) for k, v in booster.best_score.items()} })",
+        hint="fit_booster must evaluate a validation set with params['metric']",
+    )
+
+
+def storage_path(storage: str) -> Path | None:
+    """The SQLite file of an Optuna storage URL (None for other databases)."""
+    return Path(storage[len("sqlite:///"):]) if storage.startswith("sqlite:///") else None
+
+
+def open_study(cfg: DictConfig) -> optuna.Study:
+    """Create or resume the study ``tune.study_name`` in ``tune.storage`` (folder created)."""
+    _, direction = objective_metric(cfg)
+    storage = str(cfg.tune.storage)
+    path = storage_path(storage)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(
+        storage=storage, study_name=str(cfg.tune.study_name), direction=direction,
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10),
+    )
+    if study.direction.name.lower() != direction:
+        raise ConfigValueError(
+            f"study {cfg.tune.study_name!r} was created to {study.direction.name.lower()} "
+            f"but tune.objective={cfg.tune.objective!r} needs {direction}",
+            hint="use another tune.study_name for a different objective",
+        )
+    # A fresh seed per session: same seed + same trial count = same suggestions (reproducible),
+    # while a resumed study does not replay its first random points.
+    study.sampler = optuna.samplers.TPESampler(seed=int(cfg.seed) + len(study.trials))
+    study.set_user_attr("objective", str(cfg.tune.objective))
+    return study
+
+
+@dataclass
+class TuneResult:
+    """Outcome of a tuning session (the study holds every trial, of this and earlier sessions)."""
+
+    study: optuna.Study
+    best_params: dict[str, Any]
+    best_value: float
+    best_trial: int
+    n_trials: int
+    new_trials: int
+    objective: str
+    pruned: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON written to ``${output.dir}/tune/best_params.json``."""
+        return {"study_name": self.study.study_name, "objective": self.objective,
+                "best_value": self.best_value, "best_trial": self.best_trial,
+                "n_trials": self.n_trials, "params": self.best_params}
+
+
+def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
+              features: list[str], categorical: list[str], cfg: DictConfig, fit: FitFn,
+              on_trial: Callable[[optuna.Trial, dict[str, Any], float | None, str], None] | None = None,
+              ) -> TuneResult:
+    """Run ``tune.n_trials`` trials (or until ``tune.timeout`` seconds) on train/valid frames.
+
+    ``fit`` is ``models.train.fit_booster`` (same signature); each trial trains with its params
+    plus the pruning callback and scores the booster on ``valid``. ``on_trial(trial, params,
+    score, state)`` is called after each trial (used for the nested MLflow runs).
+    """
+    metric, _ = objective_metric(cfg)
+    before = len(study.trials)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = trial_params(trial, cfg)
+        trial.set_user_attr("lgb_params", params)
+        try:
+            booster = fit(train, valid, features, categorical, params, cfg,
+                          callbacks=[PruningCallback(trial, metric)])
+        except optuna.TrialPruned:
+            if on_trial:
+                on_trial(trial, params, None, "pruned")
+            raise
+        score = booster_score(booster, metric)
+        trial.set_user_attr("best_iteration", int(booster.best_iteration or 0))
+        if on_trial:
+            on_trial(trial, params, score, "complete")
+        return score
+
+    timeout = cfg.tune.timeout
+    study.optimize(objective, n_trials=int(cfg.tune.n_trials),
+                   timeout=float(timeout) if timeout else None, gc_after_trial=True)
+    return summarize(study, before)
+
+
+def summarize(study: optuna.Study, before: int = 0) -> TuneResult:
+    """A TuneResult from the study's trials (raises when no trial completed)."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        raise ConfigValueError(f"study {study.study_name!r} has no completed trial",
+                               hint="run decay-tune with more tune.n_trials or a longer tune.timeout")
+    best = study.best_trial
+    history = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
+                "params": t.params} for t in study.trials]
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials[before:])
+    return TuneResult(study=study, best_params=dict(best.user_attrs["lgb_params"]),
+                      best_value=float(best.value), best_trial=best.number,
+                      n_trials=len(study.trials), new_trials=len(study.trials) - before,
+                      objective=str(study.user_attrs.get("objective", "")), pruned=pruned,
+                      history=history)
+
+
+def best_params(cfg: DictConfig) -> dict[str, Any]:
+    """Full LightGBM params of the best trial of ``tune.study_name`` (for ``model.params=best``).
+
+    Raises ``ConfigValueError`` with the hint to run ``decay-tune`` when there is no such study.
+    """
+    storage = str(cfg.tune.storage)
+    path = storage_path(storage)
+    hint = f"run decay-tune first (study {cfg.tune.study_name!r} in {storage}), or set model.params"
+    if path is not None and not path.exists():
+        raise ConfigValueError(f"model.params=best but there is no tuning study at {path}", hint=hint)
+    try:
+        study = optuna.load_study(study_name=str(cfg.tune.study_name), storage=storage)
+    except KeyError as err:
+        raise ConfigValueError(f"model.params=best but study {cfg.tune.study_name!r} does not "
+                               f"exist in {storage}", hint=hint) from err
+    params = summarize(study).best_params
+    log.info("model.params=best: trial %d of study %s", study.best_trial.number, study.study_name)
+    return params
+
+
+def figures(study: optuna.Study) -> dict[str, Any]:
+    """Optuna's optimisation history and parameter importance plots (matplotlib figures).
+
+    Importance needs at least two completed trials with varying params; it is skipped (logged)
+    when Optuna cannot compute it.
+    """
+    import warnings
+
+    from optuna.visualization import matplotlib as ovm
+
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks the matplotlib backend experimental
+        out["optimization_history"] = ovm.plot_optimization_history(study).figure
+        try:
+            out["param_importances"] = ovm.plot_param_importances(study).figure
+        except (ValueError, RuntimeError, ZeroDivisionError) as err:
+            log.warning("parameter importance plot skipped: %s", err)
+    return out
+
+
+def finite(value: float | None) -> float | None:
+    """``value`` if it is a finite float, else None (JSON and MLflow reject NaN/inf)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def as_plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-able copy of LightGBM params."""
+    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+            for k, v in params.items()}
