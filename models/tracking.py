@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("adoption_decay")
 
-_BAD_KEY_CHARS = re.compile(r"[^0-9A-Za-z_\-. /]")
+_BAD_KEY_CHARS = re.compile(r"[^0-9A-Za-z_\-. ]")
 
 
 def is_remote(uri: str) -> bool:
@@ -96,7 +96,8 @@ def run(cfg: DictConfig, run_name: str, nested: bool = False,
 
 # -- flattening ----------------------------------------------------------------------------
 def metric_key(key: str) -> str:
-    """A key MLflow accepts: alphanumerics, ``_ - . / space``; others become ``_``; max length."""
+    """A key MLflow accepts: alphanumerics, ``_ - . space``; others (incl. ``/``, which MLflow
+    path-normalises) become ``_``; cut to the maximum length."""
     return _BAD_KEY_CHARS.sub("_", key)[:MAX_ENTITY_KEY_LENGTH]
 
 
