@@ -187,3 +187,23 @@ def test_fill_event_defaults() -> None:
     assert out.select("user_id", "event", "value").rows() == [("a", "activity", None),
                                                               ("u", "activity", None)]
     assert out.schema["value"] == pl.Float64
+
+
+def test_iso_offset_variants_and_garbage() -> None:
+    df = pl.DataFrame({"account_id": ["a"] * 8, "timestamp": [
+        "2026-01-15T09:30:00+0530", "2026-01-15 09:30+02:00", "2026-01-15T09:30:00-05:00",
+        "2026-01-15T09:30:00.5z", " 2026-01-15 09:30:00 ", "2026-13-40", "2026-01-15T25:00",
+        "15.01.2026"]})
+    out = check("events", df, timezone="Asia/Tokyo")
+    assert out.clean["timestamp"].to_list() == [
+        utc(2026, 1, 15, 4, 0), utc(2026, 1, 15, 7, 30), utc(2026, 1, 15, 14, 30),
+        datetime(2026, 1, 15, 9, 30, 0, 500000, tzinfo=UTC), utc(2026, 1, 15, 0, 30),  # JST+9
+    ]
+    assert out.rejected["timestamp"].to_list() == ["2026-13-40", "2026-01-15T25:00", "15.01.2026"]
+    assert set(out.rejected["reason"]) == {"unparseable_timestamp"}
+
+
+def test_timestamp_format_with_offset_keeps_the_instant() -> None:
+    df = pl.DataFrame({"account_id": ["a"], "timestamp": ["15/01/2026 10:00 +0100"]})
+    out = check("events", df, timezone="Asia/Tokyo", timestamp_format="%d/%m/%Y %H:%M %z")
+    assert out.clean["timestamp"].to_list() == [utc(2026, 1, 15, 9, 0)]
