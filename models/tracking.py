@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import subprocess
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,10 @@ def dataset_input(dataset: pl.DataFrame, cfg: DictConfig, name: str = "dataset",
     """The training table as an MLflow dataset (its digest identifies the exact rows and columns)."""
     source = str((Path(str(cfg.output.dir)) / "dataset.parquet").resolve())
     targets = targets if targets in dataset.columns else None
-    return mlflow.data.from_polars(dataset, source=source, targets=targets, name=name)
+    with warnings.catch_warnings():
+        # A local path matches two equivalent local source types; MLflow picks one and warns.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        return mlflow.data.from_polars(dataset, source=source, targets=targets, name=name)
 
 
 def log_dataset(dataset: pl.DataFrame, cfg: DictConfig, context: str = "training") -> str:
