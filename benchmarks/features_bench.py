@@ -1,0 +1,152 @@
+"""Benchmark: point-in-time feature + label build over 10M events and 52 weekly cutoffs.
+
+``python -m benchmarks.features_bench [--events N] [--cutoffs K]``
+
+Synthetic events are generated with numpy (independent of the simulator) and written to a temp
+parquet file. A child process loads them and times, on the same in-memory frame:
+1. one plain streaming polars group-by pass (events and value sum per account), the reference;
+2. ``features.build.build_dataset`` (all feature families + the default label).
+The parent reads the child's peak RSS (``resource.getrusage(RUSAGE_CHILDREN)``) and writes
+``benchmarks/results/features.json``. Targets: build <= 10x the group-by pass, peak < 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+RESULT = Path(__file__).resolve().parent / "results" / "features.json"
+EVENT_TYPES = [
+    "login", "dashboard_viewed", "report_created", "workflow_created", "workflow_completed",
+    "automation_launched", "integration_connected", "integration_synced", "integration_error",
+    "user_invited", "support_ticket_opened", "export", "api_call", "comment_added",
+    "search", "settings_changed",
+]
+END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def generate(n_events: int, n_accounts: int, users_per_account: int, days: int, seed: int,
+             out: Path) -> None:
+    """Write events/users/accounts parquet files with skewed, realistic-ish shapes (vectorised)."""
+    rng = np.random.default_rng(seed)
+    # Account sizes are skewed (a few big accounts), events per user too.
+    weights = rng.pareto(1.5, n_accounts) + 1
+    acc = rng.choice(n_accounts, size=n_events, p=weights / weights.sum())
+    user = acc * users_per_account + rng.integers(0, users_per_account, n_events)
+    p = rng.dirichlet(np.ones(len(EVENT_TYPES)) * 2)
+    ev = rng.choice(len(EVENT_TYPES), size=n_events, p=p)
+    start_us = int((END.timestamp() - days * 86400) * 1e6)
+    signup = rng.integers(0, days // 2, n_accounts)
+    offs = signup[acc] * 86400 * 10**6 + rng.integers(0, (days - signup[acc]) * 86400 * 10**6)
+    events = pl.DataFrame({
+        "a": acc.astype(np.int32), "u": user.astype(np.int32), "e": ev.astype(np.int32),
+        "ts": (start_us + offs).astype(np.int64), "value": rng.random(n_events),
+    }).select(
+        pl.format("acc{}", "a").alias("account_id"),
+        pl.format("usr{}", "u").alias("user_id"),
+        pl.col("e").replace_strict(list(range(len(EVENT_TYPES))), EVENT_TYPES,
+                                   return_dtype=pl.String).alias("event"),
+        pl.col("ts").cast(pl.Datetime("us", "UTC")).alias("timestamp"),
+        "value",
+    )
+    events.write_parquet(out / "events.parquet")
+    ids = np.arange(n_accounts)
+    created = pl.Series((start_us + signup * 86400 * 10**6).astype(np.int64)).cast(pl.Datetime("us", "UTC"))
+    pl.DataFrame({
+        "account_id": [f"acc{i}" for i in ids],
+        "industry": rng.choice(["fintech", "health", "retail", "media", "edu"], n_accounts),
+        "size_tier": rng.choice(["smb", "mid", "enterprise"], n_accounts),
+        "use_case": rng.choice(["ops", "analytics", "sales"], n_accounts),
+        "created_at": created,
+        "renewal_date": created.dt.offset_by("1y"),
+        "churned_at": pl.Series([None] * n_accounts, dtype=pl.Datetime("us", "UTC")),
+        "seats": rng.integers(5, 200, n_accounts),
+    }).write_parquet(out / "accounts.parquet")
+    uid = np.arange(n_accounts * users_per_account)
+    pl.DataFrame({
+        "user_id": [f"usr{i}" for i in uid],
+        "account_id": [f"acc{i // users_per_account}" for i in uid],
+        "role": rng.choice(["admin", "builder", "member"], len(uid), p=[0.1, 0.3, 0.6]),
+        "created_at": created.gather(uid // users_per_account),
+        "deactivated_at": pl.Series([None] * len(uid), dtype=pl.Datetime("us", "UTC")),
+    }).write_parquet(out / "users.parquet")
+
+
+def child(data: Path, cutoffs: int) -> None:
+    """Time the reference group-by and the build on the same in-memory events; print JSON."""
+    from core.config import load_config
+    from features.build import build_dataset
+    from ingest.tables import Tables
+
+    events = pl.read_parquet(data / "events.parquet")
+    tables = Tables(events, pl.read_parquet(data / "users.parquet"),
+                    pl.read_parquet(data / "accounts.parquet"), END,
+                    ["industry", "size_tier", "use_case"])
+    cfg = load_config([f"snapshot.count={cutoffs}", "snapshot.as_of=2026-09-27"])
+    ref = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        events.lazy().group_by("account_id").agg(pl.len(), pl.col("value").sum()).collect(engine="streaming")
+        ref.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    dataset, catalogue = build_dataset(tables, cfg)
+    build = time.perf_counter() - t0
+    print(json.dumps({
+        "groupby_pass_s": min(ref), "build_s": build, "rows": dataset.height,
+        "features": len(catalogue), "accounts": dataset["account_id"].n_unique(),
+        "cutoffs": dataset["cutoff"].n_unique(), "label_rate": dataset["label"].mean(),
+    }))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--accounts", type=int, default=5_000)
+    ap.add_argument("--users-per-account", type=int, default=12)
+    ap.add_argument("--days", type=int, default=540)
+    ap.add_argument("--cutoffs", type=int, default=52)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=RESULT)
+    args = ap.parse_args()
+    if args.child is not None:
+        child(args.child, args.cutoffs)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        generate(args.events, args.accounts, args.users_per_account, args.days, args.seed, Path(tmp))
+        gen_s = time.perf_counter() - t0
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.features_bench", "--child", tmp,
+                               "--cutoffs", str(args.cutoffs)], capture_output=True, text=True, check=True)
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res.update({
+        "events": args.events, "accounts_generated": args.accounts,
+        "users": args.accounts * args.users_per_account, "days": args.days,
+        "generate_s": round(gen_s, 2),
+        "events_per_s": args.events / res["build_s"],
+        "ratio_vs_groupby": res["build_s"] / res["groupby_pass_s"],
+        "peak_rss_gib": peak_kib / 2**20,
+        "target": {"ratio_vs_groupby_max": 10, "peak_rss_gib_max": 4},
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+                    "polars": pl.__version__},
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    })
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

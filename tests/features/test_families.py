@@ -1,0 +1,146 @@
+"""Exact numbers for every indicator family on the hand-built scenario (tests/features/helpers.py).
+
+Cutoff t = 2026-03-01 (00:00 UTC). Windows are [t - w, t): 7d = [02-22, 03-01), 28d =
+[02-01, 03-01), 90d = [2025-12-01, 03-01); the previous 28d = [01-04, 02-01).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from features.build import build_features
+from features.cutoffs import cutoff_dates
+from tests.features.helpers import T0, scenario
+
+
+@pytest.fixture(scope="module")
+def rows(cfg_t0) -> dict[str, dict]:
+    df = build_features(scenario(), cutoff_dates(T0, 7, 1), cfg_t0)
+    return {r["account_id"]: r for r in df.iter_rows(named=True)}
+
+
+def test_only_eligible_accounts_get_rows(rows):
+    assert sorted(rows) == ["a", "b", "c"]
+
+
+def test_activity_windows_have_exclusive_ends(rows):
+    a = rows["a"]
+    # 7d: login at 02-28 23:59 and dashboard at 02-22 00:00; the login at t and the dashboard at
+    # 02-21 23:59 are out; the support ticket is not usage.
+    assert (a["active_users_7d"], a["usage_events_7d"], a["active_days_7d"]) == (2, 2, 2)
+    assert (a["active_users_28d"], a["usage_events_28d"], a["active_days_28d"]) == (3, 4, 4)
+    assert (a["active_users_90d"], a["usage_events_90d"], a["active_days_90d"]) == (3, 8, 8)
+    assert (rows["b"]["active_users_28d"], rows["b"]["usage_events_28d"]) == (1, 1)
+
+
+def test_trends(rows):
+    a = rows["a"]
+    assert a["active_users_prev_28d"] == 1  # only u1 in [01-04, 02-01)
+    assert a["active_users_trend_ratio"] == 3.0
+    # 4 usage events in 28d vs 4 in the 56 days before: (4/28) / (4/56)
+    assert a["usage_events_trend_ratio"] == pytest.approx(2.0)
+    assert a["active_days_trend_ratio"] == pytest.approx(2.0)
+    # weekly usage oldest -> newest [1, 1, 1, 0, 0, 1, 1, 2]: slope 3.5 / 42
+    assert a["usage_slope_8w"] == pytest.approx(3.5 / 42)
+    assert a["days_since_last_use"] == 1
+    assert a["days_since_last_dashboard_viewed"] == 7
+    assert a["days_since_last_report_created"] == 19
+    assert a["days_since_last_workflow_completed"] == 40
+    assert a["days_since_last_automation_launched"] == 9999  # never
+    assert rows["c"]["active_users_trend_ratio"] is None  # no users before: undefined, not 0
+
+
+def test_breadth_and_depth(rows):
+    a = rows["a"]
+    assert (a["distinct_features_7d"], a["distinct_features_28d"], a["distinct_features_90d"]) == (2, 3, 6)
+    assert a["events_per_active_user_28d"] == pytest.approx(4 / 3)
+    assert a["share_of_seats_active_28d"] == 0.75  # 3 active / 4 seats
+    # b has no seats: 1 active / 1 user existing at t
+    assert rows["b"]["share_of_seats_active_28d"] == 1.0
+
+
+def test_share_of_seats_falls_back_to_users_existing_at_t(cfg_t0):
+    t = scenario()
+    t.accounts = t.accounts.with_columns(pl.lit(None, pl.Int64).alias("seats"))
+    a = build_features(t, cutoff_dates(T0, 7, 1), cfg_t0).filter(pl.col("account_id") == "a")
+    # u3 deactivated before t and u4 created after t: 2 users exist, 3 were active
+    assert a["share_of_seats_active_28d"].item() == 1.5
+
+
+def test_role_disengagement(rows):
+    a = rows["a"]
+    assert (a["active_admins_28d"], a["active_admins_prev_28d"], a["active_admins_change_28d"]) == (1, 1, 0)
+    assert (a["active_builders_28d"], a["active_builders_prev_28d"], a["active_builders_change_28d"]) == (1, 0, 1)
+    assert (a["active_members_28d"], a["active_members_prev_28d"]) == (1, 0)
+    assert rows["b"]["active_admins_28d"] == 1
+
+
+def test_milestones(rows):
+    a, b, c = rows["a"], rows["b"], rows["c"]
+    assert (a["first_integration_reached"], a["days_to_first_integration"]) == (1, 4)
+    assert a["first_integration_delay_vs_expected"] == 4 - 14
+    assert a["first_integration_overdue"] == 0
+    assert (a["days_to_first_workflow"], a["first_workflow_delay_vs_expected"]) == (19, -2)
+    assert a["first_automation_reached"] == 0
+    assert a["days_to_first_automation"] is None
+    assert a["first_automation_overdue"] == 1  # tenure 59 > 45 expected days
+    # smb peers reached first_integration after 4 (a) and 10 (b) days: median 7
+    assert (a["first_integration_delay_vs_segment"], b["first_integration_delay_vs_segment"]) == (-3, 3)
+    assert c["first_integration_delay_vs_segment"] is None
+
+
+def test_onboarding(rows):
+    a = rows["a"]
+    assert a["invites_first_10d"] == 1  # 01-03 counts, 01-15 is after the first 10 days
+    assert a["onboarding_observed_days"] == 10
+
+
+def test_onboarding_is_truncated_at_the_cutoff(cfg_t0):
+    from tests.features.helpers import accounts, events, tables
+
+    ev = events([("n", "x", "user_invited", "2026-02-10 10:00"),
+                 ("n", "x", "user_invited", "2026-02-14 10:00"),
+                 ("n", "x", "user_invited", "2026-02-16 10:00")])  # after t: not seen
+    t = tables(ev, None, accounts([{"account_id": "n", "created_at": "2026-02-08"}]))
+    cfg = cfg_t0.copy()
+    cfg.snapshot.as_of = "2026-02-15"
+    cfg.snapshot.min_tenure_days = 0
+    cfg.features.onboarding_days = 14
+    r = build_features(t, cutoff_dates("2026-02-15", 7, 1), cfg).row(0, named=True)
+    assert (r["invites_first_14d"], r["onboarding_observed_days"]) == (2, 7)
+
+
+def test_friction(rows):
+    a = rows["a"]
+    assert (a["integration_errors_7d"], a["integration_errors_28d"], a["integration_errors_90d"]) == (0, 1, 2)
+    assert (a["integration_errors_prev_28d"], a["integration_errors_change_28d"]) == (1, 0)
+    assert (a["support_tickets_7d"], a["support_tickets_28d"], a["support_tickets_prev_28d"]) == (1, 1, 0)
+    assert a["support_tickets_change_28d"] == 1
+
+
+def test_lifecycle(rows):
+    a, c = rows["a"], rows["c"]
+    assert (a["tenure_days"], a["days_to_renewal"], a["maturity_stage"]) == (59, 31, "onboarding")
+    assert (c["tenure_days"], c["days_to_renewal"], c["maturity_stage"]) == (273, None, "growing")
+
+
+def test_peer_percentiles_within_segment_at_the_cutoff(rows):
+    # smb: a (3 users) above b (1 user); c alone in mid -> 0.5
+    assert (rows["a"]["active_users_28d_peer_pct"], rows["b"]["active_users_28d_peer_pct"]) == (1.0, 0.0)
+    assert rows["c"]["active_users_28d_peer_pct"] == 0.5
+
+
+def test_peer_percentile_ties_share_the_mean_rank():
+    from features.peer import percentile
+
+    df = pl.DataFrame({"cutoff": [1] * 4, "_peer": ["x"] * 4, "m": [1.0, 2.0, 2.0, None]})
+    out = df.select(percentile("m")).to_series().to_list()
+    assert out == [0.0, 0.75, 0.75, None]
+
+
+def test_dataset_contract_dtypes_and_order(cfg_t0):
+    df = build_features(scenario(), cutoff_dates(T0, 7, 1), cfg_t0)
+    assert df.columns[:6] == ["account_id", "cutoff", "industry", "size_tier", "use_case", "maturity_stage"]
+    assert df.schema["cutoff"] == pl.Date
+    assert all(t == pl.Float64 for t in list(df.schema.values())[6:])
