@@ -400,7 +400,13 @@ def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "U
         # Rows sharing a 64-bit hash of all source columns: the only possible exact duplicates.
         pl.struct(raw_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE),
     )
-    df = lf.collect(engine="streaming")
+    try:
+        df = lf.collect(engine="streaming")
+    except pl.exceptions.PolarsError as err:  # e.g. files of one table with different schemas
+        raise DataValidationError(
+            f"{contract.name} ({raw.location}): cannot read the table: {err}",
+            hint="make every file of the table share the same columns and types",
+        ) from err
     df = _mark(df, _exact_duplicates(df, raw_cols), "duplicate_row", None)
     if contract.key is not None:
         ok = pl.col(REASON).is_null()
@@ -425,12 +431,17 @@ def fill_event_defaults(events: pl.DataFrame, default_event: str) -> pl.DataFram
 
     Why: account-level logs (no users) and single-kind logs (no event names) are valid sources;
     downstream code can then rely on all five columns. Null ``user_id``/``event`` values in a
-    present column get the same defaults (an event without a user is an account-level event).
+    present column (or blank ones) get the same defaults (an event without a user is an
+    account-level event).
     """
     cols = events.columns
-    user = (pl.col("user_id").fill_null(pl.col("account_id")) if "user_id" in cols
+
+    def blank_as_null(col: str) -> pl.Expr:
+        return pl.when(pl.col(col).str.strip_chars() != "").then(pl.col(col))
+
+    user = (blank_as_null("user_id").fill_null(pl.col("account_id")) if "user_id" in cols
             else pl.col("account_id"))
-    event = (pl.col("event").fill_null(pl.lit(default_event)) if "event" in cols
+    event = (blank_as_null("event").fill_null(pl.lit(default_event)) if "event" in cols
              else pl.lit(default_event))
     value = pl.col("value") if "value" in cols else pl.lit(None, dtype=pl.Float64)
     return events.select(

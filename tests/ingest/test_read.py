@@ -10,7 +10,8 @@ import pytest
 
 from core.errors import DataValidationError
 from ingest.read import SOURCE_FILE, apply_mapping, column_mapping, resolve_files, scan_table
-from tests.ingest.conftest import write_csv, write_parquet
+from ingest.validate import contract_for, validate_table
+from tests.ingest.conftest import NOW, write_csv, write_parquet
 
 
 def _events(ids: list[str]) -> pl.DataFrame:
@@ -91,3 +92,13 @@ def test_absent_table_is_none_with_one_log_line(caplog: pytest.LogCaptureFixture
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1
     assert lines[0].startswith("data.users=null") and "role features" in lines[0]
+
+
+def test_parquet_files_with_different_types_fail_clearly(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "ev" / "a.parquet", pl.DataFrame({"account_id": ["a"],
+                                                                "timestamp": ["2026-01-01"]}))
+    write_parquet(tmp_path / "ev" / "b.parquet", pl.DataFrame({"account_id": [1],
+                                                                "timestamp": ["2026-01-01"]}))
+    raw = scan_table("events", str(tmp_path / "ev"), None, {})
+    with pytest.raises(DataValidationError, match=r"events \(.*ev \[.*a\.parquet.*cannot read"):
+        validate_table(raw, contract_for("events"), now=NOW)

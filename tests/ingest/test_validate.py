@@ -180,13 +180,15 @@ def test_missing_segment_names_it_and_available_columns() -> None:
 
 
 def test_fill_event_defaults() -> None:
-    clean = pl.DataFrame({"account_id": ["a", "b"], "user_id": [None, "u"],
-                          "timestamp": [utc(2026, 1, 1)] * 2})
+    clean = pl.DataFrame({"account_id": ["a", "b", "c"], "user_id": [None, "u", " "],
+                          "timestamp": [utc(2026, 1, 1)] * 3})
     out = fill_event_defaults(clean, "activity")
     assert out.columns == ["account_id", "user_id", "event", "timestamp", "value"]
-    assert out.select("user_id", "event", "value").rows() == [("a", "activity", None),
-                                                              ("u", "activity", None)]
+    assert out.select("user_id", "event", "value").rows() == [
+        ("a", "activity", None), ("u", "activity", None), ("c", "activity", None)]
     assert out.schema["value"] == pl.Float64
+    named = fill_event_defaults(clean.with_columns(event=pl.Series(["x", None, ""])), "act")
+    assert named["event"].to_list() == ["x", "act", "act"]
 
 
 def test_iso_offset_variants_and_garbage() -> None:
