@@ -84,11 +84,16 @@ def input_columns(model: RoutedModel, frame: pl.DataFrame) -> list[str]:
     return cols
 
 
-def signature_and_example(model: RoutedModel, frame: pl.DataFrame, n_example: int = 5):
-    """MLflow signature (inferred from real rows and their predictions) and a pandas input example."""
-    example = frame.select(input_columns(model, frame)).head(n_example)
-    signature = infer_signature(example.to_pandas(), model.predict_proba(example))
-    return signature, example.to_pandas()
+def signature_and_example(model: RoutedModel, frame: pl.DataFrame, n_example: int = 5,
+                          n_signature: int = 2000):
+    """MLflow signature and a small pandas input example, both from real rows.
+
+    The signature is inferred from up to ``n_signature`` rows (not just the example) so a column
+    that happens to be null in the first rows still gets its real type and is marked optional.
+    """
+    rows = frame.select(input_columns(model, frame)).head(n_signature)
+    signature = infer_signature(rows.to_pandas(), model.predict_proba(rows))
+    return signature, rows.head(n_example).to_pandas()
 
 
 def _pip_requirements() -> list[str]:

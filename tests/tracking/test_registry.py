@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import polars as pl
 import pytest
 from mlflow import MlflowClient
 
@@ -127,3 +128,16 @@ def test_promotion_score_exact_values_and_direction():
     assert beats(0.8, 0.7, "pr_auc") and not beats(0.7, 0.7, "pr_auc")
     assert beats(0.1, 0.2, "log_loss") and not beats(0.3, 0.2, "brier")
     assert not beats(float("nan"), 0.2, "roc_auc")
+
+
+def test_signature_covers_features_and_segment_from_many_rows():
+    model = make_model(TRAIN, ALL, rounds=3)
+    # 'noise' is null in the first rows only: the signature still types it as double, optional.
+    frame = TEST.with_columns(
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("noise")).alias("noise"))
+    signature, example = registry.signature_and_example(model, frame)
+    cols = {c.name: c for c in signature.inputs.inputs}
+    assert list(cols) == ["signal", "noise", "plan", "size_tier"]
+    assert (cols["noise"].type.name, cols["noise"].required) == ("double", False)
+    assert (cols["plan"].type.name, cols["size_tier"].type.name) == ("string", "string")
+    assert example.shape == (5, 4)
