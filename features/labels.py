@@ -96,7 +96,8 @@ def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any) -> pl.DataFrame:
         if tables.accounts is not None and "churned_at" in tables.accounts.columns:
             churned = tables.accounts.select("account_id", day_of(pl.col("churned_at")).alias("_churn"))
             r = r.join(churned, on="account_id", how="left", maintain_order="left")
-            decayed = decayed | ((pl.col("_churn") >= pl.col(T)) & (pl.col("_churn") < pl.col(T) + h))
+            in_h = (pl.col("_churn") >= pl.col(T)) & (pl.col("_churn") < pl.col(T) + h)
+            decayed = decayed | in_h.fill_null(False)
         has_base = pl.lit(True)
     label = pl.when(observed & has_base).then(decayed.cast(pl.Int8)).otherwise(None).cast(pl.Int8)
     return r.select("account_id", "cutoff", label.alias("label"))
