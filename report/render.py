@@ -1,0 +1,375 @@
+"""Render the static, self-contained CSM report: ``index.html`` plus one page per account.
+
+Why static HTML: a CSM opens it from a shared drive, an e-mail attachment or an artifact store,
+offline, with no server and no login. So every page carries its own CSS (and the portfolio its
+own JS), charts are inline SVG (``report.svg``), and a Content-Security-Policy forbids any network
+fetch: a page that tried would log an error in the browser, which the browser test checks.
+
+Data prep is polars (group once into per-account lists, join to the scores); the per-account
+Python work is only string building for the SVGs and one render of a template compiled once.
+Account ids are data: Jinja autoescaping is on for every template, and file names are derived by
+``account_file_name`` so no id can escape the ``accounts/`` folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from core.atomic import atomic_dir
+from core.errors import DataValidationError
+from report import svg
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TIERS = ("high", "medium", "low")
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "scores": ("account_id", "decay_risk", "risk_tier", "rank", "risk_change", "driver_1_text",
+               "next_best_action"),
+    "explanations": ("account_id", "feature", "value", "peer_median", "contribution",
+                     "direction", "sentence"),
+    "history": ("account_id", "as_of", "decay_risk"),
+    "usage": ("account_id", "week_start", "active_users"),
+    "milestones": ("account_id", "milestone", "description", "expected_days", "reached_on",
+                   "days_to_reach", "status"),
+}
+MILESTONE_STATUSES = ("reached", "late", "missing", "pending")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def account_file_name(account_id: str) -> str:
+    """File name of an account's page, safe on any file system and in a URL without quoting.
+
+    Ids made only of ``[A-Za-z0-9_-]`` (up to 80 characters) keep their name, so a CRM can build
+    the link itself. Any other id is reduced to those characters (at most 40) and suffixed with
+    the first 12 hex digits of its SHA-1, so two different ids never share a page and ``../`` or
+    ``<script>`` in an id cannot leave the ``accounts/`` folder.
+    """
+    if _SAFE_ID.match(account_id):
+        return f"{account_id}.html"
+    stem = _UNSAFE_CHARS.sub("_", account_id)[:40].strip("_") or "account"
+    digest = hashlib.sha1(account_id.encode("utf-8")).hexdigest()[:12]
+    return f"{stem}-{digest}.html"
+
+
+# --------------------------------------------------------------------------- formatting filters
+
+
+def fmt_pct(p: float | None) -> str:
+    """Probability 0..1 -> whole percent, e.g. ``0.723 -> '72%'``."""
+    return "—" if p is None else f"{p * 100:.0f}%"
+
+
+def fmt_points(change: float | None) -> str:
+    """Change of a probability in percentage points, signed: ``0.05 -> '+5 pts'``, ``None -> 'new'``."""
+    if change is None or (isinstance(change, float) and math.isnan(change)):
+        return "new"
+    pts = change * 100
+    if abs(pts) < 0.5:
+        return "no change"
+    return f"{'+' if pts > 0 else '−'}{abs(pts):.0f} pts"
+
+
+def change_class(change: float | None) -> str:
+    """CSS class of a change: ``up`` (riskier), ``down`` (safer), ``flat`` or ``new``."""
+    if change is None or (isinstance(change, float) and math.isnan(change)):
+        return "new"
+    if abs(change * 100) < 0.5:
+        return "flat"
+    return "up" if change > 0 else "down"
+
+
+def fmt_num(v: float | None) -> str:
+    """Human number: thousands separators, at most two decimals, no trailing zeros."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if float(v).is_integer() or abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:,.1f}"
+    return f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
+def humanize_feature(name: str) -> str:
+    """``active_admins_28d -> 'Active admins (28 days)'``: a readable label for a feature name."""
+    text = re.sub(r"_(\d+)d$", r" (\1 days)", name)
+    text = text.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "segment"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate(frames: dict[str, pl.DataFrame], segments: list[str]) -> None:
+    """Raise ``DataValidationError`` naming the frame, column and offending value."""
+    for name, cols in REQUIRED.items():
+        frame = frames[name]
+        if not isinstance(frame, pl.DataFrame):
+            raise DataValidationError(f"report: '{name}' must be a polars DataFrame, "
+                                      f"got {type(frame).__name__}")
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"report: frame '{name}' is missing column(s) {missing}",
+                hint="pass the scoring outputs unchanged (see docs/ARCHITECTURE.md)")
+    scores = frames["scores"]
+    missing_seg = [s for s in segments if s not in scores.columns]
+    if missing_seg:
+        raise DataValidationError(f"report: segment column(s) {missing_seg} from meta['segments'] "
+                                  "are not in 'scores'")
+    slugs = [_slug(s) for s in segments]
+    if len(set(slugs)) != len(slugs):
+        raise DataValidationError(f"report: segment names {segments} collide once made "
+                                  "attribute-safe; rename one")
+    dup = scores.filter(pl.col("account_id").is_duplicated())["account_id"]
+    if dup.len():
+        raise DataValidationError(f"report: 'scores' has duplicate account_id {dup[0]!r}")
+    bad_risk = scores.filter(pl.col("decay_risk").is_null() | ~pl.col("decay_risk").is_between(0, 1))
+    if bad_risk.height:
+        row = bad_risk.row(0, named=True)
+        raise DataValidationError(f"report: 'scores'.decay_risk must be in [0, 1]; account "
+                                  f"{row['account_id']!r} has {row['decay_risk']!r}")
+    bad_tier = scores.filter(~pl.col("risk_tier").is_in(TIERS) | pl.col("risk_tier").is_null())
+    if bad_tier.height:
+        row = bad_tier.row(0, named=True)
+        raise DataValidationError(f"report: 'scores'.risk_tier must be one of {TIERS}; account "
+                                  f"{row['account_id']!r} has {row['risk_tier']!r}")
+    bad_status = frames["milestones"].filter(~pl.col("status").is_in(MILESTONE_STATUSES))
+    if bad_status.height:
+        row = bad_status.row(0, named=True)
+        raise DataValidationError(f"report: 'milestones'.status must be one of "
+                                  f"{MILESTONE_STATUSES}; got {row['status']!r} for account "
+                                  f"{row['account_id']!r}")
+    bad_dir = frames["explanations"].filter(~pl.col("direction").is_in(["risk", "protective"]))
+    if bad_dir.height:
+        row = bad_dir.row(0, named=True)
+        raise DataValidationError(f"report: 'explanations'.direction must be risk|protective; "
+                                  f"got {row['direction']!r} for account {row['account_id']!r}")
+
+
+# --------------------------------------------------------------------------- data prep (polars)
+
+
+def _per_account(scores: pl.DataFrame, explanations: pl.DataFrame, history: pl.DataFrame,
+                 usage: pl.DataFrame, milestones: pl.DataFrame) -> pl.DataFrame:
+    """One row per scored account (sorted by rank) with its explanations, history, usage and
+    milestones gathered as lists: the only grouping the report needs, done once."""
+    aid = pl.col("account_id").cast(pl.String)
+    expl_cols = ["feature", "value", "peer_median", "contribution", "direction", "sentence"]
+    if "family" in explanations.columns:
+        expl_cols.append("family")
+    expl = (explanations.with_columns(aid, pl.col("value", "peer_median", "contribution")
+                                      .cast(pl.Float64))
+            .sort(["account_id", "contribution"], descending=[False, True])
+            .group_by("account_id", maintain_order=True)
+            .agg(pl.struct(expl_cols).alias("explanations")))
+    hist = (history.with_columns(aid, pl.col("decay_risk").cast(pl.Float64))
+            .sort(["account_id", "as_of"])
+            .group_by("account_id", maintain_order=True)
+            .agg(pl.col("as_of").alias("history_dates"),
+                 pl.col("decay_risk").alias("history_risk")))
+    use = (usage.with_columns(aid, pl.col("active_users").cast(pl.Float64))
+           .sort(["account_id", "week_start"])
+           .group_by("account_id", maintain_order=True)
+           .agg(pl.col("week_start").alias("usage_weeks"),
+                pl.col("active_users").alias("usage_active")))
+    ms_cols = ["milestone", "description", "expected_days", "reached_on", "days_to_reach", "status"]
+    ms = (milestones.with_columns(aid)
+          .sort(["account_id", "expected_days", "milestone"])
+          .group_by("account_id", maintain_order=True)
+          .agg(pl.struct(ms_cols).alias("milestones")))
+    return (scores.with_columns(aid)
+            .join(expl, on="account_id", how="left")
+            .join(hist, on="account_id", how="left")
+            .join(use, on="account_id", how="left")
+            .join(ms, on="account_id", how="left")
+            .sort("rank"))
+
+
+# --------------------------------------------------------------------------- per-account views
+
+
+def _milestone_view(m: dict[str, Any]) -> dict[str, Any]:
+    """Plain-words detail line of one milestone; days count from the account's start."""
+    status, exp, days = m["status"], m["expected_days"], m["days_to_reach"]
+    on = m["reached_on"].isoformat() if m["reached_on"] is not None else None
+    expected = f"expected by day {exp:.0f}" if exp is not None else "no target"
+    if status == "reached":
+        detail = f"Reached on day {fmt_num(days)}" + (f" ({on})" if on else "") + f", {expected}"
+    elif status == "late":
+        detail = (f"Reached late on day {fmt_num(days)}" + (f" ({on})" if on else "")
+                  + f", {expected}")
+    elif status == "missing":
+        detail = f"Not reached, {expected}" + (f"; {fmt_num(days)} days so far" if days else "")
+    else:
+        detail = (f"In progress: day {fmt_num(days)} of {exp:.0f}" if days is not None and exp
+                  else f"Not reached yet, {expected}")
+    return {"name": m["milestone"], "description": m["description"], "status": status,
+            "status_label": status.capitalize(), "detail": detail}
+
+
+def _account_view(row: dict[str, Any], segments: list[str],
+                  thresholds: dict[str, float] | None) -> dict[str, Any]:
+    aid = row["account_id"]
+    expl = row["explanations"] or []
+    max_abs = max((abs(e["contribution"]) for e in expl if e["contribution"] is not None),
+                  default=0.0)
+    drivers, peers = [], []
+    for e in expl:
+        contribution = e["contribution"] or 0.0
+        raises = e["direction"] == "risk"
+        label = humanize_feature(e["feature"])
+        drivers.append({
+            "feature": e["feature"], "label": label, "family": e.get("family"),
+            "direction": e["direction"], "sentence": e["sentence"],
+            "contribution": f"{contribution:+.2f}",
+            "bar": svg.contribution_bar(contribution, max_abs),
+        })
+        peers.append({
+            "feature": e["feature"], "label": label, "value": fmt_num(e["value"]),
+            "peer": fmt_num(e["peer_median"]), "direction": e["direction"],
+            "scale": svg.peer_scale(e["value"], e["peer_median"], raises),
+        })
+    if not drivers:  # no explanation rows: fall back to the sentences stored on the score row
+        for k in range(1, 4):
+            text = row.get(f"driver_{k}_text")
+            if text:
+                drivers.append({"feature": row.get(f"driver_{k}") or "", "label": "",
+                                "family": None, "direction": "risk", "sentence": text,
+                                "contribution": "", "bar": ""})
+    h_dates, h_risk = row["history_dates"] or [], row["history_risk"] or []
+    weeks, active = row["usage_weeks"] or [], row["usage_active"] or []
+    return {
+        "account_id": aid,
+        "segments": [(s, row[s]) for s in segments],
+        "risk": row["decay_risk"], "tier": row["risk_tier"], "rank": row["rank"],
+        "change": row["risk_change"], "previous_risk": row.get("previous_risk"),
+        "model_version": row.get("model_version"),
+        "next_best_action": row["next_best_action"],
+        "drivers": drivers,
+        "risk_drivers": [d for d in drivers if d["direction"] == "risk"],
+        "protective": [d for d in drivers if d["direction"] == "protective"],
+        "peers": peers,
+        "milestones": [_milestone_view(m) for m in row["milestones"] or []],
+        "trend": svg.risk_trend(h_dates, h_risk, f"Decay risk of {aid} over scoring runs",
+                                thresholds) if h_risk else "",
+        "n_runs": len(h_risk),
+        "usage": svg.weekly_bars(weeks, active, f"Weekly active users of {aid}")
+        if weeks else "",
+        "usage_last": fmt_num(active[-1]) if active else "—",
+        "usage_first": fmt_num(active[0]) if active else "—",
+    }
+
+
+def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str) -> dict[str, Any]:
+    active = row["usage_active"] or []
+    change = row["risk_change"]
+    return {
+        "account_id": row["account_id"], "file": file, "rank": row["rank"],
+        "risk": row["decay_risk"], "tier": row["risk_tier"], "change": change,
+        "change_attr": "" if change is None else repr(float(change)),
+        "segs": [{"slug": s["slug"], "value": row[s["name"]]} for s in segments],
+        "spark": svg.sparkline(active, f"Weekly active users, last {len(active)} weeks"),
+        "usage_last": fmt_num(active[-1]) if active else "—",
+        "top_driver": row["driver_1_text"] or "",
+    }
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """One Jinja environment (templates compiled once per process), autoescaping everything."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num)
+    # Inline on every page, so minified once here rather than re-included per render.
+    env.globals["css"] = Markup(_minify_css((TEMPLATES / "report.css").read_text("utf-8")))
+    return env
+
+
+def _minify_css(css: str) -> str:
+    """Drop comments and layout whitespace: the stylesheet is repeated in every account page."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"\s+", " ", css)
+    return re.sub(r"\s*([{};:,>])\s*", r"\1", css).replace(";}", "}").strip()
+
+
+def _iso(v: Any) -> str:
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M UTC") if v.tzinfo is None else v.isoformat(" ", "minutes")
+    if isinstance(v, date):
+        return v.isoformat()
+    return "" if v is None else str(v)
+
+
+def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFrame,
+                  history: pl.DataFrame, usage: pl.DataFrame, milestones: pl.DataFrame,
+                  meta: dict[str, Any], max_accounts: int | None = None) -> Path:
+    """Write ``out_dir/index.html`` and ``out_dir/accounts/<file>.html``; return the index path.
+
+    Inputs are the scoring outputs (see ``docs/ARCHITECTURE.md`` and the module docstring of
+    ``pipelines/score.py``): ``scores`` one row per account, ``explanations`` long (contribution in
+    log-odds, positive raises risk), ``history`` decay risk of every past run (``as_of`` dates),
+    ``usage`` weekly active users for the weeks before ``as_of`` (``week_start`` dates),
+    ``milestones`` one row per account and milestone. ``meta`` needs ``segments`` and should carry
+    ``as_of``, ``model_version``, ``model_uri``, ``generated_at``; optional ``tier_thresholds``
+    (tier -> lowest risk) and ``horizon_days`` make the legend more precise.
+
+    ``max_accounts`` keeps only the riskiest N accounts (by ``rank``) in the table and as pages,
+    for very large portfolios (a page is about 20 kB); the summary still counts every account.
+
+    The folder is replaced whole (``core.atomic.atomic_dir``): a failed render leaves the previous
+    report untouched and no stale account page survives a re-run.
+    """
+    segments = list(meta.get("segments") or [])
+    _validate({"scores": scores, "explanations": explanations, "history": history,
+               "usage": usage, "milestones": milestones}, segments)
+    if max_accounts is not None and max_accounts < 0:
+        raise DataValidationError(f"report: max_accounts must be >= 0, got {max_accounts}")
+    env = _environment()
+    shown = scores if max_accounts is None else scores.sort("rank").head(max_accounts)
+    seg_info = [{"name": s, "slug": _slug(s), "title": s.replace("_", " ").capitalize(),
+                 "values": shown[s].cast(pl.String).drop_nulls().unique().sort().to_list()}
+                for s in segments]
+    table = _per_account(shown, explanations, history, usage, milestones)
+    thresholds = meta.get("tier_thresholds")
+    tier_counts = {t: int(c) for t, c in
+                   scores.group_by("risk_tier").len().iter_rows()}
+    common = {
+        "as_of": _iso(meta.get("as_of")), "generated_at": _iso(meta.get("generated_at")),
+        "model_version": meta.get("model_version") or "", "model_uri": meta.get("model_uri") or "",
+        "horizon_days": meta.get("horizon_days"), "thresholds": thresholds or {},
+        "n_accounts": scores.height, "n_rows": table.height,
+    }
+    account_tpl = env.get_template("account.html.j2")
+    rows = []
+    with atomic_dir(Path(out_dir)) as tmp:
+        acc_dir = tmp / "accounts"
+        acc_dir.mkdir()
+        for row in table.iter_rows(named=True):
+            file = account_file_name(row["account_id"])
+            html = account_tpl.render(a=_account_view(row, segments, thresholds), **common)
+            (acc_dir / file).write_text(html, encoding="utf-8")
+            rows.append(_row_view(row, seg_info, file))
+        index = env.get_template("index.html.j2").render(
+            rows=rows, segments=seg_info, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
+            **common)
+        (tmp / "index.html").write_text(index, encoding="utf-8")
+    return Path(out_dir) / "index.html"
