@@ -1,0 +1,493 @@
+"""Batch scoring: calibrated risk, tiers, ranks, change since last run, drivers and next step.
+
+Contract: ``features`` is the WHOLE feature frame of one cutoff (``features.build.build_features``
+at ``as_of``). Everything population-level (segment peer medians, milestone shares of peers, ranks,
+capacity tiers) is computed over that whole frame; only the per-row work (calibrated probability
+and TreeSHAP) runs in chunks of ``chunk_rows``. A row's probability and explanation depend only on
+the row and the model (statistics saved at training time), so the chunking never changes a number
+(tests/scoring prove it).
+
+Units: ``decay_risk`` is a calibrated probability of decay within the label horizon after
+``as_of`` (00:00 UTC); contributions are TreeSHAP values in raw log-odds units (positive raises
+risk); ``risk_change`` is in probability points (this run minus the previous run).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from core.errors import ConfigValueError
+from features.catalogue import FAMILIES
+from models.explain import explain, family_contributions
+from models.router import RoutedModel
+
+TIERS = ("high", "medium", "low")
+MILESTONE_STATES = ("none", "partly", "all")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+@dataclass
+class ScoreParams:
+    """The ``score`` config section (plus ``eval.capacity``) as plain values."""
+
+    tier_mode: str = "threshold"
+    tier_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "medium": 0.25})
+    capacity: int = 50
+    top_drivers: int = 3
+    top_protective: int = 2
+    chunk_rows: int = 200_000
+    explainer: str = "woodelf"
+    n_jobs: int = 1
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> ScoreParams:
+        s = cfg.score
+        return cls(tier_mode=str(s.tier_mode),
+                   tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
+                   capacity=int(cfg.eval.capacity), top_drivers=int(s.top_drivers),
+                   top_protective=int(s.top_protective), chunk_rows=int(s.chunk_rows),
+                   explainer=str(s.explainer), n_jobs=int(s.get("n_jobs", 1) or 1))
+
+
+@dataclass
+class ScoreResult:
+    """``scores`` one row per account; ``explanations`` long (top drivers + protective factors);
+    ``families`` long (account_id, family, contribution: summed TreeSHAP per indicator family)."""
+
+    scores: pl.DataFrame
+    explanations: pl.DataFrame
+    families: pl.DataFrame
+
+
+# -- risk, rank, tier ------------------------------------------------------------------------
+def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
+    """Add ``rank`` (1 = riskiest; ties broken by account_id) and ``risk_tier``.
+
+    ``threshold``: high if risk >= thresholds.high, medium if >= thresholds.medium, else low.
+    ``capacity``: the ``capacity`` top-ranked accounts are high, the rest medium/low by the
+    medium threshold (the team can only act on ``capacity`` accounts per period).
+    """
+    th = params.tier_thresholds
+    if set(th) != {"high", "medium"}:
+        raise ConfigValueError(f"score.tier_thresholds needs exactly keys high and medium, got {sorted(th)}")
+    if not 0.0 <= th["medium"] <= th["high"] <= 1.0:
+        raise ConfigValueError(f"score.tier_thresholds must satisfy 0 <= medium <= high <= 1, got {th}")
+    ranked = (scores.with_row_index("_i")
+              .sort(["decay_risk", "account_id"], descending=[True, False])
+              .with_row_index("rank", offset=1)
+              .sort("_i").drop("_i")
+              .with_columns(pl.col("rank").cast(pl.Int64)))
+    risk = pl.col("decay_risk")
+    lower = pl.when(risk >= th["medium"]).then(pl.lit("medium")).otherwise(pl.lit("low"))
+    if params.tier_mode == "threshold":
+        tier = pl.when(risk >= th["high"]).then(pl.lit("high")).otherwise(lower)
+    elif params.tier_mode == "capacity":
+        if params.capacity < 0:
+            raise ConfigValueError(f"eval.capacity must be >= 0, got {params.capacity}")
+        tier = pl.when(pl.col("rank") <= params.capacity).then(pl.lit("high")).otherwise(lower)
+    else:
+        raise ConfigValueError(f"score.tier_mode={params.tier_mode!r} is not known",
+                               hint="use threshold or capacity")
+    cols = [c for c in ranked.columns if c not in ("rank", "risk_tier")]
+    at = cols.index("decay_risk") + 1
+    return ranked.with_columns(tier.alias("risk_tier")).select(
+        *cols[:at], "risk_tier", "rank", *cols[at:])
+
+
+def with_change(scores: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """Add ``previous_risk`` (the account's risk in the previous run, null if not scored then)
+    and ``risk_change`` = decay_risk - previous_risk (probability points)."""
+    if previous is None or previous.height == 0:
+        prev = pl.DataFrame(schema={"account_id": pl.String, "previous_risk": pl.Float64})
+    else:
+        prev = previous.select("account_id", pl.col("decay_risk").cast(pl.Float64).alias("previous_risk"))
+    out = scores.drop("previous_risk", "risk_change", strict=False).join(
+        prev, on="account_id", how="left", maintain_order="left")
+    return out.with_columns((pl.col("decay_risk") - pl.col("previous_risk")).alias("risk_change"))
+
+
+# -- peers -----------------------------------------------------------------------------------
+def peer_column(features: pl.DataFrame, peer_segment: str | None) -> pl.Expr:
+    """The peer group of each row: ``peer_segment`` when the frame has it, else one group."""
+    if peer_segment and peer_segment in features.columns:
+        return pl.col(peer_segment).cast(pl.String).fill_null("(none)")
+    return pl.lit("all")
+
+
+def peer_medians(features: pl.DataFrame, feature_names: Sequence[str],
+                 peer_segment: str | None, share_features: Sequence[str] = ()) -> pl.DataFrame:
+    """Long ``_peer, feature, peer_median``: median of each numeric feature over ALL accounts of
+    the same peer segment in ``features`` (one cutoff). Nulls are ignored by the median.
+
+    ``share_features`` (0/1 flags such as ``<milestone>_reached``) get the peer *share* (mean)
+    instead: the median of a flag is only 0 or 1, and the catalogue sentences say "share"."""
+    numeric = [f for f in feature_names if features.schema.get(f) in (pl.Float64, pl.Float32,
+                                                                      pl.Int64, pl.Int32, pl.Int8)]
+    if not numeric:
+        return pl.DataFrame(schema={"_peer": pl.String, "feature": pl.String, "peer_median": pl.Float64})
+    return (features.with_columns(peer_column(features, peer_segment).alias("_peer"))
+            .group_by("_peer").agg([
+                pl.col(f).cast(pl.Float64).mean() if f in share_features
+                else pl.col(f).cast(pl.Float64).median() for f in numeric])
+            .unpivot(index="_peer", variable_name="feature", value_name="peer_median"))
+
+
+# -- human formatting ------------------------------------------------------------------------
+def _int_str(x: pl.Expr) -> pl.Expr:
+    return x.round(0).cast(pl.Int64).cast(pl.String)
+
+
+def format_number(x: pl.Expr, unit: str, follows: str = "") -> pl.Expr:
+    """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
+
+    days -> "12 days" (just "12" when the template already says "days"); share -> "45%";
+    ratio -> "45%" (or "0.45" before "times"); percentile (0..1) -> "45th"; anything else:
+    integers without decimals, other numbers with one decimal. Null -> "n/a".
+    """
+    unit = unit.strip().lower()
+    nxt = follows.lstrip().lower()
+    plain = pl.when(x == x.round(0)).then(_int_str(x)).otherwise(x.round(1).cast(pl.String))
+    if unit == "days":
+        text = plain if nxt.startswith("day") else pl.concat_str([_int_str(x), pl.lit(" days")])
+    elif unit == "share" or (unit == "ratio" and not nxt.startswith("times")):
+        text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
+    elif unit == "ratio":
+        text = x.round(2).cast(pl.String)
+    elif unit.startswith("percentile"):
+        n = (x * 100).round(0).cast(pl.Int64)
+        suffix = (pl.when((n % 100).is_between(11, 13)).then(pl.lit("th"))
+                  .when(n % 10 == 1).then(pl.lit("st"))
+                  .when(n % 10 == 2).then(pl.lit("nd"))
+                  .when(n % 10 == 3).then(pl.lit("rd"))
+                  .otherwise(pl.lit("th")))
+        text = pl.concat_str([n.cast(pl.String), suffix])
+    else:
+        text = plain
+    return pl.when(x.is_null() | x.is_nan()).then(pl.lit("n/a")).otherwise(text)
+
+
+def template_expr(template: str, feature: str, units: Mapping[str, str],
+                  schema: Mapping[str, pl.DataType]) -> pl.Expr:
+    """Polars expression rendering ``template`` on each row of an explanation frame.
+
+    ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
+    ``{<name>}`` reads column ``<name>`` (another feature of the row) with its own unit; String
+    columns are inserted as they are; unknown placeholders stay as written.
+    """
+    parts: list[pl.Expr] = []
+    pos = 0
+    unit = units.get(feature, "")
+    # "{value} times its earlier level": the account's ratio and its peers' read as multipliers.
+    times = "{value} times" in template
+    for m in _PLACEHOLDER.finditer(template):
+        parts.append(pl.lit(template[pos:m.start()]))
+        name, follows = m.group(1), template[m.end():]
+        if name == "value":
+            parts.append(format_number(pl.col("value"), unit, follows))
+        elif name == "peer":
+            peer_unit = "share" if unit == "flag" else unit
+            parts.append(format_number(pl.col("peer_median"), peer_unit,
+                                       " times" if times else follows))
+        elif name in schema and schema[name] == pl.String:
+            parts.append(pl.col(name).fill_null("n/a"))
+        elif name in schema:
+            parts.append(format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows))
+        else:
+            parts.append(pl.lit(m.group(0)))
+        pos = m.end()
+    parts.append(pl.lit(template[pos:]))
+    return pl.concat_str(parts)
+
+
+def _humanise(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()
+
+
+# -- drivers ---------------------------------------------------------------------------------
+def top_contributions(contrib: np.ndarray, k_risk: int, k_protective: int) -> pl.DataFrame:
+    """Long ``_row, _f, contribution, rank, direction`` of each row's top ``k_risk`` positive and
+    top ``k_protective`` negative contributions (ties: feature order). Zero never counts."""
+    frames = []
+    n, f = contrib.shape
+    for direction, k, sign in (("risk", k_risk, 1.0), ("protective", k_protective, -1.0)):
+        k = min(k, f)
+        if k <= 0 or n == 0:
+            continue
+        order = np.argsort(-sign * contrib, axis=1, kind="stable")[:, :k]
+        values = np.take_along_axis(contrib, order, axis=1)
+        frames.append(pl.DataFrame({
+            "_row": np.repeat(np.arange(n), k),
+            "_f": order.ravel(),
+            "contribution": values.ravel(),
+            "rank": np.tile(np.arange(1, k + 1), n),
+            "direction": np.full(n * k, direction),
+        }).filter(pl.col("contribution") * sign > 0))
+    if not frames:
+        return pl.DataFrame(schema={"_row": pl.Int64, "_f": pl.Int64, "contribution": pl.Float64,
+                                    "rank": pl.Int64, "direction": pl.String})
+    return pl.concat(frames).with_columns(pl.col("_row", "_f", "rank").cast(pl.Int64))
+
+
+def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
+                      model: RoutedModel, catalogue: Mapping[str, Mapping[str, str]],
+                      peers: pl.DataFrame, peer_segment: str | None) -> pl.DataFrame:
+    """Add account_id, feature, family, value, peer_median and the rendered sentence to ``tops``."""
+    names = model.feature_names
+    cat = set(model.categorical_levels)
+    value = X[tops["_row"].to_numpy(), tops["_f"].to_numpy()] if tops.height else np.empty(0)
+    numeric_f = np.array([f not in cat for f in names], dtype=bool)
+    keep = numeric_f[tops["_f"].to_numpy()] if tops.height else np.empty(0, dtype=bool)
+    value = np.where(keep, value, np.nan)
+    rows = features.select(pl.col("account_id"), peer_column(features, peer_segment).alias("_peer"))
+    out = (tops.with_columns(
+        pl.Series("feature", np.asarray(names, dtype=object)[tops["_f"].to_numpy()].tolist()
+                  if tops.height else [], dtype=pl.String),
+        pl.Series("value", value, dtype=pl.Float64).fill_nan(None))
+        .join(rows.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64)),
+              on="_row", how="left")
+        .join(peers, on=["_peer", "feature"], how="left"))
+    units = {f: str(e.get("unit", "")) for f, e in catalogue.items()}
+    families = {f: str(catalogue[f]["family"]) if f in catalogue else "other" for f in names}
+    out = out.with_columns(pl.col("feature").replace_strict(families, default="other",
+                                                            return_dtype=pl.String).alias("family"))
+    parts = []
+    for (feature,), part in out.partition_by("feature", as_dict=True, maintain_order=True).items():
+        entry = catalogue.get(feature)
+        template = str(entry["sentence"]) if entry else f"{_humanise(feature)}: {{{feature}}}."
+        refs = [r for r in _PLACEHOLDER.findall(template)
+                if r not in ("value", "peer") and r in features.columns]
+        if refs:
+            part = part.join(features.select("account_id", *sorted(set(refs))),
+                             on="account_id", how="left")
+        schema = dict(part.schema)
+        part = part.with_columns(template_expr(template, feature, units, schema).alias("sentence"))
+        parts.append(part.select("_row", "account_id", "feature", "family", "value", "peer_median",
+                                 "contribution", "rank", "direction", "sentence"))
+    if not parts:
+        return pl.DataFrame(schema={"_row": pl.Int64, "account_id": pl.String, "feature": pl.String,
+                                    "family": pl.String, "value": pl.Float64,
+                                    "peer_median": pl.Float64, "contribution": pl.Float64,
+                                    "rank": pl.Int64, "direction": pl.String, "sentence": pl.String})
+    return (pl.concat(parts).sort(["_row", "direction", "rank"], descending=[False, True, False]))
+
+
+def driver_columns(explanations: pl.DataFrame, n: int, k_risk: int, k_protective: int
+                   ) -> pl.DataFrame:
+    """Wide ``_row, driver_1, driver_1_text, driver_1_family, ..., protective_1, protective_1_text``."""
+    out = pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+    for direction, prefix, k, with_family in (("risk", "driver", k_risk, True),
+                                              ("protective", "protective", k_protective, False)):
+        for r in range(1, k + 1):
+            sel = [pl.col("_row"), pl.col("feature").alias(f"{prefix}_{r}"),
+                   pl.col("sentence").alias(f"{prefix}_{r}_text")]
+            if with_family:
+                sel.append(pl.col("family").alias(f"{prefix}_{r}_family"))
+            part = explanations.filter((pl.col("direction") == direction) & (pl.col("rank") == r))
+            out = out.join(part.select(sel), on="_row", how="left", maintain_order="left")
+    return out
+
+
+# -- next best action ------------------------------------------------------------------------
+def validate_playbook(playbook: Mapping[str, Any]) -> None:
+    """Every family needs a default rule (no ``when``) or the playbook a global ``default``;
+    conditions and families must be known. Raises ConfigValueError naming the problem."""
+    rules = playbook.get("rules") or {}
+    unknown = sorted(set(rules) - set(FAMILIES) - {"other"})
+    if unknown:
+        raise ConfigValueError(f"playbook.rules has unknown families {unknown}",
+                               hint=f"use {list(FAMILIES)}")
+    if not playbook.get("default"):
+        raise ConfigValueError("playbook.default (the step when no rule applies) is missing")
+    for fam in FAMILIES:
+        fam_rules = list(rules.get(fam) or [])
+        for rule in fam_rules:
+            if "action" not in rule:
+                raise ConfigValueError(f"playbook rule for {fam!r} has no action: {dict(rule)}")
+            bad = sorted(set(rule.get("when") or {}) - {"milestones"})
+            if bad:
+                raise ConfigValueError(f"playbook rule for {fam!r} has unknown conditions {bad}",
+                                       hint="supported: milestones (none | partly | all)")
+            state = (rule.get("when") or {}).get("milestones")
+            if state is not None and state not in MILESTONE_STATES:
+                raise ConfigValueError(f"playbook rule for {fam!r}: milestones={state!r} is not "
+                                       f"one of {list(MILESTONE_STATES)}")
+        if not any(not r.get("when") for r in fam_rules):
+            raise ConfigValueError(f"playbook has no default rule for family {fam!r}",
+                                   hint="add a rule without `when` under playbook.rules." + fam)
+
+
+def milestone_progress(features: pl.DataFrame, milestones: Sequence[Mapping[str, Any]],
+                       peer_segment: str | None) -> pl.DataFrame:
+    """Per row: ``milestones_reached``, ``milestones_total``, ``milestone_state`` (none | partly |
+    all | null without milestone features), ``next_milestone`` (description of the first
+    configured milestone not reached) and ``peer_share_next`` (share of ALL same-segment accounts
+    at the cutoff that reached it). Reads the ``<milestone>_reached`` 0/1 feature columns."""
+    ms = [m for m in milestones if f"{m['name']}_reached" in features.columns]
+    peer = peer_column(features, peer_segment)
+    if not ms:
+        return features.select("account_id").with_columns(
+            pl.lit(None, pl.Int64).alias("milestones_reached"), pl.lit(0, pl.Int64).alias("milestones_total"),
+            pl.lit(None, pl.String).alias("milestone_state"), pl.lit(None, pl.String).alias("next_milestone"),
+            pl.lit(None, pl.Float64).alias("peer_share_next")).drop("account_id")
+    reached = [pl.col(f"{m['name']}_reached").fill_null(0) >= 1 for m in ms]
+    n_reached = pl.sum_horizontal([r.cast(pl.Int64) for r in reached])
+    total = len(ms)
+    desc = [str(m.get("description") or m["name"]) for m in ms]
+    next_ms = pl.coalesce([pl.when(~r).then(pl.lit(d)) for r, d in zip(reached, desc, strict=True)])
+    share = [(pl.col(f"{m['name']}_reached").fill_null(0) >= 1).cast(pl.Float64).mean().over(peer)
+             for m in ms]
+    peer_share = pl.coalesce([pl.when(~r).then(s) for r, s in zip(reached, share, strict=True)])
+    state = (pl.when(n_reached == 0).then(pl.lit("none"))
+             .when(n_reached == total).then(pl.lit("all")).otherwise(pl.lit("partly")))
+    return features.select(n_reached.alias("milestones_reached"),
+                           pl.lit(total, pl.Int64).alias("milestones_total"),
+                           state.alias("milestone_state"), next_ms.alias("next_milestone"),
+                           peer_share.alias("peer_share_next"))
+
+
+def _progress_words(reached: pl.Expr, total: pl.Expr) -> pl.Expr:
+    frac = reached.cast(pl.Float64) / total.cast(pl.Float64)
+    return (pl.when(frac >= 2 / 3).then(pl.lit("almost at"))
+            .when(frac >= 0.5).then(pl.lit("halfway to"))
+            .when(frac > 0).then(pl.lit("on your way to"))
+            .otherwise(pl.lit("at the start of the path to")))
+
+
+def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any]) -> pl.Series:
+    """The suggested step per row of ``context`` (columns: top_family, milestone_state,
+    milestones_reached, milestones_total, next_milestone, peer_share_next, segment, driver).
+
+    Rules under ``playbook.rules.<top_family>`` are tried in order; the first whose ``when``
+    matches wins; the global ``playbook.default`` covers families without rules. Placeholders:
+    {next_milestone} {progress} {milestones_reached} {milestones_total} {peer_share_next}
+    {segment} {driver}.
+    """
+    validate_playbook(playbook)
+    ctx = context.with_columns(
+        _progress_words(pl.col("milestones_reached"), pl.col("milestones_total")).alias("progress"),
+        format_number(pl.col("peer_share_next"), "share").alias("peer_share_next"),
+        pl.col("milestones_reached").cast(pl.String).fill_null("n/a"),
+        pl.col("milestones_total").cast(pl.String).fill_null("n/a"),
+        pl.col("next_milestone").fill_null("the next milestone"),
+        pl.col("segment").fill_null("your segment"),
+        pl.col("driver").fill_null("no single driver stands out"),
+    )
+    schema = {c: pl.String for c in ("next_milestone", "progress", "milestones_reached",
+                                     "milestones_total", "peer_share_next", "segment", "driver")}
+    chain = None
+    for fam, rules in (playbook.get("rules") or {}).items():
+        for rule in rules or []:
+            cond = pl.col("top_family") == fam
+            state = (rule.get("when") or {}).get("milestones")
+            if state is not None:
+                cond = cond & (pl.col("milestone_state") == state)
+            text = template_expr(str(rule["action"]), "", {}, schema)
+            chain = pl.when(cond).then(text) if chain is None else chain.when(cond).then(text)
+    default = template_expr(str(playbook["default"]), "", {}, schema)
+    expr = default if chain is None else chain.otherwise(default)
+    return ctx.select(expr.alias("next_best_action")).to_series()
+
+
+# -- the whole scoring step ------------------------------------------------------------------
+def _predict_proba(model: RoutedModel, features: pl.DataFrame, chunk_rows: int) -> np.ndarray:
+    out = np.empty(features.height, dtype=np.float64)
+    for start in range(0, features.height, max(chunk_rows, 1)):
+        stop = min(start + chunk_rows, features.height)
+        out[start:stop] = model.predict_proba(features.slice(start, stop - start))
+    return out
+
+
+def score_accounts(model: RoutedModel, features: pl.DataFrame,
+                   catalogue: Mapping[str, Mapping[str, str]], params: ScoreParams,
+                   playbook: Mapping[str, Any], *, as_of: date, segments: Sequence[str] = (),
+                   milestones: Sequence[Mapping[str, Any]] = (), peer_segment: str | None = None,
+                   model_version: str = "", model_uri: str = "",
+                   previous: pl.DataFrame | None = None) -> ScoreResult:
+    """Score and explain every row of ``features`` (one cutoff, whole population).
+
+    ``catalogue`` maps feature -> {family, unit, sentence, ...}; ``previous`` is the previous
+    run's scores (account_id, decay_risk) or None.
+    """
+    if features.height == 0:
+        raise ValueError("score_accounts: empty feature frame")
+    dup = features.filter(pl.col("account_id").is_duplicated())
+    if dup.height:
+        raise ValueError(f"score_accounts: account_id {dup['account_id'][0]!r} appears more than "
+                         "once; pass the features of ONE cutoff")
+    validate_playbook(playbook)
+    n = features.height
+    risk = _predict_proba(model, features, params.chunk_rows)
+    contrib, base = explain(model, features, params.explainer, params.chunk_rows, params.n_jobs)
+    X = model.to_matrix(features)
+    flags = [f for f, e in catalogue.items() if str(e.get("unit", "")) == "flag"]
+    peers = peer_medians(features, model.feature_names, peer_segment, flags)
+    tops = top_contributions(contrib, params.top_drivers, params.top_protective)
+    expl = explanation_frame(tops, features, X, model, catalogue, peers, peer_segment)
+    fam_map = {f: str(e["family"]) for f, e in catalogue.items()}
+    fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
+    top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
+    top_fam = np.where(fam_sums.max(axis=1) > 0, top_fam, None)
+    segs = [s for s in segments if s in features.columns]
+    scores = features.select(
+        "account_id", pl.lit(as_of, pl.Date).alias("as_of"),
+        *[pl.col(s).cast(pl.String) for s in segs],
+    ).with_columns(
+        pl.Series("decay_risk", risk, dtype=pl.Float64),
+        pl.Series("raw_score", contrib.sum(axis=1) + base, dtype=pl.Float64),
+        pl.lit(None, pl.Float64).alias("previous_risk"),
+        pl.lit(None, pl.Float64).alias("risk_change"),
+        pl.lit(str(model_version)).alias("model_version"),
+        pl.lit(str(model_uri)).alias("model_uri"),
+        pl.Series("serving_model", model.route(features).tolist(), dtype=pl.String),
+        pl.Series("top_family", top_fam.tolist(), dtype=pl.String),
+    )
+    scores = with_change(rank_and_tier(scores, params), previous)
+    wide = driver_columns(expl, n, params.top_drivers, params.top_protective)
+    context = pl.concat([
+        scores.select(pl.col("top_family"),
+                      (peer_column(features, peer_segment) if peer_segment in scores.columns
+                       else pl.lit(None, pl.String)).alias("segment")),
+        wide.select(pl.col("driver_1_text").alias("driver") if params.top_drivers >= 1
+                    else pl.lit(None, pl.String).alias("driver")),
+        milestone_progress(features, milestones, peer_segment),
+    ], how="horizontal")
+    scores = pl.concat([scores, wide.drop("_row")], how="horizontal").with_columns(
+        next_best_action(context, playbook))
+    families = pl.DataFrame({
+        "account_id": np.repeat(features["account_id"].to_numpy(), len(fam_names)),
+        "family": np.tile(np.asarray(fam_names, dtype=object), n),
+        "contribution": fam_sums.ravel(),
+    }, schema={"account_id": pl.String, "family": pl.String, "contribution": pl.Float64})
+    return ScoreResult(scores=scores, explanations=expl.drop("_row"), families=families)
+
+
+def crm_table(scores: pl.DataFrame, segments: Sequence[str], k_risk: int, k_protective: int
+              ) -> pl.DataFrame:
+    """The flat CRM export: one row per account, stable column order, no nested types."""
+    cols = ["account_id", "as_of", *[s for s in segments if s in scores.columns], "decay_risk",
+            "risk_tier", "rank", "previous_risk", "risk_change", "model_version"]
+    for r in range(1, k_risk + 1):
+        cols += [f"driver_{r}", f"driver_{r}_text", f"driver_{r}_family"]
+    for r in range(1, k_protective + 1):
+        cols += [f"protective_{r}", f"protective_{r}_text"]
+    cols.append("next_best_action")
+    return scores.select(cols)
+
+
+def risk_summary(scores: pl.DataFrame) -> dict[str, float]:
+    """Counts and distribution of decay_risk for logging (n, mean, quantiles, tier counts)."""
+    r = scores["decay_risk"]
+    out: dict[str, float] = {"n_accounts": float(scores.height), "risk_mean": float(r.mean())}
+    for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99):
+        out[f"risk_q{int(q * 100):02d}"] = float(r.quantile(q, interpolation="linear"))
+    counts = dict(scores.group_by("risk_tier").len().iter_rows())
+    for t in TIERS:
+        out[f"tier_{t}"] = float(counts.get(t, 0))
+    return out
