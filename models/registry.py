@@ -33,6 +33,7 @@ from omegaconf import DictConfig
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from core.errors import ConfigValueError, NoModelError
+from models import tracking
 from models.pyfunc import ARTIFACT_KEY, DecayModel
 from models.router import RoutedModel
 
@@ -148,7 +149,7 @@ def _is_missing(err: MlflowException) -> bool:
 
 def set_registry(cfg: DictConfig) -> None:
     """Point MLflow's tracking and registry at ``cfg.mlflow.tracking_uri`` (no experiment needed)."""
-    uri = str(cfg.mlflow.tracking_uri)
+    uri = tracking.resolve_uri(str(cfg.mlflow.tracking_uri))
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
 
@@ -190,6 +191,11 @@ def load_routed_model(uri: str | None, cfg: DictConfig) -> tuple[RoutedModel, di
     """
     set_registry(cfg)
     uri = uri or model_uri(cfg)
+    db = tracking.sqlite_file(mlflow.get_registry_uri())
+    if uri.startswith("models:/") and db is not None and not db.exists():
+        raise NoModelError(f"no model registry at {db} (so no {uri})",
+                           hint="run decay-train first, or set mlflow.tracking_uri to the "
+                                "store it used")
     try:
         resolved = _resolve_registry_uri(uri)
         info = version_info(*resolved) if resolved else {}

@@ -43,11 +43,21 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://", "databricks"))
 
 
-def _sqlite_file(uri: str) -> Path | None:
+def sqlite_file(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (relative or absolute), else None."""
     if not uri.startswith("sqlite:///"):
         return None
     return Path(uri[len("sqlite:///"):])
+
+
+def resolve_uri(uri: str) -> str:
+    """``uri`` with a relative SQLite path made absolute (against the working directory).
+
+    Why: MLflow caches one store per URI string, so the same relative URI used from another
+    working directory in one process would silently keep writing to the first database.
+    """
+    db = sqlite_file(uri)
+    return f"sqlite:///{db.resolve()}" if db is not None and not db.is_absolute() else uri
 
 
 def configure(cfg: DictConfig) -> str:
@@ -57,8 +67,8 @@ def configure(cfg: DictConfig) -> str:
     artifact location is set only when the experiment is first created; an existing experiment
     keeps its own location (MLflow does not allow moving it).
     """
-    uri = str(cfg.mlflow.tracking_uri)
-    db = _sqlite_file(uri)
+    uri = resolve_uri(str(cfg.mlflow.tracking_uri))
+    db = sqlite_file(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)

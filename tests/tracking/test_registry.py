@@ -141,3 +141,11 @@ def test_signature_covers_features_and_segment_from_many_rows():
     assert (cols["noise"].type.name, cols["noise"].required) == ("double", False)
     assert (cols["plan"].type.name, cols["size_tier"].type.name) == ("string", "string")
     assert example.shape == (5, 4)
+
+
+def test_no_local_registry_yet_is_no_model_error(tmp_path: Path, monkeypatch, cfg_factory,
+                                                 restore_mlflow_uri):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NoModelError, match="run decay-train first"):
+        registry.load_routed_model(None, cfg_factory())
+    assert not (tmp_path / "mlruns").exists()  # looking did not create an empty store

@@ -123,3 +123,10 @@ def test_dataset_digest_changes_with_the_rows(cfg_factory):
                                         ("sqlite:///mlruns/mlflow.db", False)])
 def test_is_remote(uri, remote):
     assert tracking.is_remote(uri) is remote
+
+
+def test_relative_sqlite_uri_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert tracking.resolve_uri("sqlite:///mlruns/mlflow.db") == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert tracking.resolve_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+    assert tracking.resolve_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
