@@ -77,9 +77,13 @@ def booster_contributions(booster: lgb.Booster, X: np.ndarray, backend: str = "p
         explainer = _woodelf_explainer(booster, names)
         values = explainer.shap_values(pd.DataFrame(X, columns=list(names)), verbose=False)
         return np.asarray(values, dtype=np.float64), base
+    import warnings
+
     import shap
 
-    values = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent").shap_values(X)
+    with warnings.catch_warnings():  # "output has changed to a list" notice for binary LightGBM
+        warnings.simplefilter("ignore", UserWarning)
+        values = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent").shap_values(X)
     values = values[1] if isinstance(values, list) else values
     return np.asarray(values, dtype=np.float64), base
 

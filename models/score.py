@@ -155,7 +155,7 @@ def format_number(x: pl.Expr, unit: str, follows: str = "") -> pl.Expr:
     nxt = follows.lstrip().lower()
     plain = pl.when(x == x.round(0)).then(_int_str(x)).otherwise(x.round(1).cast(pl.String))
     if unit == "days":
-        text = plain if nxt.startswith("day") else pl.concat_str([_int_str(x), pl.lit(" days")])
+        text = _int_str(x) if nxt.startswith("day") else pl.concat_str([_int_str(x), pl.lit(" days")])
     elif unit == "share" or (unit == "ratio" and not nxt.startswith("times")):
         text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
     elif unit == "ratio":
