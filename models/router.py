@@ -24,6 +24,34 @@ import polars as pl
 GLOBAL = "__global__"
 
 
+def build_matrix(df: pl.DataFrame, feature_names: list[str],
+                 categorical_levels: dict[str, list[str]]) -> np.ndarray:
+    """Feature matrix (float64) of ``df``: numeric columns as floats, categorical ones as the index
+    of their level in ``categorical_levels`` (unseen or null -> NaN, LightGBM's "missing").
+
+    The one place a matrix is built: ``RoutedModel.to_matrix`` and training both call it, so the
+    boosters see at scoring time exactly the encoding they were fit on.
+    """
+    missing = [f for f in feature_names if f not in df.columns]
+    if missing:
+        raise ValueError(f"feature frame lacks model columns {missing[:5]} "
+                         f"(model expects {len(feature_names)} features)")
+    exprs = []
+    for f in feature_names:
+        if f in categorical_levels:
+            levels = categorical_levels[f]
+            mapping = pl.DataFrame({"__lvl": levels, "__code": np.arange(len(levels), dtype=np.float64)},
+                                   schema={"__lvl": pl.String, "__code": pl.Float64})
+            exprs.append(
+                pl.col(f).cast(pl.String).replace_strict(
+                    mapping["__lvl"], mapping["__code"], default=None, return_dtype=pl.Float64
+                ).alias(f)
+            )
+        else:
+            exprs.append(pl.col(f).cast(pl.Float64).alias(f))
+    return df.select(exprs).to_numpy().astype(np.float64, copy=False)
+
+
 @dataclass
 class Calibrator:
     """Maps a booster's raw score (log-odds) to a calibrated probability.
@@ -100,23 +128,7 @@ class RoutedModel:
 
     def to_matrix(self, df: pl.DataFrame) -> np.ndarray:
         """Feature matrix (float64, rows of ``df``) exactly as at training time."""
-        missing = [f for f in self.feature_names if f not in df.columns]
-        if missing:
-            raise ValueError(f"feature frame lacks model columns {missing[:5]} "
-                             f"(model expects {len(self.feature_names)} features)")
-        exprs = []
-        for f in self.feature_names:
-            if f in self.categorical_levels:
-                levels = self.categorical_levels[f]
-                mapping = pl.DataFrame({"__lvl": levels, "__code": np.arange(len(levels), dtype=np.float64)})
-                exprs.append(
-                    pl.col(f).cast(pl.String).replace_strict(
-                        mapping["__lvl"], mapping["__code"], default=None, return_dtype=pl.Float64
-                    ).alias(f)
-                )
-            else:
-                exprs.append(pl.col(f).cast(pl.Float64).alias(f))
-        return df.select(exprs).to_numpy().astype(np.float64, copy=False)
+        return build_matrix(df, self.feature_names, self.categorical_levels)
 
     def route(self, df: pl.DataFrame) -> np.ndarray:
         """Model key serving each row (unknown or null segments go to GLOBAL)."""

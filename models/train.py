@@ -1,0 +1,411 @@
+"""Training: per-segment LightGBM with a global fallback, calibrated, measured against baselines.
+
+``train_models`` is the whole ``decay-train`` computation as a pure function of the dataset
+(``docs/ARCHITECTURE.md``, "dataset.parquet") and the config; MLflow, files and the registry are
+the pipeline's business (``pipelines/train.py``).
+
+Why it is built this way:
+- One time split (``models.split``): boosters early-stop on validation, calibrators and the
+  segment-vs-global choice are fit on validation, and every reported number is on test rows no
+  model or choice has seen.
+- ``model.strategy``: ``global`` = one booster; ``per_segment`` = a booster per value of
+  ``model.segment_key`` with enough data (``min_segment_rows`` training rows,
+  ``min_segment_positives`` training positives, both classes in validation), the global booster
+  serving the rest; ``auto`` = both, and per segment the one with the better validation
+  ``model.promotion_metric`` serves it (a tie keeps the global model: simpler wins). No segment key
+  (None, or not a dataset column) = global only.
+- Class imbalance: ``scale_pos_weight = negatives / positives`` of the booster's training rows
+  unless the params set ``scale_pos_weight`` or ``is_unbalance``; the calibrator undoes the
+  distortion of the probabilities. With ``model.calibration=none`` no reweighting is applied so
+  the plain logistic of the raw score stays an honest probability.
+- Determinism: ``seed``, ``bagging_seed``, ``feature_fraction_seed``, ``data_random_seed`` from
+  ``cfg.seed`` and ``deterministic=True`` with column-wise histograms: same data + same config +
+  same thread count = identical predictions.
+- The feature matrix is built only by ``models.router.build_matrix`` (what ``to_matrix`` uses),
+  with categorical levels from the training rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+from omegaconf import DictConfig, OmegaConf
+
+from core.errors import ConfigValueError, DataValidationError
+from models import baselines, metrics
+from models.calibration import fit_calibrator
+from models.drift import TRAINING_STATS_KEY, training_distributions
+from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel, build_matrix
+from models.split import TimeSplit, time_split
+
+log = logging.getLogger("adoption_decay")
+
+STRATEGIES = ("per_segment", "global", "auto")
+#: model.promotion_metric -> (LightGBM metric, higher is better)
+LGB_METRICS: dict[str, tuple[str, bool]] = {
+    "pr_auc": ("average_precision", True),
+    "roc_auc": ("auc", True),
+    "log_loss": ("binary_logloss", False),
+}
+#: Columns of the dataset that are never model inputs.
+ID_COLUMNS = ("account_id", "cutoff", "label")
+NUMERIC = (pl.Float64, pl.Float32, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
+           pl.UInt32, pl.UInt64, pl.Boolean)
+#: SHAP importance is computed on at most this many test rows (seeded sample).
+SHAP_MAX_ROWS = 3000
+
+
+@dataclass
+class TrainResult:
+    """Everything ``decay-train`` logs, writes and registers (see ``pipelines/train.py``)."""
+
+    model: RoutedModel
+    metrics: dict[str, Any]
+    split: dict[str, Any]
+    figures: dict[str, Any]
+    test_scores: pl.DataFrame
+    choices: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    validation_scores: pl.DataFrame | None = None
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def feature_columns(dataset: pl.DataFrame, cfg: Any) -> tuple[list[str], list[str]]:
+    """(features, categorical): every column except ids/label, in dataset order.
+
+    String/categorical columns (segments, ``maturity_stage``) are categorical features; numeric
+    columns are numeric features; any other dtype is an error naming the column.
+    """
+    features: list[str] = []
+    categorical: list[str] = []
+    for name, dtype in dataset.schema.items():
+        if name in ID_COLUMNS:
+            continue
+        if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            categorical.append(name)
+        elif dtype in NUMERIC:
+            pass
+        else:
+            raise DataValidationError(
+                f"dataset column {name!r} has dtype {dtype}: model inputs must be numeric "
+                f"(features) or strings (segments/maturity_stage)",
+                hint="drop the column or cast it in the feature builder")
+        features.append(name)
+    if not [f for f in features if f not in categorical]:
+        raise DataValidationError(f"dataset has no numeric feature column (columns: "
+                                  f"{dataset.columns[:10]})")
+    return features, categorical
+
+
+def categorical_levels(frame: pl.DataFrame, categorical: list[str]) -> dict[str, list[str]]:
+    """Sorted non-null levels of each categorical column in ``frame`` (the training rows)."""
+    return {c: sorted(frame.get_column(c).cast(pl.String).drop_nulls().unique().to_list())
+            for c in categorical}
+
+
+def segment_key(dataset: pl.DataFrame, cfg: Any) -> str | None:
+    """The routing column: ``model.segment_key`` if set and present, else None (global only)."""
+    key = cfg.model.segment_key
+    if key is None:
+        return None
+    if key not in dataset.columns:
+        log.warning("model.segment_key=%r is not a dataset column: training one global model", key)
+        return None
+    return str(key)
+
+
+def _plain(params: Any) -> dict[str, Any]:
+    if params is None or isinstance(params, str):
+        return {}
+    if isinstance(params, DictConfig):
+        return dict(OmegaConf.to_container(params, resolve=True))  # type: ignore[arg-type]
+    return dict(params)
+
+
+def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """LightGBM params: defaults <- ``model.params`` <- ``params``; seeds always from ``cfg.seed``.
+
+    ``model.params`` may be the string ``best`` (resolved by the pipeline into ``params``).
+    """
+    metric, _ = promotion(cfg)
+    out: dict[str, Any] = {"objective": "binary", "metric": metric, "verbosity": -1}
+    out.update(_plain(cfg.model.params))
+    out.update(_plain(params))
+    seed = int(cfg.seed)
+    out.update(seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed,
+               deterministic=True)
+    if not out.get("force_row_wise"):
+        out["force_col_wise"] = True
+    return out
+
+
+def promotion(cfg: Any) -> tuple[str, bool]:
+    """(LightGBM metric, higher is better) of ``model.promotion_metric``."""
+    name = str(cfg.model.promotion_metric)
+    if name not in LGB_METRICS:
+        raise ConfigValueError(f"model.promotion_metric={name!r} is not supported",
+                               hint=f"choose one of {sorted(LGB_METRICS)}")
+    return LGB_METRICS[name]
+
+
+def _labels(frame: pl.DataFrame) -> np.ndarray:
+    return frame.get_column("label").cast(pl.Float64).to_numpy()
+
+
+# -- one booster ----------------------------------------------------------------------------
+def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
+                categorical: list[str], params: dict, cfg: Any, callbacks: list | None = None,
+                levels: dict[str, list[str]] | None = None) -> lgb.Booster:
+    """Train one LightGBM booster on ``train``, early-stopping on ``valid`` (named "validation").
+
+    ``params`` are merged over the config's (``lgb_params``); ``levels`` are the categorical
+    levels to encode with (default: those of ``train``). Extra ``callbacks`` (e.g. Optuna pruning)
+    run after LightGBM's evaluation. Rows need a 0/1 ``label``; ``train`` needs both classes.
+    """
+    y_train, y_valid = _labels(train), _labels(valid)
+    if train.height == 0 or valid.height == 0:
+        raise DataValidationError(f"cannot train on {train.height} training and {valid.height} "
+                                  f"validation rows")
+    pos = float(y_train.sum())
+    if pos == 0 or pos == y_train.size:
+        raise DataValidationError(f"training rows have only label {int(y_train[0])}: the booster "
+                                  f"needs both classes")
+    full = lgb_params(cfg, params)
+    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
+            and str(cfg.model.calibration) != "none"):
+        full["scale_pos_weight"] = (y_train.size - pos) / pos
+    levels = levels if levels is not None else categorical_levels(train, categorical)
+    cats = [f for f in features if f in categorical]
+    dtrain = lgb.Dataset(build_matrix(train, features, levels), label=y_train,
+                         feature_name=list(features), categorical_feature=cats, free_raw_data=True)
+    dvalid = lgb.Dataset(build_matrix(valid, features, levels), label=y_valid, reference=dtrain)
+    cbs: list = []
+    rounds = int(cfg.model.early_stopping_rounds)
+    if rounds > 0:
+        cbs.append(lgb.early_stopping(rounds, first_metric_only=True, verbose=False))
+    cbs.extend(callbacks or [])
+    return lgb.train(full, dtrain, num_boost_round=int(cfg.model.num_boost_round),
+                     valid_sets=[dvalid], valid_names=["validation"], callbacks=cbs)
+
+
+def _score(y: np.ndarray, raw: np.ndarray, calibrator: Calibrator, metric: str) -> float:
+    """Validation ``model.promotion_metric``: ranking metrics on raw scores (calibration can tie
+    them), log loss on calibrated probabilities."""
+    if metric == "log_loss":
+        return float(metrics.binary_metrics(y, np.clip(calibrator(raw), 0.0, 1.0))["log_loss"])
+    return float(metrics.binary_metrics(y, raw, probabilistic=False)[metric])
+
+
+def _wins(new: float, old: float, higher_is_better: bool) -> bool:
+    if math.isnan(new):
+        return False
+    if math.isnan(old):
+        return True
+    return new > old if higher_is_better else new < old
+
+
+# -- the routed model -----------------------------------------------------------------------
+def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
+               ) -> tuple[RoutedModel, dict[str, Any]]:
+    """Fit the global and per-segment boosters + calibrators on a split; route per strategy.
+
+    Returns the model and ``details`` (segment -> what serves it, why, and validation scores).
+    """
+    strategy = str(cfg.model.strategy)
+    if strategy not in STRATEGIES:
+        raise ConfigValueError(f"model.strategy={strategy!r} is not supported",
+                               hint=f"choose one of {list(STRATEGIES)}")
+    kind = str(cfg.model.calibration)
+    metric_name = str(cfg.model.promotion_metric)
+    _, higher = promotion(cfg)
+    train, valid = split.train, split.validation
+    features, categorical = feature_columns(train, cfg)
+    levels = categorical_levels(train, categorical)
+    key = segment_key(train, cfg)
+
+    def fit(tr: pl.DataFrame, va: pl.DataFrame) -> tuple[lgb.Booster, Calibrator, np.ndarray]:
+        booster = fit_booster(tr, va, features, categorical, params or {}, cfg, levels=levels)
+        raw = booster.predict(build_matrix(va, features, levels), raw_score=True)
+        return booster, fit_calibrator(raw, _labels(va), kind), raw
+
+    g_booster, g_cal, g_raw = fit(train, valid)
+    models = {GLOBAL: SegmentModel(g_booster, g_cal, GLOBAL)}
+    routes: dict[str, str] = {}
+    details: dict[str, dict[str, Any]] = {}
+    if key is not None:
+        min_rows, min_pos = int(cfg.model.min_segment_rows), int(cfg.model.min_segment_positives)
+        seg_valid = valid.get_column(key).cast(pl.String)
+        segments = sorted(set(train.get_column(key).cast(pl.String).drop_nulls().to_list())
+                          | set(seg_valid.drop_nulls().to_list()))
+        for seg in segments:
+            tr = train.filter(pl.col(key).cast(pl.String) == seg)
+            in_va = (seg_valid == seg).fill_null(False).to_numpy()
+            va = valid.filter(pl.Series(in_va))
+            y_tr, y_va = _labels(tr), _labels(va)
+            d: dict[str, Any] = {"train_rows": tr.height, "train_positives": int(y_tr.sum()),
+                                 "validation_rows": va.height,
+                                 "validation_positives": int(y_va.sum()), "metric": metric_name}
+            both_va = 0 < y_va.sum() < y_va.size
+            if both_va:
+                d["validation_global"] = _score(y_va, g_raw[in_va], g_cal, metric_name)
+            reason = None
+            if strategy == "global":
+                reason = "model.strategy=global"
+            elif tr.height < min_rows:
+                reason = f"{tr.height} training rows < model.min_segment_rows={min_rows}"
+            elif y_tr.sum() < min_pos:
+                reason = (f"{int(y_tr.sum())} training positives < "
+                          f"model.min_segment_positives={min_pos}")
+            elif y_tr.sum() == y_tr.size:
+                reason = "training rows are all positive"
+            elif not both_va:
+                reason = "validation rows lack one of the classes"
+            serves = GLOBAL
+            if reason is None:
+                booster, cal, raw = fit(tr, va)
+                d["validation_segment"] = _score(y_va, raw, cal, metric_name)
+                if strategy == "per_segment":
+                    serves, reason = seg, "model.strategy=per_segment"
+                elif _wins(d["validation_segment"], d["validation_global"], higher):
+                    serves = seg
+                    reason = (f"segment model wins on validation {metric_name}: "
+                              f"{d['validation_segment']:.4f} vs global {d['validation_global']:.4f}")
+                else:
+                    reason = (f"global model wins (or ties) on validation {metric_name}: "
+                              f"{d['validation_global']:.4f} vs segment {d['validation_segment']:.4f}")
+                if serves == seg:
+                    models[seg] = SegmentModel(booster, cal, seg)
+            routes[seg] = serves
+            d.update(serves="segment" if serves == seg else "global", reason=reason)
+            details[seg] = d
+            log.info("segment %s=%s -> %s (%s)", key, seg, d["serves"], reason)
+
+    numeric = [f for f in features if f not in categorical]
+    y_train = _labels(train)
+    metadata = {
+        "features": features,
+        "categorical": categorical,
+        TRAINING_STATS_KEY: training_distributions(train, numeric,
+                                                   bins=int(cfg.score.psi_bins)),
+        "base_rate": float(y_train.mean()),
+        "training_rows": train.height,
+        "split": split.describe(),
+        "choices": details,
+        "strategy": strategy,
+        "segment_key": key,
+        "calibration": kind,
+        "label": str(cfg.label.name),
+        "horizon_days": int(cfg.label.horizon_days),
+        "seed": int(cfg.seed),
+        "params": {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+                   for k, v in lgb_params(cfg, params).items()},
+        "best_iteration": {k: int(m.booster.best_iteration or m.booster.current_iteration())
+                           for k, m in models.items()},
+    }
+    model = RoutedModel(features, levels, key, models, routes, metadata)
+    return model, details
+
+
+def score_frame(model: RoutedModel, frame: pl.DataFrame) -> pl.DataFrame:
+    """``account_id, cutoff, <segment_key>, label, score`` (calibrated) for the rows of ``frame``."""
+    cols = ["account_id", "cutoff"]
+    if model.segment_key is not None and model.segment_key in frame.columns:
+        cols.append(model.segment_key)
+    return frame.select(*cols, "label").with_columns(
+        pl.Series("score", model.predict_proba(frame), dtype=pl.Float64))
+
+
+# -- baselines ------------------------------------------------------------------------------
+def run_baselines(split: TimeSplit, cfg: Any, features: list[str], categorical: list[str]
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Logistic and heuristic baselines fit on the split's training rows, measured on its test
+    rows. Returns (metrics per baseline, test scores per baseline)."""
+    out: dict[str, Any] = {}
+    scores: dict[str, np.ndarray] = {}
+    test = split.test
+    logit = baselines.fit_logistic(split.train, features, categorical, seed=int(cfg.seed))
+    scores["logistic"] = baselines.predict_logistic(logit, test)
+    out["logistic"] = metrics.evaluate(test.select("cutoff", "label").with_columns(
+        pl.Series("score", scores["logistic"])), cfg)
+    feature = baselines.heuristic_feature([f for f in features if f not in categorical], cfg)
+    if feature is None:
+        out["heuristic"] = {"skipped": "no heuristic feature in the dataset"}
+    else:
+        higher_is = str(getattr(cfg.model, "heuristic_higher_is", "healthier"))
+        scores["heuristic"] = baselines.heuristic_scores(
+            test, feature, higher_is, fill=baselines.training_median(split.train, feature))
+        out["heuristic"] = metrics.evaluate(test.select("cutoff", "label").with_columns(
+            pl.Series("score", scores["heuristic"])), cfg, probabilistic=False)
+        out["heuristic"]["feature"] = feature
+        out["heuristic"]["higher_is"] = higher_is
+    return out, scores
+
+
+def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]
+                      ) -> list[str]:
+    """One loud line per (baseline, metric) where LightGBM does not strictly beat the baseline
+    on test PR-AUC or ROC-AUC."""
+    out = []
+    for name, b in baseline_metrics.items():
+        for m in ("pr_auc", "roc_auc"):
+            if m not in b:
+                continue
+            ours, theirs = model_metrics.get(m, float("nan")), b[m]
+            if not (ours > theirs):  # also true when either is NaN
+                out.append(f"LightGBM does not beat the {name} baseline on test {m}: "
+                           f"{ours:.4f} vs {theirs:.4f}")
+    return out
+
+
+# -- the whole training ---------------------------------------------------------------------
+def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = None,
+                 params: dict | None = None) -> TrainResult:
+    """Split, fit the routed model, calibrate, score test, baselines, backtest and plots.
+
+    ``truth`` (simulated data only) adds oracle metrics on the same test rows; ``params``
+    overrides ``model.params`` (e.g. the tuning study's best trial).
+    """
+    from models import plots
+    from models.backtest import run_backtest, stability
+
+    split = time_split(dataset, cfg)
+    log.info("split: train %s, validation %s, test %s (embargo %d days), rows %s",
+             split.cutoffs["train"][0], split.cutoffs["validation"][0], split.cutoffs["test"][0],
+             split.embargo_days, split.describe()["rows"])
+    model, details = fit_routed(split, cfg, params)
+    key = model.segment_key
+    test_scores = score_frame(model, split.test)
+    valid_scores = score_frame(model, split.validation)
+
+    result_metrics: dict[str, Any] = metrics.evaluate(test_scores, cfg, segment_key=key)
+    if truth is not None:
+        result_metrics.update(metrics.oracle_metrics(test_scores, truth))
+    features, categorical = model.feature_names, model.categorical_features
+    base_metrics, base_scores = run_baselines(split, cfg, features, categorical)
+    result_metrics["baselines"] = base_metrics
+    result_metrics["validation"] = metrics.evaluate(valid_scores, cfg)
+    result_metrics["choices"] = details
+    warnings = baseline_warnings(result_metrics, base_metrics)
+    for w in warnings:
+        log.warning("%s", w)
+
+    def refit(s: TimeSplit) -> RoutedModel:
+        return fit_routed(s, cfg, params)[0]
+
+    backtest = run_backtest(dataset, cfg, refit, main=(split, result_metrics))
+    result_metrics["backtest"] = backtest
+    result_metrics["backtest_stability"] = stability(backtest)
+
+    test_frame = split.test
+    figures = plots.training_figures(test_scores, base_scores, model, test_frame, backtest,
+                                     seed=int(cfg.seed), max_rows=SHAP_MAX_ROWS)
+    choices = {seg: d["serves"] for seg, d in details.items()}
+    return TrainResult(model=model, metrics=result_metrics, split=split.describe(),
+                       figures=figures, test_scores=test_scores, choices=choices,
+                       warnings=warnings, validation_scores=valid_scores)
