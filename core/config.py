@@ -186,6 +186,10 @@ class ModelConfig:
     # Scoring: which model to load; null = models:/${model.name}@champion.
     uri: str | None = None
     promotion_metric: str = "pr_auc"
+    # Heuristic baseline: one feature ranks the risk (higher_is: healthier = lowest is riskiest).
+    # Absent from the dataset -> the first present *_trend_ratio feature, else no heuristic.
+    heuristic_feature: str = "active_users_trend_ratio"
+    heuristic_higher_is: str = "healthier"
 
 
 @dataclass
