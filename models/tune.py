@@ -16,7 +16,6 @@ Why these choices:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,12 +75,22 @@ def base_params(cfg: DictConfig) -> dict[str, Any]:
 
 
 def trial_params(trial: optuna.Trial, cfg: DictConfig) -> dict[str, Any]:
-    """Full LightGBM params of a trial: ``model.params`` + the sampled ones + metric and seed."""
-    metric, _ = objective_metric(cfg)
+    """LightGBM params of a trial: ``model.params`` + the sampled ones + seed.
+
+    These are what ``model.params=best`` trains with. The evaluation metric is added only for
+    the trial's own fit (``fit_params``), so training keeps early-stopping on its promotion metric.
+    """
     params = {**base_params(cfg), **search_space(trial)}
     params.setdefault("bagging_freq", 1)
-    params.update(metric=metric, seed=int(cfg.seed))
+    params["seed"] = int(cfg.seed)
+    params.pop("metric", None)
     return params
+
+
+def fit_params(params: Mapping[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """Trial params plus ``metric`` = the objective's LightGBM metric (first, for early stopping)."""
+    metric, _ = objective_metric(cfg)
+    return {**params, "metric": metric}
 
 
 def validation_result(results: list[Any] | None, metric: str) -> tuple[str, float] | None:
@@ -202,7 +211,7 @@ def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
         params = trial_params(trial, cfg)
         trial.set_user_attr("lgb_params", params)
         try:
-            booster = fit(train, valid, features, categorical, params, cfg,
+            booster = fit(train, valid, features, categorical, fit_params(params, cfg), cfg,
                           callbacks=[PruningCallback(trial, metric)])
         except optuna.TrialPruned:
             if on_trial:
@@ -276,14 +285,3 @@ def figures(study: optuna.Study) -> dict[str, Any]:
         except (ValueError, RuntimeError, ZeroDivisionError) as err:
             log.warning("parameter importance plot skipped: %s", err)
     return out
-
-
-def finite(value: float | None) -> float | None:
-    """``value`` if it is a finite float, else None (JSON and MLflow reject NaN/inf)."""
-    return value if value is not None and math.isfinite(value) else None
-
-
-def as_plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-able copy of LightGBM params."""
-    return {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
-            for k, v in params.items()}
