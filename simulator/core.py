@@ -192,14 +192,15 @@ def _frames(rng: np.random.Generator, spec: SimulationSpec, acc: Any, users: Any
     ev_val = np.concatenate([raw.value, np.full(len(churned), np.nan)])
     order = np.argsort(ev_ts, kind="stable")
 
-    # ---- users: only those who joined before the end; deactivations after the end are unknown
+    # ---- users: deactivations after the end are not known yet (null)
     rank = np.arange(users.n) - np.r_[0, np.cumsum(np.bincount(users.acct, minlength=acc.n))[:-1]][users.acct]
     user_ids = acc_ids.gather(users.acct) + pl.Series([f"-u{k:04d}" for k in rank])
     deact_us = users.deactivated * US_PER_DAY + (rng.uniform(8, 20, users.n) * 3600e6).astype(np.int64)
     deact_us = np.where(users.deactivated < n_days, deact_us, np.iinfo(np.int64).max)
     deact_us = np.minimum(deact_us, np.where(churn[users.acct] < n_days, churn_us[users.acct],
                                              np.iinfo(np.int64).max))
-    keep = user_created_us < n_days * US_PER_DAY
+    # users planned to join after the end, or after their account churned, never existed
+    keep = (user_created_us < n_days * US_PER_DAY) & (user_created_us < churn_us[users.acct])
     never = deact_us == np.iinfo(np.int64).max
     users_df = pl.DataFrame({
         "user_id": user_ids.filter(pl.Series(keep)),

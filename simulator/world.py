@@ -126,7 +126,7 @@ FLOOR = np.array([
     [0.08, 0.30, 0.75],   # champion_left
     [0.45, 0.22, 0.12],   # integration_broken
     [0.08, 0.18, 0.40],   # onboarding_stalled
-    [0.18, 0.28, 0.45],   # support_overload
+    [0.15, 0.25, 0.40],   # support_overload
     [0.25, 0.25, 0.25],   # random_onset (drawn 0.05..0.45 around this)
     [0.65, 0.65, 0.65],   # seasonal_dip (drawn 0.5..0.8)
 ])
@@ -135,7 +135,7 @@ LAG_RANGE = np.array([[7, 28], [10, 24], [5, 14], [14, 30], [0, 0], [0, 0]])
 # Days the decayed state lasts before a recovery starts (if the account did not churn).
 DURATION_RANGE = np.array([[60, 180], [45, 150], [90, 240], [50, 150], [60, 180], [7, 21]])
 RECOVERY_RANGE = np.array([[14, 35], [7, 21], [21, 42], [14, 35], [14, 35], [3, 10]])
-TAU_RANGE = np.array([[7, 21], [5, 14], [10, 25], [10, 25], [7, 28], [1, 1]])
+TAU_RANGE = np.array([[7, 21], [5, 14], [10, 25], [7, 18], [7, 28], [1, 1]])
 # Probability that a decay episode ends in churn at a renewal, by tier.
 CHURN_P = np.array([0.55, 0.35, 0.15])
 CHURN_MIN_DAYS_AFTER_FALL = 21
