@@ -113,14 +113,14 @@ def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days:
             f"only {len(cs)} labelled cutoffs: cannot split into {n_test} test, {n_validation} "
             f"validation and at least 1 training cutoff", hint=hint)
     test = cs[-n_test:]
-    before_test = [c for c in cs if c + gap <= test[0]]
+    before_test = [c for c in cs if c < test[0] and c + gap <= test[0]]
     if len(before_test) < n_validation + 1:
         raise ConfigValueError(
             f"only {len(before_test)} labelled cutoffs end their label window before the test "
             f"period starting {test[0]} (embargo {gap_days} days): need {n_validation + 1}",
             hint=hint)
     validation = before_test[-n_validation:]
-    train = [c for c in before_test if c + gap <= validation[0]]
+    train = [c for c in before_test if c < validation[0] and c + gap <= validation[0]]
     if not train:
         raise ConfigValueError(
             f"no training cutoff ends its label window before the validation period starting "
