@@ -62,5 +62,5 @@ def test_family_sums_keep_additivity() -> None:
 def test_unknown_backend_is_a_config_error(model, frame) -> None:
     from core.errors import ConfigValueError
 
-    with pytest.raises(ConfigValueError, match="score.explainer='treeshap2'"):
+    with pytest.raises(ConfigValueError, match=r"score\.explainer='treeshap2'"):
         explain(model, frame, "treeshap2")

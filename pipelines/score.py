@@ -1,0 +1,321 @@
+"""`decay-score snapshot.as_of=DATE`: score and explain every eligible account at one cutoff.
+
+Steps: champion model (``model.uri`` or ``models:/${model.name}@champion``; fails first, before
+any heavy work, with exit 4) -> tables -> features at the ``as_of`` cutoff only (00:00 UTC; events
+strictly before it) -> ``models.score.score_accounts`` -> drift (PSI vs the training
+distribution saved in the model) -> one MLflow run (tag ``job=score``) -> outputs.
+
+Outputs, written as ONE atomic folder swap of ``${output.dir}/scores/as_of=DATE/`` (a failure
+leaves the previous folder untouched; a re-run replaces it whole):
+  scores.parquet        one row per account (risk, tier, rank, change, drivers, next step, ...)
+  scores.csv            the flat CRM export (``models.score.crm_table``)
+  explanations.parquet  long: account_id, feature, family, value, peer_median, contribution
+                        (log-odds, positive raises risk), rank, direction (risk|protective), sentence
+  families.parquet      long: account_id, family, contribution (summed per indicator family)
+  history.parquet       account_id, as_of (Date), decay_risk of every run up to this one
+  usage.parquet         account_id, week_start (Date), active_users, usage_events: the 12 whole
+                        weeks before as_of
+  milestones.parquet    account_id, milestone, description, expected_days, reached_on (Date|null),
+                        days_to_reach, status (reached | late | missing | pending)
+  drift.parquet         feature, psi, drifted
+  meta.json             as_of, model_version, model_uri, segments, n_accounts, tier counts, ...
+  report/               the static CSM report (``score.report=true``)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import hydra
+import polars as pl
+from omegaconf import DictConfig, OmegaConf
+
+import core.config  # noqa: F401  (registers the schema)
+from core.atomic import atomic_dir
+from core.cli import job
+from core.errors import ConfigValueError, DataValidationError
+from core.progress import step
+
+log = logging.getLogger("adoption_decay")
+
+USAGE_WEEKS = 12
+SCORES_DIR = "scores"
+
+
+# -- small pure helpers --------------------------------------------------------------------
+def parse_as_of(value: Any) -> date:
+    """``snapshot.as_of`` as a date (ISO ``YYYY-MM-DD``); ConfigValueError otherwise."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as err:
+        raise ConfigValueError(f"snapshot.as_of={value!r} is not an ISO date",
+                               hint="use snapshot.as_of=YYYY-MM-DD") from err
+
+
+def run_dir(out_root: Path, as_of: date) -> Path:
+    return out_root / SCORES_DIR / f"as_of={as_of.isoformat()}"
+
+
+def past_runs(out_root: Path, before: date) -> list[tuple[date, Path]]:
+    """Earlier scoring runs ``(as_of, scores.parquet)`` under ``out_root``, oldest first."""
+    runs = []
+    for path in (out_root / SCORES_DIR).glob("as_of=*/scores.parquet"):
+        try:
+            d = date.fromisoformat(path.parent.name.removeprefix("as_of="))
+        except ValueError:
+            continue
+        if d < before:
+            runs.append((d, path))
+    return sorted(runs)
+
+
+def previous_scores(out_root: Path, as_of: date) -> pl.DataFrame | None:
+    """account_id, decay_risk of the latest earlier run (None when this is the first)."""
+    runs = past_runs(out_root, as_of)
+    if not runs:
+        return None
+    return pl.read_parquet(runs[-1][1], columns=["account_id", "decay_risk"])
+
+
+def history_frame(out_root: Path, scores: pl.DataFrame) -> pl.DataFrame:
+    """account_id, as_of, decay_risk of every earlier run plus this one, for the scored accounts."""
+    as_of = scores["as_of"][0]
+    frames = [pl.read_parquet(p, columns=["account_id", "as_of", "decay_risk"])
+              for _, p in past_runs(out_root, as_of)]
+    frames.append(scores.select("account_id", "as_of", "decay_risk"))
+    ids = scores.select("account_id")
+    return (pl.concat([f.with_columns(pl.col("as_of").cast(pl.Date)) for f in frames])
+            .join(ids, on="account_id", how="semi").sort("account_id", "as_of"))
+
+
+def _usage_filter(fcfg: Any) -> pl.Expr:
+    usage = [str(e) for e in (fcfg.usage_events or [])]
+    if usage:
+        return pl.col("event").is_in(usage)
+    return ~pl.col("event").is_in([str(e) for e in fcfg.non_usage_events])
+
+
+def usage_frame(events: pl.DataFrame, account_ids: pl.Series, as_of: date, fcfg: Any,
+                weeks: int = USAGE_WEEKS) -> pl.DataFrame:
+    """Weekly active users and usage events for the ``weeks`` whole weeks before ``as_of``.
+
+    Week k covers ``[as_of - 7 * (weeks - k), as_of - 7 * (weeks - k - 1))`` in UTC; every scored
+    account gets every week (zeros when idle). Usage = the features' definition of use.
+    """
+    start = as_of - timedelta(days=7 * weeks)
+    t0 = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    t1 = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+    week = ((pl.col("timestamp") - pl.lit(t0)).dt.total_days() // 7).cast(pl.Int64)
+    agg = (events.lazy()
+           .filter((pl.col("timestamp") >= t0) & (pl.col("timestamp") < t1) & _usage_filter(fcfg))
+           .join(pl.LazyFrame({"account_id": account_ids}), on="account_id", how="semi")
+           .group_by("account_id", week.alias("_w"))
+           .agg(pl.col("user_id").n_unique().cast(pl.Int64).alias("active_users"),
+                pl.len().cast(pl.Int64).alias("usage_events"))
+           .collect())
+    grid = pl.DataFrame({"account_id": account_ids}).join(
+        pl.DataFrame({"_w": list(range(weeks))}, schema={"_w": pl.Int64}), how="cross")
+    return (grid.join(agg, on=["account_id", "_w"], how="left")
+            .with_columns(pl.lit(start).alias("_s"), pl.col("active_users", "usage_events").fill_null(0))
+            .select("account_id",
+                    (pl.col("_s") + pl.duration(days=pl.col("_w") * 7)).cast(pl.Date).alias("week_start"),
+                    "active_users", "usage_events")
+            .sort("account_id", "week_start"))
+
+
+def milestone_frame(tables: Any, account_ids: pl.Series, as_of: date, fcfg: Any) -> pl.DataFrame:
+    """One row per account and configured milestone, as known at ``as_of`` (events before it).
+
+    ``reached_on``: UTC date of the first milestone event; ``days_to_reach`` from signup
+    (``accounts.created_at``, else the first event); status: reached (within ``expected_days``),
+    late (after), missing (not reached and the account is older than ``expected_days``), pending.
+    """
+    t1 = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+    ids = pl.DataFrame({"account_id": account_ids})
+    ev = tables.events.lazy().filter(pl.col("timestamp") < t1)
+    if tables.accounts is not None and "created_at" in tables.accounts.columns:
+        signup = tables.accounts.select("account_id", pl.col("created_at").dt.date().alias("signup"))
+    else:
+        signup = ev.group_by("account_id").agg(pl.col("timestamp").min().dt.date().alias("signup")).collect()
+    ms = list(fcfg.milestones or [])
+    schema = {"account_id": pl.String, "milestone": pl.String, "description": pl.String,
+              "expected_days": pl.Int64, "reached_on": pl.Date, "days_to_reach": pl.Int64,
+              "status": pl.String}
+    if not ms:
+        return pl.DataFrame(schema=schema)
+    spec = pl.DataFrame({
+        "milestone": [str(m.name) for m in ms],
+        "description": [str(m.description or m.name) for m in ms],
+        "expected_days": [int(m.expected_days) for m in ms],
+    })
+    ev_map = pl.DataFrame({"milestone": [str(m.name) for m in ms for _ in m.events],
+                           "event": [str(e) for m in ms for e in m.events]})
+    reached = (ev.join(ev_map.lazy(), on="event", how="inner")
+               .group_by("account_id", "milestone")
+               .agg(pl.col("timestamp").min().dt.date().alias("reached_on")).collect())
+    age = (pl.lit(as_of) - pl.col("signup")).dt.total_days()
+    status = (pl.when(pl.col("reached_on").is_not_null() & (pl.col("days_to_reach") <= pl.col("expected_days")))
+              .then(pl.lit("reached"))
+              .when(pl.col("reached_on").is_not_null()).then(pl.lit("late"))
+              .when(age > pl.col("expected_days")).then(pl.lit("missing"))
+              .otherwise(pl.lit("pending")))
+    return (ids.join(spec, how="cross")
+            .join(reached, on=["account_id", "milestone"], how="left")
+            .join(signup, on="account_id", how="left")
+            .with_columns((pl.col("reached_on") - pl.col("signup")).dt.total_days().cast(pl.Int64)
+                          .alias("days_to_reach"))
+            .with_columns(status.alias("status"))
+            .select(list(schema)).cast(schema))
+
+
+def model_catalogue(model: Any, cfg: Any) -> dict[str, dict[str, str]]:
+    """Catalogue entries for the model's features; categorical inputs (segments, maturity stage)
+    that have no catalogue pattern get a plain "<Name>: <level>." sentence."""
+    from features.catalogue import expand_patterns
+
+    expanded = expand_patterns(cfg.catalogue, cfg.features)
+    out: dict[str, dict[str, str]] = {}
+    for f in model.feature_names:
+        if f in expanded:
+            out[f] = expanded[f]
+        elif f in model.categorical_levels:
+            family = "lifecycle" if f == "maturity_stage" else "peer"
+            title = f.replace("_", " ").capitalize()
+            out[f] = {"family": family, "unit": "category", "higher_is": "riskier",
+                      "description": f"the account's {f.replace('_', ' ')}",
+                      "sentence": f"{title}: {{{f}}}."}
+        else:
+            raise ConfigValueError(f"model feature {f!r} has no catalogue entry",
+                                   hint="add a pattern for it in conf/catalogue/default.yaml")
+    return out
+
+
+def _check_columns(model: Any, features: pl.DataFrame) -> None:
+    missing = [f for f in model.feature_names if f not in features.columns]
+    if missing:
+        raise DataValidationError(
+            f"the features built at this cutoff lack model input columns {missing[:5]} "
+            f"({len(missing)} missing)",
+            hint="the data or feature config changed since training: run decay-train again")
+
+
+# -- the job -------------------------------------------------------------------------------
+def _log_mlflow(cfg: DictConfig, as_of: date, result: Any, drift: pl.DataFrame,
+                info: dict[str, Any], summary: dict[str, float]) -> str:
+    import mlflow
+
+    from models import tracking
+
+    tags = {"job": "score", "step": "score", "as_of": as_of.isoformat(),
+            "model.version": str(info.get("version", "")), "model.uri": str(info.get("uri", ""))}
+    drifted = drift.filter(pl.col("drifted"))["feature"].to_list()
+    tags["drift.warn_features"] = ",".join(drifted) if drifted else "none"
+    tags["drift.warn"] = str(bool(drifted)).lower()
+    with tracking.run(cfg, run_name=f"score {as_of.isoformat()}", tags=tags) as active:
+        mlflow.log_params({"as_of": as_of.isoformat(), "explainer": str(cfg.score.explainer),
+                           "tier_mode": str(cfg.score.tier_mode), "chunk_rows": int(cfg.score.chunk_rows),
+                           "psi_warn": float(cfg.score.psi_warn)})
+        metrics = dict(summary)
+        metrics["drift.n_warn"] = float(len(drifted))
+        for f, v in drift.select("feature", "psi").iter_rows():
+            metrics[tracking.metric_key(f"psi.{f}")] = float(v)
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({r["feature"]: r["psi"] for r in drift.iter_rows(named=True)}, "drift/psi.json")
+        return active.info.run_id
+
+
+def _write_outputs(tmp: Path, cfg: DictConfig, frames: dict[str, pl.DataFrame], crm: pl.DataFrame,
+                   meta: dict[str, Any]) -> None:
+    for name, frame in frames.items():
+        frame.write_parquet(tmp / f"{name}.parquet")
+    crm.write_csv(tmp / "scores.csv")
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    if bool(cfg.score.report):
+        from report.render import render_report  # lazy: the report is optional
+
+        with step("report", log):
+            render_report(tmp / "report", frames["scores"], frames["explanations"],
+                          frames["history"], frames["usage"], frames["milestones"], meta)
+
+
+def score_job(cfg: DictConfig) -> dict[str, Any]:
+    """Run the whole scoring step; returns ``{"dir", "n_accounts", "run_id", "tiers", "drifted"}``."""
+    from features.build import build_features
+    from models import registry
+    from models.drift import TRAINING_STATS_KEY, feature_psi
+    from models.score import ScoreParams, crm_table, risk_summary, score_accounts
+    from pipelines.common import load_tables
+
+    as_of = parse_as_of(cfg.snapshot.as_of)
+    out_root = Path(str(cfg.output.dir))
+    params = ScoreParams.from_cfg(cfg)
+    with step("load model", log):
+        model, info = registry.load_routed_model(cfg.model.get("uri") or None, cfg)
+    log.info("model %s (version %s)", info.get("uri"), info.get("version", "n/a"))
+    with step("load tables", log):
+        tables = load_tables(cfg)
+    with step(f"features at {as_of}", log):
+        features = build_features(tables, [as_of], cfg)
+    _check_columns(model, features)
+    segments = [str(s) for s in cfg.data.segments if str(s) in features.columns]
+    catalogue = model_catalogue(model, cfg)
+    playbook = OmegaConf.to_container(cfg.playbook, resolve=True)
+    milestones = OmegaConf.to_container(cfg.features.milestones, resolve=True)
+    with step(f"score and explain {features.height} accounts ({params.explainer})", log):
+        result = score_accounts(
+            model, features, catalogue, params, playbook, as_of=as_of, segments=segments,
+            milestones=milestones, peer_segment=str(cfg.features.peer_segment),
+            model_version=str(info.get("version", "")), model_uri=str(info.get("uri", "")),
+            previous=previous_scores(out_root, as_of))
+    scores = result.scores
+    stats = model.metadata.get(TRAINING_STATS_KEY) or {}
+    if not stats:
+        log.warning("model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY)
+    drift = feature_psi(features, stats, float(cfg.score.psi_warn))
+    for f, v in drift.filter(pl.col("drifted")).select("feature", "psi").iter_rows():
+        log.warning("drift: feature %s has PSI %.3f > score.psi_warn=%s against training",
+                    f, v, cfg.score.psi_warn)
+    ids = scores["account_id"]
+    summary = risk_summary(scores)
+    tiers = {t: int(summary[f"tier_{t}"]) for t in ("high", "medium", "low")}
+    meta = {"as_of": as_of.isoformat(), "model_version": str(info.get("version", "")),
+            "model_uri": str(info.get("uri", "")), "segments": segments,
+            "n_accounts": scores.height, "tier_counts": tiers,
+            "tier_mode": params.tier_mode, "tier_thresholds": params.tier_thresholds,
+            "horizon_days": int(cfg.label.horizon_days), "explainer": params.explainer,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    frames = {
+        "scores": scores, "explanations": result.explanations, "families": result.families,
+        "history": history_frame(out_root, scores),
+        "usage": usage_frame(tables.events, ids, as_of, cfg.features),
+        "milestones": milestone_frame(tables, ids, as_of, cfg.features),
+        "drift": drift,
+    }
+    crm = crm_table(scores, segments, params.top_drivers, params.top_protective)
+    target = run_dir(out_root, as_of)
+    run_id = _log_mlflow(cfg, as_of, result, drift, info, summary)
+    meta["mlflow_run_id"] = run_id
+    with step(f"write {target}", log), atomic_dir(target) as tmp:
+        _write_outputs(tmp, cfg, frames, crm, meta)
+    return {"dir": target, "n_accounts": scores.height, "run_id": run_id, "tiers": tiers,
+            "drifted": drift.filter(pl.col("drifted"))["feature"].to_list()}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@job
+def main(cfg: DictConfig) -> None:
+    out = score_job(cfg)
+    print(f"scored {out['n_accounts']} accounts: {out['tiers']} -> {out['dir']}")
+    report = Path(out["dir"]) / "report" / "index.html"
+    if report.exists():
+        print(f"CSM report: {report.resolve()}")
+
+
+if __name__ == "__main__":
+    main()
