@@ -3,6 +3,7 @@ config shrunk to a few boosting rounds so every training test runs in about a se
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import numpy as np
@@ -70,8 +71,9 @@ def make_dataset(n_accounts: int = 150, n_cutoffs: int = 30, seed: int = 0,
                            .otherwise(pl.col("label")).alias("label"))
 
 
+@functools.lru_cache(maxsize=32)
 def small_cfg(*overrides: str):
-    """The project config with the SMALL overrides (plus ``overrides``)."""
+    """The project config with the SMALL overrides (plus ``overrides``); cached (read-only use)."""
     return load_config([*SMALL, *overrides])
 
 
