@@ -1,0 +1,1 @@
+"""Scale checks run by hand (``python -m benchmarks.<name>``); results in ``benchmarks/results``."""
