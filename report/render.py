@@ -321,7 +321,8 @@ def _iso(v: Any) -> str:
 
 def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFrame,
                   history: pl.DataFrame, usage: pl.DataFrame, milestones: pl.DataFrame,
-                  meta: dict[str, Any], max_accounts: int | None = None) -> Path:
+                  meta: dict[str, Any], max_accounts: int | None = None,
+                  page_size: int = 500) -> Path:
     """Write ``out_dir/index.html`` and ``out_dir/accounts/<file>.html``; return the index path.
 
     Inputs are the scoring outputs (see ``docs/ARCHITECTURE.md`` and the module docstring of
@@ -334,6 +335,8 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
 
     ``max_accounts`` keeps only the riskiest N accounts (by ``rank``) in the table and as pages,
     for very large portfolios (a page is about 20 kB); the summary still counts every account.
+    ``page_size`` is how many matching rows the portfolio table lays out at once (more on a
+    click): every row is in the file and filters and sorts see all of them.
 
     The folder is replaced whole (``core.atomic.atomic_dir``): a failed render leaves the previous
     report untouched and no stale account page survives a re-run.
@@ -343,6 +346,8 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
                "usage": usage, "milestones": milestones}, segments)
     if max_accounts is not None and max_accounts < 0:
         raise DataValidationError(f"report: max_accounts must be >= 0, got {max_accounts}")
+    if page_size < 1:
+        raise DataValidationError(f"report: page_size must be >= 1, got {page_size}")
     env = _environment()
     shown = scores if max_accounts is None else scores.sort("rank").head(max_accounts)
     seg_info = [{"name": s, "slug": _slug(s), "title": s.replace("_", " ").capitalize(),
@@ -369,7 +374,7 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
             (acc_dir / file).write_text(html, encoding="utf-8")
             rows.append(_row_view(row, seg_info, file))
         index = env.get_template("index.html.j2").render(
-            rows=rows, segments=seg_info, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
+            rows=rows, segments=seg_info, page_size=page_size, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
             **common)
         (tmp / "index.html").write_text(index, encoding="utf-8")
     return Path(out_dir) / "index.html"

@@ -215,3 +215,31 @@ def test_account_with_unusual_id_opens(browser: WebDriver, report: dict[str, Any
     assert browser.current_url.endswith("/accounts/" + account_file_name(ODD_ID))
     assert browser.find_element(By.ID, "account-id").text == ODD_ID
     assert console_errors(browser) == []
+
+
+def test_paging_lists_a_page_at_a_time(browser: WebDriver, report: dict[str, Any],
+                                       tmp_path: Path) -> None:
+    inputs = {k: report[k] for k in ("scores", "explanations", "history", "usage", "milestones",
+                                     "meta")}
+    index = render_report(tmp_path / "paged", **inputs, page_size=25)
+    browser.get(index.as_uri())
+    s = report["scores"].sort("rank")
+    ids = s["account_id"].to_list()
+    assert visible_ids(browser) == ids[:25]
+    assert shown_count(browser) == N_ACCOUNTS  # the count is of matching rows, not of a page
+    more = browser.find_element(By.ID, "show-more")
+    assert more.is_displayed()
+    more.click()
+    assert visible_ids(browser) == ids[:50]
+    more.click()
+    assert visible_ids(browser) == ids and not more.is_displayed()
+
+    click_sort(browser, "risk")  # sorting keeps what is listed; the page covers all 60 now
+    assert len(visible_ids(browser)) == N_ACCOUNTS
+    Select(browser.find_element(By.ID, "filter-tier")).select_by_value("low")  # back to one page
+    low = s.filter(pl.col("risk_tier") == "low").sort(["decay_risk", "rank"],
+                                                      descending=[True, False])
+    assert low.height > 0
+    assert visible_ids(browser) == low["account_id"].to_list()[:25]
+    assert shown_count(browser) == low.height
+    assert console_errors(browser) == []

@@ -190,6 +190,12 @@ def test_max_accounts_keeps_the_riskiest(tmp_path: Path, tiny: dict[str, Any]) -
     assert "2 of 2 accounts shown" in text
 
 
+def test_rows_past_the_first_page_start_hidden(tmp_path: Path, tiny: dict[str, Any]) -> None:
+    rows = rows_of(render(tmp_path, tiny, page_size=2))
+    assert ["hidden" in r for r in rows] == [False, False, True]
+    assert "the first 2 are listed" in text_of(tmp_path / "report" / "index.html")
+
+
 def test_failed_render_leaves_previous_report(tmp_path: Path, tiny: dict[str, Any]) -> None:
     index = render(tmp_path, tiny)
     before = index.read_text("utf-8")
