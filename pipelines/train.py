@@ -83,7 +83,7 @@ def summary(metrics: dict[str, Any], decision: registry.PromotionDecision | None
     """A few lines for the terminal: model vs baselines and oracle, and the promotion decision."""
     lines = [f"test  roc_auc {_fmt(metrics.get('roc_auc'))}  pr_auc {_fmt(metrics.get('pr_auc'))}"]
     if metrics.get("oracle_roc_auc") is not None:
-        ratio = metrics.get("roc_auc_vs_oracle")
+        ratio = metrics.get("auc_ratio_to_oracle")
         if ratio is None and metrics.get("roc_auc") and metrics.get("oracle_roc_auc"):
             ratio = metrics["roc_auc"] / metrics["oracle_roc_auc"]
         lines.append(f"oracle roc_auc {_fmt(metrics['oracle_roc_auc'])}  model/oracle {_fmt(ratio)}")
@@ -100,7 +100,6 @@ def summary(metrics: dict[str, Any], decision: registry.PromotionDecision | None
 def train_job(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole training step; returns ``{"metrics", "run_id", "decision", "model_uri"}``."""
     from models.train import train_models
-
     from pipelines.common import load_or_build_dataset
 
     params = resolve_params(cfg)  # fail fast (no study) before any heavy work
@@ -111,8 +110,6 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
         result = train_models(dataset, cfg, truth=truth, params=params)
     metrics_path = write_metrics(result.metrics, cfg)
     log.info("metrics written to %s", metrics_path)
-    for warning in result.warnings:
-        log.warning("%s", warning)
 
     with step("mlflow", log), tracking.run(cfg, run_name="train", tags={"step": "train"}) as active:
         run_id = active.info.run_id

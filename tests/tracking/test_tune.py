@@ -8,29 +8,16 @@ from pathlib import Path
 import lightgbm as lgb
 import mlflow
 import optuna
-import polars as pl
 import pytest
 
 from core.errors import ConfigValueError
 from models import tune as tuning
+from models.train import fit_booster
 from pipelines.tune import tune_frames
 
 from .conftest import make_frame
 
-FEATURES = ["signal", "noise"]
-
-
-def fit(train: pl.DataFrame, valid: pl.DataFrame, features: list[str], categorical: list[str],
-        params: dict, cfg, callbacks=None) -> lgb.Booster:
-    """Real LightGBM training with early stopping on ``valid`` (fit_booster's signature)."""
-    dtrain = lgb.Dataset(train.select(features).to_numpy(), train.get_column("label").to_numpy())
-    dvalid = lgb.Dataset(valid.select(features).to_numpy(), valid.get_column("label").to_numpy(),
-                         reference=dtrain)
-    return lgb.train({**params, "verbose": -1, "num_threads": 1}, dtrain,
-                     num_boost_round=int(cfg.model.num_boost_round), valid_sets=[dvalid],
-                     valid_names=["valid"],
-                     callbacks=[lgb.early_stopping(int(cfg.model.early_stopping_rounds),
-                                                   verbose=False), *(callbacks or [])])
+FEATURES = ["signal", "noise", "plan"]
 
 
 @pytest.fixture
@@ -42,8 +29,8 @@ def tune_cfg(tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri):
 
 def test_two_sessions_add_up_in_one_study_with_nested_runs(tune_cfg, tmp_path: Path):
     train, valid = make_frame(300, seed=0), make_frame(200, seed=1)
-    first = tune_frames(train, valid, FEATURES, [], tune_cfg, fit)
-    second = tune_frames(train, valid, FEATURES, [], tune_cfg, fit)
+    first = tune_frames(train, valid, FEATURES, ["plan"], tune_cfg, fit_booster)
+    second = tune_frames(train, valid, FEATURES, ["plan"], tune_cfg, fit_booster)
     assert (first.n_trials, first.new_trials) == (2, 2)
     assert (second.n_trials, second.new_trials) == (4, 2)
     db = tmp_path / "outputs" / "tune" / "optuna.db"
@@ -56,7 +43,7 @@ def test_two_sessions_add_up_in_one_study_with_nested_runs(tune_cfg, tmp_path: P
     best = json.loads((tmp_path / "outputs" / "tune" / "best_params.json").read_text())
     assert best["n_trials"] == 4 and best["objective"] == "pr_auc"
     assert best["best_value"] == pytest.approx(study.best_value)
-    assert best["params"]["metric"] == "average_precision" and best["params"]["seed"] == 42
+    assert "metric" not in best["params"] and best["params"]["seed"] == 42
     assert best["params"]["num_leaves"] <= 63
     # model.params=best reads the same params back from the study.
     assert tuning.best_params(tune_cfg) == best["params"]
@@ -88,7 +75,8 @@ def test_search_space_respects_leaf_cap_and_seed(tune_cfg):
         trial = study.ask()
         params = tuning.trial_params(trial, tune_cfg)
         assert 4 <= params["num_leaves"] <= tuning.MAX_LEAVES
-        assert params["seed"] == 42 and params["metric"] == "average_precision"
+        assert params["seed"] == 42 and "metric" not in params
+        assert tuning.fit_params(params, tune_cfg)["metric"] == "average_precision"
         # model.params from conf/model/lightgbm.yaml are kept unless tuned.
         assert params["objective"] == "binary"
         study.tell(trial, 0.0)
