@@ -24,7 +24,7 @@ from features import friction, lifecycle, milestones, peer, role, usage
 from features.catalogue import FAMILIES, render_catalogue
 from features.context import build_wide
 from features.cutoffs import cutoff_dates, eligible_rows
-from features.daily import account_event_days
+from features.daily import account_event_days, usage_expr, user_days
 from features.labels import build_labels
 from features.windows import T, day_of
 from ingest.tables import Tables
@@ -143,8 +143,19 @@ def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols:
     return s1, s2
 
 
-def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments)."""
+def _same_usage(cfg: Any) -> bool:
+    """Do the features' usage events and the label's qualifying events coincide?"""
+    f, lab = cfg.features, cfg.label
+    return (sorted(f.usage_events) == sorted(lab.qualifying_events)
+            and (bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)))
+
+
+def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, cache: dict[str, Any] | None = None
+           ) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
+
+    ``cache`` (optional) receives ``udays``, the usage user-days, for reuse by the labels.
+    """
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
@@ -155,7 +166,11 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any) -> tuple[pl.DataFr
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
     rows = _with_statics(rows, tables, aed, fcfg, families, segments)
-    wide = build_wide(tables, rows, aed, fcfg, families)
+    fc = fcfg
+    udays = user_days(tables.events, usage_expr(fc.usage_events, fc.non_usage_events))
+    if cache is not None:
+        cache["udays"] = udays
+    wide = build_wide(tables, rows, aed, fcfg, families, udays)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
     wide = wide.with_columns([e.alias(n) for n, e in s1.items()])
     if s2:
@@ -183,8 +198,10 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule."""
     snap = cfg.snapshot
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
-    feats, names, _ = _build(tables, cutoffs, cfg)
-    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label)
+    cache: dict[str, Any] = {}
+    feats, names, _ = _build(tables, cutoffs, cfg, cache)
+    udays = cache["udays"] if _same_usage(cfg) else None
+    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, udays)
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
     catalogue = render_catalogue(names, cfg.catalogue, cfg.features)
     return dataset, catalogue

@@ -142,10 +142,11 @@ def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequ
 
 
 def build_wide(tables: Tables, rows: pl.DataFrame, aed: pl.DataFrame, fcfg: Any,
-               families: Sequence[str]) -> pl.DataFrame:
+               families: Sequence[str], udays: pl.DataFrame | None = None) -> pl.DataFrame:
     """Eligible rows plus every ``<fact>@<offset>`` sample the enabled families need.
 
-    ``rows``: account_id, cutoff, ``_t`` (cutoff day). Samples missing because an account had no
+    ``rows``: account_id, cutoff, ``_t`` (cutoff day). ``udays``: precomputed usage user-days
+    (``features.daily.user_days`` with the features' usage set), computed here if None. Samples missing because an account had no
     history yet are 0 for cumulative facts and null for "last day" facts.
     """
     needs = needs_for(fcfg, families)
@@ -160,7 +161,8 @@ def build_wide(tables: Tables, rows: pl.DataFrame, aed: pl.DataFrame, fcfg: Any,
         wide = at_offset(wide, acc, o, ACC_FACTS, f"@{o}")
 
     if needs.active:
-        udays = user_days(tables.events, usage_expr(fcfg.usage_events, fcfg.non_usage_events))
+        if udays is None:
+            udays = user_days(tables.events, usage_expr(fcfg.usage_events, fcfg.non_usage_events))
         roles = None
         if needs.roles and tables.users is not None:
             roles = tables.users.select("user_id", "role")

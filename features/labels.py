@@ -52,10 +52,11 @@ def _check(lcfg: Any) -> None:
             hint="e.g. horizon_days=28 assess_days=14")
 
 
-def _baseline_wau(events: pl.DataFrame, rows: pl.DataFrame, lcfg: Any, extra_offsets: list[int]
-                  ) -> pl.DataFrame:
+def _baseline_wau(events: pl.DataFrame, rows: pl.DataFrame, lcfg: Any, extra_offsets: list[int],
+                  udays: pl.DataFrame | None = None) -> pl.DataFrame:
     """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``."""
-    udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
+    if udays is None:
+        udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
     base_offsets = [7 * i for i in range(int(lcfg.baseline_days) // 7)]
     offsets = base_offsets + extra_offsets
     au = active_user_counts(udays, boundary_days(rows.get_column(T).unique().to_list(), offsets), [7])
@@ -68,9 +69,12 @@ def _baseline_wau(events: pl.DataFrame, rows: pl.DataFrame, lcfg: Any, extra_off
     )
 
 
-def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any) -> pl.DataFrame:
+def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any,
+                 udays: pl.DataFrame | None = None) -> pl.DataFrame:
     """``label`` (Int8, nullable) for each (account_id, cutoff) of ``rows`` (which carry ``_t``).
 
+    ``udays``: optional precomputed ``features.daily.user_days`` for the label's qualifying
+    events (saves a pass over the events when the features use the same event set).
     Returns ``account_id, cutoff, label`` in the order of ``rows``.
     """
     _check(lcfg)
@@ -80,12 +84,12 @@ def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any) -> pl.DataFrame:
     ev = tables.events
     if name == "usage_drop":
         assess = [-(h - 7 * j) for j in range(int(lcfg.assess_days) // 7)]
-        r = _baseline_wau(ev, rows, lcfg, assess)
+        r = _baseline_wau(ev, rows, lcfg, assess, udays)
         wau_assess = pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in assess])
         decayed = wau_assess < float(lcfg.drop_fraction) * pl.col("wau_base")
         has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
     elif name == "inactivity":
-        r = _baseline_wau(ev, rows, lcfg, [])
+        r = _baseline_wau(ev, rows, lcfg, [], udays)
         qual = usage_expr(lcfg.qualifying_events, lcfg.excluded_events)
         r = _horizon_count(ev.filter(qual), r, h)
         decayed = pl.col("_in_horizon") == 0
