@@ -1,0 +1,1 @@
+"""Static, self-contained HTML report for CSMs: ``report.render.render_report``."""

@@ -350,11 +350,13 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         raise DataValidationError(f"report: page_size must be >= 1, got {page_size}")
     env = _environment()
     shown = scores if max_accounts is None else scores.sort("rank").head(max_accounts)
+    # Segment values become attribute and <option> strings: cast once so both spell them alike.
+    shown = shown.with_columns(pl.col(segments).cast(pl.String)) if segments else shown
     seg_info = [{"name": s, "slug": _slug(s), "title": s.replace("_", " ").capitalize(),
-                 "values": shown[s].cast(pl.String).drop_nulls().unique().sort().to_list()}
+                 "values": shown[s].drop_nulls().unique().sort().to_list()}
                 for s in segments]
     table = _per_account(shown, explanations, history, usage, milestones)
-    thresholds = meta.get("tier_thresholds")
+    thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
     tier_counts = {t: int(c) for t, c in
                    scores.group_by("risk_tier").len().iter_rows()}
     common = {

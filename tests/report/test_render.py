@@ -190,6 +190,15 @@ def test_max_accounts_keeps_the_riskiest(tmp_path: Path, tiny: dict[str, Any]) -
     assert "2 of 2 accounts shown" in text
 
 
+def test_non_string_segments_match_their_filter_options(tmp_path: Path,
+                                                       tiny: dict[str, Any]) -> None:
+    tiny["scores"] = tiny["scores"].with_columns(pl.Series("size_tier", [True, False, True]))
+    index = render(tmp_path, tiny)
+    assert [r["data-seg-size-tier"] for r in rows_of(index)] == ["true", "false", "true"]
+    options = [a["value"] for t, a in parse(index).tags if t == "option"]
+    assert options[-3:] == ["", "false", "true"]
+
+
 def test_rows_past_the_first_page_start_hidden(tmp_path: Path, tiny: dict[str, Any]) -> None:
     rows = rows_of(render(tmp_path, tiny, page_size=2))
     assert ["hidden" in r for r in rows] == [False, False, True]
