@@ -325,8 +325,8 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
                   page_size: int = 500) -> Path:
     """Write ``out_dir/index.html`` and ``out_dir/accounts/<file>.html``; return the index path.
 
-    Inputs are the scoring outputs (see ``docs/ARCHITECTURE.md`` and the module docstring of
-    ``pipelines/score.py``): ``scores`` one row per account, ``explanations`` long (contribution in
+    Inputs are the scoring outputs (issue 5; ``docs/ARCHITECTURE.md``):
+    ``scores`` one row per account, ``explanations`` long (contribution in
     log-odds, positive raises risk), ``history`` decay risk of every past run (``as_of`` dates),
     ``usage`` weekly active users for the weeks before ``as_of`` (``week_start`` dates),
     ``milestones`` one row per account and milestone. ``meta`` needs ``segments`` and should carry
