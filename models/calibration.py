@@ -5,7 +5,8 @@ but their probabilities are off; a CSM reading "decay risk 0.6" needs it to mean
 result is a ``models.router.Calibrator`` (plain numbers, saved as JSON with the model):
 
 - ``isotonic``: sklearn ``IsotonicRegression`` (increasing, clipped to [0, 1] and at the ends);
-  its knots ``X_thresholds_``/``y_thresholds_`` become the calibrator's piecewise-linear map.
+  its knots ``X_thresholds_``/``y_thresholds_`` become the calibrator's piecewise-linear map,
+  tilted by at most ``TIE_BREAK`` so it keeps the booster's ranking (see ``fit_isotonic``).
 - ``sigmoid``: Platt scaling ``p = 1 / (1 + exp(-(a * raw + b)))`` fit by maximum likelihood on
   Platt's smoothed targets ``(n+ + 1) / (n+ + 2)`` and ``1 / (n- + 2)`` (so a perfectly separated
   validation set does not send ``a`` to infinity).
@@ -22,6 +23,8 @@ from core.errors import ConfigValueError
 from models.router import Calibrator
 
 KINDS = ("isotonic", "sigmoid", "none")
+#: Largest shift of an isotonic probability that buys a strict (tie-free) order (fit_isotonic).
+TIE_BREAK = 1e-4
 
 
 def _check(raw: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,13 +42,29 @@ def _check(raw: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return raw, y
 
 
-def fit_isotonic(raw: np.ndarray, label: np.ndarray) -> Calibrator:
-    """Isotonic map of raw score -> P(label=1); knots from sklearn, monotone, within [0, 1]."""
+def fit_isotonic(raw: np.ndarray, label: np.ndarray, tie_break: float = TIE_BREAK) -> Calibrator:
+    """Isotonic map of raw score -> P(label=1); knots from sklearn, monotone, within [0, 1].
+
+    Plain isotonic regression is a step function: on a small validation set it has a few dozen
+    levels and turns most test rows into ties, which throws away the booster's ranking (measured
+    on simulated data: test PR-AUC 0.43 raw vs 0.28 after isotonic). The knots' ``y`` are
+    therefore blended with a linear ramp over the knot range,
+    ``y' = (1 - tie_break) * y + tie_break * (x - x_min) / (x_max - x_min)``: strictly increasing
+    between the first and last knot (the booster's order is kept), still within [0, 1], and no
+    probability moves by more than ``tie_break``. ``tie_break=0`` gives sklearn's exact map.
+    """
     raw, y = _check(raw, label)
+    if not 0.0 <= tie_break < 1.0:
+        raise ValueError(f"tie_break must be in [0, 1), got {tie_break}")
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     iso.fit(raw, y)
-    return Calibrator(kind="isotonic", x=[float(v) for v in iso.X_thresholds_],
-                      y=[float(v) for v in iso.y_thresholds_])
+    knots_x = np.asarray(iso.X_thresholds_, dtype=np.float64)
+    knots_y = np.asarray(iso.y_thresholds_, dtype=np.float64)
+    span = knots_x[-1] - knots_x[0]
+    if tie_break and span > 0:
+        knots_y = (1.0 - tie_break) * knots_y + tie_break * (knots_x - knots_x[0]) / span
+    return Calibrator(kind="isotonic", x=[float(v) for v in knots_x],
+                      y=[float(v) for v in knots_y])
 
 
 def fit_sigmoid(raw: np.ndarray, label: np.ndarray) -> Calibrator:

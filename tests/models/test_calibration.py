@@ -13,11 +13,22 @@ from models.router import Calibrator
 
 
 def test_isotonic_knots_exact() -> None:
-    cal = fit_isotonic(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0, 1, 0, 1]))
+    cal = fit_isotonic(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0, 1, 0, 1]), tie_break=0.0)
     assert cal.kind == "isotonic"
     assert cal.x == [0.0, 1.0, 2.0, 3.0]
     assert cal.y == [0.0, 0.5, 0.5, 1.0]
     np.testing.assert_allclose(cal(np.array([-5.0, 0.5, 2.5, 9.0])), [0.0, 0.25, 0.75, 1.0])
+
+
+def test_isotonic_tie_break_keeps_the_order_and_moves_little() -> None:
+    raw = np.array([0.0, 1.0, 2.0, 3.0])
+    cal = fit_isotonic(raw, np.array([0, 1, 0, 1]), tie_break=0.1)
+    # y' = 0.9 * y + 0.1 * x / 3
+    np.testing.assert_allclose(cal.y, [0.0, 0.45 + 0.1 / 3, 0.45 + 0.2 / 3, 1.0])
+    grid = np.linspace(0.0, 3.0, 31)
+    assert (np.diff(cal(grid)) > 0).all()  # no ties inside the knot range
+    exact = fit_isotonic(raw, np.array([0, 1, 0, 1]), tie_break=0.0)
+    assert np.abs(cal(grid) - exact(grid)).max() <= 0.1 + 1e-12
 
 
 def test_sigmoid_recovers_platt_parameters() -> None:

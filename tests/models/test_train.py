@@ -136,12 +136,13 @@ def test_probabilities_are_calibrated_into_unit_interval(auto, split) -> None:
     p = model.predict_proba(split.validation)
     assert ((p >= 0) & (p <= 1)).all()
     # isotonic fit on validation reproduces the validation base rate of the rows it was fit on
+    # (up to the tie-break tilt of at most 1e-4)
     g = model.models[GLOBAL]
     p_global = g.calibrator(g.booster.predict(model.to_matrix(split.validation), raw_score=True))
-    assert p_global.mean() == pytest.approx(split.validation.get_column("label").mean(), abs=1e-9)
+    assert p_global.mean() == pytest.approx(split.validation.get_column("label").mean(), abs=1e-4)
     smb = split.validation.filter(pl.col("size_tier") == "smb")
     assert model.predict_proba(smb).mean() == pytest.approx(smb.get_column("label").mean(),
-                                                            abs=1e-9)
+                                                            abs=1e-4)
 
 
 def test_metadata_holds_what_scoring_needs(auto, split) -> None:
