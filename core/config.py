@@ -165,6 +165,11 @@ class FeaturesConfig:
     peer_metrics: list[str] = field(default_factory=list)
     # Segment column used for peers (medians, percentiles, milestone delays).
     peer_segment: str = "size_tier"
+    # Contract cycle for days_to_renewal (see features/lifecycle.py): per value of an accounts
+    # column (e.g. plan: {monthly: 30, annual: 365}), else renewal_cycle_days.
+    renewal_cycle_days: int = 365
+    renewal_cycle_column: str | None = "plan"
+    renewal_cycle_by: dict[str, int] = field(default_factory=lambda: {"monthly": 30, "annual": 365})
     # Cap for "days since" features when something never happened (keeps them numeric).
     never_days: int = 9999
 

@@ -32,7 +32,7 @@ from ingest.tables import Tables
 log = logging.getLogger("adoption_decay")
 
 # Bump when the feature code changes meaning, so cached datasets are rebuilt.
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 ID_COLUMNS = ("account_id", "cutoff")
 NON_FEATURES = (*ID_COLUMNS, "maturity_stage", "label")
 
@@ -84,6 +84,7 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
             cols.append(pl.col("seats").cast(pl.Float64))
         if "renewal_date" in acc.columns:
             cols.append(day_of(pl.col("renewal_date")).alias("renewal_day"))
+            cols.append(lifecycle.renewal_cycle(fcfg, acc.columns).alias("renewal_cycle_days"))
         extra = [c for c in (fcfg.peer_segment,) if c in acc.columns and c not in segments]
         cols += [pl.col(c).cast(pl.String) for c in extra]
         out = out.join(acc.select(cols), on="account_id", how="left", maintain_order="left")

@@ -34,9 +34,30 @@ def maturity_stage(maturity_days: Sequence[int]) -> pl.Expr:
             .otherwise(pl.lit(STAGES[2])).alias("maturity_stage"))
 
 
+def renewal_cycle(fcfg: Any, account_columns: Sequence[str]) -> pl.Expr:
+    """Contract cycle in days per account: ``features.renewal_cycle_by`` on the column
+    ``features.renewal_cycle_column`` (e.g. plan monthly -> 30), else ``renewal_cycle_days``."""
+    default = int(fcfg.renewal_cycle_days)
+    col = fcfg.renewal_cycle_column
+    by = dict(fcfg.renewal_cycle_by or {})
+    if col and col in account_columns and by:
+        return pl.col(col).cast(pl.String).replace_strict(
+            list(by), [int(v) for v in by.values()], default=default, return_dtype=pl.Int64)
+    return pl.lit(default, dtype=pl.Int64)
+
+
 def lifecycle(fcfg: Any, has_renewal: bool) -> dict[str, pl.Expr]:
-    """tenure_days; days_to_renewal (renewal day - cutoff day; negative once passed, null unknown)."""
+    """tenure_days; days_to_renewal: days from the cutoff to the next renewal on the contract cycle.
+
+    Why the cycle: a CRM's ``renewal_date`` is a snapshot taken at export time (the *next*
+    renewal then, or the date a churned contract ended). Used as is, ``renewal - t`` at an older
+    cutoff reveals the future — how far the export is from t, and for churned accounts the churn
+    date. Only the phase of the date on its cycle is known at t, so the feature is
+    ``(renewal_day - t) mod cycle`` in [0, cycle): the next anniversary on or after t.
+    """
     out = {"tenure_days": tenure_days()}
     if has_renewal:
-        out["days_to_renewal"] = (pl.col("renewal_day") - pl.col(T)).cast(pl.Float64)
+        cycle = pl.col("renewal_cycle_days")
+        diff = pl.col("renewal_day") - pl.col(T)
+        out["days_to_renewal"] = (((diff % cycle) + cycle) % cycle).cast(pl.Float64)
     return out
