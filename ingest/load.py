@@ -60,6 +60,13 @@ def observed_until_from_events(events: pl.DataFrame) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+def account_attributes(cfg: Any) -> list[str]:
+    """Optional accounts columns the features read besides the segments (kept when present)."""
+    feats = cfg.get("features") or {}
+    names = [feats.get("renewal_cycle_column"), feats.get("peer_segment")]
+    return [str(n) for n in names if n]
+
+
 def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> Tables:
     """Read, map, validate (and quarantine) ``data.events/users/accounts`` into :class:`Tables`.
 
@@ -95,7 +102,8 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         done: list[ValidatedTable] = []
         known: pl.Series | None = None
         if raw_accounts is not None:
-            accounts = validate_table(raw_accounts, contract_for("accounts", segments), **opts)
+            accounts = validate_table(
+                raw_accounts, contract_for("accounts", segments, account_attributes(cfg)), **opts)
             known = accounts.clean["account_id"]
             done.append(accounts)
         if raw_users is not None:

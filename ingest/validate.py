@@ -66,6 +66,8 @@ class TableContract:
     ``ids``: must be non-null. ``times``: required timestamps (non-null, not in the future).
     ``key``: unique per row (first kept). ``account_ref``: checked against the accounts table.
     ``extra_strings``: further required String columns (the segment columns of accounts).
+    ``optional_strings``: String attribute columns kept when the source has them (e.g. the
+    ``plan`` that sets the renewal cycle); never required.
     """
 
     name: str
@@ -76,17 +78,21 @@ class TableContract:
     key: str | None = None
     account_ref: bool = False
     extra_strings: tuple[str, ...] = ()
+    optional_strings: tuple[str, ...] = ()
 
     def columns(self) -> dict[str, pl.DataType]:
         """All contract columns with their canonical dtypes, in canonical order."""
         cols: dict[str, pl.DataType] = dict(self.required)
         cols.update({c: pl.String() for c in self.extra_strings})
+        cols.update({c: pl.String() for c in self.optional_strings if c not in cols})
         cols.update(self.optional)
         return cols
 
 
-def contract_for(table: str, segments: list[str] | tuple[str, ...] = ()) -> TableContract:
-    """The contract of ``events``, ``users`` or ``accounts`` (segments only apply to accounts)."""
+def contract_for(table: str, segments: list[str] | tuple[str, ...] = (),
+                 attributes: list[str] | tuple[str, ...] = ()) -> TableContract:
+    """The contract of ``events``, ``users`` or ``accounts`` (segments and optional attribute
+    columns only apply to accounts)."""
     if table == "events":
         return TableContract("events", EVENTS_REQUIRED, EVENTS_OPTIONAL, ids=("account_id",),
                              times=("timestamp",), account_ref=True)
@@ -97,7 +103,8 @@ def contract_for(table: str, segments: list[str] | tuple[str, ...] = ()) -> Tabl
     if table == "accounts":
         return TableContract("accounts", ACCOUNTS_REQUIRED, ACCOUNTS_OPTIONAL,
                              ids=("account_id",), times=("created_at",), key="account_id",
-                             extra_strings=tuple(segments))
+                             extra_strings=tuple(segments),
+                             optional_strings=tuple(a for a in attributes if a not in segments))
     raise ValueError(f"unknown table {table!r}; expected events, users or accounts")
 
 
@@ -184,7 +191,7 @@ def check_schema(raw: RawTable, contract: TableContract) -> None:
         if col not in schema:
             continue
         found = schema[col]
-        if col in contract.extra_strings:
+        if col in contract.extra_strings or col in contract.optional_strings:
             ok = not found.is_nested()  # any scalar segment value reads as text
         else:
             ok = _kind(found) in _ACCEPTS[_target_kind(want)]

@@ -203,3 +203,26 @@ def test_clean_plus_rejected_equals_input_rows(prop_setup: tuple[Path, Any, Any]
     assert clean + rejected.height == len(rows)
     if rejected.height:
         assert rejected["reason"].null_count() == 0
+
+
+def test_accounts_keep_the_optional_attribute_columns_the_features_read(tmp_path):
+    """`plan` (features.renewal_cycle_column) survives validation as a String; unknown extras do not."""
+    import polars as pl
+
+    from core.config import load_config
+    from ingest.load import load_tables
+    from ingest.tables import TS
+
+    acc = pl.DataFrame({"account_id": ["a", "b"], "created_at": ["2026-01-01", "2026-01-02"],
+                        "industry": ["x", "y"], "size_tier": ["smb", "mid"], "use_case": ["u", "u"],
+                        "plan": ["monthly", "annual"], "crm_owner": ["p", "q"]}
+                       ).with_columns(pl.col("created_at").str.to_datetime().dt.replace_time_zone("UTC"))
+    ev = pl.DataFrame({"account_id": ["a", "b"], "timestamp": ["2026-02-01", "2026-02-02"]}
+                      ).with_columns(pl.col("timestamp").str.to_datetime().dt.replace_time_zone("UTC"))
+    acc.write_parquet(tmp_path / "accounts.parquet")
+    ev.write_parquet(tmp_path / "events.parquet")
+    cfg = load_config([f"data.dir={tmp_path}", "data.users=null", "data.truth=null"])
+    tables = load_tables(cfg, tmp_path / "q")
+    assert tables.accounts["plan"].to_list() == ["monthly", "annual"]
+    assert tables.accounts.schema["created_at"] == TS
+    assert "crm_owner" not in tables.accounts.columns
