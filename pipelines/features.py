@@ -16,8 +16,8 @@ import hydra
 import polars as pl
 from omegaconf import DictConfig
 
-import core.config  # noqa: F401  (registers the schema)
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from core.progress import step
 
 log = logging.getLogger("adoption_decay")
@@ -64,7 +64,7 @@ def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     return dataset, catalogue
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     features_job(cfg)

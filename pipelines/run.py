@@ -17,8 +17,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-import core.config  # noqa: F401  (registers the schema)
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import DecayError
 
 log = logging.getLogger("adoption_decay")
@@ -48,7 +48,7 @@ def plan(cfg: DictConfig) -> list[str]:
     return steps
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     overrides = list(HydraConfig.get().overrides.task)

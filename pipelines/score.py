@@ -34,9 +34,9 @@ import hydra
 import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
-import core.config  # noqa: F401  (registers the schema)
 from core.atomic import atomic_dir
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import ConfigValueError, DataValidationError
 from core.progress import step
 
@@ -307,7 +307,7 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             "drifted": drift.filter(pl.col("drifted"))["feature"].to_list()}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     out = score_job(cfg)

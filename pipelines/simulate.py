@@ -15,9 +15,9 @@ import hydra
 import polars as pl
 from omegaconf import DictConfig
 
-import core.config  # noqa: F401  (registers the schema)
 from core.atomic import write_parquet
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from simulator import Simulation, simulate, spec_from_config
 
 log = logging.getLogger("adoption_decay")
@@ -54,7 +54,7 @@ def summary(sim: Simulation) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     started = time.perf_counter()

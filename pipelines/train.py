@@ -21,9 +21,9 @@ import hydra
 import polars as pl
 from omegaconf import DictConfig
 
-import core.config  # noqa: F401  (registers the schema)
 from core.atomic import write_text
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import ConfigValueError
 from core.progress import step
 from models import registry, tracking
@@ -125,7 +125,7 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
             "model_uri": info.model_uri}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     train_job(cfg)

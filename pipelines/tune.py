@@ -22,9 +22,9 @@ import optuna
 import polars as pl
 from omegaconf import DictConfig
 
-import core.config  # noqa: F401  (registers the schema)
 from core.atomic import write_text
 from core.cli import job
+from core.config import CONF_DIR  # importing core.config registers the schema
 from core.progress import step
 from models import tracking
 from models import tune as tuning
@@ -102,7 +102,6 @@ def tune_frames(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
 def tune_job(cfg: DictConfig) -> tuning.TuneResult:
     """The whole ``decay-tune`` step on the configured dataset."""
     from models.train import fit_booster
-
     from pipelines.common import load_or_build_dataset
 
     with step("dataset", log):
@@ -118,7 +117,7 @@ def tune_job(cfg: DictConfig) -> tuning.TuneResult:
     return result
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
 def main(cfg: DictConfig) -> None:
     tune_job(cfg)
