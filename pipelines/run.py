@@ -56,7 +56,8 @@ def main(cfg: DictConfig) -> None:
     started = time.perf_counter()
     for step in plan(cfg):
         extra = list(cfg.run.step_overrides.get(step, []))
-        cmd = _step_command(step, [*overrides, *extra])
+        # The user's own overrides come last so they win over the step defaults.
+        cmd = _step_command(step, [*extra, *overrides])
         log.info("step %s: %s", step, " ".join(cmd[2:]))
         t0 = time.perf_counter()
         rc = subprocess.call(cmd)

@@ -1,0 +1,71 @@
+"""The console scripts as a scheduler sees them: installed entry points, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("script", ["decay-simulate", "decay-features", "decay-train",
+                                    "decay-tune", "decay-score", "decay-run"])
+def test_console_scripts_are_installed_and_find_their_config(script: str, tmp_path: Path) -> None:
+    # Run from an unrelated folder: the entry point must still find conf/.
+    proc = subprocess.run([str(BIN / script), "--cfg", "job", "--package", "snapshot"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "every_days: 7" in proc.stdout
+
+
+def test_a_typo_in_an_override_fails_at_start_up_naming_the_key(tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "decay-features"), "label.horizon_dayz=3",
+                           f"output.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "horizon_dayz" in proc.stderr
+    assert not (tmp_path / "dataset.parquet").exists()
+
+
+def test_a_wrongly_typed_value_fails_at_start_up(tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "decay-features"), "snapshot.every_days=weekly",
+                           f"output.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert "every_days" in proc.stderr
+
+
+def test_decay_run_rejects_unknown_steps_with_the_config_exit_code(tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "decay-run"), "run.steps=[features,deploy]",
+                           f"output.dir={tmp_path}", f"hydra.run.dir={tmp_path}/logs"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "deploy" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_decay_run_end_to_end_on_a_small_world(small_world) -> None:
+    """The main job: reuses the simulated data and dataset, tunes, trains, promotes, scores."""
+    proc = small_world.run("run", "tune.n_trials=2", "backtest.origins=1")
+    out = small_world.output_dir
+    assert "CSM report:" in proc.stdout
+    assert "skipping simulate" in proc.stderr + proc.stdout
+    metrics = json.loads((out / "train" / "metrics.json").read_text())
+    assert 0.5 < metrics["roc_auc"] <= 1.0
+    assert 0.0 < metrics["oracle_roc_auc"] <= 1.0
+    best = json.loads((out / "tune" / "best_params.json").read_text())
+    assert best, "tuning wrote no best parameters"
+    as_of = out / "scores" / "as_of=2026-11-01"
+    scores = pl.read_parquet(as_of / "scores.parquet")
+    assert scores.height > 0
+    assert scores["decay_risk"].is_between(0, 1).all()
+    assert sorted(scores["rank"].to_list()) == list(range(1, scores.height + 1))
+    assert (as_of / "report" / "index.html").exists()
+    assert len(list((as_of / "report" / "accounts").glob("*.html"))) == scores.height
