@@ -17,16 +17,17 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
 from features import friction, lifecycle, milestones, peer, role, usage
+from features.cache import DayCache, day_cache
 from features.catalogue import FAMILIES, render_catalogue
 from features.context import build_wide
 from features.cutoffs import cutoff_dates, eligible_rows
-from features.daily import account_event_days, usage_expr, user_days
 from features.labels import build_labels
-from features.windows import T, day_of
+from features.windows import DAY, T, date_to_day, day_of
 from ingest.tables import Tables
 
 log = logging.getLogger("adoption_decay")
@@ -74,8 +75,12 @@ def _segments(tables: Tables, cfg: Any) -> list[str]:
 
 
 def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: Any,
-                  families: Sequence[str], segments: Sequence[str]) -> pl.DataFrame:
-    """Join per-account static facts (segments, seats, renewal, milestone days, onboarding)."""
+                  families: Sequence[str], segments: Sequence[str], inv_days: pl.DataFrame
+                  ) -> pl.DataFrame:
+    """Join per-account static facts (segments, seats, renewal, milestone days, onboarding).
+
+    ``aed``: (account_id, event, day, n) with each (account, event)'s first day;
+    ``inv_days``: the same shape at day level for the invite events (onboarding)."""
     out = rows
     acc = tables.accounts
     if acc is not None:
@@ -103,7 +108,7 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
                 out = out.with_columns(pl.lit(None, pl.Int32).alias(f"first_{m.name}"))
     if "onboarding" in families:
         signup = rows.select("account_id", "signup_day").unique("account_id")
-        out = out.join(milestones.onboarding_invites(aed, signup, fcfg), on="account_id",
+        out = out.join(milestones.onboarding_invites(inv_days, signup, fcfg), on="account_id",
                        how="left", maintain_order="left")
     return out
 
@@ -151,27 +156,50 @@ def _same_usage(cfg: Any) -> bool:
             and (bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)))
 
 
-def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, cache: dict[str, Any] | None = None
+def _invite_days(cache: DayCache, fcfg: Any) -> pl.DataFrame:
+    """Invite events per (account, day) shaped like ``account_event_days`` (for onboarding)."""
+    inv = [str(e) for e in fcfg.invite_events]
+    ad = cache.acc_day.filter(pl.col("inv") > 0)
+    return ad.select(
+        cache.enc.accounts.gather(ad.get_column("a")).alias("account_id"),
+        pl.lit(inv[0] if inv else "", pl.String).alias("event"), pl.col(DAY), pl.col("inv").alias("n"),
+    )
+
+
+def _event_counts(cache: DayCache) -> pl.DataFrame:
+    """account_id, b (each cutoff day), n_events (events of any kind before b), for eligibility."""
+    g = cache.cut_grid
+    ad = cache.acc_day
+    c = g.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
+              ad.get_column("n").to_numpy(), cache.n_accounts)
+    return pl.DataFrame({
+        "account_id": cache.enc.accounts.gather(pl.Series(np.repeat(np.arange(cache.n_accounts), g.m))),
+        "b": np.tile(g.bounds, cache.n_accounts),
+        "n_events": c.reshape(-1),
+    }, schema={"account_id": pl.String, "b": pl.Int32, "n_events": pl.Int64})
+
+
+def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
            ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
-    ``cache`` (optional) receives ``udays``, the usage user-days, for reuse by the labels.
+    ``shared`` (optional) receives ``cache``, the build's :class:`DayCache`, for the labels.
     """
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
-    aed = account_event_days(tables.events)
-    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), aed)
+    cache = day_cache(tables, [date_to_day(c) for c in cutoffs], fcfg)
+    if shared is not None:
+        shared["cache"] = cache
+    firsts = cache.firsts()
+    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), firsts,
+                         _event_counts(cache))
     if rows.height == 0:
         raise NoEligibleAccountsError(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
-    rows = _with_statics(rows, tables, aed, fcfg, families, segments)
-    fc = fcfg
-    udays = user_days(tables.events, usage_expr(fc.usage_events, fc.non_usage_events))
-    if cache is not None:
-        cache["udays"] = udays
-    wide = build_wide(tables, rows, aed, fcfg, families, udays)
+    rows = _with_statics(rows, tables, firsts, fcfg, families, segments, _invite_days(cache, fcfg))
+    wide = build_wide(tables, rows, fcfg, families, cache)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
     wide = wide.with_columns([e.alias(n) for n, e in s1.items()])
     if s2:
@@ -199,10 +227,10 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule."""
     snap = cfg.snapshot
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
-    cache: dict[str, Any] = {}
-    feats, names, _ = _build(tables, cutoffs, cfg, cache)
-    udays = cache["udays"] if _same_usage(cfg) else None
-    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, udays)
+    shared: dict[str, Any] = {}
+    feats, names, _ = _build(tables, cutoffs, cfg, shared)
+    cache = shared["cache"] if _same_usage(cfg) else None
+    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, cache=cache)
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
     catalogue = render_catalogue(names, cfg.catalogue, cfg.features)
     return dataset, catalogue

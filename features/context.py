@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from features.daily import active_user_counts, usage_expr, user_days
+from features.cache import DayCache, last_to_series, sample, users_net_days
+from features.daily import usage_expr
+from features.grid import NEVER, Grid
 from features.windows import (
     DAY,
     B,
     T,
-    at_offset,
-    boundary_days,
-    cumulative_at,
     day_of,
     sample_before,
 )
@@ -141,46 +141,63 @@ def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequ
     return s.group_by("account_id", B).agg(aggs)
 
 
-def build_wide(tables: Tables, rows: pl.DataFrame, aed: pl.DataFrame, fcfg: Any,
-               families: Sequence[str], udays: pl.DataFrame | None = None) -> pl.DataFrame:
+def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence[str],
+               cache: DayCache) -> pl.DataFrame:
     """Eligible rows plus every ``<fact>@<offset>`` sample the enabled families need.
 
-    ``rows``: account_id, cutoff, ``_t`` (cutoff day). ``udays``: precomputed usage user-days
-    (``features.daily.user_days`` with the features' usage set), computed here if None. Samples missing because an account had no
-    history yet are 0 for cumulative facts and null for "last day" facts.
+    ``rows``: account_id, cutoff, ``_t`` (cutoff day). ``cache``: the build's shared day-level
+    aggregates (``features.cache.day_cache``). Every sample is read from a dense (account x
+    boundary) grid (``features.grid``): the same values as the day-level definitions of
+    ``account_days``, ``active_user_counts`` and ``event_last``. Samples missing because an
+    account had no history yet are 0 for cumulative facts and counts, null for "last day" facts.
     """
     needs = needs_for(fcfg, families)
-    cut_days = rows.get_column(T).unique().to_list()
-    wide = rows
-    entities = rows.select("account_id").unique()
+    t = rows.get_column(T).to_numpy()
+    cut_days = np.unique(t).tolist()
+    acc = cache.enc.account_codes(rows.get_column("account_id"))
+    n = cache.n_accounts
+    cols: list[pl.Series] = []
 
-    acc_daily = account_days(aed, tables, fcfg)
-    acc = cumulative_at(acc_daily, ["account_id"], list(ACC_FACTS),
-                        boundary_days(cut_days, needs.acc), entities)
+    g = Grid.of(cut_days, needs.acc)
+    ad = cache.acc_day
+    a, d = ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy()
+    facts = {
+        "usage_n": g.cum(a, d, ad.get_column("use").to_numpy(), n),
+        "active_day": g.cum(a, d, (ad.get_column("use").to_numpy() > 0).astype(np.int64), n),
+        "errors": g.cum(a, d, ad.get_column("err").to_numpy(), n),
+        "tickets": g.cum(a, d, ad.get_column("tick").to_numpy(), n),
+        "invites": g.cum(a, d, ad.get_column("inv").to_numpy(), n),
+    }
+    ua, ud, uw = users_net_days(tables, cache.enc)
+    facts["users_net"] = g.cum(ua, ud, uw, n) if len(ua) else np.zeros((n, g.m), np.int64)
     for o in sorted(needs.acc):
-        wide = at_offset(wide, acc, o, ACC_FACTS, f"@{o}")
+        for c in ACC_FACTS:
+            cols.append(pl.Series(f"{c}@{o}", sample(facts[c], g, acc, t - o), dtype=pl.Int64))
 
     if needs.active:
-        if udays is None:
-            udays = user_days(tables.events, usage_expr(fcfg.usage_events, fcfg.non_usage_events))
-        roles = None
-        if needs.roles and tables.users is not None:
-            roles = tables.users.select("user_id", "role")
-        au = active_user_counts(udays, boundary_days(cut_days, needs.active), needs.active_widths,
-                                roles, list(fcfg.roles) if roles is not None else [])
-        cols = [c for c in au.columns if c.startswith("au_")]
+        gu = Grid.of(cut_days, needs.active)
+        role_names = list(fcfg.roles) if needs.roles and tables.users is not None else []
+        counts = cache.active_users(gu, needs.active_widths, tables.users if role_names else None,
+                                    role_names)
         for o in sorted(needs.active):
-            wide = at_offset(wide, au, o, cols, f"@{o}")
-        wide = wide.with_columns(
-            [pl.col(c).fill_null(0) for c in wide.columns if c.startswith("au_")]
-        )
+            for c, v in counts.items():
+                cols.append(pl.Series(f"{c}@{o}", sample(v, gu, acc, t - o), dtype=pl.UInt32))
 
     if needs.events:
-        widths = [int(w) for w in fcfg.windows_days]
-        ev = event_last(aed, boundary_days(cut_days, [0]), fcfg, widths)
-        cols = [c for c in ev.columns if c not in ("account_id", B)]
-        wide = at_offset(wide, ev, 0, cols, "@0")
-        wide = wide.with_columns(
-            [pl.col(c).fill_null(0) for c in wide.columns if c.startswith("distinct_")]
-        )
-    return wide
+        gc = cache.cut_grid
+        use = cache.use
+        ae = cache.ae.filter(pl.col("e").is_in(list(set(use) | set(cache.enc.event_codes(fcfg.key_events)))))
+        n_ev = len(cache.enc.events)
+        ent = ae.get_column("a").to_numpy().astype(np.int64) * n_ev + ae.get_column("e").to_numpy()
+        last = gc.last(ent, ae.get_column("last").to_numpy(), n * n_ev).reshape(n, n_ev, gc.m)
+        bi = gc.index(t)
+        lu = last[:, use, :] if use else np.full((n, 1, gc.m), NEVER, np.int32)
+        for w in sorted({int(x) for x in fcfg.windows_days}):
+            dist = (lu >= (gc.bounds - w)[None, None, :]).sum(axis=1)
+            cols.append(pl.Series(f"distinct_{w}@0", dist[acc, bi], dtype=pl.UInt32))
+        for e in fcfg.key_events:
+            code = cache.enc.event_codes([e])
+            x = last[acc, code[0], bi] if code else np.full(len(acc), NEVER, np.int32)
+            cols.append(last_to_series(f"last_{e}@0", x))
+        cols.append(last_to_series("last_use@0", lu.max(axis=1)[acc, bi]))
+    return rows.with_columns(cols)

@@ -71,6 +71,7 @@ def eligible_rows(
     snapshot: Any,
     churn_events: Sequence[str],
     aed: pl.DataFrame,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The (account_id, cutoff) rows that get features (and labels), sorted by cutoff, account.
 
@@ -78,18 +79,22 @@ def eligible_rows(
     days >= ``snapshot.min_tenure_days``; not churned before ``t``; and at least
     ``snapshot.min_events`` events (of any kind) with ``timestamp < t``.
     Returns ``account_id``, ``cutoff`` (Date), ``_t`` (cutoff day index), ``signup_day``.
+
+    ``aed`` only needs each (account, event)'s first day right (a reduced stand-in is fine) when
+    ``counts`` (account_id, b = cutoff day, n_events = events before b) is given.
     """
     anchors = account_anchors(tables, aed, churn_events)
     days = pl.Series("cutoff", list(cutoffs), dtype=pl.Date)
     grid = anchors.join(days.to_frame(), how="cross").with_columns(
         pl.col("cutoff").cast(pl.Int32).alias(T)
     )
-    counts = cumulative_at(
-        aed.group_by("account_id", DAY).agg(pl.col("n").sum().alias("n_events")),
-        ["account_id"], ["n_events"],
-        pl.Series("b", sorted({date_to_day(c) for c in cutoffs}), dtype=pl.Int32),
-        entities=anchors.select("account_id"),
-    )
+    if counts is None:
+        counts = cumulative_at(
+            aed.group_by("account_id", DAY).agg(pl.col("n").sum().alias("n_events")),
+            ["account_id"], ["n_events"],
+            pl.Series("b", sorted({date_to_day(c) for c in cutoffs}), dtype=pl.Int32),
+            entities=anchors.select("account_id"),
+        )
     grid = grid.join(counts, left_on=["account_id", T], right_on=["account_id", "b"], how="left")
     keep = (
         (pl.col("signup_day") < pl.col(T))

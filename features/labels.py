@@ -19,10 +19,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError
+from features.cache import DayCache, sample
 from features.daily import active_user_counts, usage_expr, user_days
+from features.grid import Grid
 from features.windows import DAY, T, at_offset, boundary_days, cumulative_at, date_to_day, day_of
 from ingest.tables import Tables
 
@@ -53,28 +56,41 @@ def _check(lcfg: Any) -> None:
 
 
 def _baseline_wau(events: pl.DataFrame, rows: pl.DataFrame, lcfg: Any, extra_offsets: list[int],
-                  udays: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``."""
-    if udays is None:
-        udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
+                  udays: pl.DataFrame | None = None, cache: DayCache | None = None) -> pl.DataFrame:
+    """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``.
+
+    With ``cache`` (the feature build's, same usage events) the counts come from its dense
+    user grid instead of a per-(user, boundary) as-of join: same numbers, far less work."""
     base_offsets = [7 * i for i in range(int(lcfg.baseline_days) // 7)]
     offsets = base_offsets + extra_offsets
-    au = active_user_counts(udays, boundary_days(rows.get_column(T).unique().to_list(), offsets), [7])
-    out = rows
-    for o in offsets:
-        out = at_offset(out, au, o, ["au_7"], f"@{o}")
-    out = out.with_columns([pl.col(f"au_7@{o}").fill_null(0) for o in offsets])
+    if cache is not None:
+        t = rows.get_column(T).to_numpy()
+        grid = Grid.of(np.unique(t).tolist(), offsets)
+        au7 = cache.active_users(grid, [7])["au_7"]
+        acc = cache.enc.account_codes(rows.get_column("account_id"))
+        out = rows.with_columns([pl.Series(f"au_7@{o}", sample(au7, grid, acc, t - o), dtype=pl.UInt32)
+                                 for o in dict.fromkeys(offsets)])
+    else:
+        if udays is None:
+            udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
+        au = active_user_counts(udays, boundary_days(rows.get_column(T).unique().to_list(), offsets), [7])
+        out = rows
+        for o in offsets:
+            out = at_offset(out, au, o, ["au_7"], f"@{o}")
+        out = out.with_columns([pl.col(f"au_7@{o}").fill_null(0) for o in offsets])
     return out.with_columns(
         pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in base_offsets]).alias("wau_base")
     )
 
 
 def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any,
-                 udays: pl.DataFrame | None = None) -> pl.DataFrame:
+                 udays: pl.DataFrame | None = None, cache: DayCache | None = None) -> pl.DataFrame:
     """``label`` (Int8, nullable) for each (account_id, cutoff) of ``rows`` (which carry ``_t``).
 
     ``udays``: optional precomputed ``features.daily.user_days`` for the label's qualifying
     events (saves a pass over the events when the features use the same event set).
+    ``cache``: the feature build's ``features.cache.DayCache`` when its usage events are the
+    label's qualifying events (the weekly active users then come from its dense user grid).
     Returns ``account_id, cutoff, label`` in the order of ``rows``.
     """
     _check(lcfg)
@@ -84,12 +100,12 @@ def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any,
     ev = tables.events
     if name == "usage_drop":
         assess = [-(h - 7 * j) for j in range(int(lcfg.assess_days) // 7)]
-        r = _baseline_wau(ev, rows, lcfg, assess, udays)
+        r = _baseline_wau(ev, rows, lcfg, assess, udays, cache)
         wau_assess = pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in assess])
         decayed = wau_assess < float(lcfg.drop_fraction) * pl.col("wau_base")
         has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
     elif name == "inactivity":
-        r = _baseline_wau(ev, rows, lcfg, [], udays)
+        r = _baseline_wau(ev, rows, lcfg, [], udays, cache)
         qual = usage_expr(lcfg.qualifying_events, lcfg.excluded_events)
         r = _horizon_count(ev.filter(qual), r, h)
         decayed = pl.col("_in_horizon") == 0

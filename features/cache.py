@@ -1,0 +1,165 @@
+"""Day-level aggregates computed once per build and shared by eligibility, families and labels.
+
+Why: every family and the labels read the same few facts (events per account and day, the last
+day of each event type, each user's last usage day). Computing them once from integer-coded
+events (``features.grid.encode_events``) and answering every window from dense boundary grids
+(``features.grid.Grid``) replaces many string-keyed group-bys and as-of joins. Results are
+exactly those of the day-level definitions in ``features.context`` / ``features.daily``.
+
+All days are UTC day indexes; "before ``b``" is strict (``day < b``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from features.grid import NEVER, Encoded, Grid, encode_events
+from features.windows import DAY, day_of
+from ingest.tables import Tables
+
+
+def usage_codes(enc: Encoded, include: Sequence[str], exclude: Sequence[str]) -> list[int]:
+    """Event codes that count as use (``features.daily.usage_expr`` on the event dictionary)."""
+    names = enc.events.to_list()
+    if include:
+        return enc.event_codes(include)
+    skip = {str(e) for e in exclude}
+    return [i for i, e in enumerate(names) if e not in skip]
+
+
+@dataclass
+class DayCache:
+    """Shared aggregates of one build (see module docstring). Built by :func:`day_cache`.
+
+    ``acc_day``: (a, day) -> n (all events), use (usage events), err, tick, inv (Int64).
+    ``ae``: (a, e, j) -> first/last day and n, with ``j`` the bucket of ``cut_grid`` (cutoffs).
+    ``use``: usage event codes of the features. User grids are memoised per boundary set.
+    """
+
+    enc: Encoded
+    acc_day: pl.DataFrame
+    ae: pl.DataFrame
+    cut_grid: Grid
+    use: list[int]
+    _user_rows: pl.DataFrame | None = None
+    _user_last: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.enc.accounts)
+
+    def firsts(self) -> pl.DataFrame:
+        """(account_id, event, day = first day, n = count): a small stand-in for the day-level
+        ``account_event_days`` wherever only first days matter (anchors, milestones)."""
+        g = self.ae.group_by("a", "e").agg(pl.col("first").min().alias(DAY), pl.col("n").sum())
+        return g.select(
+            self.enc.accounts.gather(g.get_column("a")).alias("account_id"),
+            self.enc.events.gather(g.get_column("e")).alias("event"),
+            pl.col(DAY), pl.col("n"),
+        ) if g.height else pl.DataFrame(schema={"account_id": pl.String, "event": pl.String,
+                                                DAY: pl.Int32, "n": pl.Int64})
+
+    def user_last(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """(pair accounts, L): for each (account, user) pair with usage, sorted by account, its
+        last usage day ``< b_k`` for every boundary of ``grid`` (``NEVER`` when none)."""
+        key = tuple(int(b) for b in grid.bounds)
+        if key not in self._user_last:
+            u = self._user_rows
+            n_users = max(len(self.enc.users), 1)
+            ent = (u.get_column("a").cast(pl.Int64) * n_users + u.get_column("u").cast(pl.Int64)).to_numpy()
+            days = u.get_column(DAY).to_numpy()
+            uniq, inv = np.unique(ent, return_inverse=True)
+            L = grid.last(inv, days, len(uniq))
+            self._user_last[key] = (uniq, L)
+        return self._user_last[key]
+
+    def active_users(self, grid: Grid, widths: Sequence[int], roles: pl.DataFrame | None = None,
+                     role_names: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """(accounts, m) distinct active users in ``[b_k - w, b_k)``: ``au_<w>`` and, with
+        ``roles`` (user_id, role), ``au_<role>_<w>`` (same meaning as ``active_user_counts``)."""
+        uniq, last = self.user_last(grid)
+        n, n_users = self.n_accounts, max(len(self.enc.users), 1)
+        pa, pu = uniq // n_users, uniq % n_users
+        has = np.zeros(n, bool)
+        has[pa] = True
+        starts = np.searchsorted(pa, np.flatnonzero(has))
+        role_of = None
+        if roles is not None and role_names:
+            r = (pl.DataFrame({"user_id": self.enc.users.gather(pl.Series(pu, dtype=pl.Int64))})
+                 .join(roles.select("user_id", "role").unique("user_id"), on="user_id",
+                       how="left", maintain_order="left"))
+            role_of = r.get_column("role").to_numpy()
+
+        def per_account(mask: np.ndarray) -> np.ndarray:
+            out = np.zeros((n, grid.m), np.int64)
+            if len(pa):
+                out[has] = np.add.reduceat(mask.astype(np.int64), starts, axis=0)
+            return out
+
+        counts: dict[str, np.ndarray] = {}
+        for w in sorted({int(x) for x in widths}):
+            act = last >= (grid.bounds.astype(np.int64) - w)[None, :]
+            counts[f"au_{w}"] = per_account(act)
+            if role_of is not None:
+                for rn in role_names:
+                    counts[f"au_{rn}_{w}"] = per_account(act & (role_of == rn)[:, None])
+        return counts
+
+
+def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
+    """Encode the events once and aggregate them to the shared tables (three integer group-bys)."""
+    extra = [tables.accounts.get_column("account_id")] if tables.accounts is not None else []
+    enc = encode_events(tables.events, extra)
+    use = usage_codes(enc, list(fcfg.usage_events), list(fcfg.non_usage_events))
+    err, tick, inv = (enc.event_codes(x) for x in (fcfg.error_events, fcfg.ticket_events,
+                                                    fcfg.invite_events))
+    e = pl.col("e")
+    f = enc.frame.lazy()
+    acc_day = f.group_by("a", DAY).agg(
+        pl.len().cast(pl.Int64).alias("n"),
+        e.is_in(use).sum().cast(pl.Int64).alias("use"),
+        e.is_in(err).sum().cast(pl.Int64).alias("err"),
+        e.is_in(tick).sum().cast(pl.Int64).alias("tick"),
+        e.is_in(inv).sum().cast(pl.Int64).alias("inv"),
+    )
+    cut_grid = Grid.of(cut_days, [0])
+    j = pl.Series("j", cut_grid.bucket(enc.frame.get_column(DAY).to_numpy()), dtype=pl.UInt32)
+    ae = enc.frame.with_columns(j).lazy().group_by("a", "e", "j").agg(
+        pl.col(DAY).min().alias("first"), pl.col(DAY).max().alias("last"),
+        pl.len().cast(pl.Int64).alias("n"),
+    )
+    user_rows = f.filter(e.is_in(use)).select("a", "u", DAY).unique()
+    acc_day, ae, user_rows = pl.collect_all([acc_day, ae, user_rows])
+    return DayCache(enc, acc_day, ae, cut_grid, use, user_rows)
+
+
+def users_net_days(tables: Tables, enc: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account code, day, +1/-1) for users created / deactivated (accounts in the dictionary)."""
+    u = tables.users
+    if u is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+    u = u.filter(pl.col("account_id").is_in(enc.accounts.implode()))
+    deact = (day_of(pl.col("deactivated_at")) if "deactivated_at" in u.columns
+             else pl.lit(None, pl.Int32))
+    moves = pl.concat([
+        u.select("account_id", day_of(pl.col("created_at")).alias(DAY), pl.lit(1, pl.Int64).alias("w")),
+        u.select("account_id", deact.alias(DAY), pl.lit(-1, pl.Int64).alias("w")).drop_nulls(DAY),
+    ])
+    a = enc.account_codes(moves.get_column("account_id"))
+    return a, moves.get_column(DAY).to_numpy(), moves.get_column("w").to_numpy()
+
+
+def sample(values: np.ndarray, grid: Grid, acc: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """values[account, boundary] for each row (account code, boundary day)."""
+    return values[acc, grid.index(days)]
+
+
+def last_to_series(name: str, x: np.ndarray) -> pl.Series:
+    """Int32 last-day samples with ``NEVER`` turned into null (never happened before ``b``)."""
+    s = pl.Series(name, x, dtype=pl.Int32)
+    return pl.select(pl.when(s == NEVER).then(None).otherwise(s).alias(name)).to_series()

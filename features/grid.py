@@ -1,0 +1,127 @@
+"""Dense (entity x boundary) grids: the fast engine behind every point-in-time sample.
+
+Why: the features and labels only ever read an entity's history *strictly before a boundary
+day* ``b`` (a cutoff ``t`` or ``t - offset``). Sorting the distinct boundaries ``b_0 < ... <
+b_{m-1}`` cuts the day axis into buckets: bucket ``j`` holds the days ``b_{j-1} <= d < b_j``
+(bucket 0 everything before ``b_0``, bucket ``m`` everything from ``b_{m-1}`` on, which no
+boundary sees). A day in bucket ``j`` is before ``b_k`` exactly when ``j <= k``, so
+
+* a cumulative sum over days ``< b_k`` is the running sum of per-bucket sums up to ``k``;
+* the last day ``< b_k`` is the running maximum of per-bucket maxima up to ``k``.
+
+This is exact for any cutoff schedule and any window lengths (they only decide the boundary
+set), and its cost grows with entities x distinct boundaries, not with days or cutoffs x
+windows. The per-bucket aggregates are one integer-keyed polars group-by; the running sums and
+maxima are numpy cumulative operations over a dense ``(entities, m)`` array.
+
+``encode_events`` turns the string ids of the raw events into integer codes once, so every
+group-by after it hashes small integers instead of strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from features.windows import DAY, day_of
+
+NEVER = np.iinfo(np.int32).min  # "no day before this boundary" in last-day grids (-> null)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Raw events as integer codes: ``a`` (account), ``u`` (user), ``e`` (event), ``day``.
+
+    ``accounts``/``users``/``events`` are the dictionaries: code ``i`` is ``<keys>[i]``.
+    ``accounts`` also holds ids known only from other tables (accounts without events).
+    """
+
+    frame: pl.DataFrame
+    accounts: pl.Series
+    users: pl.Series
+    events: pl.Series
+
+    def event_codes(self, names: Iterable[str]) -> list[int]:
+        """Codes of the named events that occur at all (absent names simply match nothing)."""
+        wanted = {str(n) for n in names}
+        return [i for i, e in enumerate(self.events.to_list()) if e in wanted]
+
+    def account_codes(self, ids: pl.Series) -> np.ndarray:
+        """Codes (int64) of account ids that are in the dictionary (e.g. eligible rows)."""
+        return ids.cast(pl.Enum(self.accounts)).to_physical().cast(pl.Int64).to_numpy()
+
+
+def encode_events(events: pl.DataFrame | pl.LazyFrame, extra_accounts: Sequence[pl.Series] = ()
+                  ) -> Encoded:
+    """One pass over the raw events: string ids -> integer codes, timestamp -> UTC day index."""
+    ev = events.lazy()
+    keys = ev.select(
+        pl.col("account_id").unique().implode().alias("a"),
+        pl.col("user_id").unique().implode().alias("u"),
+        pl.col("event").unique().implode().alias("e"),
+    ).collect().row(0)
+    acc = pl.concat([pl.Series("account_id", keys[0], pl.String),
+                     *[s.cast(pl.String).rename("account_id") for s in extra_accounts]]
+                    ).unique().sort()
+    users = pl.Series("user_id", keys[1], pl.String).sort()
+    evs = pl.Series("event", keys[2], pl.String).sort()
+    frame = ev.select(
+        pl.col("account_id").cast(pl.Enum(acc)).to_physical().cast(pl.UInt32).alias("a"),
+        pl.col("user_id").cast(pl.Enum(users)).to_physical().cast(pl.UInt32).alias("u"),
+        pl.col("event").cast(pl.Enum(evs)).to_physical().cast(pl.UInt32).alias("e"),
+        day_of(pl.col("timestamp")).alias(DAY),
+    ).collect()
+    return Encoded(frame, acc, users, evs)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Sorted distinct boundary days (Int32 days since epoch) and bucket arithmetic over them."""
+
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, cutoff_days: Iterable[int], offsets: Iterable[int]) -> Grid:
+        """Boundaries ``t - o`` for every cutoff day ``t`` and offset ``o``."""
+        ts, offs = set(cutoff_days), set(offsets)
+        return cls(np.array(sorted({t - o for t in ts for o in offs}), dtype=np.int32))
+
+    @property
+    def m(self) -> int:
+        return len(self.bounds)
+
+    def bucket(self, days: np.ndarray) -> np.ndarray:
+        """Bucket of each day: number of boundaries ``<= day`` (0..m; m = seen by none)."""
+        return np.searchsorted(self.bounds, days, side="right")
+
+    def index(self, days: np.ndarray) -> np.ndarray:
+        """Column of each boundary day (which must be one of the boundaries)."""
+        idx = np.searchsorted(self.bounds, days, side="left")
+        if len(days) and (idx.max() >= self.m or not np.array_equal(self.bounds[idx], days)):
+            raise ValueError("boundary day not in the grid")
+        return idx
+
+    def cum(self, ent: np.ndarray, days: np.ndarray, weights: np.ndarray | None, n: int) -> np.ndarray:
+        """(n, m) int64: sum of ``weights`` (1 each when None) over days ``< b_k`` per entity."""
+        m1 = self.m + 1
+        flat = np.bincount(ent.astype(np.int64) * m1 + self.bucket(days),
+                           weights=None if weights is None else weights.astype(np.float64),
+                           minlength=n * m1)
+        per = flat.reshape(n, m1)[:, : self.m]
+        return np.cumsum(np.rint(per).astype(np.int64) if weights is not None else per, axis=1)
+
+    def last(self, ent: np.ndarray, days: np.ndarray, n: int) -> np.ndarray:
+        """(n, m) int32: each entity's last day ``< b_k`` (``NEVER`` when there is none).
+
+        ``ent``/``days`` may repeat (any rows); the per-bucket maximum is one integer group-by.
+        """
+        m1 = self.m + 1
+        key = ent.astype(np.int64) * m1 + self.bucket(days)
+        g = (pl.DataFrame({"k": key, "d": days.astype(np.int32)}, nan_to_null=False)
+             .group_by("k").agg(pl.col("d").max()))
+        grid = np.full(n * m1, NEVER, dtype=np.int32)
+        grid[g.get_column("k").to_numpy()] = g.get_column("d").to_numpy()
+        return np.maximum.accumulate(grid.reshape(n, m1)[:, : self.m], axis=1)
