@@ -15,7 +15,6 @@ that row and the booster only, so chunking never changes a value.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,15 +43,6 @@ def base_value(booster: lgb.Booster, n_features: int) -> float:
     return float(booster.predict(probe, pred_contrib=True)[0, n_features])
 
 
-@functools.lru_cache(maxsize=32)
-def _woodelf_explainer(booster: lgb.Booster, names: tuple[str, ...]):
-    """One parsed woodelf model per booster (parsing the trees costs as much as a small chunk)."""
-    from woodelf import WoodelfExplainer
-    from woodelf.core.trees.parse_models import load_decision_tree_ensemble_model
-
-    return WoodelfExplainer(load_decision_tree_ensemble_model(booster, list(names)))
-
-
 def has_categorical_splits(booster: lgb.Booster) -> bool:
     """True when any tree splits on a categorical set (woodelf only parses numeric splits)."""
     trees = booster.trees_to_dataframe()
@@ -70,13 +60,10 @@ def booster_contributions(booster: lgb.Booster, X: np.ndarray, backend: str = "p
         c = booster.predict(X, pred_contrib=True)
         return np.ascontiguousarray(c[:, :f]), c[:, f].copy()
     base = np.full(n, base_value(booster, f))
-    if backend == "woodelf":
-        import pandas as pd
+    if backend == "woodelf":  # our converter: categorical splits and LightGBM's missing values
+        from models import woodelf_lgb
 
-        names = tuple(f"f{i}" for i in range(f))
-        explainer = _woodelf_explainer(booster, names)
-        values = explainer.shap_values(pd.DataFrame(X, columns=list(names)), verbose=False)
-        return np.asarray(values, dtype=np.float64), base
+        return woodelf_lgb.contributions(booster, X), base
     import warnings
 
     import shap
@@ -99,8 +86,10 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
     """Exact TreeSHAP of each row's serving model: ``(contrib[n, n_features], base[n])``.
 
     ``contrib`` columns follow ``model.feature_names``; ``contrib.sum(1) + base`` equals
-    ``model.predict_raw(frame)``. A booster with categorical splits is explained with
-    ``pred_contrib`` whatever ``backend`` says (logged once), so the values stay exact.
+    ``model.predict_raw(frame)``. ``woodelf`` goes through ``models.woodelf_lgb`` (categorical
+    splits and missing values included); a booster it cannot reproduce exactly (linear trees,
+    multiclass), or one with categorical splits under ``shap``, is explained with
+    ``pred_contrib`` instead (logged), so the values stay exact.
     """
     _check_backend(backend)
     n, f = frame.height, len(model.feature_names)
@@ -112,7 +101,14 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
         idx = np.flatnonzero(keys == key)
         booster = model.models[key].booster
         use = backend
-        if backend != "pred_contrib" and has_categorical_splits(booster):
+        if backend == "woodelf":
+            from models.woodelf_lgb import unsupported_reason
+
+            reason = unsupported_reason(booster)
+            if reason is not None:
+                log.info("model %s: %s: explained with pred_contrib", key, reason)
+                use = "pred_contrib"
+        elif backend == "shap" and has_categorical_splits(booster):
             log.info("model %s has categorical splits: explained with pred_contrib", key)
             use = "pred_contrib"
         for part in _chunks(idx.size, chunk_rows):
