@@ -255,6 +255,18 @@ class ScoreConfig:
     psi_bins: int = 10
     psi_warn: float = 0.2
     report: bool = True
+    # Why vs. that (models/score.py `cause_attribution`): driver families that name a reason a CSM
+    # can act on. Every other family (activity, trends, breadth, peer: usage going down; lifecycle:
+    # renewal timing and tenure) is a *symptom*. `top_cause_family` (which also picks the playbook
+    # rule) is the cause family with the largest summed contribution, compared with the account's
+    # segment peers (`cause_relative_to: peers`) or as is (`base`), when it is material: its summed
+    # TreeSHAP contribution is >= cause_min_contribution (log-odds) and >= cause_min_share x the
+    # account's total positive family contribution. Otherwise the top symptom family.
+    cause_families: list[str] = field(
+        default_factory=lambda: ["role", "milestones", "onboarding", "friction"])
+    cause_min_contribution: float = 0.05
+    cause_min_share: float = 0.0
+    cause_relative_to: str = "peers"
 
 
 @dataclass
