@@ -172,6 +172,9 @@ class FeaturesConfig:
     renewal_cycle_by: dict[str, int] = field(default_factory=lambda: {"monthly": 30, "annual": 365})
     # Cap for "days since" features when something never happened (keeps them numeric).
     never_days: int = 9999
+    # Engagement indicators (features/engagement.py): weekly active users and person-days per
+    # week, lapsing users, roster changes by role, last-week friction. On with their families.
+    engagement: bool = True
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
-from features import friction, lifecycle, milestones, peer, role, usage
+from features import engagement, friction, lifecycle, milestones, peer, role, usage
 from features.cache import DayCache, day_cache
 from features.catalogue import FAMILIES, render_catalogue
 from features.context import build_wide
@@ -199,8 +199,10 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
     rows = _with_statics(rows, tables, firsts, fcfg, families, segments, _invite_days(cache, fcfg))
-    wide = build_wide(tables, rows, fcfg, families, cache)
+    wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache), tables, cache,
+                                   fcfg, families)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
+    s1 |= engagement.indicators(fcfg, families, tables.users is not None)
     wide = wide.with_columns([e.alias(n) for n, e in s1.items()])
     if s2:
         wide = wide.with_columns([e.alias(n) for n, e in s2.items()])

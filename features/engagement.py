@@ -1,0 +1,264 @@
+"""Engagement indicators: the weekly-active-user (WAU) series, lapsing users, the user roster
+and short-window friction, as extra leading indicators of the existing families.
+
+Why: a decay label is usually stated in weekly active users relative to the account's own
+recent level (``label=usage_drop``: mean WAU at the end of the horizon < a fraction of the mean
+WAU of the weeks before ``t``). The 28-day windows of ``features.usage`` blur that level and its
+direction; the per-week series, the users who were active this month but not this week, the
+people who left (by role: an admin leaving takes the account's know-how) and a fresh spike of
+errors or tickets are what a CSM would look at first. Nothing here is specific to one product:
+it needs only events with users and, for the roster, a users table.
+
+Time semantics (docs/ARCHITECTURE.md): every value at cutoff ``t`` (00:00 UTC) reads only
+days ``< t``. Weeks are aligned to the cutoff: week ``i`` (``i = 0`` the last one) is
+``[t - 7(i+1), t - 7i)``. A user "exists" at ``t`` when created before ``t`` and not
+deactivated before ``t``.
+
+``features.engagement`` (default true) switches them all; within it each indicator belongs to
+an existing family and is on with it (so no new family name is needed): ``trends`` -> WAU and
+person-day series, lapsing users; ``role`` -> roster and per-role person-days (users table
+only); ``friction`` -> last-week friction ratios. Windows reuse ``features.slope_weeks`` (weeks
+of history) and ``features.recent_days`` (the usual level: its whole weeks); a week is 7 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from features.cache import DayCache, last_to_series, sample
+from features.context import safe_div
+from features.grid import Grid
+from features.usage import weekly_slope
+from features.windows import DAY, T, day_of
+from ingest.tables import Tables
+
+#: Prefix of the sample columns this module adds to the wide frame (no clash with context.py).
+PREFIX = "eng_"
+#: Days in a week: the unit of weekly active users and of every "last week" indicator.
+WEEK = 7
+
+
+def enabled(fcfg: Any) -> bool:
+    """``features.engagement``: are the engagement indicators on (default True)?"""
+    return bool(getattr(fcfg, "engagement", True))
+
+
+def _wau(i: int) -> pl.Expr:
+    """Distinct active users in week ``i`` before the cutoff (``i = 0``: ``[t - 7, t)``)."""
+    return pl.col(f"{PREFIX}au_7@{7 * i}").cast(pl.Float64)
+
+
+def _acc(fact: str, offset: int) -> pl.Expr:
+    """A cumulative account fact sampled at ``t - offset`` (0 before any history)."""
+    return pl.col(f"{PREFIX}{fact}@{offset}").cast(pl.Float64)
+
+
+def _win(fact: str, start: int, end: int = 0) -> pl.Expr:
+    """Sum of a cumulative account fact over ``[t - start, t - end)``."""
+    return _acc(fact, end) - _acc(fact, start)
+
+
+def _mean(exprs: Sequence[pl.Expr]) -> pl.Expr:
+    return pl.mean_horizontal(list(exprs))
+
+
+def person_days(cache: DayCache) -> pl.DataFrame:
+    """Distinct (a, u, day) with at least one usage event: one row per person-day of use.
+
+    ``a``/``u`` are the account/user codes of ``cache.enc``; ``day`` the UTC day index.
+    """
+    f = cache.enc.frame
+    n_users = max(len(cache.enc.users), 1)
+    key = pl.col("a").cast(pl.Int64) * n_users + pl.col("u").cast(pl.Int64)
+    rows = (f.lazy().filter(pl.col("e").is_in(cache.use))
+            .select(key.alias("k"), pl.col(DAY)).unique().collect())
+    return rows.select((pl.col("k") // n_users).alias("a"), (pl.col("k") % n_users).alias("u"),
+                       pl.col(DAY))
+
+
+def _user_moves(tables: Tables, cache: DayCache) -> pl.DataFrame:
+    """(a, role, day, created, left): one row per user creation / deactivation (UTC day)."""
+    u = tables.users
+    assert u is not None
+    u = u.filter(pl.col("account_id").is_in(cache.enc.accounts.implode()))
+    deact = (day_of(pl.col("deactivated_at")) if "deactivated_at" in u.columns
+             else pl.lit(None, pl.Int32))
+    moves = pl.concat([
+        u.select("account_id", pl.col("role").cast(pl.String), day_of(pl.col("created_at")).alias(DAY),
+                 pl.lit(1, pl.Int64).alias("created"), pl.lit(0, pl.Int64).alias("left")),
+        u.select("account_id", pl.col("role").cast(pl.String), deact.alias(DAY),
+                 pl.lit(0, pl.Int64).alias("created"), pl.lit(1, pl.Int64).alias("left"))
+        .drop_nulls(DAY),
+    ])
+    return moves.with_columns(
+        pl.Series("a", cache.enc.account_codes(moves.get_column("account_id")), dtype=pl.Int64))
+
+
+def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
+                 families: Sequence[str]) -> pl.DataFrame:
+    """``wide`` plus the ``eng_<fact>@<offset>`` samples the engagement indicators read.
+
+    ``wide`` carries ``account_id`` and ``_t`` (cutoff day); ``cache`` is the build's
+    ``features.cache.DayCache``. Every sample is read from a dense (account x boundary) grid
+    (``features.grid.Grid``): a value over days strictly before ``t - offset``.
+    """
+    if not enabled(fcfg):
+        return wide
+    weeks, short, recent = int(fcfg.slope_weeks), WEEK, int(fcfg.recent_days)
+    t = wide.get_column(T).to_numpy()
+    cut_days = np.unique(t).tolist()
+    acc = cache.enc.account_codes(wide.get_column("account_id"))
+    n = cache.n_accounts
+    cols: list[pl.Series] = []
+
+    def put(name: str, grid: Grid, values: np.ndarray, offsets: Sequence[int]) -> None:
+        for o in offsets:
+            cols.append(pl.Series(f"{PREFIX}{name}@{o}", sample(values, grid, acc, t - o),
+                                  dtype=pl.Int64))
+
+    week_offsets = [7 * i for i in range(weeks + 1)]
+    want_users = "role" in families and tables.users is not None
+    pdays = person_days(cache) if ("trends" in families or want_users) else None
+    if "trends" in families:
+        gu = Grid.of(cut_days, week_offsets[:-1])
+        counts = cache.active_users(gu, [7, short, recent])
+        put("au_7", gu, counts["au_7"], week_offsets[:-1])
+        for w in sorted({short, recent} - {WEEK}):  # au_7@0 is week 0 above
+            put(f"au_{w}", gu, counts[f"au_{w}"], [0])
+        g = Grid.of(cut_days, sorted(set(week_offsets) | {recent}))
+        put("ud", g, g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(),
+                           None, n), sorted(set(week_offsets) | {recent}))
+        ad = cache.acc_day
+        gs = Grid.of(cut_days, [0, short, recent])
+        put("usage", gs, gs.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
+                                ad.get_column("use").to_numpy(), n), [0, short, recent])
+    if want_users:
+        roles = [str(r) for r in fcfg.roles]
+        moves = _user_moves(tables, cache)
+        g = Grid.of(cut_days, [0, recent])
+        a, d = moves.get_column("a").to_numpy(), moves.get_column(DAY).to_numpy()
+        role = moves.get_column("role").to_numpy()
+        for fact in ("created", "left"):
+            w = moves.get_column(fact).to_numpy()
+            put(fact, g, g.cum(a, d, w, n), [0, recent])
+            for r in roles:
+                put(f"{fact}_{r}", g, g.cum(a, d, w * (role == r), n), [0, recent])
+        gc = Grid.of(cut_days, [0])
+        for r in roles:
+            left = (moves.get_column("left").to_numpy() == 1) & (role == r)
+            last = gc.last(a[left], d[left], n)
+            cols.append(last_to_series(f"{PREFIX}last_left_{r}", sample(last, gc, acc, t)))
+        # person-days by role: who keeps using the product
+        users = pl.DataFrame({"user_id": cache.enc.users}).with_row_index("u").join(
+            tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
+            on="user_id", how="left")
+        pr = pdays.join(users.select(pl.col("u").cast(pl.Int64), "role"), on="u", how="left")
+        pa, pd_, prole = (pr.get_column(c).to_numpy() for c in ("a", DAY, "role"))
+        gr = Grid.of(cut_days, [0, short, recent])
+        for r in roles:
+            m = prole == r
+            put(f"ud_{r}", gr, gr.cum(pa[m], pd_[m], None, n), [0, short, recent])
+    if "friction" in families:
+        ad = cache.acc_day
+        g = Grid.of(cut_days, [0, short, recent])
+        a, d = ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy()
+        for fact, col in (("errors", "err"), ("tickets", "tick")):
+            put(fact, g, g.cum(a, d, ad.get_column(col).to_numpy(), n), [0, short, recent])
+    return wide.with_columns(cols) if cols else wide
+
+
+def baseline_weeks(fcfg: Any) -> int:
+    """Whole weeks in the recent window (``features.recent_days // 7``, at least 1)."""
+    return max(1, int(fcfg.recent_days) // WEEK)
+
+
+def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str, pl.Expr]:
+    """``{feature name: expression}`` over the frame from ``with_samples``.
+
+    ``k = features.slope_weeks`` weeks of history, ``r = features.recent_days`` (its
+    ``b = r // 7`` whole weeks are the account's usual level), "last week" = ``[t - 7, t)``.
+
+    trends:
+
+    * ``wau_last_week``: distinct active users in ``[t - 7, t)``.
+    * ``wau_mean_{r}d``: mean of the ``b`` weekly active-user counts before ``t``.
+    * ``wau_last_week_ratio``: ``wau_last_week / wau_mean_{r}d`` (1 = at its usual level).
+    * ``wau_trend_ratio_{r}d``: ``wau_mean_{r}d`` / mean WAU of the ``b`` weeks before them
+      (needs ``k >= 2b``).
+    * ``wau_slope_rel_{k}w``: least-squares slope of the ``k`` weekly counts divided by their
+      mean (share of the usual level gained per week; null when nobody was active).
+    * ``wau_cv_{k}w``: standard deviation / mean of the ``k`` weekly counts (how noisy the
+      level is; null when nobody was active).
+    * ``lapsing_users_7d``: users active in ``[t - r, t)`` but not in ``[t - 7, t)``;
+      ``lapsing_users_share_7d``: the same / active users in ``[t - r, t)``.
+    * person-days (a user using the product on a day; more sensitive than WAU, which saturates
+      when people use the product most days): ``user_days_last_week``,
+      ``user_days_last_week_ratio`` (/ weekly mean over the ``b`` weeks),
+      ``user_days_trend_ratio_{r}d``, ``user_days_slope_rel_{k}w`` (as for WAU) and
+      ``days_per_active_user_{r}d`` (person-days / active users over ``[t - r, t)``).
+    * ``usage_last_week_ratio``: usage events last week / weekly mean over ``[t - r, t)``.
+
+    role (users table): ``users_existing``, ``users_change_{r}d`` (existing now minus existing
+    at ``t - r``), ``users_left_{r}d`` (deactivated in ``[t - r, t)``), and per role
+    ``<role>s_existing``, ``<role>s_left_{r}d``, ``days_since_<role>_left`` (``t`` minus the
+    day of the last deactivation; ``never_days`` when none) and
+    ``<role>_user_days_last_week_ratio`` (person-days of that role last week / their weekly mean
+    over ``[t - r, t)``).
+
+    friction: ``integration_errors_last_week_ratio`` and ``support_tickets_last_week_ratio``:
+    count last week / weekly mean over ``[t - r, t)`` (1 = usual, > 1 a fresh spike).
+
+    Every ratio is null when its denominator is 0 (undefined, not 0).
+    """
+    if not enabled(fcfg):
+        return {}
+    k, b = int(fcfg.slope_weeks), baseline_weeks(fcfg)
+    s, r = WEEK, int(fcfg.recent_days)
+    never = float(fcfg.never_days)
+
+    def last_week_ratio(fact: str) -> pl.Expr:
+        return safe_div(_win(fact, s), _win(fact, r) * s / r)
+
+    out: dict[str, pl.Expr] = {}
+    if "trends" in families:
+        weeks = [_wau(i) for i in range(k)]
+        base = _mean(weeks[:b])
+        out["wau_last_week"] = weeks[0]
+        out[f"wau_mean_{r}d"] = base
+        out["wau_last_week_ratio"] = safe_div(weeks[0], base)
+        if k >= 2 * b:
+            out[f"wau_trend_ratio_{r}d"] = safe_div(base, _mean(weeks[b:2 * b]))
+        mean_k = _mean(weeks)
+        out[f"wau_slope_rel_{k}w"] = safe_div(weekly_slope(weeks[::-1]), mean_k)
+        out[f"wau_cv_{k}w"] = safe_div(pl.concat_list(weeks).list.std(ddof=0), mean_k)
+        au_r = pl.col(f"{PREFIX}au_{r}@0").cast(pl.Float64)
+        lapsing = au_r - pl.col(f"{PREFIX}au_{s}@0").cast(pl.Float64)
+        out["lapsing_users_7d"] = lapsing
+        out["lapsing_users_share_7d"] = safe_div(lapsing, au_r)
+        ud = [_win("ud", 7 * (i + 1), 7 * i) for i in range(k)]
+        ud_base = _mean(ud[:b])
+        out["user_days_last_week"] = ud[0]
+        out["user_days_last_week_ratio"] = safe_div(ud[0], ud_base)
+        if k >= 2 * b:
+            out[f"user_days_trend_ratio_{r}d"] = safe_div(ud_base, _mean(ud[b:2 * b]))
+        out[f"user_days_slope_rel_{k}w"] = safe_div(weekly_slope(ud[::-1]), _mean(ud))
+        out[f"days_per_active_user_{r}d"] = safe_div(_win("ud", r), au_r)
+        out["usage_last_week_ratio"] = last_week_ratio("usage")
+    if "role" in families and has_users:
+        out["users_existing"] = _acc("created", 0) - _acc("left", 0)
+        out[f"users_change_{r}d"] = _win("created", r) - _win("left", r)
+        out[f"users_left_{r}d"] = _win("left", r)
+        for role in fcfg.roles:
+            out[f"{role}s_existing"] = _acc(f"created_{role}", 0) - _acc(f"left_{role}", 0)
+            out[f"{role}s_left_{r}d"] = _win(f"left_{role}", r)
+            out[f"days_since_{role}_left"] = (
+                pl.col(T) - pl.col(f"{PREFIX}last_left_{role}")).cast(pl.Float64).fill_null(never)
+            out[f"{role}_user_days_last_week_ratio"] = last_week_ratio(f"ud_{role}")
+    if "friction" in families:
+        out["integration_errors_last_week_ratio"] = last_week_ratio("errors")
+        out["support_tickets_last_week_ratio"] = last_week_ratio("tickets")
+    return out
