@@ -67,8 +67,18 @@ def account_file_name(account_id: str) -> str:
 
 
 def fmt_pct(p: float | None) -> str:
-    """Probability 0..1 -> whole percent, e.g. ``0.723 -> '72%'``."""
-    return "—" if p is None else f"{p * 100:.0f}%"
+    """Probability 0..1 -> whole percent, e.g. ``0.723 -> '72%'``.
+
+    The ends read ``>99%`` and ``<1%``: a model's estimate is never a certainty, and a CSM who
+    sees "100%" stops reading the drivers.
+    """
+    if p is None:
+        return "—"
+    if p >= 0.995:
+        return ">99%"
+    if p < 0.005:
+        return "<1%"
+    return f"{p * 100:.0f}%"
 
 
 def fmt_points(change: float | None) -> str:
@@ -261,6 +271,7 @@ def _account_view(row: dict[str, Any], segments: list[str],
         "change": row["risk_change"], "previous_risk": row.get("previous_risk"),
         "model_version": row.get("model_version"),
         "next_best_action": row["next_best_action"],
+        "cause": _cause_view(row),
         "drivers": drivers,
         "risk_drivers": [d for d in drivers if d["direction"] == "risk"],
         "protective": [d for d in drivers if d["direction"] == "protective"],
@@ -286,8 +297,16 @@ def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str) ->
         "segs": [{"slug": s["slug"], "value": row[s["name"]]} for s in segments],
         "spark": svg.sparkline(active, f"Weekly active users, last {len(active)} weeks"),
         "usage_last": fmt_num(active[-1]) if active else "—",
-        "top_driver": row["driver_1_text"] or "",
+        "top_driver": row.get("top_cause_driver_text") or row["driver_1_text"] or "",
     }
+
+
+def _cause_view(row: dict[str, Any]) -> dict[str, str] | None:
+    """The likely cause behind the risk (scoring's ``top_cause_*``), when it is a cause family."""
+    if row.get("top_cause_kind") != "cause" or not row.get("top_cause_family"):
+        return None
+    return {"family": str(row["top_cause_family"]).replace("_", " "),
+            "text": row.get("top_cause_driver_text") or ""}
 
 
 # --------------------------------------------------------------------------- entry point

@@ -21,7 +21,8 @@ SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.html$")
 
 
 def test_percent_and_points() -> None:
-    assert [fmt_pct(p) for p in (0.723, 0.0, 1.0, 0.004)] == ["72%", "0%", "100%", "0%"]
+    assert [fmt_pct(p) for p in (0.723, 0.0, 1.0, 0.004, 0.994, 0.006)] == [
+        "72%", "<1%", ">99%", "<1%", "99%", "1%"]
     assert fmt_pct(None) == "—"
     assert [fmt_points(c) for c in (0.05, -0.031, 0.004, -0.004, None, float("nan"))] == [
         "+5 pts", "−3 pts", "no change", "no change", "new", "new"]

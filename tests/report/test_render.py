@@ -252,3 +252,20 @@ def test_empty_portfolio_renders(tmp_path: Path, tiny: dict[str, Any]) -> None:
     assert rows_of(index) == []
     assert "0 of 0 accounts shown" in text_of(index)
     assert list((tmp_path / "report" / "accounts").iterdir()) == []
+
+
+def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_page(
+        tmp_path: Path, tiny: dict[str, Any]) -> None:
+    scores = tiny["scores"].with_columns(
+        pl.Series("top_cause_kind", ["cause", "symptom", None]),
+        pl.Series("top_cause_family", ["role", "activity", None]),
+        pl.Series("top_cause_driver_text", ["2 admins left in the last 28 days.", None, None]),
+    )
+    index = render(tmp_path, {**tiny, "scores": scores})
+    text = text_of(index)
+    assert "2 admins left in the last 28 days." in text       # A1: the cause sentence
+    assert "Support tickets <script>alert(1)</script> doubled." in text  # no cause: driver 1
+    a1 = text_of(tmp_path / "report" / "accounts" / "A1.html")
+    assert "Likely cause: role — 2 admins left in the last 28 days." in a1
+    z9 = text_of(tmp_path / "report" / "accounts" / "Z-9.html")
+    assert "Likely cause" not in z9
