@@ -4,8 +4,10 @@
   standardisation, categorical -> "missing" imputation + one-hot (unseen levels ignored), then a
   seeded L2 logistic regression. Infinite values are treated as missing.
 - ``heuristic``: one line a CSM could apply by hand: rank accounts by one feature
-  (``model.heuristic_feature``, default ``active_users_trend_ratio``; ``model.heuristic_higher_is``
-  = healthier means the lowest value is the riskiest). Missing values rank as the median. When
+  (``model.heuristic_feature``, default ``active_users_trend_ratio``; the shipped
+  ``conf/model/lightgbm.yaml`` uses ``user_days_last_week_ratio``, the best single ratio on the
+  training period of the demo data; ``model.heuristic_higher_is`` = healthier means the lowest
+  value is the riskiest). Missing values rank as the median. When
   the feature is absent the first present ``*_trend_ratio`` feature is used instead (logged); with
   none the heuristic is skipped. It is a rank, not a probability: only ranking metrics apply.
 """
