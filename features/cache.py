@@ -51,6 +51,12 @@ class DayCache:
     _user_last: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
+    def user_rows(self) -> pl.DataFrame:
+        """Distinct (ent = a * n_users + u, day) with a usage event (Int64, Int32)."""
+        assert self._user_rows is not None
+        return self._user_rows
+
+    @property
     def n_accounts(self) -> int:
         return len(self.enc.accounts)
 

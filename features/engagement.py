@@ -69,14 +69,12 @@ def _mean(exprs: Sequence[pl.Expr]) -> pl.Expr:
 def person_days(cache: DayCache) -> pl.DataFrame:
     """Distinct (a, u, day) with at least one usage event: one row per person-day of use.
 
-    ``a``/``u`` are the account/user codes of ``cache.enc``; ``day`` the UTC day index.
+    ``a``/``u`` are the account/user codes of ``cache.enc``; ``day`` the UTC day index. Read
+    from the cache's usage user-days (already distinct), so the events are not scanned again.
     """
-    f = cache.enc.frame
+    rows = cache.user_rows
     n_users = max(len(cache.enc.users), 1)
-    key = pl.col("a").cast(pl.Int64) * n_users + pl.col("u").cast(pl.Int64)
-    rows = (f.lazy().filter(pl.col("e").is_in(cache.use))
-            .select(key.alias("k"), pl.col(DAY)).unique().collect())
-    return rows.select((pl.col("k") // n_users).alias("a"), (pl.col("k") % n_users).alias("u"),
+    return rows.select((pl.col("ent") // n_users).alias("a"), (pl.col("ent") % n_users).alias("u"),
                        pl.col(DAY))
 
 
