@@ -94,8 +94,18 @@ class Grid:
         return len(self.bounds)
 
     def bucket(self, days: np.ndarray) -> np.ndarray:
-        """Bucket of each day: number of boundaries ``<= day`` (0..m; m = seen by none)."""
-        return np.searchsorted(self.bounds, days, side="right")
+        """Bucket of each day: number of boundaries ``<= day`` (0..m; m = seen by none).
+
+        Days span a few thousand values while rows number millions, so the buckets of the
+        span are computed once and gathered (a binary search per row costs ~10x more).
+        """
+        if len(days) == 0 or days.dtype.kind not in "iu":  # float days (NaN = null): search
+            return np.searchsorted(self.bounds, days, side="right")
+        lo, hi = int(days.min()), int(days.max())
+        if hi - lo > 4 * len(days) + 1_000_000:  # sparse span: search per row instead
+            return np.searchsorted(self.bounds, days, side="right")
+        lut = np.searchsorted(self.bounds, np.arange(lo, hi + 1, dtype=np.int64), side="right")
+        return lut[days.astype(np.int64) - lo]
 
     def index(self, days: np.ndarray) -> np.ndarray:
         """Column of each boundary day (which must be one of the boundaries)."""
@@ -116,12 +126,12 @@ class Grid:
     def last(self, ent: np.ndarray, days: np.ndarray, n: int) -> np.ndarray:
         """(n, m) int32: each entity's last day ``< b_k`` (``NEVER`` when there is none).
 
-        ``ent``/``days`` may repeat (any rows); the per-bucket maximum is one integer group-by.
+        ``ent``/``days`` may repeat (any rows); the per-bucket maximum is one unbuffered
+        ``np.maximum.at`` scatter into the dense grid (~20x faster than a hash group-by).
         """
         m1 = self.m + 1
-        key = ent.astype(np.int64) * m1 + self.bucket(days)
-        g = (pl.DataFrame({"k": key, "d": days.astype(np.int32)}, nan_to_null=False)
-             .group_by("k").agg(pl.col("d").max()))
         grid = np.full(n * m1, NEVER, dtype=np.int32)
-        grid[g.get_column("k").to_numpy()] = g.get_column("d").to_numpy()
+        if len(ent):
+            key = ent.astype(np.int64) * m1 + self.bucket(days)
+            np.maximum.at(grid, key, days.astype(np.int32))
         return np.maximum.accumulate(grid.reshape(n, m1)[:, : self.m], axis=1)
