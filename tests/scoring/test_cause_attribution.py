@@ -86,14 +86,16 @@ def test_cause_driver_is_the_largest_positive_feature_of_the_chosen_family() -> 
 
 
 # -- on simulated data -----------------------------------------------------------------------
-SCORED_CUTOFFS = 3
+SCORED_CUTOFFS = 4
 
 
 @pytest.fixture(scope="module")
 def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A simulated world big enough for ~100 high-risk accounts with a planted cause over the last
-    three weekly cutoffs: in-process decay-simulate, decay-train (real champion in a SQLite MLflow
-    store), then decay-score at each cutoff."""
+    """The demo-sized world (1200 accounts, 540 days: the issue's bar is set "on simulated data" at
+    the size the product ships as its demo), scored at the last four weekly cutoffs:
+    in-process decay-simulate, decay-train (real champion in a SQLite MLflow store), decay-score.
+    Smaller worlds train models that barely use the role and friction indicators (600 accounts
+    measured 0.47), so the bar is checked where the model has seen enough of each mechanism."""
     from pipelines.score import score_job
     from pipelines.simulate import write_simulation
     from pipelines.train import train_job
@@ -103,9 +105,8 @@ def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = [f"data.dir={root}/data", f"output.dir={root}/out",
             f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
             f"mlflow.artifact_location={root}/mlruns/artifacts",
-            "simulate.accounts=600", "simulate.days=540", "simulate.oracle_replays=5",
-            "snapshot.count=24", "split.test_cutoffs=3", "split.validation_cutoffs=3",
-            "model.num_boost_round=200", "backtest.origins=1"]
+            "simulate.accounts=1200", "simulate.days=540", "simulate.oracle_replays=5",
+            "backtest.origins=1"]
     cfg = load_config(base)
     write_simulation(simulate(spec_from_config(cfg)), cfg.data.dir)
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -135,11 +136,8 @@ def test_top_cause_family_names_the_planted_cause_in_at_least_80_percent(cause_w
         print(f"  {cause:20s} {c['matched']:3d}/{c['n']:3d} = {c['rate']:.2f}  instead: {c['won_instead']}")
     assert summary["n_high_risk_with_cause"] >= 60  # enough rows for the rate to mean something
     assert set(summary["per_cause"]) == set(EXPECTED_FAMILIES)
-    # The issue's bar (>= 0.8) is measured on the full demo data by benchmarks/cause_attribution.py
-    # (0.80 there). A world small enough for the suite (600 accounts, ~40 s) trains a model that
-    # barely uses the role and friction indicators (champion_left accounts: role family ~0.02
-    # log-odds), so no attribution of that model's drivers can reach it: measured 0.47 here.
-    # What this test pins: naming the cause beats the symptom-dominated plain top family by far.
+    assert summary["rate"] >= 0.8
+    # ... and naming the cause beats the symptom-dominated plain top family by far.
     assert summary["rate"] >= summary["rate_if_plain_top_family"] + 0.2
 
 
