@@ -108,9 +108,23 @@ class Grid:
         return lut[days.astype(np.int64) - lo]
 
     def index(self, days: np.ndarray) -> np.ndarray:
-        """Column of each boundary day (which must be one of the boundaries)."""
-        idx = np.searchsorted(self.bounds, days, side="left")
-        if len(days) and (idx.max() >= self.m or not np.array_equal(self.bounds[idx], days)):
+        """Column of each boundary day (which must be one of the boundaries).
+
+        A lookup table over the boundary span (a few hundred days) maps each day to its column
+        (-1 off the grid): one gather per row instead of a binary search and a comparison.
+        """
+        if len(days) == 0:
+            return np.zeros(0, np.int64)
+        if self.m == 0:
+            raise ValueError("boundary day not in the grid")
+        lo, hi = int(self.bounds[0]), int(self.bounds[-1])
+        lut = np.full(hi - lo + 1, -1, np.int64)
+        lut[self.bounds.astype(np.int64) - lo] = np.arange(self.m)
+        d = days.astype(np.int64) - lo
+        if int(d.min()) < 0 or int(d.max()) > hi - lo:
+            raise ValueError("boundary day not in the grid")
+        idx = lut[d]
+        if int(idx.min()) < 0:
             raise ValueError("boundary day not in the grid")
         return idx
 
