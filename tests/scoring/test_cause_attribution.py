@@ -17,6 +17,9 @@ from core.config import load_config
 from core.errors import ConfigValueError
 from models.score import ScoreParams, cause_attribution, family_top_feature
 
+# Module-scoped fixtures are built once: keep these tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("cause_world")
+
 FAMS = ["activity", "friction", "milestones", "role", "trends"]
 
 

@@ -15,6 +15,9 @@ from core.cli import job
 from core.config import load_config
 from pipelines.score import score_job
 
+# Module-scoped fixtures are built once: keep these tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("score_world")
+
 AS_OF = "2026-10-25"
 
 
