@@ -33,10 +33,15 @@ test: venv browser
 lint: venv
 	.venv/bin/ruff check .
 
+# Speed and memory targets (results in benchmarks/results/*.json). Needs the demo data.
 bench: venv
-	$(PY) -m benchmarks.features_bench
+	@test -f data/demo/events.parquet || .venv/bin/decay-simulate
 	$(PY) -m benchmarks.simulate_bench
+	$(PY) -m benchmarks.ingest_load
+	$(PY) -m benchmarks.features_bench
 	$(PY) -m benchmarks.score_bench
+	$(PY) -m benchmarks.report_render
+	$(PY) -m benchmarks.cause_attribution
 
 clean:
 	rm -rf outputs mlruns data/demo .pytest_cache
