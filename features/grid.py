@@ -56,25 +56,32 @@ class Encoded:
 
 def encode_events(events: pl.DataFrame | pl.LazyFrame, extra_accounts: Sequence[pl.Series] = ()
                   ) -> Encoded:
-    """One pass over the raw events: string ids -> integer codes, timestamp -> UTC day index."""
-    ev = events.lazy()
-    keys = ev.select(
-        pl.col("account_id").unique().implode().alias("a"),
-        pl.col("user_id").unique().implode().alias("u"),
-        pl.col("event").unique().implode().alias("e"),
-    ).collect().row(0)
-    acc = pl.concat([pl.Series("account_id", keys[0], pl.String),
-                     *[s.cast(pl.String).rename("account_id") for s in extra_accounts]]
-                    ).unique().sort()
-    users = pl.Series("user_id", keys[1], pl.String).sort()
-    evs = pl.Series("event", keys[2], pl.String).sort()
-    frame = ev.select(
-        pl.col("account_id").cast(pl.Enum(acc)).to_physical().cast(pl.UInt32).alias("a"),
-        pl.col("user_id").cast(pl.Enum(users)).to_physical().cast(pl.UInt32).alias("u"),
-        pl.col("event").cast(pl.Enum(evs)).to_physical().cast(pl.UInt32).alias("e"),
+    """One pass over the raw events: string ids -> integer codes, timestamp -> UTC day index.
+
+    Each id column is cast to a Categorical with its own fresh ``pl.Categories``, which hashes
+    every string once and numbers the distinct ones in order of appearance; those numbers are
+    then mapped to the rank in the sorted dictionary (a gather over a small lookup table).
+    Codes are therefore exactly those of ``cast(pl.Enum(sorted distinct ids))``, without a
+    separate distinct-values pass over the strings.
+    """
+    cols = {"account_id": "a", "user_id": "u", "event": "e"}
+    cats = {c: pl.Categories.random() for c in cols}
+    raw = events.lazy().select(
+        *[pl.col(c).cast(pl.String).cast(pl.Categorical(cats[c])).alias(c) for c in cols],
         day_of(pl.col("timestamp")).alias(DAY),
     ).collect()
-    return Encoded(frame, acc, users, evs)
+    dicts: dict[str, pl.Series] = {}
+    codes: dict[str, pl.Series] = {}
+    for c, short in cols.items():
+        # ``raw`` holds the categorical column, so its categories are alive here.
+        seen = cats[c].to_series().rename(c)
+        extra = [s.cast(pl.String).rename(c) for s in extra_accounts] if short == "a" else []
+        keys = (pl.concat([seen, *extra]).unique() if extra else seen).sort()
+        lut = seen.cast(pl.Enum(keys)).to_physical().cast(pl.UInt32)
+        codes[short] = lut.gather(raw.get_column(c).to_physical()).rename(short)  # null stays null
+        dicts[short] = keys
+    frame = pl.DataFrame([codes["a"], codes["u"], codes["e"], raw.get_column(DAY)])
+    return Encoded(frame, dicts["a"], dicts["u"], dicts["e"])
 
 
 @dataclass(frozen=True)
