@@ -27,14 +27,15 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError
+from models.train import LGB_METRICS
 
 log = logging.getLogger("adoption_decay")
 
 #: tune.objective -> (LightGBM metric name, study direction).
+#: Tuning objective -> (LightGBM metric, Optuna direction): the same metric table training uses.
 OBJECTIVES: dict[str, tuple[str, str]] = {
-    "pr_auc": ("average_precision", "maximize"),
-    "roc_auc": ("auc", "maximize"),
-    "log_loss": ("binary_logloss", "minimize"),
+    name: (metric, "maximize" if higher else "minimize")
+    for name, (metric, higher) in LGB_METRICS.items()
 }
 MAX_LEAVES = 63
 #: Names LightGBM gives the training set among its evaluation results (not a validation score).
