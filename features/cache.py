@@ -117,6 +117,55 @@ class DayCache:
         return counts
 
 
+#: Largest dense key space (cells) aggregated with numpy scatter-adds instead of a hash
+#: group-by: 2^23 cells keep each dense array under 64 MiB; typical builds (thousands of
+#: accounts x hundreds of days) fit, and bigger ones fall back to polars group-bys.
+DENSE_MAX = 1 << 23
+
+
+def _acc_day_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, d0: int, span: int, n_acc: int,
+                   n_ev: int, sets: dict[str, list[int]]) -> pl.DataFrame:
+    """acc_day (a, day, n, use, err, tick, inv) by bincounts over the dense (account x day) key;
+    rows are the cells with any event, sorted by (a, day)."""
+    key = a.astype(np.int64) * span + (d.astype(np.int64) - d0)
+    size = n_acc * span
+    n = np.bincount(key, minlength=size)
+    nz = np.flatnonzero(n)
+    cols = {"n": n[nz]}
+    for name, codes in sets.items():
+        member = np.zeros(n_ev, bool)
+        member[codes] = True
+        cols[name] = np.bincount(key[member[e]], minlength=size)[nz]
+    return pl.DataFrame({
+        "a": pl.Series((nz // span).astype(np.uint32), dtype=pl.UInt32),
+        DAY: pl.Series((nz % span + d0).astype(np.int32), dtype=pl.Int32),
+        **{k: pl.Series(v.astype(np.int64), dtype=pl.Int64) for k, v in cols.items()},
+    })
+
+
+def _ae_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, j: np.ndarray, n_acc: int, n_ev: int,
+              m1: int) -> pl.DataFrame:
+    """ae (a, e, j, first, last, n) by scatter min/max/count over the dense (account x event x
+    bucket) key; rows are the cells with any event, sorted by (a, e, j)."""
+    key = (a.astype(np.int64) * n_ev + e) * m1 + j
+    size = n_acc * n_ev * m1
+    n = np.bincount(key, minlength=size)
+    d32 = d.astype(np.int32)
+    first = np.full(size, np.iinfo(np.int32).max, np.int32)
+    last = np.full(size, np.iinfo(np.int32).min, np.int32)
+    np.minimum.at(first, key, d32)
+    np.maximum.at(last, key, d32)
+    nz = np.flatnonzero(n)
+    return pl.DataFrame({
+        "a": pl.Series((nz // (n_ev * m1)).astype(np.uint32), dtype=pl.UInt32),
+        "e": pl.Series((nz // m1 % n_ev).astype(np.uint32), dtype=pl.UInt32),
+        "j": pl.Series((nz % m1).astype(np.uint32), dtype=pl.UInt32),
+        "first": pl.Series(first[nz], dtype=pl.Int32),
+        "last": pl.Series(last[nz], dtype=pl.Int32),
+        "n": pl.Series(n[nz].astype(np.int64), dtype=pl.Int64),
+    })
+
+
 def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     """Encode the events once and aggregate them to the shared tables (three integer group-bys)."""
     extra = [tables.accounts.get_column("account_id")] if tables.accounts is not None else []
@@ -131,29 +180,45 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     d0 = int(days.min() or 0)
     span = int(days.max() or 0) - d0 + 1
     n_ev, n_users, m1 = max(len(enc.events), 1), max(len(enc.users), 1), cut_grid.m + 1
+    a_np, e_np, d_np = (fr.get_column(c).to_numpy() for c in ("a", "e", DAY))
+    j = cut_grid.bucket(d_np)
     # One Int64 key per group-by: hashing one integer is ~2x cheaper than a multi-column key.
     # Sizes are bounded by codes < 2^32 and day spans / bucket counts of a few thousand.
     a64 = pl.col("a").cast(pl.Int64)
-    f = fr.with_columns(pl.Series("j", cut_grid.bucket(days.to_numpy()), dtype=pl.Int64)).lazy()
-    acc_day = f.group_by((a64 * span + (pl.col(DAY) - d0)).alias("k")).agg(
-        pl.len().cast(pl.Int64).alias("n"),
-        e.is_in(use).sum().cast(pl.Int64).alias("use"),
-        e.is_in(err).sum().cast(pl.Int64).alias("err"),
-        e.is_in(tick).sum().cast(pl.Int64).alias("tick"),
-        e.is_in(inv).sum().cast(pl.Int64).alias("inv"),
-    ).select((pl.col("k") // span).cast(pl.UInt32).alias("a"),
-             (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY), "n", "use", "err", "tick", "inv")
-    ae = f.group_by(((a64 * n_ev + e.cast(pl.Int64)) * m1 + pl.col("j")).alias("k")).agg(
-        pl.col(DAY).min().alias("first"), pl.col(DAY).max().alias("last"),
-        pl.len().cast(pl.Int64).alias("n"),
-    ).select((pl.col("k") // (n_ev * m1)).cast(pl.UInt32).alias("a"),
-             (pl.col("k") // m1 % n_ev).cast(pl.UInt32).alias("e"),
-             (pl.col("k") % m1).cast(pl.UInt32).alias("j"), "first", "last", "n")
+    f = fr.with_columns(pl.Series("j", j, dtype=pl.Int64)).lazy()
     user_rows = (f.filter(e.is_in(use))
                  .select(((a64 * n_users + pl.col("u").cast(pl.Int64)) * span + (pl.col(DAY) - d0)).alias("k"))
                  .unique()
                  .select((pl.col("k") // span).alias("ent"), (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY)))
-    acc_day, ae, user_rows = pl.collect_all([acc_day, ae, user_rows])
+    n_acc = len(enc.accounts)
+    lazy = [user_rows]
+    if n_acc * span <= DENSE_MAX:
+        acc_day: pl.DataFrame | pl.LazyFrame = _acc_day_dense(
+            a_np, e_np, d_np, d0, span, n_acc, n_ev, {"use": use, "err": err, "tick": tick, "inv": inv})
+    else:
+        acc_day = f.group_by((a64 * span + (pl.col(DAY) - d0)).alias("k")).agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            e.is_in(use).sum().cast(pl.Int64).alias("use"),
+            e.is_in(err).sum().cast(pl.Int64).alias("err"),
+            e.is_in(tick).sum().cast(pl.Int64).alias("tick"),
+            e.is_in(inv).sum().cast(pl.Int64).alias("inv"),
+        ).select((pl.col("k") // span).cast(pl.UInt32).alias("a"),
+                 (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY), "n", "use", "err", "tick", "inv")
+        lazy.append(acc_day)
+    if n_acc * n_ev * m1 <= DENSE_MAX:
+        ae: pl.DataFrame | pl.LazyFrame = _ae_dense(a_np, e_np, d_np, j, n_acc, n_ev, m1)
+    else:
+        ae = f.group_by(((a64 * n_ev + e.cast(pl.Int64)) * m1 + pl.col("j")).alias("k")).agg(
+            pl.col(DAY).min().alias("first"), pl.col(DAY).max().alias("last"),
+            pl.len().cast(pl.Int64).alias("n"),
+        ).select((pl.col("k") // (n_ev * m1)).cast(pl.UInt32).alias("a"),
+                 (pl.col("k") // m1 % n_ev).cast(pl.UInt32).alias("e"),
+                 (pl.col("k") % m1).cast(pl.UInt32).alias("j"), "first", "last", "n")
+        lazy.append(ae)
+    done = iter(pl.collect_all(lazy))
+    user_rows = next(done)
+    acc_day = next(done) if isinstance(acc_day, pl.LazyFrame) else acc_day
+    ae = next(done) if isinstance(ae, pl.LazyFrame) else ae
     return DayCache(enc, acc_day, ae, cut_grid, use, user_rows)
 
 
