@@ -37,6 +37,11 @@ CAUSE_RELATIVE_TO = ("peers", "base")
 CAUSE_COLUMNS = ("top_cause_family", "top_cause_kind", "top_cause_contribution",
                  "top_cause_vs_peers", "top_cause_driver", "top_cause_driver_text")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
+# What the peer clause of a sentence says when the peer median is the "never happened" sentinel
+# (catalogue entries may override it with ``peer_never``).
+DEFAULT_PEER_NEVER = "most accounts like this one never did"
+# Optional catalogue texts used instead of ``sentence`` / the peer clause at the sentinel.
+NEVER_KEYS = ("sentence_never", "peer_never")
 
 
 @dataclass
@@ -56,6 +61,9 @@ class ScoreParams:
     cause_min_contribution: float = 0.05
     cause_min_share: float = 0.0
     cause_relative_to: str = "peers"
+    # ``features.never_days``: the value a "days since X" feature takes when X never happened.
+    # None = no sentinel (numbers are shown as they are).
+    never_days: float | None = None
 
     @classmethod
     def from_cfg(cls, cfg: Any) -> ScoreParams:
@@ -69,7 +77,15 @@ class ScoreParams:
                                                               DEFAULT_CAUSE_FAMILIES)),
                    cause_min_contribution=float(s.get("cause_min_contribution", 0.05)),
                    cause_min_share=float(s.get("cause_min_share", 0.0)),
-                   cause_relative_to=str(s.get("cause_relative_to", "peers")))
+                   cause_relative_to=str(s.get("cause_relative_to", "peers")),
+                   never_days=_never_days(cfg))
+
+
+def _never_days(cfg: Any) -> float | None:
+    """``cfg.features.never_days`` as a float (None when the config has no features section)."""
+    fcfg = cfg.get("features") if hasattr(cfg, "get") else getattr(cfg, "features", None)
+    value = fcfg.get("never_days") if fcfg is not None and hasattr(fcfg, "get") else None
+    return None if value is None else float(value)
 
 
 @dataclass
@@ -160,12 +176,15 @@ def _int_str(x: pl.Expr) -> pl.Expr:
     return x.round(0).cast(pl.Int64).cast(pl.String)
 
 
-def format_number(x: pl.Expr, unit: str, follows: str = "") -> pl.Expr:
+def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | None = None
+                  ) -> pl.Expr:
     """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
 
     days -> "12 days" (just "12" when the template already says "days"); share -> "45%";
     ratio -> "45%" (or "0.45" before "times"); percentile (0..1) -> "45th"; anything else:
-    integers without decimals, other numbers with one decimal. Null -> "n/a".
+    integers without decimals, other numbers with one decimal. Null -> "n/a". With ``never_days``
+    (the features' "never happened" sentinel), a days value at or above it reads "never" (the
+    catalogue's ``sentence_never`` / ``peer_never`` keep the sentence grammatical around it).
     """
     unit = unit.strip().lower()
     nxt = follows.lstrip().lower()
@@ -186,17 +205,73 @@ def format_number(x: pl.Expr, unit: str, follows: str = "") -> pl.Expr:
         text = pl.concat_str([n.cast(pl.String), suffix])
     else:
         text = plain
+    if unit == "days" and never_days is not None:
+        text = pl.when(x >= never_days).then(pl.lit("never")).otherwise(text)
     return pl.when(x.is_null() | x.is_nan()).then(pl.lit("n/a")).otherwise(text)
 
 
+def is_never(x: pl.Expr, unit: str, never_days: float | None) -> pl.Expr:
+    """True where ``x`` is the "never happened" sentinel of a days feature (False elsewhere,
+    null-safe): ``features.never_days`` fills "days since X" when X never happened."""
+    if never_days is None or unit.strip().lower() != "days":
+        return pl.lit(False)
+    return (x >= never_days).fill_null(False)
+
+
+def peer_never_template(template: str, phrase: str) -> str | None:
+    """``template`` with the clause holding ``{peer}`` replaced by ``phrase``.
+
+    The peer clause runs from the ``;`` before ``{peer}`` to the next ``.`` or ``;`` (catalogue
+    sentences read "<this account>; <accounts like this one ... {peer} ...>."). None when
+    ``{peer}`` is not in a clause of its own (the caller then renders ``{peer}`` as "never")."""
+    at = template.find("{peer}")
+    start = template.rfind(";", 0, at)
+    if at < 0 or start < 0:
+        return None
+    ends = [i for i in (template.find(".", at), template.find(";", at)) if i >= 0]
+    end = min(ends) if ends else len(template)
+    return f"{template[:start + 1]} {phrase}{template[end:]}"
+
+
 def template_expr(template: str, feature: str, units: Mapping[str, str],
-                  schema: Mapping[str, pl.DataType]) -> pl.Expr:
+                  schema: Mapping[str, pl.DataType], never_days: float | None = None,
+                  entry: Mapping[str, Any] | None = None) -> pl.Expr:
     """Polars expression rendering ``template`` on each row of an explanation frame.
 
     ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
     ``{<name>}`` reads column ``<name>`` (another feature of the row) with its own unit; String
     columns are inserted as they are; unknown placeholders stay as written.
+
+    ``never_days`` (``features.never_days``) marks days values meaning "never happened". For a
+    days feature, rows whose value is the sentinel use ``entry["sentence_never"]`` when the
+    catalogue entry has one; rows whose peer median is the sentinel get the ``{peer}`` clause
+    replaced by ``entry["peer_never"]`` (default `DEFAULT_PEER_NEVER`). Any other sentinel left
+    in the text reads "never".
     """
+    entry = entry or {}
+    unit = units.get(feature, "").strip().lower()
+    if never_days is None or unit != "days":
+        return _render(template, feature, units, schema, never_days)
+    phrase = str(entry.get("peer_never") or DEFAULT_PEER_NEVER)
+
+    def with_peer(tpl: str) -> pl.Expr:
+        alt = peer_never_template(tpl, phrase) if "{peer}" in tpl else None
+        plain = _render(tpl, feature, units, schema, never_days)
+        if alt is None:
+            return plain
+        return (pl.when(is_never(pl.col("peer_median"), unit, never_days))
+                .then(_render(alt, feature, units, schema, never_days)).otherwise(plain))
+
+    expr = with_peer(template)
+    if entry.get("sentence_never"):
+        expr = (pl.when(is_never(pl.col("value"), unit, never_days))
+                .then(with_peer(str(entry["sentence_never"]))).otherwise(expr))
+    return expr
+
+
+def _render(template: str, feature: str, units: Mapping[str, str],
+            schema: Mapping[str, pl.DataType], never_days: float | None) -> pl.Expr:
+    """One template as a concatenation of literal text and formatted columns."""
     parts: list[pl.Expr] = []
     pos = 0
     unit = units.get(feature, "")
@@ -206,15 +281,16 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
         parts.append(pl.lit(template[pos:m.start()]))
         name, follows = m.group(1), template[m.end():]
         if name == "value":
-            parts.append(format_number(pl.col("value"), unit, follows))
+            parts.append(format_number(pl.col("value"), unit, follows, never_days))
         elif name == "peer":
             peer_unit = "share" if unit == "flag" else unit
             parts.append(format_number(pl.col("peer_median"), peer_unit,
-                                       " times" if times else follows))
+                                       " times" if times else follows, never_days))
         elif name in schema and schema[name] == pl.String:
             parts.append(pl.col(name).fill_null("n/a"))
         elif name in schema:
-            parts.append(format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows))
+            parts.append(format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows,
+                                       never_days))
         else:
             parts.append(pl.lit(m.group(0)))
         pos = m.end()
@@ -253,8 +329,11 @@ def top_contributions(contrib: np.ndarray, k_risk: int, k_protective: int) -> pl
 
 def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
                       model: RoutedModel, catalogue: Mapping[str, Mapping[str, str]],
-                      peers: pl.DataFrame, peer_segment: str | None) -> pl.DataFrame:
-    """Add account_id, feature, family, value, peer_median and the rendered sentence to ``tops``."""
+                      peers: pl.DataFrame, peer_segment: str | None,
+                      never_days: float | None = None) -> pl.DataFrame:
+    """Add account_id, feature, family, value, peer_median and the rendered sentence to ``tops``.
+
+    ``never_days`` is ``features.never_days`` (see `template_expr`: "never happened" wording)."""
     names = model.feature_names
     cat = set(model.categorical_levels)
     value = X[tops["_row"].to_numpy(), tops["_f"].to_numpy()] if tops.height else np.empty(0)
@@ -277,13 +356,15 @@ def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
     for (feature,), part in out.partition_by("feature", as_dict=True, maintain_order=True).items():
         entry = catalogue.get(feature)
         template = str(entry["sentence"]) if entry else f"{_humanise(feature)}: {{{feature}}}."
-        refs = [r for r in _PLACEHOLDER.findall(template)
+        texts = template + str((entry or {}).get("sentence_never") or "")
+        refs = [r for r in _PLACEHOLDER.findall(texts)
                 if r not in ("value", "peer") and r in features.columns]
         if refs:
             part = part.join(features.select("account_id", *sorted(set(refs))),
                              on="account_id", how="left")
         schema = dict(part.schema)
-        part = part.with_columns(template_expr(template, feature, units, schema).alias("sentence"))
+        part = part.with_columns(template_expr(template, feature, units, schema, never_days,
+                                                     entry).alias("sentence"))
         parts.append(part.select("_row", "account_id", "feature", "family", "value", "peer_median",
                                  "contribution", "rank", "direction", "sentence"))
     if not parts:
@@ -512,6 +593,33 @@ def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any]) -> pl.S
     return ctx.select(expr.alias("next_best_action")).to_series()
 
 
+def with_never_texts(catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: Mapping[str, Any],
+                     fcfg: Any) -> dict[str, dict[str, str]]:
+    """``catalogue`` plus the optional `NEVER_KEYS` texts of ``catalogue_cfg`` (the patterns of
+    conf/catalogue), expanded for the same concrete features.
+
+    `features.catalogue.expand_patterns` keeps only the required fields, so each optional key is
+    expanded by passing it as the ``sentence`` of a copy of the patterns (same placeholders)."""
+    from features.catalogue import expand_patterns
+
+    out = {f: dict(e) for f, e in catalogue.items()}
+    for key in NEVER_KEYS:
+        patterns = {p: {**dict(raw), "sentence": raw[key]} for p, raw in catalogue_cfg.items()
+                    if raw.get(key)}
+        if not patterns:
+            continue
+        for f, e in expand_patterns(patterns, fcfg).items():
+            if f in out:
+                out[f][key] = e["sentence"]
+    return out
+
+
+def never_features(catalogue: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Features whose value can be the ``features.never_days`` sentinel (unit ``days``), sorted:
+    the report shows "never" for them."""
+    return sorted(f for f, e in catalogue.items() if str(e.get("unit", "")).strip().lower() == "days")
+
+
 # -- the whole scoring step ------------------------------------------------------------------
 def _predict_proba(model: RoutedModel, features: pl.DataFrame, chunk_rows: int) -> np.ndarray:
     out = np.empty(features.height, dtype=np.float64)
@@ -547,7 +655,8 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
     flags = [f for f, e in catalogue.items() if str(e.get("unit", "")) == "flag"]
     peers = peer_medians(features, model.feature_names, peer_segment, flags)
     tops = top_contributions(contrib, params.top_drivers, params.top_protective)
-    expl = explanation_frame(tops, features, X, model, catalogue, peers, peer_segment)
+    expl = explanation_frame(tops, features, X, model, catalogue, peers, peer_segment,
+                             params.never_days)
     fam_map = {f: str(e["family"]) for f, e in catalogue.items()}
     fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
     top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
@@ -557,7 +666,7 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
                               params)
     cause_expl = explanation_frame(
         family_top_feature(contrib, model.feature_names, fam_map, cause["top_cause_family"]),
-        features, X, model, catalogue, peers, peer_segment)
+        features, X, model, catalogue, peers, peer_segment, params.never_days)
     cause = pl.concat([cause, pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
                        .join(cause_expl.select("_row", pl.col("feature").alias("top_cause_driver"),
                                                pl.col("sentence").alias("top_cause_driver_text")),

@@ -249,7 +249,14 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from features.build import build_features
     from models import registry
     from models.drift import TRAINING_STATS_KEY, feature_psi
-    from models.score import ScoreParams, crm_table, risk_summary, score_accounts
+    from models.score import (
+        ScoreParams,
+        crm_table,
+        never_features,
+        risk_summary,
+        score_accounts,
+        with_never_texts,
+    )
     from pipelines.common import load_tables
 
     as_of = parse_as_of(cfg.snapshot.as_of)
@@ -264,7 +271,7 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         features = build_features(tables, [as_of], cfg)
     _check_columns(model, features)
     segments = [str(s) for s in cfg.data.segments if str(s) in features.columns]
-    catalogue = model_catalogue(model, cfg)
+    catalogue = with_never_texts(model_catalogue(model, cfg), cfg.catalogue, cfg.features)
     playbook = OmegaConf.to_container(cfg.playbook, resolve=True)
     milestones = OmegaConf.to_container(cfg.features.milestones, resolve=True)
     with step(f"score and explain {features.height} accounts ({params.explainer})", log):
@@ -289,6 +296,7 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             "n_accounts": scores.height, "tier_counts": tiers,
             "tier_mode": params.tier_mode, "tier_thresholds": params.tier_thresholds,
             "horizon_days": int(cfg.label.horizon_days), "explainer": params.explainer,
+            "never_days": params.never_days, "never_features": never_features(catalogue),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     frames = {
         "scores": scores, "explanations": result.explanations, "families": result.families,

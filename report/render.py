@@ -233,8 +233,22 @@ def _milestone_view(m: dict[str, Any]) -> dict[str, Any]:
             "status_label": status.capitalize(), "detail": detail}
 
 
+def is_never(feature: str, v: float | None, never: tuple[float | None, frozenset[str]]) -> bool:
+    """True when ``v`` is the "never happened" sentinel (``meta["never_days"]``, the features'
+    ``never_days``) of a feature that can hold it (``meta["never_features"]``)."""
+    days, features = never
+    return days is not None and v is not None and feature in features and v >= days
+
+
+def _never_spec(meta: dict[str, Any]) -> tuple[float | None, frozenset[str]]:
+    days = meta.get("never_days")
+    return (None if days is None else float(days)), frozenset(meta.get("never_features") or ())
+
+
 def _account_view(row: dict[str, Any], segments: list[str],
-                  thresholds: dict[str, float] | None) -> dict[str, Any]:
+                  thresholds: dict[str, float] | None,
+                  never: tuple[float | None, frozenset[str]] = (None, frozenset())
+                  ) -> dict[str, Any]:
     aid = row["account_id"]
     expl = row["explanations"] or []
     max_abs = max((abs(e["contribution"]) for e in expl if e["contribution"] is not None),
@@ -250,10 +264,15 @@ def _account_view(row: dict[str, Any], segments: list[str],
             "contribution": f"{contribution:+.2f}",
             "bar": svg.contribution_bar(contribution, max_abs),
         })
+        # The sentinel is "never", not a distance: say so and keep it off the scale.
+        v_never = is_never(e["feature"], e["value"], never)
+        p_never = is_never(e["feature"], e["peer_median"], never)
         peers.append({
-            "feature": e["feature"], "label": label, "value": fmt_num(e["value"]),
-            "peer": fmt_num(e["peer_median"]), "direction": e["direction"],
-            "scale": svg.peer_scale(e["value"], e["peer_median"], raises),
+            "feature": e["feature"], "label": label,
+            "value": "never" if v_never else fmt_num(e["value"]),
+            "peer": "never" if p_never else fmt_num(e["peer_median"]), "direction": e["direction"],
+            "scale": svg.peer_scale(None if v_never else e["value"],
+                                    None if p_never else e["peer_median"], raises),
         })
     if not drivers:  # no explanation rows: fall back to the sentences stored on the score row
         for k in range(1, 4):
@@ -350,7 +369,9 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
     ``usage`` weekly active users for the weeks before ``as_of`` (``week_start`` dates),
     ``milestones`` one row per account and milestone. ``meta`` needs ``segments`` and should carry
     ``as_of``, ``model_version``, ``model_uri``, ``generated_at``; optional ``tier_thresholds``
-    (tier -> lowest risk) and ``horizon_days`` make the legend more precise.
+    (tier -> lowest risk) and ``horizon_days`` make the legend more precise; ``never_days`` (the
+    features' "never happened" sentinel) with ``never_features`` (the days features that can hold
+    it) make the peers table say "never" instead of the sentinel number.
 
     ``max_accounts`` keeps only the riskiest N accounts (by ``rank``) in the table and as pages,
     for very large portfolios (a page is about 20 kB); the summary still counts every account.
@@ -376,6 +397,7 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
                 for s in segments]
     table = _per_account(shown, explanations, history, usage, milestones)
     thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
+    never = _never_spec(meta)
     tier_counts = {t: int(c) for t, c in
                    scores.group_by("risk_tier").len().iter_rows()}
     common = {
@@ -391,7 +413,7 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         acc_dir.mkdir()
         for row in table.iter_rows(named=True):
             file = account_file_name(row["account_id"])
-            html = account_tpl.render(a=_account_view(row, segments, thresholds), **common)
+            html = account_tpl.render(a=_account_view(row, segments, thresholds, never), **common)
             (acc_dir / file).write_text(html, encoding="utf-8")
             rows.append(_row_view(row, seg_info, file))
         index = env.get_template("index.html.j2").render(

@@ -269,3 +269,43 @@ def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_pa
     assert "Likely cause: role — 2 admins left in the last 28 days." in a1
     z9 = text_of(tmp_path / "report" / "accounts" / "Z-9.html")
     assert "Likely cause" not in z9
+
+
+def test_never_happened_sentinel_reads_never_and_stays_off_the_scale(
+        tmp_path: Path, tiny: dict[str, Any]) -> None:
+    """meta's never_days (features.never_days) on a never_features row: "never", not 9,999."""
+    extra = pl.DataFrame({
+        "account_id": ["Z-9", "Z-9"], "feature": ["days_since_admin_left", "days_since_last_use"],
+        "family": ["role", "trends"], "value": [9999.0, 12.0], "peer_median": [40.0, 9999.0],
+        "contribution": [0.02, 0.01], "rank": [2, 3], "direction": ["risk", "risk"],
+        "sentence": ["No admin has left the account.",
+                     "Nobody has used the product for 12 days; most accounts like this one never did."]})
+    tiny["explanations"] = pl.concat([tiny["explanations"], extra], how="diagonal_relaxed")
+    tiny["meta"] = {**tiny["meta"], "never_days": 9999,
+                    "never_features": ["days_since_admin_left", "days_since_last_use"]}
+    render(tmp_path, tiny)
+    html = (tmp_path / "report" / "accounts" / "Z-9.html").read_text("utf-8")
+    assert ('<tr data-feature="days_since_admin_left"><td>Days since admin left</td>'
+            '<td class="num">never</td><td class="num">40</td>') in html
+    assert ('<tr data-feature="days_since_last_use"><td>Days since last use</td>'
+            '<td class="num">12</td><td class="num">never</td>') in html
+    assert "9,999" not in html and "9999" not in html
+    rows = re.findall(r'<tr data-feature="(days_since_[a-z_]+)">.*?</tr>', html, flags=re.S)
+    assert rows == ["days_since_admin_left", "days_since_last_use"]
+    scales = re.findall(r'<tr data-feature="days_since_[a-z_]+">.*?(<svg.*?</svg>)', html, flags=re.S)
+    # Admin row: only the peer tick (value is "never"), at the far end of a 0..40 scale;
+    # last-use row: only the dot, at the far end of a 0..12 scale (not squeezed to 0 by 9999).
+    assert "<circle" not in scales[0] and 'x1="194"' in scales[0]
+    assert "<circle" in scales[1] and 'cx="194"' in scales[1]
+    assert scales[1].count('stroke-width="3"') == 0
+
+
+def test_without_never_meta_numbers_render_as_numbers(tmp_path: Path, tiny: dict[str, Any]) -> None:
+    """A feature not named in never_features keeps its number even at the sentinel."""
+    tiny["explanations"] = tiny["explanations"].with_columns(
+        pl.when(pl.col("feature") == "seats_used").then(9999.0).otherwise(pl.col("value"))
+        .alias("value"))
+    tiny["meta"] = {**tiny["meta"], "never_days": 9999, "never_features": ["days_since_admin_left"]}
+    render(tmp_path, tiny)
+    html = (tmp_path / "report" / "accounts" / "Z-9.html").read_text("utf-8")
+    assert '<td class="num">9,999</td><td class="num">10</td>' in html
