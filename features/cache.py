@@ -49,6 +49,7 @@ class DayCache:
     use: list[int]
     _user_rows: pl.DataFrame | None = None
     _user_last: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _user_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def user_rows(self) -> pl.DataFrame:
@@ -76,10 +77,11 @@ class DayCache:
         last usage day ``< b_k`` for every boundary of ``grid`` (``NEVER`` when none)."""
         key = tuple(int(b) for b in grid.bounds)
         if key not in self._user_last:
-            u = self._user_rows
-            ent = u.get_column("ent").to_numpy()
-            days = u.get_column(DAY).to_numpy()
-            uniq, inv = np.unique(ent, return_inverse=True)
+            if self._user_pairs is None:  # the sort behind np.unique: once per build
+                u = self.user_rows
+                uniq, inv = np.unique(u.get_column("ent").to_numpy(), return_inverse=True)
+                self._user_pairs = (uniq, inv, u.get_column(DAY).to_numpy())
+            uniq, inv, days = self._user_pairs
             L = grid.last(inv, days, len(uniq))
             self._user_last[key] = (uniq, L)
         return self._user_last[key]
@@ -104,7 +106,7 @@ class DayCache:
         def per_account(mask: np.ndarray) -> np.ndarray:
             out = np.zeros((n, grid.m), np.int64)
             if len(pa):
-                out[has] = np.add.reduceat(mask.astype(np.int64), starts, axis=0)
+                out[has] = np.add.reduceat(mask, starts, axis=0, dtype=np.int64)
             return out
 
         counts: dict[str, np.ndarray] = {}
