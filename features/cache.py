@@ -120,24 +120,36 @@ class DayCache:
 
 
 #: Largest dense key space (cells) aggregated with numpy scatter-adds instead of a hash
-#: group-by: 2^23 cells keep each dense array under 64 MiB; typical builds (thousands of
-#: accounts x hundreds of days) fit, and bigger ones fall back to polars group-bys.
-DENSE_MAX = 1 << 23
+#: group-by: 2^24 cells keep each dense array under 128 MiB; typical builds (thousands of
+#: accounts x hundreds of days x a few event classes) fit, bigger ones fall back to polars.
+DENSE_MAX = 1 << 24
+
+
+def _classes(n_ev: int, sets: dict[str, list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(classes: (k, len(sets)) bool membership rows, class of each event code)."""
+    member = np.zeros((n_ev, len(sets)), bool)
+    for i, codes in enumerate(sets.values()):
+        member[codes, i] = True
+    classes, cls_of = np.unique(member, axis=0, return_inverse=True)
+    return classes, cls_of.reshape(-1)
 
 
 def _acc_day_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, d0: int, span: int, n_acc: int,
-                   n_ev: int, sets: dict[str, list[int]]) -> pl.DataFrame:
-    """acc_day (a, day, n, use, err, tick, inv) by bincounts over the dense (account x day) key;
-    rows are the cells with any event, sorted by (a, day)."""
-    key = a.astype(np.int64) * span + (d.astype(np.int64) - d0)
-    size = n_acc * span
-    n = np.bincount(key, minlength=size)
+                   sets: dict[str, list[int]], classes: np.ndarray, cls_of: np.ndarray
+                   ) -> pl.DataFrame:
+    """acc_day (a, day, n, use, err, tick, inv) by one bincount over the dense (account x day x
+    membership class) key; rows are the cells with any event, sorted by (a, day).
+
+    An event's class is the set of ``sets`` it belongs to (few distinct classes, at most one per
+    event type), so one pass counts every set: a set's count is the sum of its classes' counts.
+    """
+    n_cls = len(classes)
+    key = (a.astype(np.int64) * span + (d.astype(np.int64) - d0)) * n_cls + cls_of[e]
+    per = np.bincount(key, minlength=n_acc * span * n_cls).reshape(n_acc * span, n_cls)
+    n = per.sum(axis=1)
     nz = np.flatnonzero(n)
-    cols = {"n": n[nz]}
-    for name, codes in sets.items():
-        member = np.zeros(n_ev, bool)
-        member[codes] = True
-        cols[name] = np.bincount(key[member[e]], minlength=size)[nz]
+    per = per[nz]
+    cols = {"n": n[nz], **{name: per @ classes[:, i].astype(np.int64) for i, name in enumerate(sets)}}
     return pl.DataFrame({
         "a": pl.Series((nz // span).astype(np.uint32), dtype=pl.UInt32),
         DAY: pl.Series((nz % span + d0).astype(np.int32), dtype=pl.Int32),
@@ -194,9 +206,11 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
                  .select((pl.col("k") // span).alias("ent"), (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY)))
     n_acc = len(enc.accounts)
     lazy = [user_rows]
-    if n_acc * span <= DENSE_MAX:
+    sets = {"use": use, "err": err, "tick": tick, "inv": inv}
+    classes, cls_of = _classes(n_ev, sets)
+    if n_acc * span * len(classes) <= DENSE_MAX:
         acc_day: pl.DataFrame | pl.LazyFrame = _acc_day_dense(
-            a_np, e_np, d_np, d0, span, n_acc, n_ev, {"use": use, "err": err, "tick": tick, "inv": inv})
+            a_np, e_np, d_np, d0, span, n_acc, sets, classes, cls_of)
     else:
         acc_day = f.group_by((a64 * span + (pl.col(DAY) - d0)).alias("k")).agg(
             pl.len().cast(pl.Int64).alias("n"),
