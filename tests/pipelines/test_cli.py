@@ -69,3 +69,43 @@ def test_decay_run_end_to_end_on_a_small_world(small_world) -> None:
     assert sorted(scores["rank"].to_list()) == list(range(1, scores.height + 1))
     assert (as_of / "report" / "index.html").exists()
     assert len(list((as_of / "report" / "accounts").glob("*.html"))) == scores.height
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")
+def test_a_foreign_csv_event_log_alone_runs_end_to_end_by_config(small_world, tmp_path: Path) -> None:
+    """Someone else's schema: events only, as CSV files in a folder, other column names and a
+    naive local time zone — features, training and scoring by configuration alone."""
+    events = pl.read_parquet(small_world.data_dir / "events.parquet")
+    foreign = events.select(
+        pl.col("account_id").alias("company"),
+        pl.col("user_id").alias("who"),
+        pl.col("event").alias("action"),
+        pl.col("timestamp").dt.convert_time_zone("America/New_York").dt.replace_time_zone(None)
+        .dt.strftime("%Y-%m-%d %H:%M:%S").alias("occurred_at"),
+    )
+    src = tmp_path / "export"
+    src.mkdir()
+    half = foreign.height // 2
+    foreign.head(half).write_csv(src / "part-1.csv")
+    foreign.tail(foreign.height - half).write_csv(src / "part-2.csv")
+    out = tmp_path / "out"
+    common = [
+        f"data.events={src}", "data.users=null", "data.accounts=null", "data.truth=null",
+        "data.segments=[]", "data.columns.account_id=company", "data.columns.user_id=who",
+        "data.columns.event=action", "data.columns.timestamp=occurred_at",
+        "data.timezone=America/New_York", f"output.dir={out}",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlruns/mlflow.db",
+        f"mlflow.artifact_location={tmp_path}/mlruns/artifacts", "model.name=foreign-log",
+        "snapshot.count=30", "backtest.origins=1", f"hydra.run.dir={tmp_path}/logs",
+    ]
+    for step in ("features", "train", "score"):
+        proc = subprocess.run([sys.executable, "-m", f"pipelines.{step}", *common], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{step}: {proc.stderr[-3000:]}"
+    dataset = pl.read_parquet(out / "dataset.parquet")
+    assert dataset.height > 0 and "size_tier" not in dataset.columns
+    assert not any(c.startswith("active_admins") for c in dataset.columns)  # no users table
+    assert not (out / "quarantine").exists()  # every row of the CSV export was valid
+    scores = pl.read_parquet(out / "scores" / "as_of=2026-11-01" / "scores.parquet")
+    assert scores.height > 0 and scores["decay_risk"].is_between(0, 1).all()
