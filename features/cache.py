@@ -180,6 +180,59 @@ def _ae_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, j: np.ndarray, n_acc:
     })
 
 
+#: Largest (user x day) mark array (bytes, one per cell) for the dense distinct user-days.
+USER_DAY_MAX = 1 << 26
+
+
+def _user_rows_dense(fr: pl.DataFrame, a: np.ndarray, e: np.ndarray, d: np.ndarray,
+                     use: list[int], d0: int, span: int, n_users: int
+                     ) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Distinct usage (ent = a * n_users + u, day) by marking a dense (user x day) array.
+
+    Why: a hash ``unique`` over the ~10M usage rows, then a sort of the ~1M user-days in
+    ``DayCache.user_last``, were the costliest steps of the user counts. When every user's usage
+    rows name one account (the normal case: a user belongs to one account), (user, day)
+    determines the row, so a boolean scatter over ``n_users * span`` cells finds the distinct
+    user-days, the account is looked up per user, and the (account, user) pairs are sorted
+    among the few distinct users instead of the user-days. Returns ``(user_rows, (uniq, inv,
+    days))`` as ``DayCache`` stores them, or None (the caller falls back to the hash path) when
+    ids are null, a user spans accounts, or the array would exceed ``USER_DAY_MAX`` cells.
+    Rows come out sorted by (user, day); no consumer depends on the order (the hash path's is
+    arbitrary).
+    """
+    if (n_users * span > USER_DAY_MAX or fr.get_column("a").null_count()
+            or fr.get_column("u").null_count() or fr.get_column("e").null_count()
+            or fr.get_column(DAY).null_count()):
+        return None
+    is_use = np.zeros(max([*use, int(e.max()) if len(e) else 0]) + 1, bool)
+    is_use[use] = True
+    rows = is_use[e]
+    u = fr.get_column("u").to_numpy()[rows].astype(np.int64)
+    a_u = a[rows]
+    acc_of = np.zeros(n_users, np.int64)
+    acc_of[u] = a_u
+    if not np.array_equal(acc_of[u], a_u):
+        return None
+    key = u * span
+    key += d[rows]
+    key -= d0
+    mark = np.zeros(n_users * span, bool)
+    mark[key] = True
+    nz = np.flatnonzero(mark)
+    uk = nz // span
+    days = (nz % span + d0).astype(np.int32)
+    present = np.flatnonzero(np.bincount(uk, minlength=n_users))
+    ent_u = acc_of[present] * n_users + present  # ent of each user with usage
+    order = np.argsort(ent_u, kind="stable")
+    rank = np.zeros(n_users, np.int64)
+    rank[present[order]] = np.arange(len(present))
+    rows_df = pl.DataFrame({
+        "ent": pl.Series(acc_of[uk] * n_users + uk, dtype=pl.Int64),
+        DAY: pl.Series(days, dtype=pl.Int32),
+    })
+    return rows_df, (ent_u[order], rank[uk], days)
+
+
 def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     """Encode the events once and aggregate them to the shared tables (three integer group-bys)."""
     extra = [tables.accounts.get_column("account_id")] if tables.accounts is not None else []
@@ -200,12 +253,18 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     # Sizes are bounded by codes < 2^32 and day spans / bucket counts of a few thousand.
     a64 = pl.col("a").cast(pl.Int64)
     f = fr.with_columns(pl.Series("j", j, dtype=pl.Int64)).lazy()
-    user_rows = (f.filter(e.is_in(use))
-                 .select(((a64 * n_users + pl.col("u").cast(pl.Int64)) * span + (pl.col(DAY) - d0)).alias("k"))
-                 .unique()
-                 .select((pl.col("k") // span).alias("ent"), (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY)))
     n_acc = len(enc.accounts)
-    lazy = [user_rows]
+    lazy: list[pl.LazyFrame] = []
+    dense_users = _user_rows_dense(fr, a_np, e_np, d_np, use, d0, span, n_users)
+    user_rows: pl.DataFrame | pl.LazyFrame
+    if dense_users is not None:
+        user_rows = dense_users[0]
+    else:
+        user_rows = (f.filter(e.is_in(use))
+                     .select(((a64 * n_users + pl.col("u").cast(pl.Int64)) * span + (pl.col(DAY) - d0)).alias("k"))
+                     .unique()
+                     .select((pl.col("k") // span).alias("ent"), (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY)))
+        lazy.append(user_rows)
     sets = {"use": use, "err": err, "tick": tick, "inv": inv}
     classes, cls_of = _classes(n_ev, sets)
     if n_acc * span * len(classes) <= DENSE_MAX:
@@ -232,10 +291,11 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
                  (pl.col("k") % m1).cast(pl.UInt32).alias("j"), "first", "last", "n")
         lazy.append(ae)
     done = iter(pl.collect_all(lazy))
-    user_rows = next(done)
+    user_rows = next(done) if isinstance(user_rows, pl.LazyFrame) else user_rows
     acc_day = next(done) if isinstance(acc_day, pl.LazyFrame) else acc_day
     ae = next(done) if isinstance(ae, pl.LazyFrame) else ae
-    return DayCache(enc, acc_day, ae, cut_grid, use, user_rows)
+    return DayCache(enc, acc_day, ae, cut_grid, use, user_rows,
+                    _user_pairs=None if dense_users is None else dense_users[1])
 
 
 def users_net_days(tables: Tables, enc: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
