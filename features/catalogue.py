@@ -50,6 +50,28 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
+# A literal "1 days" (not "11 days", "0.1 days"); "-1 days" keeps its sign.
+_SINGULAR_DAY = re.compile(r"(?<![\d.])1 days\b")
+# A feature reference inside a text, with placeholders in its name: "{active_{role}s_{recent}d}".
+_NESTED_REF = re.compile(r"\{(?:[^{}]*\{[^{}]*\})+[^{}]*\}")
+
+
+def as_words(value: str) -> str:
+    """A configured identifier as a CSM reads it: "integration_synced" -> "integration synced",
+    "usage_events_28d" -> "usage events (28 days)". Feature *names* keep the raw identifier."""
+    words = re.sub(r"\b(\d+)d\b", r"(\1 days)", value.replace("_", " ")).strip()
+    return _SINGULAR_DAY.sub("1 day", words)
+
+
+def _fill_text(text: str, values: Mapping[str, str]) -> str:
+    """``text`` (description, sentence) with placeholders filled: inside a nested feature
+    reference with the raw values (it must name the column), elsewhere as words (`as_words`)."""
+    text = _NESTED_REF.sub(lambda m: _fill(m.group(0), values), text)
+    text = _fill(text, {k: as_words(v) for k, v in values.items()})
+    # "in the last {window} days" with a window of 1: the filled literal "1 days" is singular.
+    return _SINGULAR_DAY.sub("1 day", text)
+
+
 def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
     """Every concrete feature name the patterns can produce under ``fcfg`` -> its entry.
 
@@ -80,7 +102,7 @@ def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, di
             for bound in combo:
                 values.update(bound)
             name = _fill(pattern, values)
-            out[name] = {k: _fill(v, values) for k, v in entry.items()}
+            out[name] = {k: _fill_text(v, values) for k, v in entry.items()}
     for name, entry in out.items():
         if entry["higher_is"] == "inherit":
             metric = name.removesuffix("_peer_pct")

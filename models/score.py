@@ -37,6 +37,9 @@ CAUSE_RELATIVE_TO = ("peers", "base")
 CAUSE_COLUMNS = ("top_cause_family", "top_cause_kind", "top_cause_contribution",
                  "top_cause_vs_peers", "top_cause_driver", "top_cause_driver_text")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
+# A "days" word right after a placeholder ("{value} days ago"): `_render` consumes it and writes
+# "day" or "days" to agree with the rendered number (see `days_word`).
+_DAYS_AFTER = re.compile(r"\s*days\b")
 # What the peer clause of a sentence says when the peer median is the "never happened" sentinel
 # (catalogue entries may override it with ``peer_never``).
 DEFAULT_PEER_NEVER = "most accounts like this one never did"
@@ -176,11 +179,21 @@ def _int_str(x: pl.Expr) -> pl.Expr:
     return x.round(0).cast(pl.Int64).cast(pl.String)
 
 
+def days_word(number_text: pl.Expr) -> pl.Expr:
+    """" day" when the rendered number is exactly 1 (or -1), else " days".
+
+    Works on the *formatted* text so it agrees with what the CSM reads ("1" but not "1.5",
+    "11" or "never"); used for every placeholder followed by "days", whatever its unit."""
+    return (pl.when(number_text.is_in(["1", "-1"])).then(pl.lit(" day"))
+            .otherwise(pl.lit(" days")))
+
+
 def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | None = None
                   ) -> pl.Expr:
     """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
 
-    days -> "12 days" (just "12" when the template already says "days"); share -> "45%";
+    days -> "12 days", "1 day" (just "12" when the template already says "days": `_render` then
+    writes the agreeing "day"/"days" word itself); share -> "45%";
     ratio -> "45%" (or "0.45" before "times"); percentile (0..1) -> "45th"; anything else:
     integers without decimals, other numbers with one decimal. Null -> "n/a". With ``never_days``
     (the features' "never happened" sentinel), a days value at or above it reads "never" (the
@@ -190,7 +203,8 @@ def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | 
     nxt = follows.lstrip().lower()
     plain = pl.when(x == x.round(0)).then(_int_str(x)).otherwise(x.round(1).cast(pl.String))
     if unit == "days":
-        text = _int_str(x) if nxt.startswith("day") else pl.concat_str([_int_str(x), pl.lit(" days")])
+        text = (_int_str(x) if nxt.startswith("day")
+                else pl.concat_str([_int_str(x), days_word(_int_str(x))]))
     elif unit == "share" or (unit == "ratio" and not nxt.startswith("times")):
         text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
     elif unit == "ratio":
@@ -240,7 +254,9 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
 
     ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
     ``{<name>}`` reads column ``<name>`` (another feature of the row) with its own unit; String
-    columns are inserted as they are; unknown placeholders stay as written.
+    columns are inserted with underscores read as spaces ("financial_services" -> "financial
+    services"); unknown placeholders stay as written. A "days" word right after a placeholder agrees
+    with the rendered number ("1 day ago", "2 days ago").
 
     ``never_days`` (``features.never_days``) marks days values meaning "never happened". For a
     days feature, rows whose value is the sentinel use ``entry["sentence_never"]`` when the
@@ -278,22 +294,34 @@ def _render(template: str, feature: str, units: Mapping[str, str],
     # "{value} times its earlier level": the account's ratio and its peers' read as multipliers.
     times = "{value} times" in template
     for m in _PLACEHOLDER.finditer(template):
+        if m.start() < pos:  # inside a "days" word consumed below (cannot hold a placeholder)
+            continue
         parts.append(pl.lit(template[pos:m.start()]))
         name, follows = m.group(1), template[m.end():]
+        text: pl.Expr | None = None
         if name == "value":
-            parts.append(format_number(pl.col("value"), unit, follows, never_days))
+            text = format_number(pl.col("value"), unit, follows, never_days)
         elif name == "peer":
             peer_unit = "share" if unit == "flag" else unit
-            parts.append(format_number(pl.col("peer_median"), peer_unit,
-                                       " times" if times else follows, never_days))
+            text = format_number(pl.col("peer_median"), peer_unit,
+                                 " times" if times else follows, never_days)
         elif name in schema and schema[name] == pl.String:
-            parts.append(pl.col(name).fill_null("n/a"))
+            # Category values ("financial_services") read as words, like the catalogue's texts.
+            parts.append(pl.col(name).fill_null("n/a").str.replace_all("_", " ", literal=True))
         elif name in schema:
-            parts.append(format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows,
-                                       never_days))
+            text = format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows,
+                                 never_days)
         else:
             parts.append(pl.lit(m.group(0)))
         pos = m.end()
+        if text is not None:
+            parts.append(text)
+            # "{value} days ago" with a value of 1 reads "1 day ago": the template's own "days"
+            # word is replaced by one that agrees with the rendered number.
+            days = _DAYS_AFTER.match(template, pos)
+            if days is not None:
+                parts.append(days_word(text))
+                pos = days.end()
     parts.append(pl.lit(template[pos:]))
     return pl.concat_str(parts)
 

@@ -122,11 +122,13 @@ def test_catalogue_texts_expand_from_config(cfg: Any) -> None:
 
 def test_event_sentence_never_names_the_event(cfg: Any) -> None:
     event = str(cfg.features.key_events[0])
+    assert event == "dashboard_viewed"
     name = f"days_since_last_{event}"
     out = with_never_texts({name: {"family": "trends", "unit": "days", "sentence": "x"}},
                            cfg.catalogue, cfg.features)
-    assert out[name]["sentence_never"] == (f"No {event} has happened yet; for accounts like this "
-                                           "one the last was {peer} days ago.")
+    # The event reads as words in the text; the feature name keeps the raw event.
+    assert out[name]["sentence_never"] == ("No dashboard viewed has happened yet; for accounts like "
+                                           "this one the last was {peer} days ago.")
     assert out[name]["peer_never"] == "most accounts like this one never had one"
 
 
