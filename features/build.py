@@ -203,15 +203,17 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
                                    fcfg, families)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
     s1 |= engagement.indicators(fcfg, families, tables.users is not None)
-    wide = wide.with_columns([e.alias(n) for n, e in s1.items()])
+    # One lazy query over the wide frame (two dependent with_columns and the final select), so
+    # polars can drop unread columns early and fuse the passes instead of materialising each.
+    lf = wide.lazy().with_columns([e.alias(n) for n, e in s1.items()])
     if s2:
-        wide = wide.with_columns([e.alias(n) for n, e in s2.items()])
+        lf = lf.with_columns([e.alias(n) for n, e in s2.items()])
     names = list(s1) + list(s2)
     stage = lifecycle.maturity_stage(list(fcfg.maturity_days))
-    out = wide.select(
+    out = lf.select(
         *ID_COLUMNS, T, *segments, stage,
         *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
-    )
+    ).collect()
     return out, names, segments
 
 
