@@ -140,3 +140,28 @@ def family_contributions(contrib: np.ndarray, feature_names: Sequence[str],
     member = np.zeros((len(feature_names), len(names)))
     member[np.arange(len(feature_names)), [names.index(x) for x in fam_of]] = 1.0
     return names, contrib @ member
+
+
+# -- drivers ---------------------------------------------------------------------------------
+def top_contributions(contrib: np.ndarray, k_risk: int, k_protective: int) -> pl.DataFrame:
+    """Long ``_row, _f, contribution, rank, direction`` of each row's top ``k_risk`` positive and
+    top ``k_protective`` negative contributions (ties: feature order). Zero never counts."""
+    frames = []
+    n, f = contrib.shape
+    for direction, k, sign in (("risk", k_risk, 1.0), ("protective", k_protective, -1.0)):
+        k = min(k, f)
+        if k <= 0 or n == 0:
+            continue
+        order = np.argsort(-sign * contrib, axis=1, kind="stable")[:, :k]
+        values = np.take_along_axis(contrib, order, axis=1)
+        frames.append(pl.DataFrame({
+            "_row": np.repeat(np.arange(n), k),
+            "_f": order.ravel(),
+            "contribution": values.ravel(),
+            "rank": np.tile(np.arange(1, k + 1), n),
+            "direction": np.full(n * k, direction),
+        }).filter(pl.col("contribution") * sign > 0))
+    if not frames:
+        return pl.DataFrame(schema={"_row": pl.Int64, "_f": pl.Int64, "contribution": pl.Float64,
+                                    "rank": pl.Int64, "direction": pl.String})
+    return pl.concat(frames).with_columns(pl.col("_row", "_f", "rank").cast(pl.Int64))

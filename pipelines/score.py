@@ -249,14 +249,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from features.build import build_features
     from models import registry
     from models.drift import TRAINING_STATS_KEY, feature_psi
-    from models.score import (
-        ScoreParams,
-        crm_table,
-        never_features,
-        risk_summary,
-        score_accounts,
-        with_never_texts,
-    )
+    from models.score import ScoreParams, crm_table, risk_summary, score_accounts
+    from models.sentences import never_features, with_never_texts
     from pipelines.common import load_tables
 
     as_of = parse_as_of(cfg.snapshot.as_of)

@@ -15,7 +15,8 @@ import pytest
 from benchmarks.cause_attribution import EXPECTED_FAMILIES, attribution_table, summarise
 from core.config import load_config
 from core.errors import ConfigValueError
-from models.score import ScoreParams, cause_attribution, family_top_feature
+from models.cause import cause_attribution, family_top_feature
+from models.score import ScoreParams
 
 # Module-scoped fixtures are built once: keep these tests on one xdist worker.
 pytestmark = pytest.mark.xdist_group("cause_world")

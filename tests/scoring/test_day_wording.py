@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from models.score import format_number, template_expr
+from models.sentences import format_number, template_expr
 
 NEVER = 500.0
 UNITS = {"days_since_admin_left": "days", "days_to_renewal": "days", "tenure_days": "days",

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.score import (
+from models.score import ScoreParams
+from models.sentences import (
     DEFAULT_PEER_NEVER,
-    ScoreParams,
     format_number,
     never_features,
     peer_never_template,

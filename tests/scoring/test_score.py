@@ -11,18 +11,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from core.errors import ConfigValueError
+from models.explain import top_contributions
+from models.playbook import next_best_action, validate_playbook
 from models.router import Calibrator
-from models.score import (
-    ScoreParams,
-    crm_table,
-    format_number,
-    next_best_action,
-    rank_and_tier,
-    score_accounts,
-    top_contributions,
-    validate_playbook,
-    with_change,
-)
+from models.score import ScoreParams, crm_table, rank_and_tier, score_accounts, with_change
+from models.sentences import format_number
 from tests.scoring.conftest import AS_OF, make_features, stump_model
 
 SEGMENTS = ["industry", "size_tier", "use_case"]

@@ -1,0 +1,133 @@
+"""Likely cause: which *cause* family (role, milestones, onboarding, friction) explains the risk.
+
+When adoption is already falling, symptom families (activity, trends, breadth, peer) carry most of
+the SHAP mass, but a CSM needs the why: the cause family with a material positive contribution,
+most above its segment peers, else the top symptom (``score.cause_*`` in config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from core.errors import ConfigValueError
+from features.catalogue import FAMILIES
+from models.explain import top_contributions
+
+if TYPE_CHECKING:
+    from models.score import ScoreParams
+
+# Families that say *why* adoption falls (a CSM can act on them); the rest are symptoms.
+DEFAULT_CAUSE_FAMILIES = ("role", "milestones", "onboarding", "friction")
+
+
+CAUSE_RELATIVE_TO = ("peers", "base")
+
+
+# Columns `cause_attribution` adds to the scores (and the CRM export).
+CAUSE_COLUMNS = ("top_cause_family", "top_cause_kind", "top_cause_contribution",
+                 "top_cause_vs_peers", "top_cause_driver", "top_cause_driver_text")
+
+
+# -- cause attribution: why, not only that ---------------------------------------------------
+def validate_cause_params(params: ScoreParams) -> None:
+    """Raise ConfigValueError naming the bad ``score.cause_*`` value."""
+    unknown = sorted(set(params.cause_families) - set(FAMILIES) - {"other"})
+    if unknown:
+        raise ConfigValueError(f"score.cause_families has unknown families {unknown}",
+                               hint=f"use families of {list(FAMILIES)}")
+    if params.cause_relative_to not in CAUSE_RELATIVE_TO:
+        raise ConfigValueError(f"score.cause_relative_to={params.cause_relative_to!r} is not known",
+                               hint=f"use one of {list(CAUSE_RELATIVE_TO)}")
+    if not params.cause_min_contribution >= 0:
+        raise ConfigValueError("score.cause_min_contribution must be >= 0 (log-odds), got "
+                               f"{params.cause_min_contribution}")
+    if not 0 <= params.cause_min_share <= 1:
+        raise ConfigValueError(f"score.cause_min_share must be in [0, 1], got {params.cause_min_share}")
+
+
+def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.Series,
+                      params: ScoreParams) -> pl.DataFrame:
+    """Per row: the family that best says *why* the account is at risk.
+
+    Why not simply the largest family: once adoption is already falling, the symptom families
+    (activity, trends, breadth, peer) carry most of the TreeSHAP mass, yet "usage is down" is what
+    the CSM already sees. A *cause* family (``params.cause_families``: people leaving, milestones
+    missed, onboarding, friction) wins when it is material: its summed contribution ``c`` (log-odds,
+    positive raises risk) satisfies ``c >= cause_min_contribution`` and
+    ``c >= cause_min_share * (sum of the row's positive family contributions)``. Among material
+    cause families the largest wins, compared by ``c`` itself (``cause_relative_to="base"``) or by
+    ``c`` minus the median of the same family over the row's peer group (``"peers"``, the default:
+    a family that raises the risk of every account of a segment, such as milestones that small
+    accounts rarely reach, says less about this account than one that sets it apart from its
+    peers; it must then also exceed that median). ``peer`` is the peer-group label of each row,
+    and the medians are taken over ALL rows given (one cutoff, whole population), so chunking
+    never changes a result. Without a material cause family the row falls back to its largest
+    positive symptom family (kind ``symptom``), and to null when no family raises the risk.
+
+    Returns ``top_cause_family`` (str|null), ``top_cause_kind`` (cause | symptom | null),
+    ``top_cause_contribution`` (the family's summed contribution, log-odds) and
+    ``top_cause_vs_peers`` (that contribution minus the peer-group median of the family).
+    """
+    validate_cause_params(params)
+    n, k = fam_sums.shape
+    names = list(fam_names)
+    if n == 0 or k == 0:
+        fam_sums = np.zeros((n, 1))
+        names = ["other"]
+    k = fam_sums.shape[1]
+    frame = pl.DataFrame({f"_c{j}": fam_sums[:, j] for j in range(k)}).with_columns(
+        peer.alias("_peer") if n else pl.lit(None, pl.String).alias("_peer"))
+    medians = frame.select([pl.col(f"_c{j}").median().over("_peer") for j in range(k)]).to_numpy()
+    vs_peers = fam_sums - medians.reshape(n, k)
+    is_cause = np.array([f in params.cause_families for f in names], dtype=bool)
+    positive_total = np.clip(fam_sums, 0, None).sum(axis=1, keepdims=True)
+    material = (is_cause[None, :] & (fam_sums > 0)
+                & (fam_sums >= params.cause_min_contribution)
+                & (fam_sums >= params.cause_min_share * positive_total))
+    rank_by = fam_sums
+    if params.cause_relative_to == "peers":
+        material &= vs_peers > 0
+        rank_by = vs_peers
+    cause_score = np.where(material, rank_by, -np.inf)
+    symptom_score = np.where(~is_cause[None, :] & (fam_sums > 0), fam_sums, -np.inf)
+    has_cause = material.any(axis=1)
+    pick = np.where(has_cause, np.argmax(cause_score, axis=1), np.argmax(symptom_score, axis=1))
+    found = has_cause | np.isfinite(symptom_score).any(axis=1)
+    rows = np.arange(n)
+    family = np.where(found, np.asarray(names, dtype=object)[pick], None)
+    kind = np.where(has_cause, "cause", np.where(found, "symptom", None))
+    contribution = np.where(found, fam_sums[rows, pick], np.nan)
+    excess = np.where(found, vs_peers[rows, pick], np.nan)
+    return pl.DataFrame({
+        "top_cause_family": pl.Series(family.tolist(), dtype=pl.String),
+        "top_cause_kind": pl.Series(kind.tolist(), dtype=pl.String),
+        "top_cause_contribution": pl.Series(contribution, dtype=pl.Float64).fill_nan(None),
+        "top_cause_vs_peers": pl.Series(excess, dtype=pl.Float64).fill_nan(None),
+    })
+
+
+def family_top_feature(contrib: np.ndarray, feature_names: Sequence[str],
+                       families: Mapping[str, str], chosen: pl.Series) -> pl.DataFrame:
+    """``_row, _f, contribution, rank, direction`` of each row's largest positive contribution
+    among the features of its ``chosen`` family (rows with a null family or no positive feature in
+    it are left out); ``direction`` is ``"cause"``. Same shape as `top_contributions`, so
+    `explanation_frame` renders its value, peer median and sentence."""
+    fam_of = np.asarray([str(families.get(f, "other")) for f in feature_names], dtype=object)
+    want = np.asarray(chosen.fill_null("").to_list(), dtype=object)
+    n = contrib.shape[0]
+    if n == 0 or contrib.shape[1] == 0:
+        return top_contributions(contrib, 0, 0)
+    masked = np.where(fam_of[None, :] == want[:, None], contrib, -np.inf)
+    best = np.argmax(masked, axis=1)
+    value = masked[np.arange(n), best]
+    keep = np.isfinite(value) & (value > 0)
+    return pl.DataFrame({
+        "_row": np.flatnonzero(keep).astype(np.int64), "_f": best[keep].astype(np.int64),
+        "contribution": value[keep], "rank": np.ones(int(keep.sum()), dtype=np.int64),
+        "direction": np.full(int(keep.sum()), "cause"),
+    }, schema={"_row": pl.Int64, "_f": pl.Int64, "contribution": pl.Float64, "rank": pl.Int64,
+               "direction": pl.String})

@@ -1,0 +1,214 @@
+"""Plain-language sentences from the feature catalogue: numbers as a CSM reads them.
+
+Templates hold ``{value}`` (this account), ``{peer}`` (segment peer median at the same cutoff) and
+``{<feature>}`` (another feature of the row); units decide the wording ("12 days", "45%",
+"96th"), a "days" word after a placeholder agrees with the number, and the "never happened"
+sentinel (``features.never_days``) reads as words, never as 9999.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+# A "days" word right after a placeholder ("{value} days ago"): `_render` consumes it and writes
+# "day" or "days" to agree with the rendered number (see `days_word`).
+_DAYS_AFTER = re.compile(r"\s*days\b")
+
+
+# What the peer clause of a sentence says when the peer median is the "never happened" sentinel
+# (catalogue entries may override it with ``peer_never``).
+DEFAULT_PEER_NEVER = "most accounts like this one never did"
+
+
+# Optional catalogue texts used instead of ``sentence`` / the peer clause at the sentinel.
+NEVER_KEYS = ("sentence_never", "peer_never")
+
+
+# -- human formatting ------------------------------------------------------------------------
+def _int_str(x: pl.Expr) -> pl.Expr:
+    return x.round(0).cast(pl.Int64).cast(pl.String)
+
+
+def days_word(number_text: pl.Expr) -> pl.Expr:
+    """" day" when the rendered number is exactly 1 (or -1), else " days".
+
+    Works on the *formatted* text so it agrees with what the CSM reads ("1" but not "1.5",
+    "11" or "never"); used for every placeholder followed by "days", whatever its unit."""
+    return (pl.when(number_text.is_in(["1", "-1"])).then(pl.lit(" day"))
+            .otherwise(pl.lit(" days")))
+
+
+def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | None = None
+                  ) -> pl.Expr:
+    """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
+
+    days -> "12 days", "1 day" (just "12" when the template already says "days": `_render` then
+    writes the agreeing "day"/"days" word itself); share -> "45%";
+    ratio -> "45%" (or "0.45" before "times"); percentile (0..1) -> "45th"; anything else:
+    integers without decimals, other numbers with one decimal. Null -> "n/a". With ``never_days``
+    (the features' "never happened" sentinel), a days value at or above it reads "never" (the
+    catalogue's ``sentence_never`` / ``peer_never`` keep the sentence grammatical around it).
+    """
+    unit = unit.strip().lower()
+    nxt = follows.lstrip().lower()
+    plain = pl.when(x == x.round(0)).then(_int_str(x)).otherwise(x.round(1).cast(pl.String))
+    if unit == "days":
+        text = (_int_str(x) if nxt.startswith("day")
+                else pl.concat_str([_int_str(x), days_word(_int_str(x))]))
+    elif unit == "share" or (unit == "ratio" and not nxt.startswith("times")):
+        text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
+    elif unit == "ratio":
+        text = x.round(2).cast(pl.String)
+    elif unit.startswith("percentile"):
+        n = (x * 100).round(0).cast(pl.Int64)
+        suffix = (pl.when((n % 100).is_between(11, 13)).then(pl.lit("th"))
+                  .when(n % 10 == 1).then(pl.lit("st"))
+                  .when(n % 10 == 2).then(pl.lit("nd"))
+                  .when(n % 10 == 3).then(pl.lit("rd"))
+                  .otherwise(pl.lit("th")))
+        text = pl.concat_str([n.cast(pl.String), suffix])
+    else:
+        text = plain
+    if unit == "days" and never_days is not None:
+        text = pl.when(x >= never_days).then(pl.lit("never")).otherwise(text)
+    return pl.when(x.is_null() | x.is_nan()).then(pl.lit("n/a")).otherwise(text)
+
+
+def is_never(x: pl.Expr, unit: str, never_days: float | None) -> pl.Expr:
+    """True where ``x`` is the "never happened" sentinel of a days feature (False elsewhere,
+    null-safe): ``features.never_days`` fills "days since X" when X never happened."""
+    if never_days is None or unit.strip().lower() != "days":
+        return pl.lit(False)
+    return (x >= never_days).fill_null(False)
+
+
+def peer_never_template(template: str, phrase: str) -> str | None:
+    """``template`` with the clause holding ``{peer}`` replaced by ``phrase``.
+
+    The peer clause runs from the ``;`` before ``{peer}`` to the next ``.`` or ``;`` (catalogue
+    sentences read "<this account>; <accounts like this one ... {peer} ...>."). None when
+    ``{peer}`` is not in a clause of its own (the caller then renders ``{peer}`` as "never")."""
+    at = template.find("{peer}")
+    start = template.rfind(";", 0, at)
+    if at < 0 or start < 0:
+        return None
+    ends = [i for i in (template.find(".", at), template.find(";", at)) if i >= 0]
+    end = min(ends) if ends else len(template)
+    return f"{template[:start + 1]} {phrase}{template[end:]}"
+
+
+def template_expr(template: str, feature: str, units: Mapping[str, str],
+                  schema: Mapping[str, pl.DataType], never_days: float | None = None,
+                  entry: Mapping[str, Any] | None = None) -> pl.Expr:
+    """Polars expression rendering ``template`` on each row of an explanation frame.
+
+    ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
+    ``{<name>}`` reads column ``<name>`` (another feature of the row) with its own unit; String
+    columns are inserted with underscores read as spaces ("financial_services" -> "financial
+    services"); unknown placeholders stay as written. A "days" word right after a placeholder agrees
+    with the rendered number ("1 day ago", "2 days ago").
+
+    ``never_days`` (``features.never_days``) marks days values meaning "never happened". For a
+    days feature, rows whose value is the sentinel use ``entry["sentence_never"]`` when the
+    catalogue entry has one; rows whose peer median is the sentinel get the ``{peer}`` clause
+    replaced by ``entry["peer_never"]`` (default `DEFAULT_PEER_NEVER`). Any other sentinel left
+    in the text reads "never".
+    """
+    entry = entry or {}
+    unit = units.get(feature, "").strip().lower()
+    if never_days is None or unit != "days":
+        return _render(template, feature, units, schema, never_days)
+    phrase = str(entry.get("peer_never") or DEFAULT_PEER_NEVER)
+
+    def with_peer(tpl: str) -> pl.Expr:
+        alt = peer_never_template(tpl, phrase) if "{peer}" in tpl else None
+        plain = _render(tpl, feature, units, schema, never_days)
+        if alt is None:
+            return plain
+        return (pl.when(is_never(pl.col("peer_median"), unit, never_days))
+                .then(_render(alt, feature, units, schema, never_days)).otherwise(plain))
+
+    expr = with_peer(template)
+    if entry.get("sentence_never"):
+        expr = (pl.when(is_never(pl.col("value"), unit, never_days))
+                .then(with_peer(str(entry["sentence_never"]))).otherwise(expr))
+    return expr
+
+
+def _render(template: str, feature: str, units: Mapping[str, str],
+            schema: Mapping[str, pl.DataType], never_days: float | None) -> pl.Expr:
+    """One template as a concatenation of literal text and formatted columns."""
+    parts: list[pl.Expr] = []
+    pos = 0
+    unit = units.get(feature, "")
+    # "{value} times its earlier level": the account's ratio and its peers' read as multipliers.
+    times = "{value} times" in template
+    for m in PLACEHOLDER.finditer(template):
+        if m.start() < pos:  # inside a "days" word consumed below (cannot hold a placeholder)
+            continue
+        parts.append(pl.lit(template[pos:m.start()]))
+        name, follows = m.group(1), template[m.end():]
+        text: pl.Expr | None = None
+        if name == "value":
+            text = format_number(pl.col("value"), unit, follows, never_days)
+        elif name == "peer":
+            peer_unit = "share" if unit == "flag" else unit
+            text = format_number(pl.col("peer_median"), peer_unit,
+                                 " times" if times else follows, never_days)
+        elif name in schema and schema[name] == pl.String:
+            # Category values ("financial_services") read as words, like the catalogue's texts.
+            parts.append(pl.col(name).fill_null("n/a").str.replace_all("_", " ", literal=True))
+        elif name in schema:
+            text = format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows,
+                                 never_days)
+        else:
+            parts.append(pl.lit(m.group(0)))
+        pos = m.end()
+        if text is not None:
+            parts.append(text)
+            # "{value} days ago" with a value of 1 reads "1 day ago": the template's own "days"
+            # word is replaced by one that agrees with the rendered number.
+            days = _DAYS_AFTER.match(template, pos)
+            if days is not None:
+                parts.append(days_word(text))
+                pos = days.end()
+    parts.append(pl.lit(template[pos:]))
+    return pl.concat_str(parts)
+
+
+def humanise(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()
+
+
+def with_never_texts(catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: Mapping[str, Any],
+                     fcfg: Any) -> dict[str, dict[str, str]]:
+    """``catalogue`` plus the optional `NEVER_KEYS` texts of ``catalogue_cfg`` (the patterns of
+    conf/catalogue), expanded for the same concrete features.
+
+    `features.catalogue.expand_patterns` keeps only the required fields, so each optional key is
+    expanded by passing it as the ``sentence`` of a copy of the patterns (same placeholders)."""
+    from features.catalogue import expand_patterns
+
+    out = {f: dict(e) for f, e in catalogue.items()}
+    for key in NEVER_KEYS:
+        patterns = {p: {**dict(raw), "sentence": raw[key]} for p, raw in catalogue_cfg.items()
+                    if raw.get(key)}
+        if not patterns:
+            continue
+        for f, e in expand_patterns(patterns, fcfg).items():
+            if f in out:
+                out[f][key] = e["sentence"]
+    return out
+
+
+def never_features(catalogue: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Features whose value can be the ``features.never_days`` sentinel (unit ``days``), sorted:
+    the report shows "never" for them."""
+    return sorted(f for f, e in catalogue.items() if str(e.get("unit", "")).strip().lower() == "days")
