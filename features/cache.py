@@ -319,6 +319,32 @@ def sample(values: np.ndarray, grid: Grid, acc: np.ndarray, days: np.ndarray) ->
     return values[acc, grid.index(days)]
 
 
+class Sampler:
+    """``values[account, boundary]`` for fixed rows: account codes ``acc``, cutoff days ``t``.
+
+    Why: a build samples ~100 (account x boundary) grids at the same rows, many sharing a
+    boundary set and offset. The flat cell of each row (``acc * m + column of t - offset``) is
+    computed once per (boundary set, offset) and every grid is then one ``np.take`` (~5x
+    cheaper than a 2-D gather plus a boundary lookup each time). Same values as :func:`sample`.
+    """
+
+    def __init__(self, acc: np.ndarray, t: np.ndarray) -> None:
+        self.acc = acc.astype(np.int64)
+        self.t = t
+        self._flat: dict[tuple[bytes, int], np.ndarray] = {}
+
+    def __call__(self, values: np.ndarray, grid: Grid, offset: int = 0) -> np.ndarray:
+        """Each row's value at boundary ``t - offset`` (which must be one of ``grid``'s)."""
+        if values.ndim != 2 or values.shape[1] != grid.m:
+            raise ValueError(f"grid values of shape {values.shape} do not have {grid.m} boundary columns")
+        key = (grid.bounds.tobytes(), int(offset))
+        flat = self._flat.get(key)
+        if flat is None:
+            flat = self.acc * grid.m + grid.index(self.t - offset)
+            self._flat[key] = flat
+        return values.reshape(-1).take(flat)
+
+
 def last_to_series(name: str, x: np.ndarray) -> pl.Series:
     """Int32 last-day samples with ``NEVER`` turned into null (never happened before ``b``)."""
     s = pl.Series(name, x, dtype=pl.Int32)

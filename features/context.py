@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from features.cache import DayCache, last_to_series, sample, users_net_days
+from features.cache import DayCache, Sampler, last_to_series, users_net_days
 from features.daily import usage_expr
 from features.grid import NEVER, Grid
 from features.windows import (
@@ -155,6 +155,7 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
     t = rows.get_column(T).to_numpy()
     cut_days = np.unique(t).tolist()
     acc = cache.enc.account_codes(rows.get_column("account_id"))
+    at = Sampler(acc, t)
     n = cache.n_accounts
     cols: list[pl.Series] = []
 
@@ -172,7 +173,7 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
     facts["users_net"] = g.cum(ua, ud, uw, n) if len(ua) else np.zeros((n, g.m), np.int64)
     for o in sorted(needs.acc):
         for c in ACC_FACTS:
-            cols.append(pl.Series(f"{c}@{o}", sample(facts[c], g, acc, t - o), dtype=pl.Int64))
+            cols.append(pl.Series(f"{c}@{o}", at(facts[c], g, o), dtype=pl.Int64))
 
     if needs.active:
         gu = Grid.of(cut_days, needs.active)
@@ -181,7 +182,7 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
                                     role_names)
         for o in sorted(needs.active):
             for c, v in counts.items():
-                cols.append(pl.Series(f"{c}@{o}", sample(v, gu, acc, t - o), dtype=pl.UInt32))
+                cols.append(pl.Series(f"{c}@{o}", at(v, gu, o), dtype=pl.UInt32))
 
     if needs.events:
         gc = cache.cut_grid

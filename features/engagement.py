@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from features.cache import DayCache, last_to_series, sample
+from features.cache import DayCache, Sampler, last_to_series
 from features.context import safe_div
 from features.grid import Grid
 from features.usage import weekly_slope
@@ -110,12 +110,13 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
     t = wide.get_column(T).to_numpy()
     cut_days = np.unique(t).tolist()
     acc = cache.enc.account_codes(wide.get_column("account_id"))
+    at = Sampler(acc, t)
     n = cache.n_accounts
     cols: list[pl.Series] = []
 
     def put(name: str, grid: Grid, values: np.ndarray, offsets: Sequence[int]) -> None:
         for o in offsets:
-            cols.append(pl.Series(f"{PREFIX}{name}@{o}", sample(values, grid, acc, t - o),
+            cols.append(pl.Series(f"{PREFIX}{name}@{o}", at(values, grid, o),
                                   dtype=pl.Int64))
 
     week_offsets = [7 * i for i in range(weeks + 1)]
@@ -149,7 +150,7 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
         for r in roles:
             left = (moves.get_column("left").to_numpy() == 1) & (role == r)
             last = gc.last(a[left], d[left], n)
-            cols.append(last_to_series(f"{PREFIX}last_left_{r}", sample(last, gc, acc, t)))
+            cols.append(last_to_series(f"{PREFIX}last_left_{r}", at(last, gc)))
         # person-days by role: who keeps using the product
         users = pl.DataFrame({"user_id": cache.enc.users}).with_row_index("u").join(
             tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
