@@ -31,8 +31,8 @@ SOURCE_FILE = "source_file"
 # Canonical tables and which features need them (for the one line logged when one is absent).
 FEATURES_NEEDING = {
     "users": "role features (per-role active users and trends) and user tenure",
-    "accounts": "segments, lifecycle (tenure, renewal, seats), peer-relative features and "
-                "unknown-account checks",
+    "accounts": "segments (peers become all accounts at the cutoff), lifecycle (tenure, "
+                "renewal), milestones from signup, and unknown-account checks",
 }
 
 
