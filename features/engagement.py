@@ -155,11 +155,12 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
         users = pl.DataFrame({"user_id": cache.enc.users}).with_row_index("u").join(
             tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
             on="user_id", how="left")
-        pr = pdays.join(users.select(pl.col("u").cast(pl.Int64), "role"), on="u", how="left")
-        pa, pd_, prole = (pr.get_column(c).to_numpy() for c in ("a", DAY, "role"))
+        # Role of each person-day by a gather over the (small) user dictionary, not a join.
+        urole = users.sort("u").get_column("role")
+        pa, pd_, pu = (pdays.get_column(c).to_numpy() for c in ("a", DAY, "u"))
         gr = Grid.of(cut_days, [0, short, recent])
         for r in roles:
-            m = prole == r
+            m = (urole == r).fill_null(False).to_numpy()[pu]
             put(f"ud_{r}", gr, gr.cum(pa[m], pd_[m], None, n), [0, short, recent])
     if "friction" in families:
         ad = cache.acc_day
