@@ -199,8 +199,10 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
     rows = _with_statics(rows, tables, firsts, fcfg, families, segments, _invite_days(cache, fcfg))
-    wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache), tables, cache,
-                                   fcfg, families)
+    # One sampler for both: the same rows, so one account lookup and shared grid cells.
+    at = cache.sampler(rows)
+    wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache, at), tables,
+                                   cache, fcfg, families, at)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
     s1 |= engagement.indicators(fcfg, families, tables.users is not None)
     # One lazy query over the wide frame (two dependent with_columns and the final select), so

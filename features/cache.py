@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from features.grid import NEVER, Encoded, Grid, encode_events
-from features.windows import DAY, day_of
+from features.windows import DAY, T, day_of
 from ingest.tables import Tables
 
 
@@ -60,6 +60,12 @@ class DayCache:
     @property
     def n_accounts(self) -> int:
         return len(self.enc.accounts)
+
+    def sampler(self, rows: pl.DataFrame) -> Sampler:
+        """A :class:`Sampler` for ``rows`` (``account_id`` and cutoff day ``_t``), so every family
+        reading the same rows shares one account lookup and one set of grid cells."""
+        return Sampler(self.enc.account_codes(rows.get_column("account_id")),
+                       rows.get_column(T).to_numpy())
 
     def firsts(self) -> pl.DataFrame:
         """(account_id, event, day = first day, n = count): a small stand-in for the day-level
@@ -331,6 +337,7 @@ class Sampler:
     def __init__(self, acc: np.ndarray, t: np.ndarray) -> None:
         self.acc = acc.astype(np.int64)
         self.t = t
+        self.cut_days: list[int] = np.unique(t).tolist()
         self._flat: dict[tuple[bytes, int], np.ndarray] = {}
 
     def __call__(self, values: np.ndarray, grid: Grid, offset: int = 0) -> np.ndarray:

@@ -23,7 +23,6 @@ from features.grid import NEVER, Grid
 from features.windows import (
     DAY,
     B,
-    T,
     day_of,
     sample_before,
 )
@@ -142,7 +141,7 @@ def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequ
 
 
 def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence[str],
-               cache: DayCache) -> pl.DataFrame:
+               cache: DayCache, at: Sampler | None = None) -> pl.DataFrame:
     """Eligible rows plus every ``<fact>@<offset>`` sample the enabled families need.
 
     ``rows``: account_id, cutoff, ``_t`` (cutoff day). ``cache``: the build's shared day-level
@@ -152,10 +151,8 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
     account had no history yet are 0 for cumulative facts and counts, null for "last day" facts.
     """
     needs = needs_for(fcfg, families)
-    t = rows.get_column(T).to_numpy()
-    cut_days = np.unique(t).tolist()
-    acc = cache.enc.account_codes(rows.get_column("account_id"))
-    at = Sampler(acc, t)
+    at = at or cache.sampler(rows)
+    acc, t, cut_days = at.acc, at.t, at.cut_days
     n = cache.n_accounts
     cols: list[pl.Series] = []
 

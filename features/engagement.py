@@ -97,7 +97,7 @@ def _user_moves(tables: Tables, cache: DayCache) -> pl.DataFrame:
 
 
 def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
-                 families: Sequence[str]) -> pl.DataFrame:
+                 families: Sequence[str], at: Sampler | None = None) -> pl.DataFrame:
     """``wide`` plus the ``eng_<fact>@<offset>`` samples the engagement indicators read.
 
     ``wide`` carries ``account_id`` and ``_t`` (cutoff day); ``cache`` is the build's
@@ -107,10 +107,8 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
     if not enabled(fcfg):
         return wide
     weeks, short, recent = int(fcfg.slope_weeks), WEEK, int(fcfg.recent_days)
-    t = wide.get_column(T).to_numpy()
-    cut_days = np.unique(t).tolist()
-    acc = cache.enc.account_codes(wide.get_column("account_id"))
-    at = Sampler(acc, t)
+    at = at or cache.sampler(wide)
+    cut_days = at.cut_days
     n = cache.n_accounts
     cols: list[pl.Series] = []
 
