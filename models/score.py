@@ -67,20 +67,12 @@ class ScoreParams:
                    tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
                    capacity=int(cfg.eval.capacity), top_drivers=int(s.top_drivers),
                    top_protective=int(s.top_protective), chunk_rows=int(s.chunk_rows),
-                   explainer=str(s.explainer), n_jobs=int(s.get("n_jobs", 1) or 1),
-                   cause_families=tuple(str(f) for f in s.get("cause_families",
-                                                              DEFAULT_CAUSE_FAMILIES)),
-                   cause_min_contribution=float(s.get("cause_min_contribution", 0.05)),
-                   cause_min_share=float(s.get("cause_min_share", 0.0)),
-                   cause_relative_to=str(s.get("cause_relative_to", "peers")),
-                   never_days=_never_days(cfg))
-
-
-def _never_days(cfg: Any) -> float | None:
-    """``cfg.features.never_days`` as a float (None when the config has no features section)."""
-    fcfg = cfg.get("features") if hasattr(cfg, "get") else getattr(cfg, "features", None)
-    value = fcfg.get("never_days") if fcfg is not None and hasattr(fcfg, "get") else None
-    return None if value is None else float(value)
+                   explainer=str(s.explainer), n_jobs=int(s.n_jobs),
+                   cause_families=tuple(str(f) for f in s.cause_families),
+                   cause_min_contribution=float(s.cause_min_contribution),
+                   cause_min_share=float(s.cause_min_share),
+                   cause_relative_to=str(s.cause_relative_to),
+                   never_days=float(cfg.features.never_days))
 
 
 @dataclass
