@@ -145,13 +145,17 @@ def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]
     return out
 
 
-def promotion(cfg: Any) -> tuple[str, bool]:
-    """(LightGBM metric, higher is better) of ``model.promotion_metric``."""
-    name = str(cfg.model.promotion_metric)
+def lgb_metric(name: str, setting: str) -> tuple[str, bool]:
+    """(LightGBM metric, higher is better) of a metric name; an error names the ``setting``."""
     if name not in LGB_METRICS:
-        raise ConfigValueError(f"model.promotion_metric={name!r} is not supported",
+        raise ConfigValueError(f"{setting}={name!r} is not supported",
                                hint=f"choose one of {sorted(LGB_METRICS)}")
     return LGB_METRICS[name]
+
+
+def promotion(cfg: Any) -> tuple[str, bool]:
+    """(LightGBM metric, higher is better) of ``model.promotion_metric``."""
+    return lgb_metric(str(cfg.model.promotion_metric), "model.promotion_metric")
 
 
 def _labels(frame: pl.DataFrame) -> np.ndarray:

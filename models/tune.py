@@ -27,16 +27,11 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError
-from models.train import LGB_METRICS
+from models.train import lgb_metric
 
 log = logging.getLogger("adoption_decay")
 
 #: tune.objective -> (LightGBM metric name, study direction).
-#: Tuning objective -> (LightGBM metric, Optuna direction): the same metric table training uses.
-OBJECTIVES: dict[str, tuple[str, str]] = {
-    name: (metric, "maximize" if higher else "minimize")
-    for name, (metric, higher) in LGB_METRICS.items()
-}
 MAX_LEAVES = 63
 #: Names LightGBM gives the training set among its evaluation results (not a validation score).
 _TRAIN_NAMES = {"training", "train"}
@@ -46,11 +41,8 @@ FitFn = Callable[..., lgb.Booster]
 
 def objective_metric(cfg: DictConfig) -> tuple[str, str]:
     """(LightGBM metric, direction) for ``cfg.tune.objective``; a clear error for unknown ones."""
-    objective = str(cfg.tune.objective)
-    if objective not in OBJECTIVES:
-        raise ConfigValueError(f"tune.objective={objective!r} is not supported",
-                               hint=f"choose from {sorted(OBJECTIVES)}")
-    return OBJECTIVES[objective]
+    metric, higher = lgb_metric(str(cfg.tune.objective), "tune.objective")
+    return metric, "maximize" if higher else "minimize"
 
 
 def search_space(trial: optuna.Trial) -> dict[str, Any]:
