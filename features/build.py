@@ -75,12 +75,12 @@ def _segments(tables: Tables, cfg: Any) -> list[str]:
 
 
 def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: Any,
-                  families: Sequence[str], segments: Sequence[str], inv_days: pl.DataFrame
+                  families: Sequence[str], segments: Sequence[str], cache: DayCache
                   ) -> pl.DataFrame:
     """Join per-account static facts (segments, seats, renewal, milestone days, onboarding).
 
-    ``aed``: (account_id, event, day, n) with each (account, event)'s first day;
-    ``inv_days``: the same shape at day level for the invite events (onboarding)."""
+    ``aed``: (account_id, event, day, n) with each (account, event)'s first day; the invite
+    events per account and day (onboarding) come from ``cache.acc_day``."""
     out = rows
     acc = tables.accounts
     if acc is not None:
@@ -108,8 +108,12 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
                 out = out.with_columns(pl.lit(None, pl.Int32).alias(f"first_{m.name}"))
     if "onboarding" in families:
         signup = rows.select("account_id", "signup_day").unique("account_id")
-        out = out.join(milestones.onboarding_invites(inv_days, signup, fcfg), on="account_id",
-                       how="left", maintain_order="left")
+        inv = cache.acc_day.filter(pl.col("inv") > 0)
+        out = out.join(milestones.onboarding_invites(
+            signup, cache.enc.account_codes(signup.get_column("account_id")),
+            inv.get_column("a").to_numpy().astype(np.int64), inv.get_column(DAY).to_numpy(),
+            inv.get_column("inv").to_numpy(), cache.n_accounts, fcfg),
+            on="account_id", how="left", maintain_order="left")
     return out
 
 
@@ -156,16 +160,6 @@ def _same_usage(cfg: Any) -> bool:
             and (bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)))
 
 
-def _invite_days(cache: DayCache, fcfg: Any) -> pl.DataFrame:
-    """Invite events per (account, day) shaped like ``account_event_days`` (for onboarding)."""
-    inv = [str(e) for e in fcfg.invite_events]
-    ad = cache.acc_day.filter(pl.col("inv") > 0)
-    return ad.select(
-        cache.enc.accounts.gather(ad.get_column("a")).alias("account_id"),
-        pl.lit(inv[0] if inv else "", pl.String).alias("event"), pl.col(DAY), pl.col("inv").alias("n"),
-    )
-
-
 def _event_counts(cache: DayCache) -> pl.DataFrame:
     """account_id, b (each cutoff day), n_events (events of any kind before b), for eligibility."""
     g = cache.cut_grid
@@ -198,7 +192,7 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
         raise NoEligibleAccountsError(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
-    rows = _with_statics(rows, tables, firsts, fcfg, families, segments, _invite_days(cache, fcfg))
+    rows = _with_statics(rows, tables, firsts, fcfg, families, segments, cache)
     # One sampler for both: the same rows, so one account lookup and shared grid cells.
     at = cache.sampler(rows)
     wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache, at), tables,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from features.context import at
@@ -25,25 +26,29 @@ def milestone_first_days(aed: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
     return aed.group_by("account_id").agg(aggs)
 
 
-def onboarding_invites(aed: pl.DataFrame, signup: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
+def onboarding_invites(signup: pl.DataFrame, codes: np.ndarray, inv_a: np.ndarray,
+                       inv_day: np.ndarray, inv_n: np.ndarray, n_accounts: int, fcfg: Any
+                       ) -> pl.DataFrame:
     """Per account: invites before the signup day (``inv_s``) and before ``s + D`` (``inv_e``).
 
-    ``signup``: account_id, signup_day. Cumulative counts, so the invites in ``[s, x)`` are
-    ``C(x) - inv_s``; the feature uses ``x = min(s + D, t)``.
+    ``signup``: account_id, signup_day (one row per account; ``codes`` their account codes);
+    ``inv_a``/``inv_day``/``inv_n``: invite events per (account code, day). Cumulative counts,
+    so the invites in ``[s, x)`` are ``C(x) - inv_s``; the feature uses ``x = min(s + D, t)``.
+    Two weighted bincounts over the (few) invite days replace an as-of join on string ids.
+    An account without a signup day has 0 for both (nothing is "before" an unknown day).
     """
     d = int(fcfg.onboarding_days)
-    inv = (aed.filter(pl.col("event").is_in(list(fcfg.invite_events)))
-           .group_by("account_id", DAY).agg(pl.col("n").sum())
-           .sort("account_id", DAY)
-           .with_columns(pl.col("n").cum_sum().over("account_id").alias("c"))
-           .select("account_id", pl.col(DAY).cast(pl.Int32), "c").sort(DAY))
-    out = signup.select("account_id", pl.col("signup_day").cast(pl.Int32))
+    sd = signup.get_column("signup_day")
+    known = sd.is_not_null().to_numpy()
+    s_of = np.full(n_accounts, np.iinfo(np.int64).min, np.int64)
+    s_of[codes[known]] = sd.to_numpy()[known].astype(np.int64)
+    s_row = s_of[inv_a]
+    w = inv_n.astype(np.float64)
+    cols = {}
     for name, shift in (("inv_s", 0), ("inv_e", d)):
-        q = out.select("account_id", (pl.col("signup_day") + shift).cast(pl.Int32).alias("_b")).sort("_b")
-        s = q.join_asof(inv, left_on="_b", right_on=DAY, by="account_id", strategy="backward",
-                        allow_exact_matches=False, check_sortedness=False)
-        out = out.join(s.select("account_id", pl.col("c").fill_null(0).alias(name)), on="account_id")
-    return out.drop("signup_day")
+        c = np.bincount(inv_a, weights=w * (inv_day < s_row + shift), minlength=n_accounts)
+        cols[name] = pl.Series(name, np.rint(c[codes]).astype(np.int64) * known)
+    return pl.DataFrame([signup.get_column("account_id"), *cols.values()])
 
 
 def onboarding(fcfg: Any) -> dict[str, pl.Expr]:
