@@ -218,6 +218,13 @@ class SplitConfig:
     validation_cutoffs: int = 4
     # Gap between the last training cutoff's label window and the next period. null = horizon.
     embargo_days: int | None = None
+    # Denser training cutoffs: with a dense snapshot schedule (e.g. snapshot.every_days=1,
+    # snapshot.count=358) only every `evaluate_every_days`-th cutoff back from the last labelled
+    # one can be a validation/test cutoff (the counts above and backtest.step_cutoffs count
+    # those); training takes every cutoff clearing the embargo. null = every cutoff (default:
+    # daily training cutoffs measured +0.004 test ROC-AUC on the demo, within noise, at 7x the
+    # training rows; see models/split.py).
+    evaluate_every_days: int | None = None
 
 
 @dataclass
