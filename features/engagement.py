@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from features import momentum
 from features.cache import DayCache, Sampler, last_to_series
 from features.context import safe_div
 from features.grid import Grid
@@ -142,6 +143,7 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
         gs = Grid.of(cut_days, [0, short, recent])
         put("usage", gs, gs.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
                                 ad.get_column("use").to_numpy(), n), [0, short, recent])
+        wide = momentum.with_samples(wide, cache, pdays, fcfg, families, at)
     if want_users:
         roles = [str(r) for r in fcfg.roles]
         moves = _user_moves(tables, cache)
@@ -255,6 +257,7 @@ def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str,
         out[f"user_days_slope_rel_{k}w"] = safe_div(weekly_slope(ud[::-1]), _mean(ud))
         out[f"days_per_active_user_{r}d"] = safe_div(_win("ud", r), au_r)
         out["usage_last_week_ratio"] = last_week_ratio("usage")
+        out |= momentum.indicators(fcfg, families)  # short-term momentum, last year
     if "role" in families and has_users:
         out["users_existing"] = _acc("created", 0) - _acc("left", 0)
         out[f"users_change_{r}d"] = _win("created", r) - _win("left", r)

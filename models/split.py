@@ -17,11 +17,19 @@ inside an embargo are dropped (and counted in the description).
 Rolling origins (``backtest.origins``, ``backtest.step_cutoffs``): origin ``k`` forgets the last
 ``k * step_cutoffs`` labelled cutoffs and splits what remains the same way, so each origin is
 trained only on labels that were observable before its own test period.
+
+Denser training cutoffs (``split.evaluate_every_days``, default null = every cutoff is one):
+with a dense snapshot schedule (e.g. ``snapshot.every_days=1``) only the *evaluation cutoffs*,
+every ``evaluate_every_days`` days back from the last labelled cutoff, can be validation or test
+cutoffs (and ``test_cutoffs``, ``validation_cutoffs``, ``backtest.step_cutoffs`` count them),
+while training takes every cutoff that clears the embargo. Validation and test then hold the
+same rows as with a weekly schedule; only the training rows become denser.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -94,12 +102,14 @@ def embargo_gap(cfg: Any) -> int:
     return max(embargo, horizon)
 
 
-def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days: int
+def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days: int,
+                  evaluation: Collection[date] | None = None
                   ) -> tuple[dict[str, list[date]], list[date]]:
     """Assign sorted unique ``cutoffs`` to periods (pure; the rule of the module docstring).
 
-    Returns ``({"train": [...], "validation": [...], "test": [...]}, embargoed)``. Raises
-    ``ConfigValueError`` when a period would be empty.
+    ``evaluation``: the cutoffs that may be validation or test cutoffs (None = all); training
+    takes any cutoff. Returns ``({"train": [...], "validation": [...], "test": [...]},
+    embargoed)``. Raises ``ConfigValueError`` when a period would be empty.
     """
     if n_validation < 1 or n_test < 1:
         raise ConfigValueError(f"split.validation_cutoffs and split.test_cutoffs must be >= 1, "
@@ -108,19 +118,20 @@ def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days:
     gap = timedelta(days=gap_days)
     hint = ("use fewer split.test_cutoffs/validation_cutoffs, a shorter label.horizon_days, or "
             "more snapshot.count cutoffs")
-    if len(cs) < n_test + n_validation + 1:
+    ev = cs if evaluation is None else [c for c in cs if c in set(evaluation)]
+    if len(ev) < n_test + n_validation + (1 if evaluation is None else 0) or len(cs) < n_test + n_validation + 1:
         raise ConfigValueError(
-            f"only {len(cs)} labelled cutoffs: cannot split into {n_test} test, {n_validation} "
-            f"validation and at least 1 training cutoff", hint=hint)
-    test = cs[-n_test:]
-    before_test = [c for c in cs if c < test[0] and c + gap <= test[0]]
-    if len(before_test) < n_validation + 1:
+            f"only {len(cs)} labelled cutoffs ({len(ev)} evaluation cutoffs): cannot split into "
+            f"{n_test} test, {n_validation} validation and at least 1 training cutoff", hint=hint)
+    test = ev[-n_test:]
+    before_test = [c for c in ev if c < test[0] and c + gap <= test[0]]
+    if len(before_test) < n_validation + (1 if evaluation is None else 0):
         raise ConfigValueError(
             f"only {len(before_test)} labelled cutoffs end their label window before the test "
             f"period starting {test[0]} (embargo {gap_days} days): need {n_validation + 1}",
             hint=hint)
     validation = before_test[-n_validation:]
-    train = [c for c in before_test if c < validation[0] and c + gap <= validation[0]]
+    train = [c for c in cs if c < validation[0] and c + gap <= validation[0]]
     if not train:
         raise ConfigValueError(
             f"no training cutoff ends its label window before the validation period starting "
@@ -147,6 +158,18 @@ def labelled(dataset: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+def evaluation_cutoffs(cutoffs: list[date], cfg: Any) -> list[date]:
+    """The sorted ``cutoffs`` that may be validation/test cutoffs: all of them, or with
+    ``split.evaluate_every_days = e`` those ``k * e`` days before the last one."""
+    every = getattr(cfg.split, "evaluate_every_days", None)
+    cs = sorted(cutoffs)
+    if every is None or not cs:
+        return cs
+    if int(every) < 1:
+        raise ConfigValueError(f"split.evaluate_every_days must be >= 1 or null, got {every}")
+    return [c for c in cs if (cs[-1] - c).days % int(every) == 0]
+
+
 def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     """Split the labelled rows of ``dataset`` by cutoff (see the module docstring).
 
@@ -155,15 +178,19 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     """
     rows = labelled(dataset)
     cs = rows.get_column("cutoff").unique().sort().to_list()
+    ev = evaluation_cutoffs(cs, cfg)
     if origin:
         drop = origin * int(cfg.backtest.step_cutoffs)
-        if drop >= len(cs):
-            raise ConfigValueError(f"backtest origin {origin} forgets {drop} of {len(cs)} "
-                                   f"labelled cutoffs", hint="use fewer backtest.origins")
-        cs = cs[:-drop]
+        if drop >= len(ev):
+            raise ConfigValueError(f"backtest origin {origin} forgets {drop} of {len(ev)} "
+                                   f"labelled (evaluation) cutoffs", hint="use fewer backtest.origins")
+        cs = [c for c in cs if c < ev[-drop]]
+        ev = ev[:-drop]
     gap = embargo_gap(cfg)
+    dense = getattr(cfg.split, "evaluate_every_days", None) is not None
     periods, embargoed = split_cutoffs(cs, int(cfg.split.validation_cutoffs),
-                                       int(cfg.split.test_cutoffs), gap)
+                                       int(cfg.split.test_cutoffs), gap,
+                                       evaluation=ev if dense else None)
     frames = {p: rows.filter(pl.col("cutoff").is_in(periods[p])).sort(["cutoff", "account_id"])
               for p in PERIODS}
     for p in ("train", "validation"):

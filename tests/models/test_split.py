@@ -127,3 +127,37 @@ def test_single_class_training_period_is_refused() -> None:
     ds = make_dataset(n_accounts=10, n_cutoffs=12).with_columns(pl.lit(0, pl.Int8).alias("label"))
     with pytest.raises(DataValidationError, match="needs both classes"):
         time_split(ds, small_cfg("split.test_cutoffs=1", "split.validation_cutoffs=1"))
+
+
+def test_split_cutoffs_dense_training_with_weekly_evaluation_cutoffs() -> None:
+    cs = [D0 + timedelta(days=i) for i in range(85)]  # daily: D0 .. D0 + 84
+    ev = [c for c in cs if (cs[-1] - c).days % 7 == 0]  # D0, D0 + 7, ..., D0 + 84
+    periods, embargoed = split_cutoffs(cs, n_validation=2, n_test=3, gap_days=14, evaluation=ev)
+    d = [(c - D0).days for c in periods["train"]]
+    assert [(c - D0).days for c in periods["test"]] == [70, 77, 84]
+    # validation: weekly cutoffs whose window [t, t + 14) ends by the test start (day 70)
+    assert [(c - D0).days for c in periods["validation"]] == [49, 56]
+    # training: every daily cutoff whose label window ends by the validation start (day 49)
+    assert d == list(range(0, 36))
+    assert sorted(periods["train"] + periods["validation"] + periods["test"] + embargoed) == cs
+
+
+def test_time_split_dense_schedule_keeps_the_weekly_test_rows() -> None:
+    weekly_ds = make_dataset(n_accounts=40, n_cutoffs=30)
+    start = weekly_ds.get_column("cutoff").min()
+    # the same accounts at daily cutoffs: a row per day (labels copied from the week's row)
+    daily = weekly_ds.with_columns(pl.col("cutoff").alias("week")).join(
+        pl.DataFrame({"d": list(range(7))}), how="cross").with_columns(
+        (pl.col("week") - pl.duration(days=pl.col("d"))).alias("cutoff")).filter(
+        pl.col("cutoff") >= start).drop("week", "d")
+    cfg = small_cfg("split.evaluate_every_days=7")
+    dense, plain = time_split(daily, cfg), time_split(weekly_ds, small_cfg())
+    for p in ("validation", "test"):
+        assert dense.cutoffs[p] == plain.cutoffs[p]
+        assert dense.frame(p).height == plain.frame(p).height
+    assert set(plain.cutoffs["train"]) < set(dense.cutoffs["train"])
+    assert max(dense.cutoffs["train"]) + timedelta(days=dense.embargo_days) <= dense.cutoffs["validation"][0]
+    # a backtest origin moves back by whole evaluation cutoffs
+    back = time_split(daily, small_cfg("split.evaluate_every_days=7", "backtest.step_cutoffs=2"),
+                      origin=1)
+    assert back.cutoffs["test"][-1] == plain.cutoffs["test"][-1] - timedelta(days=14)
