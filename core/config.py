@@ -179,7 +179,9 @@ class FeaturesConfig:
     # of the last k days vs the same weekdays of the recent_days weeks before, slope of the 7-day
     # moving person-days, the run of days below a fraction of the long baseline, and the same
     # weeks of last year (last_year_days back, e.g. 364; 0 = off: needs > 1 year of history).
-    momentum: bool = True
+    # Off by default: on the demo it moved test ROC-AUC by +0.003 (noise level) for +20% build
+    # time; worth trying on real logs where decays start without a warning sign.
+    momentum: bool = False
     momentum_days: list[int] = field(default_factory=lambda: [3, 7, 14])
     momentum_slope_days: int = 14
     momentum_below_fraction: float = 0.75

@@ -53,8 +53,10 @@ ACCOUNTS = [{"account_id": "a", "created_at": "2025-10-01", "seats": 5},
             {"account_id": "b", "created_at": "2024-12-01", "seats": 5}]
 
 
-#: last year is off by default (features.last_year_days=0); these tests switch it on.
-ON = ["snapshot.as_of=2026-03-01", "snapshot.count=1", "features.last_year_days=364"]
+#: momentum and last year are off by default (features.momentum=false, last_year_days=0);
+#: these tests switch them on.
+ON = ["snapshot.as_of=2026-03-01", "snapshot.count=1", "features.momentum=true",
+      "features.last_year_days=364"]
 
 
 def build(overrides: list[str] | None = None, extra: list | None = None) -> dict[str, dict]:
@@ -111,7 +113,7 @@ def test_switches_and_parameters():
 
 
 def test_catalogue_covers_every_momentum_feature():
-    cfg = load_config(["features.last_year_days=364"])
+    cfg = load_config(["features.momentum=true", "features.last_year_days=364"])
     names = list(indicators(cfg.features, ["trends"]))
     assert "user_days_vs_last_year_28d" in names
     cat = render_catalogue(names, cfg.catalogue, cfg.features)

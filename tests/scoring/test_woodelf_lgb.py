@@ -211,12 +211,7 @@ def test_decay_train_model_on_simulated_features_matches_pred_contrib(small_worl
 
     cfg = load_config([*small_world.overrides, "model.min_segment_rows=300",
                        "model.min_segment_positives=10"])
-    from features import momentum
-
-    # The premise is a model with categorical splits; on 250 accounts the short-term momentum
-    # indicators crowd them out, so they are left out here (they are plain numeric features).
-    dataset = pl.read_parquet(small_world.output_dir / "dataset.parquet").drop(
-        list(momentum.indicators(cfg.features, ["trends"])), strict=False)
+    dataset = pl.read_parquet(small_world.output_dir / "dataset.parquet")
     model, _ = fit_routed(time_split(dataset, cfg), cfg)
     cat_features = set(model.categorical_features)
     assert {"size_tier", "maturity_stage"} <= cat_features
