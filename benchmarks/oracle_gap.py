@@ -379,11 +379,12 @@ def git_state() -> dict[str, Any]:
     def run(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout.strip()
+                                  check=True).stdout
         except (OSError, subprocess.CalledProcessError):
             return ""
-    dirty = [line[3:] for line in run("status", "--porcelain").splitlines() if line]
-    return {"commit": run("rev-parse", "HEAD") or None, "dirty_paths": dirty}
+    # porcelain lines are "XY path": the status columns may start with a space (no strip)
+    dirty = [line[3:] for line in run("status", "--porcelain").splitlines() if line.strip()]
+    return {"commit": run("rev-parse", "HEAD").strip() or None, "dirty_paths": dirty}
 
 
 def _pm(d: dict[str, Any] | None) -> str:
