@@ -42,6 +42,7 @@ bench: venv
 	$(PY) -m benchmarks.score_bench
 	$(PY) -m benchmarks.report_render
 	$(PY) -m benchmarks.cause_attribution
+	$(PY) -m benchmarks.oracle_gap
 
 clean:
 	rm -rf outputs mlruns data/demo .pytest_cache
