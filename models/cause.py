@@ -20,10 +20,6 @@ from models.explain import top_contributions
 if TYPE_CHECKING:
     from models.score import ScoreParams
 
-# Families that say *why* adoption falls (a CSM can act on them); the rest are symptoms.
-DEFAULT_CAUSE_FAMILIES = ("role", "milestones", "onboarding", "friction")
-
-
 CAUSE_RELATIVE_TO = ("peers", "base")
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from core.config import EvalConfig, ScoreConfig
 from core.errors import ConfigValueError
 from models.cause import (
     CAUSE_COLUMNS,
-    DEFAULT_CAUSE_FAMILIES,
     cause_attribution,
     family_top_feature,
     validate_cause_params,
@@ -39,23 +39,29 @@ from models.sentences import PLACEHOLDER, humanise, template_expr
 TIERS = ("high", "medium", "low")
 
 
+#: The typed ``score`` section's defaults: the one source of ScoreParams' defaults too.
+_SCORE = ScoreConfig()
+
+
 @dataclass
 class ScoreParams:
-    """The ``score`` config section (plus ``eval.capacity``) as plain values."""
+    """The ``score`` config section (plus ``eval.capacity``) as plain values. Defaults are the
+    schema's (core/config.py ``ScoreConfig``, ``EvalConfig``), so ``ScoreParams()`` and
+    ``ScoreParams.from_cfg(default config)`` agree by construction."""
 
-    tier_mode: str = "threshold"
-    tier_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "medium": 0.25})
-    capacity: int = 50
-    top_drivers: int = 3
-    top_protective: int = 2
-    chunk_rows: int = 200_000
-    explainer: str = "woodelf"
-    n_jobs: int = 1
+    tier_mode: str = _SCORE.tier_mode
+    tier_thresholds: dict[str, float] = field(default_factory=lambda: dict(_SCORE.tier_thresholds))
+    capacity: int = EvalConfig.capacity
+    top_drivers: int = _SCORE.top_drivers
+    top_protective: int = _SCORE.top_protective
+    chunk_rows: int = _SCORE.chunk_rows
+    explainer: str = _SCORE.explainer
+    n_jobs: int = _SCORE.n_jobs
     # Cause attribution (see `cause_attribution` and core/config.py ScoreConfig).
-    cause_families: tuple[str, ...] = DEFAULT_CAUSE_FAMILIES
-    cause_min_contribution: float = 0.05
-    cause_min_share: float = 0.0
-    cause_relative_to: str = "peers"
+    cause_families: tuple[str, ...] = tuple(_SCORE.cause_families)
+    cause_min_contribution: float = _SCORE.cause_min_contribution
+    cause_min_share: float = _SCORE.cause_min_share
+    cause_relative_to: str = _SCORE.cause_relative_to
     # ``features.never_days``: the value a "days since X" feature takes when X never happened.
     # None = no sentinel (numbers are shown as they are).
     never_days: float | None = None
