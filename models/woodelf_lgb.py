@@ -44,6 +44,10 @@ from woodelf.core.trees.decision_trees_ensemble import DecisionTreeNode, Decisio
 #: LightGBM's kZeroThreshold (a float literal, 1e-35f, compared in double).
 ZERO_THRESHOLD = float(np.float32(1e-35))
 MISSING_TYPES = ("None", "Zero", "NaN")
+#: ``dump_model`` writes thresholds through LightGBM's ``AvoidInf``: an infinite threshold (the
+#: split LightGBM makes when every seen value goes left: ``x <= inf``) comes out as ``+-1e300``.
+#: Training values are clipped to the same bound, so no learnt finite threshold reaches it.
+DUMP_INF = 1e300
 _INT_MAX = 2.0**31 - 1
 
 
@@ -117,6 +121,12 @@ class LgbCategoricalNode(DecisionTreeNode):
         return f"{self.index} (cover: {self.cover}): {self.feature_name} in {self.categories.tolist()}"
 
 
+def _numeric_threshold(threshold: Any) -> float:
+    """A dumped numeric threshold as LightGBM compares it (``+-1e300`` is ``+-inf``, DUMP_INF)."""
+    t = float(threshold)
+    return float(np.copysign(np.inf, t)) if abs(t) >= DUMP_INF else t
+
+
 def _parse_categories(threshold: Any) -> list[int]:
     try:
         return [int(c) for c in str(threshold).split("||")]
@@ -140,7 +150,7 @@ def _build_tree(root: dict[str, Any], names: list[str]) -> DecisionTreeNode | No
             node = DecisionTreeNode(None, float(d["leaf_value"]), None, None, index=index,
                                     cover=float(d["leaf_count"]))
         elif d["decision_type"] == "<=":
-            node = LgbNumericNode(names[d["split_feature"]], float(d["threshold"]),
+            node = LgbNumericNode(names[d["split_feature"]], _numeric_threshold(d["threshold"]),
                                   str(d["missing_type"]), bool(d["default_left"]), index,
                                   float(d["internal_count"]))
         elif d["decision_type"] == "==":

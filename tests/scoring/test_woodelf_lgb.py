@@ -117,7 +117,8 @@ def test_categorical_stump_exact_numbers() -> None:
 
 @pytest.mark.parametrize("missing_type", ["None", "Zero", "NaN"])
 @pytest.mark.parametrize("default_left", [False, True])
-@pytest.mark.parametrize("threshold", [0.5, -0.5, 0.0, 1e-40])
+# inf: the threshold LightGBM writes when every seen value went left (dumped as 1e300)
+@pytest.mark.parametrize("threshold", [0.5, -0.5, 0.0, 1e-40, float("inf")])
 def test_every_missing_rule_matches_lightgbm(missing_type: str, default_left: bool,
                                              threshold: float) -> None:
     booster = lgb.Booster(model_str=model_string(missing_type, default_left, threshold))
