@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from features.build import build_features
+from features.cutoffs import cutoff_dates
 from ingest.tables import TS, Tables
 
 SEGMENTS = ["industry", "size_tier", "use_case"]
@@ -65,6 +67,16 @@ def tables(ev: pl.DataFrame, us: pl.DataFrame | None = None, acc: pl.DataFrame |
 
 # The main hand-built scenario, cutoff t = 2026-03-01 (see test_families.py for the numbers).
 T0 = "2026-03-01"
+
+
+def features_at_t0(tab: Tables, cfg: object) -> pl.DataFrame:
+    """``build_features`` at the one cutoff T0 (the exact-number tests' common case)."""
+    return build_features(tab, cutoff_dates(T0, 7, 1), cfg)
+
+
+def by_account(df: pl.DataFrame) -> dict[str, dict]:
+    """One dict of features per account (rows of a single-cutoff frame)."""
+    return {r["account_id"]: r for r in df.iter_rows(named=True)}
 
 SCENARIO_EVENTS = [
     ("a", "u1", "login", "2026-02-28 23:59"),          # t-1: inside every window

@@ -18,12 +18,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from core.config import load_config
-from features.build import build_features
-from features.cutoffs import cutoff_dates
 from features.engagement import indicators
-from tests.features.helpers import accounts, events, tables, users
+from tests.features.helpers import accounts, by_account, events, features_at_t0, tables, users
 
-T0 = "2026-03-01"
 EVENTS = [
     # u1 (admin): one usage day in each of the 8 weeks; two logins on 02-28 = one person-day
     ("a", "u1", "login", "2026-02-28 23:59"), ("a", "u1", "login", "2026-02-28 10:00"),
@@ -67,8 +64,7 @@ ACCOUNTS = [{"account_id": "a", "created_at": "2026-01-01", "seats": 10},
 def build(overrides: list[str] | None = None, with_users: bool = True) -> dict[str, dict]:
     cfg = load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1", *(overrides or [])])
     tab = tables(events(EVENTS), users(USERS) if with_users else None, accounts(ACCOUNTS))
-    df = build_features(tab, cutoff_dates(T0, 7, 1), cfg)
-    return {r["account_id"]: r for r in df.iter_rows(named=True)}
+    return by_account(features_at_t0(tab, cfg))
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +161,7 @@ def _features(extra_users, extra_events, deact_after):
     us += [(f"late{i}", "a", role, _stamp(m), None) for i, (role, m) in enumerate(extra_users)]
     ev = EVENTS + [("a", uid, e, _stamp(m)) for uid, e, m in extra_events]
     cfg = load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1"])
-    return build_features(tables(events(ev), users(us), accounts(ACCOUNTS)), cutoff_dates(T0, 7, 1), cfg)
+    return features_at_t0(tables(events(ev), users(us), accounts(ACCOUNTS)), cfg)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])

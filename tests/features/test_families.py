@@ -11,13 +11,12 @@ import pytest
 
 from features.build import build_features
 from features.cutoffs import cutoff_dates
-from tests.features.helpers import T0, scenario
+from tests.features.helpers import by_account, features_at_t0, scenario
 
 
 @pytest.fixture(scope="module")
 def rows(cfg_t0) -> dict[str, dict]:
-    df = build_features(scenario(), cutoff_dates(T0, 7, 1), cfg_t0)
-    return {r["account_id"]: r for r in df.iter_rows(named=True)}
+    return by_account(features_at_t0(scenario(), cfg_t0))
 
 
 def test_only_eligible_accounts_get_rows(rows):
@@ -63,7 +62,7 @@ def test_breadth_and_depth(rows):
 def test_share_of_seats_falls_back_to_users_existing_at_t(cfg_t0):
     t = scenario()
     t.accounts = t.accounts.with_columns(pl.lit(None, pl.Int64).alias("seats"))
-    a = build_features(t, cutoff_dates(T0, 7, 1), cfg_t0).filter(pl.col("account_id") == "a")
+    a = features_at_t0(t, cfg_t0).filter(pl.col("account_id") == "a")
     # u3 deactivated before t and u4 created after t: 2 users exist, 3 were active
     assert a["share_of_seats_active_28d"].item() == 1.5
 
@@ -140,7 +139,7 @@ def test_peer_percentile_ties_share_the_mean_rank():
 
 
 def test_dataset_contract_dtypes_and_order(cfg_t0):
-    df = build_features(scenario(), cutoff_dates(T0, 7, 1), cfg_t0)
+    df = features_at_t0(scenario(), cfg_t0)
     assert df.columns[:6] == ["account_id", "cutoff", "industry", "size_tier", "use_case", "maturity_stage"]
     assert df.schema["cutoff"] == pl.Date
     assert all(t == pl.Float64 for t in list(df.schema.values())[6:])

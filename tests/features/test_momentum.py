@@ -25,13 +25,9 @@ from polars.testing import assert_frame_equal
 
 from core.config import load_config
 from core.errors import ConfigValueError
-from features.build import build_features
 from features.catalogue import render_catalogue
-from features.cutoffs import cutoff_dates
 from features.momentum import indicators
-from tests.features.helpers import accounts, events, tables, users
-
-T0 = "2026-03-01"
+from tests.features.helpers import accounts, by_account, events, features_at_t0, tables, users
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -62,8 +58,7 @@ ON = ["snapshot.as_of=2026-03-01", "snapshot.count=1", "features.momentum=true",
 def build(overrides: list[str] | None = None, extra: list | None = None) -> dict[str, dict]:
     cfg = load_config([*ON, *(overrides or [])])
     tab = tables(events(EVENTS + (extra or [])), users(USERS), accounts(ACCOUNTS))
-    df = build_features(tab, cutoff_dates(T0, 7, 1), cfg)
-    return {r["account_id"]: r for r in df.iter_rows(named=True)}
+    return by_account(features_at_t0(tab, cfg))
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +95,8 @@ def test_same_period_last_year(rows):
 def test_switches_and_parameters():
     off = build(["features.momentum=false"])["a"]
     assert "user_days_3d_vs_usual" not in off and "wau_last_week" in off
-    assert "user_days_vs_last_year_28d" not in build_features(
-        tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)), cutoff_dates(T0, 7, 1),
+    assert "user_days_vs_last_year_28d" not in features_at_t0(
+        tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)),
         load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1"])).columns  # default: off
     no_year = build(["features.last_year_days=0"])["b"]
     assert "user_days_vs_last_year_28d" not in no_year and "days_below_usual_use" in no_year
@@ -135,8 +130,6 @@ def test_momentum_at_t_ignores_events_at_or_after_t(late):
     extra = [(acc, "u1" if acc == "a" else "ub1", "login",
               (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M")) for acc, m in late]
     cfg = load_config(ON)
-    base = build_features(tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)),
-                          cutoff_dates(T0, 7, 1), cfg)
-    more = build_features(tables(events(EVENTS + extra), users(USERS), accounts(ACCOUNTS)),
-                          cutoff_dates(T0, 7, 1), cfg)
+    base = features_at_t0(tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)), cfg)
+    more = features_at_t0(tables(events(EVENTS + extra), users(USERS), accounts(ACCOUNTS)), cfg)
     assert_frame_equal(base, more)
