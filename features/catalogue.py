@@ -35,16 +35,16 @@ def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dic
                        "milestone_description": str(m.description or m.name).strip()}
                       for m in fcfg.milestones],
         "metric": [{"metric": str(m)} for m in fcfg.peer_metrics],
-        "span": [{"span": str(int(k))} for k in getattr(fcfg, "momentum_days", [])],
+        "span": [{"span": str(int(k))} for k in fcfg.momentum_days],
     }
     scalars = {
         "recent": str(int(fcfg.recent_days)), "baseline": str(int(fcfg.baseline_days)),
         "weeks": str(int(fcfg.slope_weeks)), "onboarding": str(int(fcfg.onboarding_days)),
         "never": str(int(fcfg.never_days)),
-        "slope": str(int(getattr(fcfg, "momentum_slope_days", 14))),
-        "below": str(round(100 * float(getattr(fcfg, "momentum_below_fraction", 0.75)))),
-        "max_run": str(int(getattr(fcfg, "momentum_max_days", 28))),
-        "year": str(int(getattr(fcfg, "last_year_days", 364))),
+        "slope": str(int(fcfg.momentum_slope_days)),
+        "below": str(round(100 * float(fcfg.momentum_below_fraction))),
+        "max_run": str(int(fcfg.momentum_max_days)),
+        "year": str(int(fcfg.last_year_days)),
     }
     return multi, scalars
 

@@ -136,14 +136,16 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
         put("au_7", gu, counts["au_7"], week_offsets[:-1])
         for w in sorted({short, recent} - {WEEK}):  # au_7@0 is week 0 above
             put(f"au_{w}", gu, counts[f"au_{w}"], [0])
-        g = Grid.of(cut_days, sorted(set(week_offsets) | {recent}))
+        # one person-day grid serves the weekly series and, when on, the momentum indicators
+        ud_offsets = sorted(set(week_offsets) | {recent} | set(
+            momentum.offsets(fcfg) if momentum.enabled(fcfg, families) else ()))
+        g = Grid.of(cut_days, ud_offsets)
         put("ud", g, g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(),
-                           None, n), sorted(set(week_offsets) | {recent}))
+                           None, n), ud_offsets)
         ad = cache.acc_day
         gs = Grid.of(cut_days, [0, short, recent])
         put("usage", gs, gs.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
                                 ad.get_column("use").to_numpy(), n), [0, short, recent])
-        wide = momentum.with_samples(wide, cache, pdays, fcfg, families, at)
     if want_users:
         roles = [str(r) for r in fcfg.roles]
         moves = _user_moves(tables, cache)
@@ -257,7 +259,7 @@ def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str,
         out[f"user_days_slope_rel_{k}w"] = safe_div(weekly_slope(ud[::-1]), _mean(ud))
         out[f"days_per_active_user_{r}d"] = safe_div(_win("ud", r), au_r)
         out["usage_last_week_ratio"] = last_week_ratio("usage")
-        out |= momentum.indicators(fcfg, families)  # short-term momentum, last year
+        out |= momentum.indicators(fcfg, families, lambda o: _acc("ud", o))  # momentum, last year
     if "role" in families and has_users:
         out["users_existing"] = _acc("created", 0) - _acc("left", 0)
         out[f"users_change_{r}d"] = _win("created", r) - _win("left", r)

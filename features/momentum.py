@@ -12,7 +12,7 @@ for any window that is not whole weeks (a window of the last 3 days is Thursday 
 a Sunday cutoff), so every short window is compared with the *same weekdays* of the previous
 weeks, and every moving level is a 7-day sum (one of each weekday).
 
-Switched by ``features.momentum`` (default true; on with the ``trends`` family). Parameters:
+Switched by ``features.momentum`` (default false; on with the ``trends`` family). Parameters:
 ``features.momentum_days`` (short windows), ``features.momentum_slope_days``,
 ``features.momentum_below_fraction`` / ``features.momentum_max_days`` (the run below the usual
 level), ``features.last_year_days`` (0, the default = no same-period-last-year indicators: they
@@ -24,40 +24,36 @@ before them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
 
 from core.errors import ConfigValueError
-from features.cache import DayCache, Sampler
 from features.context import safe_div
-from features.grid import Grid
 from features.usage import weekly_slope
-from features.windows import DAY, T
+from features.windows import T
 
-#: Prefix of the sample columns this module adds to the wide frame.
-PREFIX = "mom_"
 #: Days in a week: moving levels are 7-day sums, short windows are matched by weekday.
 WEEK = 7
 
 
 def enabled(fcfg: Any, families: Sequence[str]) -> bool:
-    """``features.momentum`` (default True) and the ``trends`` family is on."""
-    return bool(getattr(fcfg, "momentum", True)) and "trends" in families
+    """``features.momentum`` is on and so is the ``trends`` family."""
+    return bool(fcfg.momentum) and "trends" in families
 
 
 def _params(fcfg: Any) -> dict[str, Any]:
-    spans = sorted({int(k) for k in getattr(fcfg, "momentum_days", [3, 7, 14])})
+    spans = sorted({int(k) for k in fcfg.momentum_days})
     p = {
         "spans": spans,
         "weeks": max(1, int(fcfg.recent_days) // WEEK),
-        "slope": int(getattr(fcfg, "momentum_slope_days", 14)),
-        "run": int(getattr(fcfg, "momentum_max_days", 28)),
-        "fraction": float(getattr(fcfg, "momentum_below_fraction", 0.75)),
+        "slope": int(fcfg.momentum_slope_days),
+        "run": int(fcfg.momentum_max_days),
+        "fraction": float(fcfg.momentum_below_fraction),
         "recent": int(fcfg.recent_days),
         "baseline": int(fcfg.baseline_days),
-        "year": int(getattr(fcfg, "last_year_days", 0)),
+        "year": int(fcfg.last_year_days),
     }
     bad = [k for k in spans if k < 1] + ([p["slope"]] if p["slope"] < 2 else [])
     if bad or p["run"] < 1 or p["fraction"] <= 0:
@@ -81,30 +77,9 @@ def offsets(fcfg: Any) -> list[int]:
     return sorted(o for o in out if o >= 0)
 
 
-def _ud(o: int) -> pl.Expr:
-    """Cumulative person-days before ``t - o`` (0 before any use)."""
-    return pl.col(f"{PREFIX}ud@{o}").cast(pl.Float64)
-
-
-def _win(start: int, end: int = 0) -> pl.Expr:
-    """Person-days in ``[t - start, t - end)``."""
-    return _ud(end) - _ud(start)
-
-
-def with_samples(wide: pl.DataFrame, cache: DayCache, pdays: pl.DataFrame, fcfg: Any,
-                 families: Sequence[str], at: Sampler) -> pl.DataFrame:
-    """``wide`` plus ``mom_ud@<offset>``: cumulative person-days before ``t - offset``.
-
-    ``pdays``: ``features.engagement.person_days(cache)`` (a, u, day); ``at`` the build's sampler.
-    """
-    if not enabled(fcfg, families):
-        return wide
-    offs = offsets(fcfg)
-    g = Grid.of(at.cut_days, offs)
-    cum = g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(), None,
-                cache.n_accounts)
-    return wide.with_columns([pl.Series(f"{PREFIX}ud@{o}", at(cum, g, o), dtype=pl.Int64)
-                              for o in offs])
+#: Cumulative person-days before ``t - offset`` as an expression (``features.engagement``
+#: samples them, at the offsets of :func:`offsets` among its own, and passes the reader in).
+UserDays = Callable[[int], pl.Expr]
 
 
 def _vs_usual(series: list[pl.Expr]) -> pl.Expr:
@@ -112,8 +87,9 @@ def _vs_usual(series: list[pl.Expr]) -> pl.Expr:
     return safe_div(series[0], pl.mean_horizontal(series[1:]))
 
 
-def indicators(fcfg: Any, families: Sequence[str]) -> dict[str, pl.Expr]:
-    """``{feature name: expression}`` over the frame from ``with_samples``.
+def indicators(fcfg: Any, families: Sequence[str], ud: UserDays) -> dict[str, pl.Expr]:
+    """``{feature name: expression}`` over the wide frame; ``ud(o)`` reads the cumulative
+    person-days before ``t - o`` (sampled by ``features.engagement.with_samples``).
 
     With ``b = recent_days // 7`` weeks, ``W(j) = ud[t - j - 7, t - j)`` (the 7-day moving
     person-days ending ``j`` days before ``t``) and ``L`` = the mean weekly person-days over the
@@ -143,6 +119,11 @@ def indicators(fcfg: Any, families: Sequence[str]) -> dict[str, pl.Expr]:
         return {}
     p = _params(fcfg)
     b, s, r, bl = p["weeks"], p["slope"], p["recent"], p["baseline"]
+
+    def _win(start: int, end: int = 0) -> pl.Expr:
+        """Person-days in ``[t - start, t - end)``."""
+        return ud(end).cast(pl.Float64) - ud(start).cast(pl.Float64)
+
     out: dict[str, pl.Expr] = {}
     for k in p["spans"]:
         out[f"user_days_{k}d_vs_usual"] = _vs_usual(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -109,7 +110,7 @@ def test_switches_and_parameters():
 
 def test_catalogue_covers_every_momentum_feature():
     cfg = load_config(["features.momentum=true", "features.last_year_days=364"])
-    names = list(indicators(cfg.features, ["trends"]))
+    names = list(indicators(cfg.features, ["trends"], lambda o: pl.lit(0)))
     assert "user_days_vs_last_year_28d" in names
     cat = render_catalogue(names, cfg.catalogue, cfg.features)
     assert set(cat) == set(names)
