@@ -44,8 +44,8 @@ WEEK = 7
 
 
 def enabled(fcfg: Any) -> bool:
-    """``features.engagement``: are the engagement indicators on (default True)?"""
-    return bool(getattr(fcfg, "engagement", True))
+    """``features.engagement``: are the engagement indicators on?"""
+    return bool(fcfg.engagement)
 
 
 def _wau(i: int) -> pl.Expr:

@@ -75,7 +75,7 @@ def predict_logistic(model: Pipeline, frame: pl.DataFrame) -> np.ndarray:
 
 def heuristic_feature(columns: list[str], cfg: Any) -> str | None:
     """The heuristic's feature: the configured one, else the first ``*_trend_ratio`` present."""
-    wanted = str(getattr(cfg.model, "heuristic_feature", "active_users_trend_ratio"))
+    wanted = str(cfg.model.heuristic_feature)
     if wanted in columns:
         return wanted
     fallback = next((c for c in columns if c.endswith("_trend_ratio")), None)

@@ -90,7 +90,7 @@ class TimeSplit:
 def embargo_gap(cfg: Any) -> int:
     """Days between a cutoff of one period and the first cutoff of the next (>= the horizon)."""
     horizon = int(cfg.label.horizon_days)
-    embargo = getattr(cfg.split, "embargo_days", None)
+    embargo = cfg.split.embargo_days
     if embargo is None:
         return horizon
     embargo = int(embargo)
@@ -161,7 +161,7 @@ def labelled(dataset: pl.DataFrame) -> pl.DataFrame:
 def evaluation_cutoffs(cutoffs: list[date], cfg: Any) -> list[date]:
     """The sorted ``cutoffs`` that may be validation/test cutoffs: all of them, or with
     ``split.evaluate_every_days = e`` those ``k * e`` days before the last one."""
-    every = getattr(cfg.split, "evaluate_every_days", None)
+    every = cfg.split.evaluate_every_days
     cs = sorted(cutoffs)
     if every is None or not cs:
         return cs
@@ -187,7 +187,7 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
         cs = [c for c in cs if c < ev[-drop]]
         ev = ev[:-drop]
     gap = embargo_gap(cfg)
-    dense = getattr(cfg.split, "evaluate_every_days", None) is not None
+    dense = cfg.split.evaluate_every_days is not None
     periods, embargoed = split_cutoffs(cs, int(cfg.split.validation_cutoffs),
                                        int(cfg.split.test_cutoffs), gap,
                                        evaluation=ev if dense else None)

@@ -341,7 +341,7 @@ def run_baselines(split: TimeSplit, cfg: Any, features: list[str], categorical: 
     if feature is None:
         out["heuristic"] = {"skipped": "no heuristic feature in the dataset"}
     else:
-        higher_is = str(getattr(cfg.model, "heuristic_higher_is", "healthier"))
+        higher_is = str(cfg.model.heuristic_higher_is)
         scores["heuristic"] = baselines.heuristic_scores(
             test, feature, higher_is, fill=baselines.training_median(split.train, feature))
         out["heuristic"] = metrics.evaluate(test.select("cutoff", "label").with_columns(
