@@ -28,6 +28,8 @@ from typing import Any
 
 import polars as pl
 
+from simulator.core import DEMO_EVERY_DAYS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "cause_attribution.json"
 
@@ -127,7 +129,7 @@ def main() -> None:
     trained = train_job(cfg)
     train_s = time.perf_counter() - t0
     last = parse_as_of(cfg.snapshot.as_of)
-    step = int(cfg.snapshot.every_days)
+    step = int(cfg.snapshot.every_days or DEMO_EVERY_DAYS)
     runs = []
     t0 = time.perf_counter()
     for k in range(args.cutoffs):

@@ -66,6 +66,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from simulator.core import DEMO_COUNT, DEMO_EVERY_DAYS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "benchmarks" / "results" / "oracle_gap.json"
 
@@ -538,8 +540,8 @@ def main(argv: list[str] | None = None) -> None:
                             "labelled_rows": int(demo.get_column("label").is_not_null().sum())},
                 "label": str(cfg.label.name), "horizon_days": int(cfg.label.horizon_days),
                 "snapshot": {"as_of": str(cfg.snapshot.as_of),
-                             "every_days": int(cfg.snapshot.every_days),
-                             "count": int(cfg.snapshot.count)},
+                             "every_days": int(cfg.snapshot.every_days or DEMO_EVERY_DAYS),
+                             "count": int(cfg.snapshot.count or DEMO_COUNT)},
                 "split": {k: cfg.split[k] for k in cfg.split},
                 "backtest": {k: cfg.backtest[k] for k in cfg.backtest},
                 "model": {"strategy": str(cfg.model.strategy), "segment_key": key,

@@ -68,18 +68,25 @@ class DataConfig:
     default_event: str = "activity"
     # End of observation (exclusive, ISO date). null = the day after the newest valid event.
     observed_until: str | None = None
+    # The noun for one scored entity in the report and texts ("account", "customer",
+    # "subscriber"...). null = from the data: "account" when events carry user ids other than
+    # the account ids, else "customer" (report/words.py entity_noun).
+    entity: str | None = None
 
 
 @dataclass
 class SnapshotConfig:
     """Cutoff schedule. A cutoff is a date; it stands for 00:00 UTC of that day (exclusive end).
 
-    Cutoffs are ``as_of - k * every_days`` for ``k = 0 .. count-1``.
+    Cutoffs are ``as_of - k * every_days`` for ``k = 0 .. count-1``. ``every_days`` and
+    ``count`` left null are taken from the data's profile (``ingest.defaults``: weekly when the
+    typical gap between active days is a week or less, as many cutoffs as the history holds,
+    at most 52); each choice is logged in one line.
     """
 
     as_of: str = "2026-11-01"
-    every_days: int = 7
-    count: int = 52
+    every_days: int | None = None
+    count: int | None = None
     # Eligibility: accounts younger than this at the cutoff are not scored or labelled.
     min_tenure_days: int = 14
     # Eligibility: at least this many events before the cutoff.
@@ -102,8 +109,11 @@ class LabelConfig:
     baseline_days: int = 28
     assess_days: int = 14
     # usage_drop / inactivity: accounts whose baseline weekly active users is below this are
-    # already inactive: no label (they cannot decay further).
+    # dormant at the cutoff. dormant=label (default): they are labelled like every account they
+    # will be scored with (usage_drop: 1 if they stay below it through the assessment weeks, i.e.
+    # do not come back; inactivity: no qualifying event in the horizon). dormant=exclude: no label.
     min_baseline_users: float = 1.0
+    dormant: str = "label"
     # Events that count as use of the product (empty = every event not excluded).
     qualifying_events: list[str] = field(default_factory=list)
     excluded_events: list[str] = field(
@@ -131,7 +141,7 @@ class FeaturesConfig:
     families: list[str] = field(
         default_factory=lambda: [
             "activity", "trends", "breadth", "role", "milestones",
-            "onboarding", "friction", "lifecycle", "peer",
+            "onboarding", "friction", "lifecycle", "peer", "vocabulary", "history",
         ]
     )
     # Trailing windows (days) for counts: [t - w, t).
@@ -155,6 +165,9 @@ class FeaturesConfig:
     )
     roles: list[str] = field(default_factory=lambda: ["admin", "builder", "member"])
     milestones: list[MilestoneConfig] = field(default_factory=list)
+    # Configured milestones whose events never occur are left out; when none remain, discover
+    # candidates from the data (first occurrence of key event types; ingest.defaults).
+    discover_milestones: bool = True
     onboarding_days: int = 10
     invite_events: list[str] = field(default_factory=lambda: ["user_invited"])
     error_events: list[str] = field(default_factory=lambda: ["integration_error"])
@@ -163,8 +176,9 @@ class FeaturesConfig:
     maturity_days: list[int] = field(default_factory=lambda: [90, 365])
     # Metrics ranked within the segment at the same cutoff (percentile 0..1).
     peer_metrics: list[str] = field(default_factory=list)
-    # Segment column used for peers (medians, percentiles, milestone delays).
-    peer_segment: str = "size_tier"
+    # Segment column used for peers (medians, percentiles, milestone delays). A column the data
+    # lacks falls back to its first segment column (ingest.defaults); null = all accounts.
+    peer_segment: str | None = "size_tier"
     # Contract cycle for days_to_renewal (see features/lifecycle.py): per value of an accounts
     # column (e.g. plan: {monthly: 30, annual: 365}), else renewal_cycle_days.
     renewal_cycle_days: int = 365
@@ -187,6 +201,15 @@ class FeaturesConfig:
     momentum_below_fraction: float = 0.75
     momentum_max_days: int = 28
     last_year_days: int = 0
+    # Vocabulary family (features/vocabulary.py): counts, recency, trend and share of the data's
+    # own event types. null = pick automatically at build time: the event types reached by at
+    # least `vocabulary_min_account_share` of the accounts (before the last cutoff), not in
+    # `non_usage_events`, the `vocabulary_max_events` most widespread (ties by name); the
+    # pipelines fill it from the data profile (ingest.defaults). A list names them explicitly
+    # (names absent from the data are left out with one log line).
+    vocabulary_events: list[str] | None = None
+    vocabulary_min_account_share: float = 0.02
+    vocabulary_max_events: int = 12
 
 
 @dataclass
@@ -202,10 +225,26 @@ class ModelConfig:
     params: Any = field(default_factory=dict)
     num_boost_round: int = 600
     early_stopping_rounds: int = 50
+    # Early stopping on a short or shifted validation period can stop after a handful of rounds
+    # (5 on the subscription test log: test ROC-AUC 0.778 refit with 5 rounds, 0.807 with 50);
+    # the rounds used are at least this many.
+    min_rounds: int = 50
+    # The boosters tested (and served) are refit on training + validation rows with the rounds
+    # early stopping chose: the most recent labels matter on young logs (subscription test log:
+    # 0.678 trained on the training period only). Calibrators stay fit on validation scores.
+    fit_on_validation: bool = True
     calibration: str = "isotonic"  # isotonic | sigmoid | none
     # Scoring: which model to load; null = models:/${model.name}@champion.
     uri: str | None = None
     promotion_metric: str = "pr_auc"
+    # The baseline gate: LightGBM is served only when it strictly beats every built-in servable
+    # baseline (models/baselines.py SERVABLE) on the test rows by gate_metric; otherwise the best
+    # baseline is registered and served (same pyfunc, explained the same way).
+    baseline_gate: bool = True
+    gate_metric: str = "roc_auc"
+    # Refit the served model on every labelled cutoff once evaluation chose its settings
+    # (rounds, routes, calibrators); the reported metrics stay those of the evaluation fit.
+    refit: bool = True
     # Heuristic baseline: one feature ranks the risk (higher_is: healthier = lowest is riskiest).
     # Absent from the dataset -> the first present *_trend_ratio feature, else no heuristic.
     heuristic_feature: str = "active_users_trend_ratio"
@@ -227,6 +266,13 @@ class SplitConfig:
     # daily training cutoffs measured +0.004 test ROC-AUC on the demo, within noise, at 7x the
     # training rows; see models/split.py).
     evaluate_every_days: int | None = None
+    # Short histories: take the strongest honest split the history allows (fewer cutoffs, then
+    # validation from held-out accounts, then unevaluated) instead of stopping. false = the
+    # configured counts or an error.
+    adapt: bool = True
+    # Share of accounts held out for validation when the history has no room for a validation
+    # period (early stopping and calibration only).
+    holdout_share: float = 0.2
 
 
 @dataclass
@@ -266,8 +312,12 @@ class MlflowConfig:
 
 @dataclass
 class ScoreConfig:
-    # threshold: tiers by decay_risk; capacity: the top `eval.capacity` are "high".
-    tier_mode: str = "threshold"
+    # relative: tiers by rank in the scored population (top min(eval.capacity, shares.high x n)
+    # are "high", the rest of the top shares.medium x n "medium"), so a high base rate does not
+    # make everyone "high"; threshold: tiers by decay_risk; capacity: the top `eval.capacity`
+    # are "high", the rest by the medium threshold.
+    tier_mode: str = "relative"
+    tier_shares: dict[str, float] = field(default_factory=lambda: {"high": 0.1, "medium": 0.3})
     tier_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "medium": 0.25})
     top_drivers: int = 3
     top_protective: int = 2

@@ -9,6 +9,7 @@ exactly the rows ``build_dataset`` gives for that cutoff.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -21,11 +22,22 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
-from features import engagement, friction, lifecycle, milestones, peer, role, usage
+from features import (
+    engagement,
+    friction,
+    history,
+    lifecycle,
+    milestones,
+    peer,
+    role,
+    usage,
+    vocabulary,
+)
 from features.cache import DayCache, day_cache
 from features.catalogue import FAMILIES, render_catalogue
-from features.context import build_wide
+from features.context import EventCells, build_wide
 from features.cutoffs import cutoff_dates, eligible_rows
+from features.grid import Grid
 from features.labels import build_labels
 from features.windows import DAY, T, date_to_day, day_of
 from ingest.tables import Tables
@@ -33,7 +45,7 @@ from ingest.tables import Tables
 log = logging.getLogger("adoption_decay")
 
 # Bump when the feature code changes meaning, so cached datasets are rebuilt.
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"
 ID_COLUMNS = ("account_id", "cutoff")
 NON_FEATURES = (*ID_COLUMNS, "maturity_stage", "label")
 
@@ -93,7 +105,7 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
         extra = [c for c in (fcfg.peer_segment,) if c in acc.columns and c not in segments]
         cols += [pl.col(c).cast(pl.String) for c in extra]
         out = out.join(acc.select(cols), on="account_id", how="left", maintain_order="left")
-    peer_col = str(fcfg.peer_segment)
+    peer_col = str(fcfg.peer_segment) if fcfg.peer_segment else ""
     if peer_col in out.columns:
         out = out.with_columns(pl.col(peer_col).alias("_peer"))
     else:
@@ -115,6 +127,71 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
             inv.get_column("inv").to_numpy(), cache.n_accounts, fcfg),
             on="account_id", how="left", maintain_order="left")
     return out
+
+
+#: Feature-name prefixes fed by a configured event list: left out when none of its events
+#: occurs (they would be a constant 0 over the whole dataset).
+SOURCED = {"error_events": ("integration_errors_",), "ticket_events": ("support_tickets_",),
+           "invite_events": ("invites_first_",)}
+
+
+def _resolve(fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
+             ) -> tuple[Any, list[str]]:
+    """The features config as this data resolves it, and the families left.
+
+    Why: a configured name whose source never occurs in the data gives a feature that is
+    constant over the whole dataset (``days_since_last_<event>`` = ``never_days`` everywhere,
+    friction counts of 0, milestones never reached, roles with no users): noise for the model
+    and wrong words in the catalogue. So, on a copy: key events, error / ticket / invite events,
+    milestones (none of whose events occur) and roles (no user created before the last cutoff)
+    are kept only when present, one log line per group; ``vocabulary_events`` becomes the
+    concrete list (``features.vocabulary.resolve``) and the family is left out when it is empty.
+    "Present" means on a day before ``before`` (the last cutoff), so the feature set is
+    point-in-time like the values. The copy is what the families and the catalogue read.
+    ``firsts``: (account_id, event, day = first day) from ``DayCache.firsts``.
+    """
+    out = copy.deepcopy(fcfg)
+    present = set(firsts.filter(pl.col(DAY) < before).get_column("event").unique().to_list())
+    keys = [str(e) for e in fcfg.key_events]
+    absent = [e for e in keys if e not in present]
+    if absent:
+        log.info("features.key_events absent from the data before the last cutoff, their "
+                 "days_since_last_<event> left out: %s", absent)
+    out.key_events = [e for e in keys if e in present]
+    for key, prefixes in SOURCED.items():
+        names = [str(e) for e in getattr(fcfg, key)]
+        kept = [e for e in names if e in present]
+        if not kept:
+            log.info("features.%s %s: features %s left out", key,
+                     f"{names} absent from the data before the last cutoff" if names else "empty",
+                     [f"{p}*" for p in prefixes])
+        setattr(out, key, kept)
+    if "milestones" in families:
+        gone = [str(m.name) for m in fcfg.milestones if not {str(e) for e in m.events} & present]
+        if gone:
+            log.info("milestones left out: none of their events occurs before the last cutoff: %s",
+                     gone)
+        out.milestones = [m for m in fcfg.milestones if str(m.name) not in gone]
+    if tables.users is not None:
+        have = set(tables.users.filter(day_of(pl.col("created_at")) < before)
+                   .get_column("role").cast(pl.String).unique().to_list())
+        gone = [str(r) for r in fcfg.roles if str(r) not in have]
+        if gone:
+            log.info("features.roles left out: no user with them created before the last "
+                     "cutoff: %s", gone)
+        out.roles = [str(r) for r in fcfg.roles if str(r) in have]
+    if "vocabulary" in families:
+        out.vocabulary_events = vocabulary.resolve(firsts, fcfg, before)
+        if not out.vocabulary_events:
+            families = [f for f in families if f != "vocabulary"]
+    return out, families
+
+
+def _sourced(exprs: dict[str, pl.Expr], fcfg: Any) -> dict[str, pl.Expr]:
+    """``exprs`` without the features of ``SOURCED`` groups whose event list is empty."""
+    drop = tuple(p for key, prefixes in SOURCED.items() if not list(getattr(fcfg, key))
+                 for p in prefixes)
+    return {n: e for n, e in exprs.items() if not n.startswith(drop)} if drop else exprs
 
 
 def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
@@ -144,6 +221,11 @@ def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols:
             s1 |= friction.friction(fcfg)
         elif fam == "lifecycle":
             s1 |= lifecycle.lifecycle(fcfg, "renewal_day" in wide_cols)
+        elif fam == "vocabulary":
+            s1 |= vocabulary.indicators(fcfg)
+        elif fam == "history":
+            s1 |= history.indicators(fcfg, f"{history.PREFIX}value@0" in wide_cols)
+    s1 = _sourced(s1, fcfg)
     if "peer" in families:
         metrics = [str(m) for m in fcfg.peer_metrics]
         absent = [m for m in metrics if m not in s1]
@@ -177,15 +259,19 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
            ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
-    ``shared`` (optional) receives ``cache``, the build's :class:`DayCache`, for the labels.
+    ``shared`` (optional) receives ``cache``, the build's :class:`DayCache`, for the labels,
+    and ``features``, the features config as resolved for this data (``_resolve``).
     """
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
     cache = day_cache(tables, [date_to_day(c) for c in cutoffs], fcfg)
+    firsts = cache.firsts()
+    last_cut = date_to_day(max(cutoffs))
+    fcfg, families = _resolve(fcfg, families, tables, firsts, last_cut)
     if shared is not None:
         shared["cache"] = cache
-    firsts = cache.firsts()
+        shared["features"] = fcfg
     rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), firsts,
                          _event_counts(cache))
     if rows.height == 0:
@@ -197,8 +283,18 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
     at = cache.sampler(rows)
     wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache, at), tables,
                                    cache, fcfg, families, at)
+    extra = []
+    # The raw-event families share one grid and the events' cells in it (computed on first use).
+    ec = EventCells(cache, Grid.of(at.cut_days, {*vocabulary.offsets(fcfg),
+                                                 *history.value_offsets(fcfg)}))
+    if "vocabulary" in families:
+        extra += vocabulary.samples(cache, at, fcfg, ec)
+    if "history" in families:
+        extra += history.samples(tables, cache, at, fcfg, last_cut, ec)
+    if extra:
+        wide = wide.with_columns(extra)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
-    s1 |= engagement.indicators(fcfg, families, tables.users is not None)
+    s1 |= _sourced(engagement.indicators(fcfg, families, tables.users is not None), fcfg)
     # One lazy query over the wide frame (two dependent with_columns and the final select), so
     # polars can drop unread columns early and fuse the passes instead of materialising each.
     lf = wide.lazy().with_columns([e.alias(n) for n, e in s1.items()])
@@ -213,18 +309,28 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
     return out, names, segments
 
 
-def build_features(tables: Tables, cutoffs: Sequence[date], cfg: Any) -> pl.DataFrame:
+def build_features(tables: Tables, cutoffs: Sequence[date], cfg: Any,
+                   shared: dict[str, Any] | None = None) -> pl.DataFrame:
     """Point-in-time features (no labels) for the eligible accounts at ``cutoffs``.
 
     Row at cutoff ``t`` reads only events with ``timestamp < t``. Columns: ids, segments,
     maturity_stage, features. Raises NoEligibleAccountsError when no row is eligible.
+    ``shared`` (optional) receives ``features``: the features config as resolved for this data
+    (the concrete vocabulary, absent sources left out), to render the catalogue with.
     """
-    out, _, _ = _build(tables, sorted(cutoffs), cfg)
+    out, _, _ = _build(tables, sorted(cutoffs), cfg, shared)
     return out.drop(T)
 
 
 def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
-    """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule."""
+    """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule.
+
+    Settings left open in ``cfg`` (the cutoff schedule, vocabulary, milestones, ...) are filled
+    from the data's profile first (``ingest.defaults``); pipelines resolve them beforehand (so
+    they can write the profile and log the choices once) and pass the filled config."""
+    from ingest.defaults import with_data_defaults
+
+    cfg, _ = with_data_defaults(cfg, tables)
     snap = cfg.snapshot
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
     shared: dict[str, Any] = {}
@@ -232,7 +338,15 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     cache = shared["cache"] if _same_usage(cfg) else None
     labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, cache=cache)
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
-    catalogue = render_catalogue(names, cfg.catalogue, cfg.features)
+    # A feature with one value on every row (e.g. onboarding_observed_days when every eligible
+    # account is past onboarding) carries nothing: left out, with one log line.
+    constant = [n for n in names if dataset.get_column(n).null_count() == 0
+                and dataset.get_column(n).n_unique() <= 1]
+    if constant and dataset.height > 1:
+        log.info("features with one value on every row left out: %s", constant)
+        dataset = dataset.drop(constant)
+        names = [n for n in names if n not in constant]
+    catalogue = render_catalogue(names, cfg.catalogue, shared["features"])
     return dataset, catalogue
 
 

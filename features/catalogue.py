@@ -2,9 +2,12 @@
 
 The source is a set of name *patterns* in config (``conf/catalogue/default.yaml``), e.g.
 ``active_{role}s_{recent}d``. ``render_catalogue`` expands the patterns over the values in
-``cfg.features`` (windows, roles, key events, milestones, peer metrics) and keeps the entries of
-the concrete features of a dataset. A feature without an entry is a configuration error: the
-explanations shown to CSMs must never fall back to raw column names.
+``cfg.features`` (windows, roles, key events, milestones, peer metrics, the vocabulary events)
+and keeps the entries of the concrete features of a dataset. The vocabulary (``{vocab}``) is
+data-dependent when ``features.vocabulary_events`` is null: render with the features config as
+resolved by the build (``features.build``), which holds the concrete list. A feature without an
+entry is a configuration error: the explanations shown to CSMs must never fall back to raw
+column names.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.errors import ConfigValueError
+from ingest.profile import unique_slugs
 
 FAMILIES = ("activity", "trends", "breadth", "role", "milestones", "onboarding", "friction",
-            "lifecycle", "peer")
+            "lifecycle", "peer", "vocabulary", "history")
 HIGHER_IS = ("healthier", "riskier")
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
-# Placeholders a sentence keeps for rendering time.
-ROW_PLACEHOLDERS = ("value", "peer")
+# Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
+# entity noun (filled at scoring from data.entity: models.sentences.fill_entity).
+ROW_PLACEHOLDERS = ("value", "peer", "entity", "entities", "Entity", "Entities")
 
 
 def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
@@ -36,6 +41,9 @@ def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dic
                       for m in fcfg.milestones],
         "metric": [{"metric": str(m)} for m in fcfg.peer_metrics],
         "span": [{"span": str(int(k))} for k in fcfg.momentum_days],
+        # {vocab}: the event's slug (in names); {vocab_words}: its own name, for the texts.
+        "vocab": [{"vocab": slug, "vocab_words": _text_safe(event)} for event, slug
+                  in unique_slugs(getattr(fcfg, "vocabulary_events", None) or []).items()],
     }
     scalars = {
         "recent": str(int(fcfg.recent_days)), "baseline": str(int(fcfg.baseline_days)),
@@ -47,6 +55,11 @@ def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dic
         "year": str(int(fcfg.last_year_days)),
     }
     return multi, scalars
+
+
+def _text_safe(value: str) -> str:
+    """A data value (an event name) fit for a sentence template: no braces, one line."""
+    return " ".join(str(value).replace("{", "(").replace("}", ")").split())
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -147,9 +160,13 @@ def _fmt(v: Any) -> str:
 
 
 def render_sentence(entry: Mapping[str, str], row: Mapping[str, Any], feature: str,
-                    peer: Any = None) -> str:
-    """The CSM sentence of ``feature`` for one dataset ``row`` (a dict of its columns)."""
-    values = {k: _fmt(v) for k, v in row.items()}
+                    peer: Any = None, entity: tuple[str, str] = ("account", "accounts")) -> str:
+    """The CSM sentence of ``feature`` for one dataset ``row`` (a dict of its columns);
+    ``entity`` is the (singular, plural) noun for ``{entity}`` / ``{entities}``."""
+    one, many = entity
+    values = {"entity": one, "entities": many, "Entity": one[:1].upper() + one[1:],
+              "Entities": many[:1].upper() + many[1:]}
+    values.update({k: _fmt(v) for k, v in row.items()})
     values["value"] = _fmt(row.get(feature))
     values["peer"] = _fmt(peer)
     return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"])

@@ -140,6 +140,44 @@ def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequ
     return s.group_by("account_id", B).agg(aggs)
 
 
+class EventCells:
+    """The flat cell ``account * (m + 1) + bucket`` of every raw event (the rows of
+    ``cache.enc.frame``) in one dense (account x bucket) array of ``grid``.
+
+    Why: the families that must read the raw events rather than the cache's day tables (the
+    vocabulary's per-event counts, the history's value sums) bincount them into the same grid;
+    computing the key once (on first use) saves a few passes over millions of rows. A bincount of
+    ``cells`` over ``n_accounts * (m + 1)`` bins, reshaped and cumulated over its first ``m``
+    columns, is exactly ``grid.cum`` (sums over days ``< b_k``).
+    """
+
+    def __init__(self, cache: DayCache, grid: Grid) -> None:
+        self.cache = cache
+        self.grid = grid
+        self._cells: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """Cells of one (account x bucket) array: ``n_accounts * (m + 1)``."""
+        return self.cache.n_accounts * (self.grid.m + 1)
+
+    @property
+    def cells(self) -> np.ndarray:
+        if self._cells is None:
+            fr = self.cache.enc.frame
+            key = fr.get_column("a").to_numpy().astype(np.int64)
+            key *= self.grid.m + 1
+            key += self.grid.bucket(fr.get_column(DAY).to_numpy())
+            self._cells = key
+        return self._cells
+
+    def cum(self, counts: np.ndarray) -> np.ndarray:
+        """(accounts, m) running sums of a flat (account x bucket) ``bincount`` result."""
+        m = self.grid.m
+        per = counts.reshape(self.cache.n_accounts, m + 1)[:, :m]
+        return np.cumsum(per, axis=1)
+
+
 def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence[str],
                cache: DayCache, at: Sampler | None = None) -> pl.DataFrame:
     """Eligible rows plus every ``<fact>@<offset>`` sample the enabled families need.

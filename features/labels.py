@@ -9,9 +9,14 @@ Chosen by ``cfg.label.name`` (see ``core.config.LabelConfig``):
 * ``inactivity``: no qualifying event at all in ``[t, t + horizon)``.
 * ``churn_event``: a configured cancellation event or ``accounts.churned_at`` in the horizon.
 
-``usage_drop`` and ``inactivity`` are null for accounts already inactive (baseline WAU below
-``min_baseline_users``: they cannot decay further). Every label is null unless the whole horizon
-is observed: ``t + horizon_days <= observed_until``. 1 = decayed, 0 = not; Int8.
+Dormant accounts (baseline WAU below ``min_baseline_users``) are part of the population
+(``label.dormant=label``, the default): they are scored at serving time, so the model must see
+rows like them in training. Their label asks whether they *stay* inactive: ``usage_drop`` is 1
+when the assessed WAU is still below ``min_baseline_users`` (they did not come back), 0 when it
+reached it; ``inactivity`` keeps its meaning (no qualifying event in the horizon). With
+``label.dormant=exclude`` they get no label (the older behaviour: "they cannot decay further").
+Every label is null unless the whole horizon is observed: ``t + horizon_days <=
+observed_until``. 1 = decayed (or stayed dormant), 0 = not; Int8.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from features.windows import DAY, T, at_offset, boundary_days, cumulative_at, da
 from ingest.tables import Tables
 
 LABELS = ("usage_drop", "inactivity", "churn_event")
+#: label.dormant: label accounts already inactive at the cutoff (stay dormant = 1), or exclude.
+DORMANT = ("label", "exclude")
 
 
 def observed_end_day(observed_until: datetime) -> int:
@@ -46,6 +53,8 @@ def _check(lcfg: Any) -> None:
                                hint="choose with label=usage_drop|inactivity|churn_event")
     if h < 1:
         raise ConfigValueError(f"label.horizon_days must be >= 1, got {h}")
+    if str(lcfg.dormant) not in DORMANT:
+        raise ConfigValueError(f"label.dormant must be one of {list(DORMANT)}, got {lcfg.dormant!r}")
     if lcfg.name in ("usage_drop", "inactivity") and (base < 7 or base % 7):
         raise ConfigValueError(f"label.baseline_days must be a positive multiple of 7 (whole weeks), got {base}")
     if lcfg.name == "usage_drop" and (assess < 7 or assess % 7 or assess > h or (h - assess) % 7):
@@ -102,14 +111,17 @@ def build_labels(tables: Tables, rows: pl.DataFrame, lcfg: Any,
         assess = [-(h - 7 * j) for j in range(int(lcfg.assess_days) // 7)]
         r = _baseline_wau(ev, rows, lcfg, assess, udays, cache)
         wau_assess = pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in assess])
-        decayed = wau_assess < float(lcfg.drop_fraction) * pl.col("wau_base")
-        has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
+        active = pl.col("wau_base") >= float(lcfg.min_baseline_users)
+        decayed = (pl.when(active).then(wau_assess < float(lcfg.drop_fraction) * pl.col("wau_base"))
+                   .otherwise(wau_assess < float(lcfg.min_baseline_users)))
+        has_base = active if str(lcfg.dormant) == "exclude" else pl.lit(True)
     elif name == "inactivity":
         r = _baseline_wau(ev, rows, lcfg, [], udays, cache)
         qual = usage_expr(lcfg.qualifying_events, lcfg.excluded_events)
         r = _horizon_count(ev.filter(qual), r, h)
         decayed = pl.col("_in_horizon") == 0
-        has_base = pl.col("wau_base") >= float(lcfg.min_baseline_users)
+        has_base = (pl.col("wau_base") >= float(lcfg.min_baseline_users)
+                    if str(lcfg.dormant) == "exclude" else pl.lit(True))
     else:
         r = _horizon_count(ev.filter(pl.col("event").is_in(list(lcfg.churn_events))), rows, h)
         decayed = pl.col("_in_horizon") > 0

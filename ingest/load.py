@@ -95,8 +95,18 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         raw_accounts = scan_table("accounts", data.accounts, fmt, mapping)
         raw_users = scan_table("users", data.users, fmt, mapping)
         raw_events = scan_table("events", data.events, fmt, mapping)
+        # Segments live in the accounts table, or on the events (the latest value before each
+        # cutoff is the account's: features.segments); accounts win when both have a column.
+        acc_cols = set(raw_accounts.frame.collect_schema().names()) if raw_accounts else set()
+        ev_cols = set(raw_events.frame.collect_schema().names()) if raw_events else set()
+        event_segments = [s for s in segments if s not in acc_cols and s in ev_cols]
+        segments = [s for s in segments if s not in event_segments]
+        if event_segments:
+            log.info("segments %s read from the events (latest value before each cutoff)",
+                     event_segments)
         if raw_accounts is None and segments:
-            log.info("data.accounts=null: data.segments=%s ignored (no segment columns)", segments)
+            log.info("data.accounts=null: data.segments=%s ignored (no such column on the "
+                     "events either)", segments)
             segments = []
 
         done: list[ValidatedTable] = []
@@ -109,7 +119,8 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         if raw_users is not None:
             done.append(validate_table(raw_users, contract_for("users"), known_accounts=known,
                                        **opts))
-        events = validate_table(raw_events, contract_for("events"), known_accounts=known, **opts)
+        events = validate_table(raw_events, contract_for("events", event_segments),
+                                known_accounts=known, **opts)
         done.append(events)
 
     for table in done:
@@ -139,4 +150,5 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         accounts=by_name.get("accounts"),
         observed_until=observed_until,
         segments=segments,
+        event_segments=event_segments,
     )

@@ -7,7 +7,7 @@ these dtypes. All timestamps are UTC, microsecond precision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -46,3 +46,6 @@ class Tables:
     accounts: pl.DataFrame | None
     observed_until: datetime
     segments: list[str]
+    #: Segment columns that live on the events (String, nullable): an account's value at a
+    #: cutoff is its latest non-null value strictly before it (``features.segments``).
+    event_segments: list[str] = field(default_factory=list)

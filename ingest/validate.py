@@ -91,11 +91,13 @@ class TableContract:
 
 def contract_for(table: str, segments: list[str] | tuple[str, ...] = (),
                  attributes: list[str] | tuple[str, ...] = ()) -> TableContract:
-    """The contract of ``events``, ``users`` or ``accounts`` (segments and optional attribute
-    columns only apply to accounts)."""
-    if table == "events":
+    """The contract of ``events``, ``users`` or ``accounts``. ``segments`` are required String
+    columns of accounts, or of events for segments that live on the events (e.g. a
+    clickstream's device); optional attribute columns only apply to accounts."""
+    if table == "events":  # segments here are the ones that live on the events
         return TableContract("events", EVENTS_REQUIRED, EVENTS_OPTIONAL, ids=("account_id",),
-                             times=("timestamp",), account_ref=True)
+                             times=("timestamp",), account_ref=True,
+                             extra_strings=tuple(segments))
     if table == "users":
         return TableContract("users", USERS_REQUIRED, USERS_OPTIONAL,
                              ids=("user_id", "account_id"), times=("created_at",),
@@ -451,7 +453,10 @@ def fill_event_defaults(events: pl.DataFrame, default_event: str) -> pl.DataFram
     event = (blank_as_null("event").fill_null(pl.lit(default_event)) if "event" in cols
              else pl.lit(default_event))
     value = pl.col("value") if "value" in cols else pl.lit(None, dtype=pl.Float64)
+    canonical = ("account_id", "user_id", "event", "timestamp", "value")
+    extra = [c for c in cols if c not in canonical]  # segments that live on the events
     return events.select(
         pl.col("account_id"), user.alias("user_id"), event.alias("event"),
         pl.col("timestamp"), value.cast(pl.Float64).alias("value"),
+        *[blank_as_null(c).alias(c) for c in extra],
     )

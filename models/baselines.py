@@ -108,3 +108,38 @@ def training_median(train: pl.DataFrame, feature: str) -> float:
     x = train.get_column(feature).cast(pl.Float64).to_numpy()
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else 0.0
+
+
+# -- servable baselines: what the gate may serve instead of LightGBM ---------------------------
+#: The built-in baselines every training measures on the same test rows (issue: "beats what a
+#: data team could write in an afternoon"), in the order they are tried:
+#: - ``recency``: days since the account's last event (any event), as a one-feature logistic
+#:   regression on log1p(days), so it ranks exactly as the raw recency and is a probability;
+#: - ``event_counts``: the classic churn-analysis recipe, a logistic regression on the
+#:   per-event-type counts of the recent window (``ev_<event>_<recent>d``; the account's own
+#:   usage counts when the log has no event names) plus tenure;
+#: - ``btyd``: a buy-till-you-die model on the active-day history (``models.btyd``; for the
+#:   ``inactivity`` label, whose question it answers).
+SERVABLE = ("recency", "event_counts", "btyd")
+
+
+def servable_inputs(kind: str, columns: list[str], recent_days: int) -> list[str]:
+    """The dataset columns a servable baseline reads (empty = it cannot run on this dataset)."""
+    present = set(columns)
+    if kind == "recency":
+        for c in ("days_since_last_event", "days_since_last_use"):
+            if c in present:
+                return [c]
+        return []
+    if kind == "event_counts":
+        counts = [c for c in columns if c.startswith("ev_") and c.endswith(f"_{recent_days}d")]
+        if not counts:
+            counts = [c for c in (f"usage_events_{recent_days}d", f"active_days_{recent_days}d")
+                      if c in present]
+        tenure = next((c for c in ("tenure_since_first_seen_days", "tenure_days") if c in present),
+                      None)
+        return counts + ([tenure] if counts and tenure else [])
+    if kind == "btyd":
+        need = ("lifetime_active_days", "days_since_last_event", "tenure_since_first_seen_days")
+        return list(need) if set(need) <= present else []
+    raise ValueError(f"unknown servable baseline {kind!r}; known: {SERVABLE}")

@@ -101,7 +101,9 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
         idx = np.flatnonzero(keys == key)
         booster = model.models[key].booster
         use = backend
-        if backend == "woodelf":
+        if not isinstance(booster, lgb.Booster):  # a served baseline: its own exact SHAP
+            use = "pred_contrib"
+        elif backend == "woodelf":
             from models.woodelf_lgb import unsupported_reason
 
             reason = unsupported_reason(booster)

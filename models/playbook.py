@@ -1,7 +1,9 @@
 """Next best action: the CSM playbook (``conf/playbook/default.yaml``) applied to an account.
 
 Rules map the likely-cause family and milestone progress to a suggested step with placeholders;
-every family has a default, so every scored account gets a step.
+every family has a default, so every scored account gets a step. The steps speak the data's
+words: ``{entity}`` / ``{entities}`` is the noun for one scored entity (``data.entity``:
+"account", "customer", ...), ``{driver}`` the driver's own sentence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import polars as pl
 from core.errors import ConfigValueError
 from features.catalogue import FAMILIES
 from models.peers import peer_column
-from models.sentences import format_number, template_expr
+from models.sentences import DEFAULT_ENTITY, fill_entity, format_number, template_expr
 
 MILESTONE_STATES = ("none", "partly", "all")
 
@@ -85,14 +87,16 @@ def _progress_words(reached: pl.Expr, total: pl.Expr) -> pl.Expr:
             .otherwise(pl.lit("at the start of the path to")))
 
 
-def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any]) -> pl.Series:
+def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any],
+                     entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.Series:
     """The suggested step per row of ``context`` (columns: top_family, milestone_state,
     milestones_reached, milestones_total, next_milestone, peer_share_next, segment, driver).
 
     Rules under ``playbook.rules.<top_family>`` are tried in order; the first whose ``when``
     matches wins; the global ``playbook.default`` covers families without rules. Placeholders:
     {next_milestone} {progress} {milestones_reached} {milestones_total} {peer_share_next}
-    {segment} {driver}.
+    {segment} {driver}, and {entity} {entities} {Entity} {Entities}: the ``entity`` noun
+    ``(singular, plural)``.
     """
     validate_playbook(playbook)
     ctx = context.with_columns(
@@ -113,8 +117,8 @@ def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any]) -> pl.S
             state = (rule.get("when") or {}).get("milestones")
             if state is not None:
                 cond = cond & (pl.col("milestone_state") == state)
-            text = template_expr(str(rule["action"]), "", {}, schema)
+            text = template_expr(fill_entity(str(rule["action"]), entity), "", {}, schema)
             chain = pl.when(cond).then(text) if chain is None else chain.when(cond).then(text)
-    default = template_expr(str(playbook["default"]), "", {}, schema)
+    default = template_expr(fill_entity(str(playbook["default"]), entity), "", {}, schema)
     expr = default if chain is None else chain.otherwise(default)
     return ctx.select(expr.alias("next_best_action")).to_series()

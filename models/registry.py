@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,21 @@ def decide(model_name: str, version: str, model: RoutedModel, test_frame: pl.Dat
         return PromotionDecision(decision="promoted", reason="no champion yet",
                                  champion_score=float("nan"), **facts)
     champion, _ = load_routed_model(f"models:/{model_name}/{champ_version}", cfg)
+    seen = champion.metadata.get("trained_through")
+    if seen is not None and "cutoff" in rows.columns:
+        # A champion refit on every labelled cutoff has seen these rows: compare only on the
+        # rows it has not, else its score would be flattered.
+        unseen = rows.filter(pl.col("cutoff") > date.fromisoformat(str(seen)))
+        y_unseen = unseen.get_column(label).to_numpy()
+        if unseen.height == 0 or np.unique(y_unseen).size < 2:
+            reason = (f"champion v{champ_version} was trained on every test row (labels through "
+                      f"{seen}): no unseen rows to compare on, the newer model is promoted")
+            return PromotionDecision(decision="promoted", reason=reason,
+                                     champion_score=float("nan"), **facts)
+        rows, y = unseen, y_unseen
+        facts["challenger_score"] = promotion_score(y, model.predict_proba(rows), metric)
+        facts["n_rows"] = rows.height
+        new_score = facts["challenger_score"]
     try:
         old_score = promotion_score(y, champion.predict_proba(rows), metric)
     except ValueError as err:
@@ -313,11 +329,19 @@ def record(decision: PromotionDecision, run_id: str | None) -> None:
 
 
 def register_and_promote(model: RoutedModel, test_frame: pl.DataFrame, cfg: DictConfig,
-                         run_id: str | None = None) -> tuple[ModelInfo, PromotionDecision]:
-    """Log ``model`` in the active run, register it as challenger and run the promotion gate."""
-    info = log_model(model, test_frame)
+                         run_id: str | None = None, gate_model: RoutedModel | None = None,
+                         example_frame: pl.DataFrame | None = None
+                         ) -> tuple[ModelInfo, PromotionDecision]:
+    """Log ``model`` in the active run, register it as challenger and run the promotion gate.
+
+    ``gate_model``: what scores the test rows for the gate (the evaluation fit when ``model``
+    was refit on every labelled cutoff, test rows included: its own score there would flatter
+    it). ``example_frame``: rows for the signature and input example when ``test_frame`` is
+    empty (an unevaluated model: it is promoted only when there is no champion yet)."""
+    rows = test_frame if test_frame.height or example_frame is None else example_frame
+    info = log_model(model, rows)
     version = register(info.model_uri, str(cfg.model.name), run_id)
-    decision = decide(str(cfg.model.name), str(version.version), model, test_frame,
+    decision = decide(str(cfg.model.name), str(version.version), gate_model or model, test_frame,
                       str(cfg.model.promotion_metric), cfg)
     record(decision, run_id)
     return info, decision

@@ -88,9 +88,12 @@ class Calibrator:
 
 @dataclass
 class SegmentModel:
-    """A booster and its calibrator. ``trained_on`` is the segment it was fit on (or GLOBAL)."""
+    """A booster and its calibrator. ``trained_on`` is the segment it was fit on (or GLOBAL).
 
-    booster: lgb.Booster
+    ``booster`` is a LightGBM booster, or a served baseline with the same ``predict`` interface
+    (``models.linear.LinearScorer``)."""
+
+    booster: Any
     calibrator: Calibrator
     trained_on: str = GLOBAL
 
@@ -122,6 +125,11 @@ class RoutedModel:
         self.metadata = dict(metadata or {})
 
     # -- inputs -----------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """``lightgbm``, or the baseline served instead (the gate in ``models.train``)."""
+        return str(self.metadata.get("served", "lightgbm"))
+
     @property
     def categorical_features(self) -> list[str]:
         return [f for f in self.feature_names if f in self.categorical_levels]
@@ -183,9 +191,11 @@ class RoutedModel:
         root.mkdir(parents=True, exist_ok=True)
         files = {}
         for i, (key, m) in enumerate(sorted(self.models.items())):
-            fname = f"booster_{i}.txt"
+            kind = ("lightgbm" if isinstance(m.booster, lgb.Booster)
+                    else str(m.booster.to_dict().get("format", "linear")).split("_")[0])
+            fname = f"booster_{i}.txt" if kind == "lightgbm" else f"{kind}_{i}.json"
             m.booster.save_model(str(root / fname))
-            files[key] = {"file": fname, "calibrator": m.calibrator.to_dict(),
+            files[key] = {"file": fname, "kind": kind, "calibrator": m.calibrator.to_dict(),
                           "trained_on": m.trained_on}
         spec = {
             "format": 1,
@@ -203,9 +213,20 @@ class RoutedModel:
     def load(cls, path: str | Path) -> RoutedModel:
         root = Path(path)
         spec = json.loads((root / "router.json").read_text())
+        from models.btyd_scorer import BTYDScorer
+        from models.linear import LinearScorer
+
+        def read(m: dict[str, Any]) -> Any:
+            kind = m.get("kind", "lightgbm")
+            if kind == "linear":
+                return LinearScorer.load_model(str(root / m["file"]))
+            if kind == "btyd":
+                return BTYDScorer.load_model(str(root / m["file"]))
+            return lgb.Booster(model_file=str(root / m["file"]))
+
         models = {
             key: SegmentModel(
-                booster=lgb.Booster(model_file=str(root / m["file"])),
+                booster=read(m),
                 calibrator=Calibrator.from_dict(m["calibrator"]),
                 trained_on=m["trained_on"],
             )

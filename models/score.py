@@ -14,6 +14,7 @@ risk); ``risk_change`` is in probability points (this run minus the previous run
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,7 +35,7 @@ from models.explain import explain, family_contributions, top_contributions
 from models.peers import peer_column, peer_medians
 from models.playbook import milestone_progress, next_best_action, validate_playbook
 from models.router import RoutedModel
-from models.sentences import PLACEHOLDER, humanise, template_expr
+from models.sentences import DEFAULT_ENTITY, PLACEHOLDER, humanise, template_expr
 
 TIERS = ("high", "medium", "low")
 
@@ -51,6 +52,7 @@ class ScoreParams:
 
     tier_mode: str = _SCORE.tier_mode
     tier_thresholds: dict[str, float] = field(default_factory=lambda: dict(_SCORE.tier_thresholds))
+    tier_shares: dict[str, float] = field(default_factory=lambda: dict(_SCORE.tier_shares))
     capacity: int = EvalConfig.capacity
     top_drivers: int = _SCORE.top_drivers
     top_protective: int = _SCORE.top_protective
@@ -71,6 +73,7 @@ class ScoreParams:
         s = cfg.score
         return cls(tier_mode=str(s.tier_mode),
                    tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
+                   tier_shares={str(k): float(v) for k, v in s.tier_shares.items()},
                    capacity=int(cfg.eval.capacity), top_drivers=int(s.top_drivers),
                    top_protective=int(s.top_protective), chunk_rows=int(s.chunk_rows),
                    explainer=str(s.explainer), n_jobs=int(s.n_jobs),
@@ -95,6 +98,10 @@ class ScoreResult:
 def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
     """Add ``rank`` (1 = riskiest; ties broken by account_id) and ``risk_tier``.
 
+    ``relative`` (default): tiers by rank in the scored population, so a high base rate does
+    not make everyone "high": the top ``min(capacity, ceil(tier_shares.high * n))`` accounts are
+    high (at least 1), the rest of the top ``ceil(tier_shares.medium * n)`` medium, the others
+    low. Probabilities stay calibrated; only the labels are relative.
     ``threshold``: high if risk >= thresholds.high, medium if >= thresholds.medium, else low.
     ``capacity``: the ``capacity`` top-ranked accounts are high, the rest medium/low by the
     medium threshold (the team can only act on ``capacity`` accounts per period).
@@ -111,7 +118,18 @@ def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
               .with_columns(pl.col("rank").cast(pl.Int64)))
     risk = pl.col("decay_risk")
     lower = pl.when(risk >= th["medium"]).then(pl.lit("medium")).otherwise(pl.lit("low"))
-    if params.tier_mode == "threshold":
+    if params.tier_mode == "relative":
+        sh = params.tier_shares
+        if set(sh) != {"high", "medium"} or not 0.0 <= sh["high"] <= sh["medium"] <= 1.0:
+            raise ConfigValueError(f"score.tier_shares needs keys high and medium with "
+                                   f"0 <= high <= medium <= 1, got {dict(sh)}")
+        n = scores.height
+        n_high = max(1, min(int(params.capacity), math.ceil(sh["high"] * n))) if n else 0
+        n_medium = max(n_high, math.ceil(sh["medium"] * n))
+        rank = pl.col("rank")
+        tier = (pl.when(rank <= n_high).then(pl.lit("high"))
+                .when(rank <= n_medium).then(pl.lit("medium")).otherwise(pl.lit("low")))
+    elif params.tier_mode == "threshold":
         tier = pl.when(risk >= th["high"]).then(pl.lit("high")).otherwise(lower)
     elif params.tier_mode == "capacity":
         if params.capacity < 0:
@@ -119,11 +137,23 @@ def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
         tier = pl.when(pl.col("rank") <= params.capacity).then(pl.lit("high")).otherwise(lower)
     else:
         raise ConfigValueError(f"score.tier_mode={params.tier_mode!r} is not known",
-                               hint="use threshold or capacity")
+                               hint="use relative, threshold or capacity")
     cols = [c for c in ranked.columns if c not in ("rank", "risk_tier")]
     at = cols.index("decay_risk") + 1
     return ranked.with_columns(tier.alias("risk_tier")).select(
         *cols[:at], "risk_tier", "rank", *cols[at:])
+
+
+def tier_cuts(scores: pl.DataFrame, params: ScoreParams) -> dict[str, float]:
+    """The decay risk at which each tier starts, for pages that say "high: 12% or more".
+
+    ``threshold`` mode: the configured thresholds. Rank-based modes: the lowest risk of the
+    accounts placed in each tier by this run (absent when the tier is empty)."""
+    if params.tier_mode == "threshold":
+        return dict(params.tier_thresholds)
+    low = scores.group_by("risk_tier").agg(pl.col("decay_risk").min())
+    cuts = {t: float(v) for t, v in low.iter_rows() if t in ("high", "medium") and v is not None}
+    return cuts
 
 
 def with_change(scores: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
@@ -163,10 +193,12 @@ def with_change(scores: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataF
 def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
                       model: RoutedModel, catalogue: Mapping[str, Mapping[str, str]],
                       peers: pl.DataFrame, peer_segment: str | None,
-                      never_days: float | None = None) -> pl.DataFrame:
+                      never_days: float | None = None,
+                      entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.DataFrame:
     """Add account_id, feature, family, value, peer_median and the rendered sentence to ``tops``.
 
-    ``never_days`` is ``features.never_days`` (see `template_expr`: "never happened" wording)."""
+    ``never_days`` is ``features.never_days`` (see `template_expr`: "never happened" wording);
+    ``entity`` the (singular, plural) noun filling ``{entity}`` / ``{entities}``."""
     names = model.feature_names
     cat = set(model.categorical_levels)
     value = X[tops["_row"].to_numpy(), tops["_f"].to_numpy()] if tops.height else np.empty(0)
@@ -197,7 +229,7 @@ def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
                              on="account_id", how="left")
         schema = dict(part.schema)
         part = part.with_columns(template_expr(template, feature, units, schema, never_days,
-                                                     entry).alias("sentence"))
+                                               entry, entity).alias("sentence"))
         parts.append(part.select("_row", "account_id", "feature", "family", "value", "peer_median",
                                  "contribution", "rank", "direction", "sentence"))
     if not parts:
@@ -256,11 +288,13 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
                    playbook: Mapping[str, Any], *, as_of: date, segments: Sequence[str] = (),
                    milestones: Sequence[Mapping[str, Any]] = (), peer_segment: str | None = None,
                    model_version: str = "", model_uri: str = "",
-                   previous: pl.DataFrame | None = None) -> ScoreResult:
+                   previous: pl.DataFrame | None = None,
+                   entity: tuple[str, str] = DEFAULT_ENTITY) -> ScoreResult:
     """Score and explain every row of ``features`` (one cutoff, whole population).
 
     ``catalogue`` maps feature -> {family, unit, sentence, ...}; ``previous`` is the previous
-    run's scores (account_id, decay_risk) or None.
+    run's scores (account_id, decay_risk) or None; ``entity`` the (singular, plural) noun the
+    sentences and next steps use (``report.words.entity_noun``).
     """
     if features.height == 0:
         raise ValueError("score_accounts: empty feature frame")
@@ -278,7 +312,7 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
     peers = peer_medians(features, model.feature_names, peer_segment, flags)
     tops = top_contributions(contrib, params.top_drivers, params.top_protective)
     expl = explanation_frame(tops, features, X, model, catalogue, peers, peer_segment,
-                             params.never_days)
+                             params.never_days, entity)
     fam_map = {f: str(e["family"]) for f, e in catalogue.items()}
     fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
     top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
@@ -288,7 +322,7 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
                               params)
     cause_expl = explanation_frame(
         family_top_feature(contrib, model.feature_names, fam_map, cause["top_cause_family"]),
-        features, X, model, catalogue, peers, peer_segment, params.never_days)
+        features, X, model, catalogue, peers, peer_segment, params.never_days, entity)
     cause = pl.concat([cause, pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
                        .join(cause_expl.select("_row", pl.col("feature").alias("top_cause_driver"),
                                                pl.col("sentence").alias("top_cause_driver_text")),
@@ -324,7 +358,7 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
         milestone_progress(features, milestones, peer_segment),
     ], how="horizontal")
     scores = pl.concat([scores, wide.drop("_row")], how="horizontal").with_columns(
-        next_best_action(context, playbook))
+        next_best_action(context, playbook, entity))
     families = pl.DataFrame({
         "account_id": np.repeat(features["account_id"].to_numpy(), len(fam_names)),
         "family": np.tile(np.asarray(fam_names, dtype=object), n),

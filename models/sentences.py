@@ -1,9 +1,11 @@
 """Plain-language sentences from the feature catalogue: numbers as a CSM reads them.
 
 Templates hold ``{value}`` (this account), ``{peer}`` (segment peer median at the same cutoff) and
-``{<feature>}`` (another feature of the row); units decide the wording ("12 days", "45%",
-"96th"), a "days" word after a placeholder agrees with the number, and the "never happened"
-sentinel (``features.never_days``) reads as words, never as 9999.
+``{<feature>}`` (another feature of the row), and the entity noun ``{entity}`` / ``{entities}``
+(``{Entity}`` / ``{Entities}`` capitalised: "account(s)", "customer(s)"... from ``data.entity``,
+see ``report.words.entity_noun``); units decide the wording ("12 days", "45%", "96th"), a
+"days" word after a placeholder agrees with the number, and the "never happened" sentinel
+(``features.never_days``) reads as words, never as 9999.
 """
 
 from __future__ import annotations
@@ -24,11 +26,27 @@ _DAYS_AFTER = re.compile(r"\s*days\b")
 
 # What the peer clause of a sentence says when the peer median is the "never happened" sentinel
 # (catalogue entries may override it with ``peer_never``).
-DEFAULT_PEER_NEVER = "most accounts like this one never did"
+DEFAULT_PEER_NEVER = "most {entities} like this one never did"
+
+
+# The entity noun (singular, plural) when none is given: the demo's B2B word.
+DEFAULT_ENTITY = ("account", "accounts")
+# Text placeholders for the entity noun, filled before any column is read (`fill_entity`).
+ENTITY_PLACEHOLDERS = ("entity", "entities", "Entity", "Entities")
 
 
 # Optional catalogue texts used instead of ``sentence`` / the peer clause at the sentinel.
 NEVER_KEYS = ("sentence_never", "peer_never")
+
+
+def fill_entity(text: str, entity: tuple[str, str] = DEFAULT_ENTITY) -> str:
+    """``text`` with ``{entity}`` / ``{entities}`` (and capitalised ``{Entity}`` / ``{Entities}``)
+    replaced by the ``(singular, plural)`` noun; other placeholders are left as written."""
+    one, many = entity
+    for key, word in (("entity", one), ("entities", many), ("Entity", one[:1].upper() + one[1:]),
+                      ("Entities", many[:1].upper() + many[1:])):
+        text = text.replace("{" + key + "}", word)
+    return text
 
 
 # -- human formatting ------------------------------------------------------------------------
@@ -50,7 +68,7 @@ def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | 
     """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
 
     days -> "12 days", "1 day" (just "12" when the template already says "days": `_render` then
-    writes the agreeing "day"/"days" word itself); share -> "45%";
+    writes the agreeing "day"/"days" word itself); share (or "share (0..1)") -> "45%";
     ratio -> "45%" (or "0.45" before "times"); percentile (0..1) -> "45th"; anything else:
     integers without decimals, other numbers with one decimal. Null -> "n/a". With ``never_days``
     (the features' "never happened" sentinel), a days value at or above it reads "never" (the
@@ -62,7 +80,7 @@ def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | 
     if unit == "days":
         text = (_int_str(x) if nxt.startswith("day")
                 else pl.concat_str([_int_str(x), days_word(_int_str(x))]))
-    elif unit == "share" or (unit == "ratio" and not nxt.startswith("times")):
+    elif unit in ("share", "share (0..1)") or (unit == "ratio" and not nxt.startswith("times")):
         text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
     elif unit == "ratio":
         text = x.round(2).cast(pl.String)
@@ -106,7 +124,8 @@ def peer_never_template(template: str, phrase: str) -> str | None:
 
 def template_expr(template: str, feature: str, units: Mapping[str, str],
                   schema: Mapping[str, pl.DataType], never_days: float | None = None,
-                  entry: Mapping[str, Any] | None = None) -> pl.Expr:
+                  entry: Mapping[str, Any] | None = None,
+                  entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.Expr:
     """Polars expression rendering ``template`` on each row of an explanation frame.
 
     ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
@@ -119,13 +138,15 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
     days feature, rows whose value is the sentinel use ``entry["sentence_never"]`` when the
     catalogue entry has one; rows whose peer median is the sentinel get the ``{peer}`` clause
     replaced by ``entry["peer_never"]`` (default `DEFAULT_PEER_NEVER`). Any other sentinel left
-    in the text reads "never".
+    in the text reads "never". ``entity`` (singular, plural) fills the entity placeholders of
+    every one of these texts (`fill_entity`).
     """
     entry = entry or {}
+    template = fill_entity(template, entity)
     unit = units.get(feature, "").strip().lower()
     if never_days is None or unit != "days":
         return _render(template, feature, units, schema, never_days)
-    phrase = str(entry.get("peer_never") or DEFAULT_PEER_NEVER)
+    phrase = fill_entity(str(entry.get("peer_never") or DEFAULT_PEER_NEVER), entity)
 
     def with_peer(tpl: str) -> pl.Expr:
         alt = peer_never_template(tpl, phrase) if "{peer}" in tpl else None
@@ -138,7 +159,7 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
     expr = with_peer(template)
     if entry.get("sentence_never"):
         expr = (pl.when(is_never(pl.col("value"), unit, never_days))
-                .then(with_peer(str(entry["sentence_never"]))).otherwise(expr))
+                .then(with_peer(fill_entity(str(entry["sentence_never"]), entity))).otherwise(expr))
     return expr
 
 

@@ -14,6 +14,13 @@ period is the last ``split.validation_cutoffs`` labelled cutoffs that clear the 
 test period; training is every labelled cutoff that clears the embargo before validation. Cutoffs
 inside an embargo are dropped (and counted in the description).
 
+Short histories (``split.adapt``, default true): a young product's log (a few months with a 30-
+to 90-day horizon) does not fit the configured counts, so the split takes the strongest honest
+rung the history allows (``_ladder``): fewer test/validation cutoffs; then a test period with
+validation drawn from held-out *accounts* of the training cutoffs (``split.holdout_share``); and
+when not even a test period fits after the embargo, every labelled cutoff trains and the model is
+marked unevaluated (``TimeSplit.evaluated``). The rung is logged and recorded in ``describe()``.
+
 Rolling origins (``backtest.origins``, ``backtest.step_cutoffs``): origin ``k`` forgets the last
 ``k * step_cutoffs`` labelled cutoffs and splits what remains the same way, so each origin is
 trained only on labels that were observable before its own test period.
@@ -60,6 +67,16 @@ class TimeSplit:
     horizon_days: int
     embargoed: list[date]
     origin: int = 0
+    #: ``time``: validation is a later period (the configured split, or fewer cutoffs when the
+    #: history is short); ``accounts``: too short for a validation period, so validation is a
+    #: seeded hold-out of accounts from the training cutoffs (early stopping and calibration
+    #: only; test stays a later period).
+    validation_kind: str = "time"
+    #: False when the history allows no test period after an embargo: the model is trained on
+    #: every labelled cutoff and its quality is unknown (``test`` is empty).
+    evaluated: bool = True
+    #: How the split was chosen (the strongest the history allows), for logs and metrics.json.
+    rule: str = "configured"
 
     def frame(self, period: str) -> pl.DataFrame:
         """The rows of ``period`` (train | validation | test)."""
@@ -75,7 +92,7 @@ class TimeSplit:
         out: dict[str, Any] = {}
         for p in PERIODS:
             cs = self.cutoffs[p]
-            out[p] = [cs[0].isoformat(), cs[-1].isoformat()]
+            out[p] = [cs[0].isoformat(), cs[-1].isoformat()] if cs else []
         out["embargo_days"] = self.embargo_days
         out["horizon_days"] = self.horizon_days
         out["cutoffs"] = {p: len(self.cutoffs[p]) for p in PERIODS}
@@ -84,6 +101,9 @@ class TimeSplit:
                             for p in PERIODS}
         out["embargoed_cutoffs"] = [d.isoformat() for d in self.embargoed]
         out["origin"] = self.origin
+        out["validation_kind"] = self.validation_kind
+        out["evaluated"] = self.evaluated
+        out["rule"] = self.rule
         return out
 
 
@@ -170,6 +190,53 @@ def evaluation_cutoffs(cutoffs: list[date], cfg: Any) -> list[date]:
     return [c for c in cs if (cs[-1] - c).days % int(every) == 0]
 
 
+def account_holdout(ids: pl.Series, share: float, seed: int) -> pl.Series:
+    """Boolean mask: is each account id in the seeded hold-out of about ``share`` of accounts?
+
+    Why by account: rows of one account at neighbouring cutoffs are near copies, so a row-level
+    hold-out would leak; hashing the id with the seed keeps the choice deterministic and the same
+    account on one side at every cutoff."""
+    if not 0.0 < share < 1.0:
+        raise ConfigValueError(f"split.holdout_share must be in (0, 1), got {share}")
+    h = ids.cast(pl.String).hash(seed=int(seed))
+    return (h % 10_000) < round(share * 10_000)
+
+
+def _ladder(cs: list[date], ev: list[date], n_val: int, n_test: int, gap: int, dense: bool
+            ) -> tuple[dict[str, list[date]], list[date], str, str]:
+    """The strongest honest split ``cs`` allows: (periods, embargoed, validation_kind, rule).
+
+    1. the configured counts; 2. fewer test and validation cutoffs (down to one each);
+    3. a test period only, validation from held-out accounts of the training cutoffs;
+    4. no test period: every cutoff trains (unevaluated). The embargo is kept at every rung."""
+    wanted = (n_val, n_test)
+    tried: list[str] = []
+    for k in range(max(n_val, n_test), 0, -1):
+        v, t = min(n_val, k), min(n_test, k)
+        try:
+            periods, emb = split_cutoffs(cs, v, t, gap, evaluation=ev if dense else None)
+        except ConfigValueError as err:
+            tried.append(f"{t} test + {v} validation cutoffs: {str(err).splitlines()[0]}")
+            continue
+        rule = ("configured" if (v, t) == wanted else
+                f"shortened to {t} test and {v} validation cutoffs (configured {n_test} and "
+                f"{n_val}): the history is too short for more")
+        return periods, emb, "time", rule
+    for t in range(n_test, 0, -1):
+        test = (ev if dense else cs)[-t:]
+        if len(test) < t:
+            continue
+        train = [c for c in cs if c < test[0] and c + timedelta(days=gap) <= test[0]]
+        if train:
+            emb = [c for c in cs if c not in set(train) | set(test)]
+            return ({"train": train, "validation": train, "test": test}, emb, "accounts",
+                    f"{t} test cutoffs after an embargo of {gap} days; no room for a validation "
+                    f"period, so validation is a hold-out of accounts at the training cutoffs")
+    return ({"train": cs, "validation": cs, "test": []}, [], "accounts",
+            f"no test period fits: every labelled cutoff ({cs[0]}..{cs[-1]}) lies within one "
+            f"embargo of {gap} days of the last; trained on all of them, UNEVALUATED")
+
+
 def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     """Split the labelled rows of ``dataset`` by cutoff (see the module docstring).
 
@@ -188,11 +255,27 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
         ev = ev[:-drop]
     gap = embargo_gap(cfg)
     dense = cfg.split.evaluate_every_days is not None
-    periods, embargoed = split_cutoffs(cs, int(cfg.split.validation_cutoffs),
-                                       int(cfg.split.test_cutoffs), gap,
-                                       evaluation=ev if dense else None)
+    n_val, n_test = int(cfg.split.validation_cutoffs), int(cfg.split.test_cutoffs)
+    if not cs:
+        raise DataValidationError("the dataset has no labelled row: no cutoff's label window "
+                                  "ends before the end of the data",
+                                  hint="use a shorter label.horizon_days or an earlier "
+                                       "snapshot.as_of")
+    if origin or not bool(cfg.split.adapt):
+        periods, embargoed = split_cutoffs(cs, n_val, n_test, gap,
+                                           evaluation=ev if dense else None)
+        kind, rule = "time", "configured"
+    else:
+        periods, embargoed, kind, rule = _ladder(cs, ev, n_val, n_test, gap, dense)
+        if rule != "configured":
+            log.warning("split: %s", rule)
     frames = {p: rows.filter(pl.col("cutoff").is_in(periods[p])).sort(["cutoff", "account_id"])
               for p in PERIODS}
+    if kind == "accounts":
+        hold = account_holdout(frames["train"].get_column("account_id"),
+                               float(cfg.split.holdout_share), int(cfg.seed))
+        frames["validation"] = frames["train"].filter(hold)
+        frames["train"] = frames["train"].filter(~hold)
     for p in ("train", "validation"):
         if frames[p].get_column("label").n_unique() < 2:
             raise DataValidationError(
@@ -201,7 +284,8 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
                 hint="add cutoffs (snapshot.count) or choose another label definition")
     return TimeSplit(train=frames["train"], validation=frames["validation"], test=frames["test"],
                      cutoffs=periods, embargo_days=gap, horizon_days=int(cfg.label.horizon_days),
-                     embargoed=embargoed, origin=origin)
+                     embargoed=embargoed, origin=origin, validation_kind=kind,
+                     evaluated=bool(periods["test"]), rule=rule)
 
 
 def rolling_origins(dataset: pl.DataFrame, cfg: Any) -> list[TimeSplit]:

@@ -226,6 +226,13 @@ def log_split(split: Mapping[str, Any]) -> None:
     log_params({f"data_split.{k}": _param_value(v) for k, v in _walk_dicts(split_json, "")})
 
 
+def log_profile(folder: Path) -> None:
+    """The event-log profile (``profile.json`` and its page) under ``profile/`` when present."""
+    for name in ("profile.json", "profile.html"):
+        if (folder / name).exists():
+            mlflow.log_artifact(str(folder / name), artifact_path="profile")
+
+
 def log_catalogue(catalogue: Any) -> None:
     """The feature catalogue as ``feature_catalogue.yaml`` (a dict, or the path of the YAML)."""
     if catalogue is None:
@@ -289,6 +296,9 @@ def log_training_run(result: Any, dataset: pl.DataFrame, catalogue: Any, cfg: Di
     log_figures(result.figures)
     log_catalogue(catalogue)
     log_warnings(list(result.warnings))
+    log_tags({"evaluated": str(result.metrics.get("evaluated", True)).lower(),
+              "served": result.metrics.get("served", "lightgbm"),
+              "served_reason": result.metrics.get("served_reason", "")})
     log_split(result.split)
     if result.choices:
         mlflow.log_dict(_jsonable(result.choices), "choices.json")

@@ -43,6 +43,7 @@ from models.calibration import fit_calibrator
 from models.drift import TRAINING_STATS_KEY, training_distributions
 from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel, build_matrix
 from models.split import TimeSplit, time_split
+from models.split import labelled as split_labelled
 
 log = logging.getLogger("adoption_decay")
 
@@ -73,6 +74,9 @@ class TrainResult:
     choices: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     validation_scores: pl.DataFrame | None = None
+    #: The evaluation fit of what is served (before the refit): what the registry compares with
+    #: the champion on the test rows, since the refit has seen them.
+    gate_model: RoutedModel | None = None
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -198,6 +202,64 @@ def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
                      valid_sets=[dvalid], valid_names=["validation"], callbacks=cbs)
 
 
+def refit_booster(rows: pl.DataFrame, features: list[str], categorical: list[str],
+                  params: dict, cfg: Any, rounds: int, levels: dict[str, list[str]]
+                  ) -> lgb.Booster:
+    """One booster on ``rows`` with a fixed number of rounds (no early stopping): the served
+    model's refit on every labelled cutoff, once evaluation has chosen the rounds."""
+    y = _labels(rows)
+    pos = float(y.sum())
+    if pos == 0 or pos == y.size:
+        raise DataValidationError(f"refit rows have only label {int(y[0])}")
+    full = lgb_params(cfg, params)
+    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
+            and str(cfg.model.calibration) != "none"):
+        full["scale_pos_weight"] = (y.size - pos) / pos
+    cats = [f for f in features if f in categorical]
+    data = lgb.Dataset(build_matrix(rows, features, levels), label=y,
+                       feature_name=list(features), categorical_feature=cats, free_raw_data=True)
+    return lgb.train(full, data, num_boost_round=max(1, int(rounds)))
+
+
+def refit_routed(model: RoutedModel, rows: pl.DataFrame, cfg: Any,
+                 params: dict[str, Any] | None = None) -> RoutedModel:
+    """The served model refit on ``rows`` (every labelled cutoff): same routes, features,
+    categorical levels and calibrators; each booster retrained on its segment's rows (the
+    global one on all rows) for the rounds early stopping chose in evaluation.
+
+    Why keep the calibrators: they were fit on out-of-time validation scores of boosters with
+    the same parameters and rounds; the refit boosters' raw scores live on the same scale, and
+    no held-out rows remain to fit new ones. Served baselines are refit the same way."""
+    from models.btyd_scorer import BTYDScorer
+    from models.linear import LinearScorer
+
+    feats, cats, levels = model.feature_names, model.categorical_features, model.categorical_levels
+    out: dict[str, SegmentModel] = {}
+    for key, m in model.models.items():
+        part = rows if key == GLOBAL or model.segment_key is None else rows.filter(
+            pl.col(model.segment_key).cast(pl.String) == key)
+        if isinstance(m.booster, BTYDScorer):
+            sc = m.booster
+            booster: Any = BTYDScorer.fit(build_matrix(part, feats, levels), _labels(part),
+                                          sc.inputs, sc.horizon_days, seed=int(cfg.seed))
+        elif isinstance(m.booster, LinearScorer):
+            sc = m.booster
+            X = build_matrix(part, feats, levels)
+            booster = LinearScorer.fit(sc.kind, X, _labels(part), sc.inputs, seed=int(cfg.seed))
+        else:  # refit boosters carry no best_iteration: their rounds are their trees
+            rounds = int(m.booster.best_iteration or m.booster.current_iteration())
+            booster = refit_booster(part, feats, cats, params or {}, cfg, rounds, levels)
+        out[key] = SegmentModel(booster, m.calibrator, m.trained_on)
+    numeric = [f for f in feats if f not in cats]
+    meta = dict(model.metadata)
+    meta.update(refit=True, training_rows=rows.height,
+                trained_through=rows.get_column("cutoff").max().isoformat(),
+                base_rate=float(_labels(rows).mean()),
+                **{TRAINING_STATS_KEY: training_distributions(rows, numeric,
+                                                              bins=int(cfg.score.psi_bins))})
+    return RoutedModel(feats, levels, model.segment_key, out, model.routes, meta)
+
+
 def _score(y: np.ndarray, raw: np.ndarray, calibrator: Calibrator, metric: str) -> float:
     """Validation ``model.promotion_metric``: ranking metrics on raw scores (calibration can tie
     them), log loss on calibrated probabilities."""
@@ -233,10 +295,27 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
     levels = categorical_levels(train, categorical)
     key = segment_key(train, cfg)
 
+    floor = int(cfg.model.min_rounds)
+    with_validation = bool(cfg.model.fit_on_validation)
+
     def fit(tr: pl.DataFrame, va: pl.DataFrame) -> tuple[lgb.Booster, Calibrator, np.ndarray]:
+        """Early-stop on ``va`` to choose the rounds R (at least ``model.min_rounds``), calibrate
+        on ``va`` scores of a train-only booster with R rounds, then (``fit_on_validation``)
+        refit on train + validation with R rounds: the model tested is fit the way the served
+        one is, on the most recent labels it may see."""
         booster = fit_booster(tr, va, features, categorical, params or {}, cfg, levels=levels)
+        best = int(booster.best_iteration or booster.current_iteration())
+        rounds = (min(max(best, floor), int(cfg.model.num_boost_round))
+                  if int(cfg.model.early_stopping_rounds) > 0 else best)
+        if rounds != best:
+            booster = refit_booster(tr, features, categorical, params or {}, cfg, rounds, levels)
         raw = booster.predict(build_matrix(va, features, levels), raw_score=True)
-        return booster, fit_calibrator(raw, _labels(va), kind), raw
+        calibrator = fit_calibrator(raw, _labels(va), kind)
+        if with_validation:
+            both = pl.concat([tr, va], how="vertical_relaxed").unique(
+                ["account_id", "cutoff"], keep="first", maintain_order=True)
+            booster = refit_booster(both, features, categorical, params or {}, cfg, rounds, levels)
+        return booster, calibrator, raw
 
     g_booster, g_cal, g_raw = fit(train, valid)
     models = {GLOBAL: SegmentModel(g_booster, g_cal, GLOBAL)}
@@ -351,6 +430,67 @@ def run_baselines(split: TimeSplit, cfg: Any, features: list[str], categorical: 
     return out, scores
 
 
+def fit_servable(split: TimeSplit, cfg: Any, model: RoutedModel
+                 ) -> dict[str, tuple[RoutedModel, np.ndarray]]:
+    """The built-in servable baselines (``models.baselines.SERVABLE``) fit on the split's
+    training and validation rows (no early stopping to protect) and scored on its test rows.
+
+    Each comes back as a one-model ``RoutedModel`` over the same feature matrix as LightGBM, so
+    the gate can serve it, and scoring explains it, exactly like the booster."""
+    from models.linear import LinearScorer
+
+    feats, levels = model.feature_names, model.categorical_levels
+    fit_rows = pl.concat([split.train, split.validation]).unique(["account_id", "cutoff"],
+                                                                 maintain_order=True)
+    y = _labels(fit_rows)
+    X = build_matrix(fit_rows, feats, levels)
+    out: dict[str, tuple[RoutedModel, np.ndarray]] = {}
+    for kind in baselines.SERVABLE:
+        cols = baselines.servable_inputs(kind, feats, int(cfg.features.recent_days))
+        if kind == "btyd" and str(cfg.label.name) != "inactivity":
+            continue  # a BTYD model answers "will it come back?": the inactivity label's question
+        if not cols:
+            log.info("baseline %s: not available on this dataset (needs %s)", kind,
+                     "lifetime history features" if kind == "btyd" else "recency/count features")
+            continue
+        idx = [feats.index(c) for c in cols]
+        try:
+            if kind == "btyd":
+                from models.btyd_scorer import BTYDScorer
+
+                scorer: Any = BTYDScorer.fit(X, y, idx, horizon_days=int(cfg.label.horizon_days),
+                                             seed=int(cfg.seed))
+            else:
+                scorer = LinearScorer.fit(kind, X, y, idx, seed=int(cfg.seed))
+        except (ValueError, ImportError, RuntimeError, FloatingPointError) as err:
+            log.warning("baseline %s skipped: %s", kind, str(err).splitlines()[0])
+            continue
+        routed = RoutedModel(feats, levels, None, {GLOBAL: SegmentModel(scorer, Calibrator("none"))},
+                             {}, {**model.metadata, "served": kind, "inputs": cols,
+                                  "choices": {}, "strategy": "baseline"})
+        out[kind] = (routed, routed.predict_proba(split.test) if split.test.height
+                     else np.empty(0))
+    return out
+
+
+def gate_against_baselines(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any],
+                           metric: str) -> tuple[str, str]:
+    """(what to serve, why): LightGBM only when it strictly beats every servable baseline on the
+    test rows by ``metric`` (higher is better); otherwise the best baseline."""
+    ours = float(model_metrics.get(metric, float("nan")))
+    cands = {k: float(v.get(metric, float("nan"))) for k, v in baseline_metrics.items()
+             if k in baselines.SERVABLE and isinstance(v, dict) and metric in v}
+    cands = {k: v for k, v in cands.items() if math.isfinite(v)}
+    if not cands:
+        return "lightgbm", "no servable baseline could be measured"
+    best = max(sorted(cands), key=lambda k: cands[k])
+    if math.isfinite(ours) and ours > cands[best]:
+        return "lightgbm", (f"LightGBM test {metric} {ours:.4f} beats the best baseline "
+                            f"({best}) {cands[best]:.4f}")
+    return best, (f"LightGBM test {metric} {ours:.4f} does not beat the {best} baseline "
+                  f"{cands[best]:.4f}: serving {best}")
+
+
 def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]
                       ) -> list[str]:
     """One loud line per (baseline, metric) where LightGBM does not strictly beat the baseline
@@ -370,46 +510,88 @@ def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str,
 # -- the whole training ---------------------------------------------------------------------
 def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = None,
                  params: dict | None = None) -> TrainResult:
-    """Split, fit the routed model, calibrate, score test, baselines, backtest and plots.
+    """Split, fit the routed model, calibrate, score test, baselines and the gate, backtest,
+    plots, and the served model's refit on every labelled cutoff.
 
     ``truth`` (simulated data only) adds oracle metrics on the same test rows; ``params``
     overrides ``model.params`` (e.g. the tuning study's best trial).
+
+    What is served (``TrainResult.model``): LightGBM when it strictly beats every servable
+    baseline on the test rows by ``model.gate_metric``, else the best baseline (logged, and
+    ``metrics["served"]``); with ``model.refit`` it is refit on every labelled cutoff. Metrics
+    are always those of the evaluation fit, on rows it never saw. ``gate_model`` is that
+    evaluation fit, for the registry's champion comparison on the same test rows.
     """
     from models import plots
     from models.backtest import run_backtest, stability
 
     split = time_split(dataset, cfg)
-    log.info("split: train %s, validation %s, test %s (embargo %d days), rows %s",
-             split.cutoffs["train"][0], split.cutoffs["validation"][0], split.cutoffs["test"][0],
-             split.embargo_days, split.describe()["rows"])
+    d = split.describe()
+    log.info("split: train %s, validation %s (%s), test %s (embargo %d days), rows %s",
+             d["train"], d["validation"], split.validation_kind, d["test"] or "none",
+             split.embargo_days, d["rows"])
     model, details = fit_routed(split, cfg, params)
     key = model.segment_key
-    test_scores = score_frame(model, split.test)
     valid_scores = score_frame(model, split.validation)
+    warnings: list[str] = []
+    figures: dict[str, Any] = {}
+    gate_metric = str(cfg.model.gate_metric)
+    if split.evaluated:
+        test_scores = score_frame(model, split.test)
+        result_metrics: dict[str, Any] = metrics.evaluate(test_scores, cfg, segment_key=key)
+        if truth is not None:
+            result_metrics.update(metrics.oracle_metrics(test_scores, truth))
+        features, categorical = model.feature_names, model.categorical_features
+        base_metrics, base_scores = run_baselines(split, cfg, features, categorical)
+        servable = fit_servable(split, cfg, model)
+        for kind, (_, proba) in servable.items():
+            base_scores[kind] = proba
+            base_metrics[kind] = metrics.evaluate(split.test.select("cutoff", "label").with_columns(
+                pl.Series("score", proba)), cfg)
+            base_metrics[kind]["inputs"] = servable[kind][0].metadata["inputs"]
+        result_metrics["baselines"] = base_metrics
+        served, why = ("lightgbm", "model.baseline_gate=false")
+        if bool(cfg.model.baseline_gate):
+            served, why = gate_against_baselines(result_metrics, base_metrics, gate_metric)
+        (log.info if served == "lightgbm" else log.warning)("baseline gate: %s", why)
+        warnings += baseline_warnings(result_metrics, base_metrics)
+        for w in warnings:
+            log.warning("%s", w)
 
-    result_metrics: dict[str, Any] = metrics.evaluate(test_scores, cfg, segment_key=key)
-    if truth is not None:
-        result_metrics.update(metrics.oracle_metrics(test_scores, truth))
-    features, categorical = model.feature_names, model.categorical_features
-    base_metrics, base_scores = run_baselines(split, cfg, features, categorical)
-    result_metrics["baselines"] = base_metrics
+        def refit(s: TimeSplit) -> RoutedModel:
+            return fit_routed(s, cfg, params)[0]
+
+        backtest = run_backtest(dataset, cfg, refit, main=(split, result_metrics))
+        result_metrics["backtest"] = backtest
+        result_metrics["backtest_stability"] = stability(backtest)
+        figures = plots.training_figures(test_scores, base_scores, model, split.test, backtest,
+                                         seed=int(cfg.seed), max_rows=SHAP_MAX_ROWS)
+    else:
+        test_scores = score_frame(model, split.test)
+        served, why = "lightgbm", "unevaluated: no test period to compare baselines on"
+        servable = {}
+        msg = (f"UNEVALUATED MODEL: {split.rule}. Its quality is unknown; collect more history "
+               f"(or use a shorter label.horizon_days) before acting on its scores")
+        log.warning("%s", msg)
+        warnings.append(msg)
+        result_metrics = {"evaluated": False}
+    result_metrics["evaluated"] = split.evaluated
+    result_metrics["split_rule"] = split.rule
     result_metrics["validation"] = metrics.evaluate(valid_scores, cfg)
     result_metrics["choices"] = details
-    warnings = baseline_warnings(result_metrics, base_metrics)
-    for w in warnings:
-        log.warning("%s", w)
-
-    def refit(s: TimeSplit) -> RoutedModel:
-        return fit_routed(s, cfg, params)[0]
-
-    backtest = run_backtest(dataset, cfg, refit, main=(split, result_metrics))
-    result_metrics["backtest"] = backtest
-    result_metrics["backtest_stability"] = stability(backtest)
-
-    test_frame = split.test
-    figures = plots.training_figures(test_scores, base_scores, model, test_frame, backtest,
-                                     seed=int(cfg.seed), max_rows=SHAP_MAX_ROWS)
+    result_metrics["served"] = served
+    result_metrics["served_reason"] = why
+    result_metrics["gate_metric"] = gate_metric
+    gate_model = model if served == "lightgbm" else servable[served][0]
+    serve = gate_model
+    if bool(cfg.model.refit):
+        everything = split_labelled(dataset)
+        serve = refit_routed(gate_model, everything, cfg, params)
+        log.info("served model (%s) refit on every labelled cutoff: %d rows, %d cutoffs",
+                 served, everything.height, everything.get_column("cutoff").n_unique())
+    serve.metadata.update(served=served, served_reason=why, evaluated=split.evaluated,
+                          split_rule=split.rule)
     choices = {seg: d["serves"] for seg, d in details.items()}
-    return TrainResult(model=model, metrics=result_metrics, split=split.describe(),
+    return TrainResult(model=serve, metrics=result_metrics, split=split.describe(),
                        figures=figures, test_scores=test_scores, choices=choices,
-                       warnings=warnings, validation_scores=valid_scores)
+                       warnings=warnings, validation_scores=valid_scores, gate_model=gate_model)

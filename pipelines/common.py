@@ -40,17 +40,62 @@ def load_tables(cfg: Any) -> Any:
     return _load(cfg, output_dir(cfg) / "quarantine")
 
 
-def write_dataset(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> Path:
+PROFILE = "profile.json"
+PROFILE_PAGE = "profile.html"
+
+
+def load_profiled_tables(cfg: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(tables, profile, defaults): load and validate, profile the events ("profile first"),
+    write ``${output.dir}/profile.json`` and ``profile.html``, and fill the settings the user
+    left open from the profile (``ingest.defaults``: one log line each) into ``cfg`` in place."""
+    from ingest.defaults import _non_usage, apply_defaults, resolve_defaults
+    from ingest.profile import profile_tables
+    from report.profile import render_profile_page
+
+    tables = load_tables(cfg)
+    with step("profile the events", log):
+        profile = profile_tables(tables, horizon_days=int(cfg.label.horizon_days),
+                                 default_event=str(cfg.data.default_event),
+                                 milestone_exclude=_non_usage(cfg))
+    out = output_dir(cfg)
+    write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", out / PROFILE)
+    render_profile_page(profile, out / PROFILE_PAGE)
+    log.info("profile: %s (page %s)", out / PROFILE, out / PROFILE_PAGE)
+    resolved = resolve_defaults(cfg, profile)
+    apply_defaults(cfg, resolved)
+    return tables, profile, resolved
+
+
+def dataset_defaults(cfg: Any) -> dict[str, Any]:
+    """The data-driven defaults the cached dataset was built with (``dataset.meta.json``)."""
+    meta = Path(str(cfg.output.dir)) / META
+    if not meta.exists():
+        return {}
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("defaults") or {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def write_dataset(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any,
+                  fingerprint: str | None = None, defaults: dict[str, Any] | None = None) -> Path:
     """Write dataset.parquet, feature_catalogue.yaml and dataset.meta.json (last: it validates
-    the other two) atomically under ``${output.dir}``; returns the dataset path."""
+    the other two) atomically under ``${output.dir}``; returns the dataset path.
+
+    ``fingerprint``: of the config as the user gave it (before data-driven defaults), so the
+    next step, which starts from the same config, recognises the dataset; ``defaults``: what
+    the profile filled in (``ingest.defaults``), applied again when the dataset is reused."""
     from features.build import dataset_fingerprint
 
     out = output_dir(cfg)
     path = write_parquet(dataset, out / DATASET)
     write_text(yaml.safe_dump(catalogue, sort_keys=False, allow_unicode=True, width=120),
                out / CATALOGUE)
-    meta = {"fingerprint": dataset_fingerprint(cfg), "rows": dataset.height,
-            "columns": dataset.columns}
+    # Both fingerprints: of the config as the user gave it, and as filled from the data (a
+    # caller holding the filled config, e.g. the same process, recognises the dataset too).
+    meta = {"fingerprint": fingerprint or dataset_fingerprint(cfg),
+            "fingerprint_filled": dataset_fingerprint(cfg), "rows": dataset.height,
+            "columns": dataset.columns, "defaults": defaults or {}}
     write_text(json.dumps(meta, indent=2), out / META)
     return path
 
@@ -72,26 +117,29 @@ def cached_dataset_is_current(cfg: Any) -> bool:
     if not ((out / DATASET).exists() and (out / CATALOGUE).exists() and meta.exists()):
         return False
     try:
-        stored = json.loads(meta.read_text(encoding="utf-8")).get("fingerprint")
+        stored = json.loads(meta.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return False
-    return stored == dataset_fingerprint(cfg)
+    return dataset_fingerprint(cfg) in (stored.get("fingerprint"), stored.get("fingerprint_filled"))
 
 
 def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     """(dataset, catalogue): reuse ``${output.dir}/dataset.parquet`` when its fingerprint matches
     the config, else load the tables, build, write and return it."""
-    from features.build import build_dataset
+    from features.build import build_dataset, dataset_fingerprint
+    from ingest.defaults import apply_defaults
 
     out = output_dir(cfg)
     if cached_dataset_is_current(cfg):
         log.info("reusing %s (same config fingerprint)", out / DATASET)
+        apply_defaults(cfg, dataset_defaults(cfg))
         return pl.read_parquet(out / DATASET), read_catalogue(cfg)
+    fingerprint = dataset_fingerprint(cfg)
     with step("load tables", log):
-        tables = load_tables(cfg)
+        tables, _, resolved = load_profiled_tables(cfg)
     with step("build features and labels", log):
         dataset, catalogue = build_dataset(tables, cfg)
-    path = write_dataset(dataset, catalogue, cfg)
+    path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
     log.info("wrote %s (%d rows, %d columns) and %s", path, dataset.height, dataset.width,
              out / CATALOGUE)
     return dataset, catalogue

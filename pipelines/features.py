@@ -46,18 +46,19 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:
 
 def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Load tables, build dataset + catalogue, write them atomically; returns both."""
-    from features.build import build_dataset
-    from pipelines.common import CATALOGUE, load_tables, output_dir, write_dataset
+    from features.build import build_dataset, dataset_fingerprint
+    from pipelines.common import CATALOGUE, load_profiled_tables, output_dir, write_dataset
 
     started = time.perf_counter()
+    fingerprint = dataset_fingerprint(cfg)  # of the config as given, before data defaults
     with step("load tables", log):
-        tables = load_tables(cfg)
+        tables, _, resolved = load_profiled_tables(cfg)
     log.info("read %d events, %s users, %s accounts", tables.events.height,
              "no" if tables.users is None else tables.users.height,
              "no" if tables.accounts is None else tables.accounts.height)
     with step("build features and labels", log):
         dataset, catalogue = build_dataset(tables, cfg)
-    path = write_dataset(dataset, catalogue, cfg)
+    path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
     log.info("wrote %s and %s", path, output_dir(cfg) / CATALOGUE)
     print(summary(dataset, catalogue, cfg))
     print(f"dataset: {path} ({time.perf_counter() - started:.1f}s)")

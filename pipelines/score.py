@@ -13,12 +13,14 @@ leaves the previous folder untouched; a re-run replaces it whole):
                         (log-odds, positive raises risk), rank, direction (risk|protective), sentence
   families.parquet      long: account_id, family, contribution (summed per indicator family)
   history.parquet       account_id, as_of (Date), decay_risk of every run up to this one
-  usage.parquet         account_id, week_start (Date), active_users, usage_events: the 12 whole
-                        weeks before as_of
+  usage.parquet         account_id, week_start (Date), active_users, usage_events, active_days
+                        (distinct UTC days with use, 0..7): the 12 whole weeks before as_of
   milestones.parquet    account_id, milestone, description, expected_days, reached_on (Date|null),
                         days_to_reach, status (reached | late | missing | pending)
   drift.parquet         feature, psi, drifted
-  meta.json             as_of, model_version, model_uri, segments, n_accounts, tier counts, ...
+  meta.json             as_of, model_version, model_uri, segments, n_accounts, tier counts, the
+                        words of the pages (entity, entity_plural: data.entity or from the data;
+                        label: label.name; has_users: user ids other than the account ids), ...
   report/               the static CSM report (``score.report=true``)
 """
 
@@ -175,9 +177,10 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from features.build import build_features
     from models import registry
     from models.drift import TRAINING_STATS_KEY, feature_psi
-    from models.score import ScoreParams, crm_table, risk_summary, score_accounts
+    from models.score import ScoreParams, crm_table, risk_summary, score_accounts, tier_cuts
     from models.sentences import never_features, with_never_texts
     from pipelines.common import load_tables
+    from report.words import entity_noun, has_users
 
     as_of = parse_as_of(cfg.snapshot.as_of)
     out_root = Path(str(cfg.output.dir))
@@ -185,8 +188,17 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     with step("load model", log):
         model, info = registry.load_routed_model(cfg.model.get("uri") or None, cfg)
     log.info("model %s (version %s)", info.get("uri"), info.get("version", "n/a"))
+    from ingest.defaults import apply_defaults
+
+    trained_with = model.metadata.get("data_defaults") or {}
+    if trained_with:  # the same vocabulary, milestones, segments as the model was trained on
+        log.info("features use the data defaults the model was trained with: %s",
+                 ", ".join(sorted(trained_with)))
+        apply_defaults(cfg, trained_with, announce=False)
     with step("load tables", log):
         tables = load_tables(cfg)
+    users = has_users(tables.events)
+    entity = entity_noun(cfg.data.get("entity"), users)
     with step(f"features at {as_of}", log):
         features = build_features(tables, [as_of], cfg)
     _check_columns(model, features)
@@ -197,9 +209,9 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     with step(f"score and explain {features.height} accounts ({params.explainer})", log):
         result = score_accounts(
             model, features, catalogue, params, playbook, as_of=as_of, segments=segments,
-            milestones=milestones, peer_segment=str(cfg.features.peer_segment),
+            milestones=milestones, peer_segment=cfg.features.peer_segment or None,
             model_version=str(info.get("version", "")), model_uri=str(info.get("uri", "")),
-            previous=previous_scores(out_root, as_of))
+            previous=previous_scores(out_root, as_of), entity=entity)
     scores = result.scores
     stats = model.metadata.get(TRAINING_STATS_KEY) or {}
     if not stats:
@@ -214,9 +226,11 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     meta = {"as_of": as_of.isoformat(), "model_version": str(info.get("version", "")),
             "model_uri": str(info.get("uri", "")), "segments": segments,
             "n_accounts": scores.height, "tier_counts": tiers,
-            "tier_mode": params.tier_mode, "tier_thresholds": params.tier_thresholds,
+            "tier_mode": params.tier_mode, "tier_thresholds": tier_cuts(scores, params),
             "horizon_days": int(cfg.label.horizon_days), "explainer": params.explainer,
             "never_days": params.never_days, "never_features": never_features(catalogue),
+            "entity": entity[0], "entity_plural": entity[1], "label": str(cfg.label.name),
+            "has_users": users,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     frames = {
         "scores": scores, "explanations": result.explanations, "families": result.families,

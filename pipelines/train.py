@@ -81,7 +81,13 @@ def _fmt(v: Any) -> str:
 
 def summary(metrics: dict[str, Any], decision: registry.PromotionDecision | None) -> str:
     """A few lines for the terminal: model vs baselines and oracle, and the promotion decision."""
-    lines = [f"test  roc_auc {_fmt(metrics.get('roc_auc'))}  pr_auc {_fmt(metrics.get('pr_auc'))}"]
+    if metrics.get("evaluated") is False:
+        lines = [f"UNEVALUATED: {metrics.get('split_rule')}"]
+    else:
+        lines = [f"test  roc_auc {_fmt(metrics.get('roc_auc'))}  "
+                 f"pr_auc {_fmt(metrics.get('pr_auc'))}"]
+    if metrics.get("served") and metrics.get("served") != "lightgbm":
+        lines.append(f"served: {metrics['served']} baseline ({metrics.get('served_reason')})")
     if metrics.get("oracle_roc_auc") is not None:
         ratio = metrics.get("auc_ratio_to_oracle")
         if ratio is None and metrics.get("roc_auc") and metrics.get("oracle_roc_auc"):
@@ -100,7 +106,7 @@ def summary(metrics: dict[str, Any], decision: registry.PromotionDecision | None
 def train_job(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole training step; returns ``{"metrics", "run_id", "decision", "model_uri"}``."""
     from models.train import train_models
-    from pipelines.common import load_or_build_dataset
+    from pipelines.common import dataset_defaults, load_or_build_dataset
 
     params = resolve_params(cfg)  # fail fast (no study) before any heavy work
     with step("dataset", log):
@@ -108,17 +114,21 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
     truth = read_truth(cfg)
     with step("train", log):
         result = train_models(dataset, cfg, truth=truth, params=params)
+    # Scoring rebuilds features with the same data-driven choices (vocabulary, milestones...).
+    result.model.metadata["data_defaults"] = dataset_defaults(cfg)
     metrics_path = write_metrics(result.metrics, cfg)
     log.info("metrics written to %s", metrics_path)
 
     with step("mlflow", log), tracking.run(cfg, run_name="train", tags={"step": "train"}) as active:
         run_id = active.info.run_id
         tracking.log_training_run(result, dataset, catalogue, cfg)
+        tracking.log_profile(Path(str(cfg.output.dir)))
         if params is not None:
             tracking.log_params({f"lgb.{k}": v for k, v in params.items()})
             tracking.log_tags({"params_source": "tuning study best trial"})
         info, decision = registry.register_and_promote(
-            result.model, test_rows(dataset, result.test_scores), cfg, run_id)
+            result.model, test_rows(dataset, result.test_scores), cfg, run_id,
+            gate_model=result.gate_model, example_frame=dataset.head(2000))
     print(summary(result.metrics, decision))
     print(f"metrics: {metrics_path}\nmlflow run: {run_id} ({cfg.mlflow.tracking_uri})")
     return {"metrics": result.metrics, "run_id": run_id, "decision": decision,

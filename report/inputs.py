@@ -1,6 +1,6 @@
 """The report's context frames, from the validated tables at one cutoff (pure, polars in/out).
 
-``usage``: weekly active users and usage events for the whole weeks before ``as_of``;
+``usage``: weekly active users, active days and usage events for the whole weeks before ``as_of``;
 ``milestones``: each configured milestone's state as known at ``as_of``. Both read only events
 strictly before the cutoff (00:00 UTC), like the features.
 """
@@ -24,7 +24,9 @@ def _usage_filter(fcfg: Any) -> pl.Expr:
 
 def usage_frame(events: pl.DataFrame, account_ids: pl.Series, as_of: date, fcfg: Any,
                 weeks: int = USAGE_WEEKS) -> pl.DataFrame:
-    """Weekly active users and usage events for the ``weeks`` whole weeks before ``as_of``.
+    """Weekly usage for the ``weeks`` whole weeks before ``as_of``: ``active_users`` (distinct
+    users), ``usage_events`` and ``active_days`` (distinct UTC days with use, 0..7: the panel of
+    single-user logs, where active users is only ever 0 or 1).
 
     Week k covers ``[as_of - 7 * (weeks - k), as_of - 7 * (weeks - k - 1))`` in UTC; every scored
     account gets every week (zeros when idle). Usage = the features' definition of use.
@@ -38,15 +40,17 @@ def usage_frame(events: pl.DataFrame, account_ids: pl.Series, as_of: date, fcfg:
            .join(pl.LazyFrame({"account_id": account_ids}), on="account_id", how="semi")
            .group_by("account_id", week.alias("_w"))
            .agg(pl.col("user_id").n_unique().cast(pl.Int64).alias("active_users"),
-                pl.len().cast(pl.Int64).alias("usage_events"))
+                pl.len().cast(pl.Int64).alias("usage_events"),
+                pl.col("timestamp").dt.date().n_unique().cast(pl.Int64).alias("active_days"))
            .collect())
     grid = pl.DataFrame({"account_id": account_ids}).join(
         pl.DataFrame({"_w": list(range(weeks))}, schema={"_w": pl.Int64}), how="cross")
     return (grid.join(agg, on=["account_id", "_w"], how="left")
-            .with_columns(pl.lit(start).alias("_s"), pl.col("active_users", "usage_events").fill_null(0))
+            .with_columns(pl.lit(start).alias("_s"),
+                          pl.col("active_users", "usage_events", "active_days").fill_null(0))
             .select("account_id",
                     (pl.col("_s") + pl.duration(days=pl.col("_w") * 7)).cast(pl.Date).alias("week_start"),
-                    "active_users", "usage_events")
+                    "active_users", "usage_events", "active_days")
             .sort("account_id", "week_start"))
 
 

@@ -8,7 +8,10 @@ fetch: a page that tried would log an error in the browser, which the browser te
 Data prep is polars (group once into per-account lists, join to the scores); the per-account
 Python work is only string building for the SVGs and one render of a template compiled once.
 Account ids are data: Jinja autoescaping is on for every template, and file names are derived by
-``account_file_name`` so no id can escape the ``accounts/`` folder.
+``account_file_name`` so no id can escape the ``accounts/`` folder. The words are data too
+(``report.words``): the entity noun (``meta["entity"]``: "account", "customer", ...), the risk
+phrase of the label, and the panels the data supports (active users only with several people per
+entity, milestones only when they occur).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from markupsafe import Markup
 
 from core.atomic import atomic_dir
 from core.errors import DataValidationError
-from report import svg
+from report import svg, words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TIERS = ("high", "medium", "low")
@@ -56,7 +59,7 @@ def account_file_name(account_id: str) -> str:
     the first 12 hex digits of its SHA-1, so two different ids never share a page and ``../`` or
     ``<script>`` in an id cannot leave the ``accounts/`` folder.
     """
-    if _SAFE_ID.match(account_id):
+    if _SAFE_ID.fullmatch(account_id):
         return f"{account_id}.html"
     stem = _UNSAFE_CHARS.sub("_", account_id)[:40].strip("_") or "account"
     digest = hashlib.sha1(account_id.encode("utf-8")).hexdigest()[:12]
@@ -112,8 +115,11 @@ def fmt_num(v: float | None) -> str:
 
 
 def humanize_feature(name: str) -> str:
-    """``active_admins_28d -> 'Active admins (28 days)'``: a readable label for a feature name."""
-    text = re.sub(r"_(\d+)d$", r" (\1 days)", name)
+    """``active_admins_28d -> 'Active admins (28 days)'``: a readable label for a feature name.
+
+    The vocabulary family's ``ev_`` prefix is dropped: ``ev_episode_played_7d -> 'Episode
+    played (7 days)'`` (the data's own event name, as words)."""
+    text = re.sub(r"_(\d+)d$", r" (\1 days)", name.removeprefix("ev_"))
     text = text.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
@@ -176,9 +182,11 @@ def _validate(frames: dict[str, pl.DataFrame], segments: list[str]) -> None:
 
 
 def _per_account(scores: pl.DataFrame, explanations: pl.DataFrame, history: pl.DataFrame,
-                 usage: pl.DataFrame, milestones: pl.DataFrame) -> pl.DataFrame:
-    """One row per scored account (sorted by rank) with its explanations, history, usage and
-    milestones gathered as lists: the only grouping the report needs, done once."""
+                 usage: pl.DataFrame, milestones: pl.DataFrame,
+                 metric: str = "active_users") -> pl.DataFrame:
+    """One row per scored account (sorted by rank) with its explanations, history, usage (the
+    ``metric`` column per week) and milestones gathered as lists: the only grouping the report
+    needs, done once."""
     aid = pl.col("account_id").cast(pl.String)
     expl_cols = ["feature", "value", "peer_median", "contribution", "direction", "sentence"]
     if "family" in explanations.columns:
@@ -193,11 +201,11 @@ def _per_account(scores: pl.DataFrame, explanations: pl.DataFrame, history: pl.D
             .group_by("account_id", maintain_order=True)
             .agg(pl.col("as_of").alias("history_dates"),
                  pl.col("decay_risk").alias("history_risk")))
-    use = (usage.with_columns(aid, pl.col("active_users").cast(pl.Float64))
+    use = (usage.with_columns(aid, pl.col(metric).cast(pl.Float64))
            .sort(["account_id", "week_start"])
            .group_by("account_id", maintain_order=True)
            .agg(pl.col("week_start").alias("usage_weeks"),
-                pl.col("active_users").alias("usage_active")))
+                pl.col(metric).alias("usage_active")))
     ms_cols = ["milestone", "description", "expected_days", "reached_on", "days_to_reach", "status"]
     ms = (milestones.with_columns(aid)
           .sort(["account_id", "expected_days", "milestone"])
@@ -247,8 +255,8 @@ def _never_spec(meta: dict[str, Any]) -> tuple[float | None, frozenset[str]]:
 
 def _account_view(row: dict[str, Any], segments: list[str],
                   thresholds: dict[str, float] | None,
-                  never: tuple[float | None, frozenset[str]] = (None, frozenset())
-                  ) -> dict[str, Any]:
+                  never: tuple[float | None, frozenset[str]] = (None, frozenset()),
+                  usage_title: str = "Weekly active users") -> dict[str, Any]:
     aid = row["account_id"]
     expl = row["explanations"] or []
     max_abs = max((abs(e["contribution"]) for e in expl if e["contribution"] is not None),
@@ -299,14 +307,15 @@ def _account_view(row: dict[str, Any], segments: list[str],
         "trend": svg.risk_trend(h_dates, h_risk, f"Decay risk of {aid} over scoring runs",
                                 thresholds) if h_risk else "",
         "n_runs": len(h_risk),
-        "usage": svg.weekly_bars(weeks, active, f"Weekly active users of {aid}")
+        "usage": svg.weekly_bars(weeks, active, f"{usage_title} of {aid}")
         if weeks else "",
         "usage_last": fmt_num(active[-1]) if active else "—",
         "usage_first": fmt_num(active[0]) if active else "—",
     }
 
 
-def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str) -> dict[str, Any]:
+def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str,
+              usage_title: str = "Weekly active users") -> dict[str, Any]:
     active = row["usage_active"] or []
     change = row["risk_change"]
     return {
@@ -314,7 +323,7 @@ def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str) ->
         "risk": row["decay_risk"], "tier": row["risk_tier"], "change": change,
         "change_attr": "" if change is None else repr(float(change)),
         "segs": [{"slug": s["slug"], "value": row[s["name"]]} for s in segments],
-        "spark": svg.sparkline(active, f"Weekly active users, last {len(active)} weeks"),
+        "spark": svg.sparkline(active, f"{usage_title}, last {len(active)} weeks"),
         "usage_last": fmt_num(active[-1]) if active else "—",
         "top_driver": row.get("top_cause_driver_text") or row["driver_1_text"] or "",
     }
@@ -357,6 +366,21 @@ def _iso(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _has_users(meta: dict[str, Any], usage: pl.DataFrame) -> bool:
+    """``meta["has_users"]`` (several people per entity), else: some week had 2+ active users."""
+    if meta.get("has_users") is not None:
+        return bool(meta["has_users"])
+    return bool(usage.height) and (usage["active_users"].max() or 0) > 1
+
+
+def _has_milestones(meta: dict[str, Any], milestones: pl.DataFrame) -> bool:
+    """``meta["has_milestones"]``, else: milestones are configured (rows) and occur in the data
+    (some scored entity reached one). A log without them gets no milestones card."""
+    if meta.get("has_milestones") is not None:
+        return bool(meta["has_milestones"])
+    return bool(milestones["reached_on"].is_not_null().any()) if milestones.height else False
+
+
 def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFrame,
                   history: pl.DataFrame, usage: pl.DataFrame, milestones: pl.DataFrame,
                   meta: dict[str, Any], max_accounts: int | None = None,
@@ -366,9 +390,14 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
     Inputs are the scoring outputs (issue 5; ``docs/ARCHITECTURE.md``):
     ``scores`` one row per account, ``explanations`` long (contribution in
     log-odds, positive raises risk), ``history`` decay risk of every past run (``as_of`` dates),
-    ``usage`` weekly active users for the weeks before ``as_of`` (``week_start`` dates),
-    ``milestones`` one row per account and milestone. ``meta`` needs ``segments`` and should carry
-    ``as_of``, ``model_version``, ``model_uri``, ``generated_at``; optional ``tier_thresholds``
+    ``usage`` weekly active users (optional ``active_days``, ``usage_events``) for the weeks before
+    ``as_of`` (``week_start`` dates), ``milestones`` one row per account and milestone. ``meta``
+    needs ``segments`` and should carry ``as_of``, ``model_version``, ``model_uri``,
+    ``generated_at``; the words (``report.words``) come from ``entity`` / ``entity_plural`` (default
+    "account"/"accounts"), ``label`` (``label.name``: the risk phrase), ``has_users`` (several
+    people per entity: the usage panel shows active users, else active days per week) and
+    ``has_milestones`` (show the milestones card), the last two decided from ``usage`` /
+    ``milestones`` when absent; optional ``tier_thresholds``
     (tier -> lowest risk) and ``horizon_days`` make the legend more precise; ``never_days`` (the
     features' "never happened" sentinel) with ``never_features`` (the days features that can hold
     it) make the peers table say "never" instead of the sentinel number.
@@ -395,7 +424,10 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
     seg_info = [{"name": s, "slug": _slug(s), "title": s.replace("_", " ").capitalize(),
                  "values": shown[s].drop_nulls().unique().sort().to_list()}
                 for s in segments]
-    table = _per_account(shown, explanations, history, usage, milestones)
+    users = _has_users(meta, usage)
+    metric = words.usage_metric(usage, users)
+    w = words.report_words(meta, users, _has_milestones(meta, milestones), metric)
+    table = _per_account(shown, explanations, history, usage, milestones, metric)
     thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
     never = _never_spec(meta)
     tier_counts = {t: int(c) for t, c in
@@ -404,7 +436,7 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         "as_of": _iso(meta.get("as_of")), "generated_at": _iso(meta.get("generated_at")),
         "model_version": meta.get("model_version") or "", "model_uri": meta.get("model_uri") or "",
         "horizon_days": meta.get("horizon_days"), "thresholds": thresholds or {},
-        "n_accounts": scores.height, "n_rows": table.height,
+        "n_accounts": scores.height, "n_rows": table.height, "w": w,
     }
     account_tpl = env.get_template("account.html.j2")
     rows = []
@@ -413,9 +445,10 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         acc_dir.mkdir()
         for row in table.iter_rows(named=True):
             file = account_file_name(row["account_id"])
-            html = account_tpl.render(a=_account_view(row, segments, thresholds, never), **common)
+            html = account_tpl.render(
+                a=_account_view(row, segments, thresholds, never, w["usage_title"]), **common)
             (acc_dir / file).write_text(html, encoding="utf-8")
-            rows.append(_row_view(row, seg_info, file))
+            rows.append(_row_view(row, seg_info, file, w["usage_title"]))
         index = env.get_template("index.html.j2").render(
             rows=rows, segments=seg_info, page_size=page_size, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
             **common)

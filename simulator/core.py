@@ -63,11 +63,18 @@ class Simulation:
     elapsed_s: dict[str, float]
 
 
+#: The cutoff schedule the data profile picks for the demo world (see ``cutoffs_from_config``).
+DEMO_EVERY_DAYS, DEMO_COUNT = 7, 52
+
+
 def cutoffs_from_config(snapshot: Any) -> tuple[date, ...]:
     """``as_of - k * every_days`` for ``k = 0 .. count-1``, oldest first."""
     as_of = date.fromisoformat(str(snapshot.as_of))
-    return tuple(sorted(as_of - timedelta(days=k * int(snapshot.every_days))
-                        for k in range(int(snapshot.count))))
+    # Open settings (null) take what the data profile picks on the demo world: weekly, 52 (its
+    # 540 days of daily use; ingest.defaults), so truth rows match the dataset's cutoffs.
+    every = int(snapshot.every_days or DEMO_EVERY_DAYS)
+    count = int(snapshot.count or DEMO_COUNT)
+    return tuple(sorted(as_of - timedelta(days=k * every) for k in range(count)))
 
 
 def spec_from_config(cfg: Any) -> SimulationSpec:

@@ -46,7 +46,9 @@ def test_trends(rows):
     assert a["days_since_last_dashboard_viewed"] == 7
     assert a["days_since_last_report_created"] == 19
     assert a["days_since_last_workflow_completed"] == 40
-    assert a["days_since_last_automation_launched"] == 9999  # never
+    assert rows["b"]["days_since_last_dashboard_viewed"] == 9999  # b never had one: never_days
+    # automation_launched occurs nowhere in the data: no constant 9999 column
+    assert "days_since_last_automation_launched" not in a
     assert rows["c"]["active_users_trend_ratio"] is None  # no users before: undefined, not 0
 
 
@@ -81,9 +83,11 @@ def test_milestones(rows):
     assert a["first_integration_delay_vs_expected"] == 4 - 14
     assert a["first_integration_overdue"] == 0
     assert (a["days_to_first_workflow"], a["first_workflow_delay_vs_expected"]) == (19, -2)
-    assert a["first_automation_reached"] == 0
-    assert a["days_to_first_automation"] is None
-    assert a["first_automation_overdue"] == 1  # tenure 59 > 45 expected days
+    # b never completed a workflow: not reached, overdue (tenure 50 > 21 expected days)
+    assert (b["first_workflow_reached"], b["days_to_first_workflow"]) == (0, None)
+    assert b["first_workflow_overdue"] == 1
+    # no automation_launched anywhere in the data: the milestone is left out, not constant 0
+    assert not [k for k in a if "first_automation" in k]
     # smb peers reached first_integration after 4 (a) and 10 (b) days: median 7
     assert (a["first_integration_delay_vs_segment"], b["first_integration_delay_vs_segment"]) == (-3, 3)
     assert c["first_integration_delay_vs_segment"] is None

@@ -41,11 +41,17 @@ def test_usage_drop_exact():
           + weekly("flat", ["v1", "v2"], BASE_WEEKS) + weekly("flat", ["v1"], ASSESS_WEEKS)
           + weekly("idle", ["w1"], BASE_WEEKS[:1]) + weekly("idle", ["w1"], ASSESS_WEEKS)
           # activity in the first half of the horizon does not count for the assessment
-          + weekly("early", ["x1", "x2"], [*BASE_WEEKS, "2026-03-02", "2026-03-09"]))
-    got = labels(ev, "usage_drop", ["drop", "flat", "idle", "early"])
+          + weekly("early", ["x1", "x2"], [*BASE_WEEKS, "2026-03-02", "2026-03-09"])
+          + weekly("asleep", ["y1"], BASE_WEEKS[:1]) + weekly("asleep", ["y1"], ASSESS_WEEKS[:1]))
+    ids = ["drop", "flat", "idle", "early", "asleep"]
+    got = labels(ev, "usage_drop", ids)
     # drop: baseline WAU 2, assess mean 0.5 < 1 -> 1; flat: assess 1.0 is not < 1.0 -> 0;
-    # idle: baseline 0.25 < min_baseline_users -> null; early: nothing in the assess weeks -> 1
-    assert got == {"drop": 1, "flat": 0, "idle": None, "early": 1}
+    # early: nothing in the assess weeks -> 1. Dormant (baseline 0.25 < min_baseline_users):
+    # idle comes back (assess WAU 1.0) -> 0; asleep stays below it (assess 0.5) -> 1
+    assert got == {"drop": 1, "flat": 0, "idle": 0, "early": 1, "asleep": 1}
+    # label.dormant=exclude: the dormant accounts get no label
+    assert labels(ev, "usage_drop", ids, dormant="exclude") == {
+        "drop": 1, "flat": 0, "idle": None, "early": 1, "asleep": None}
 
 
 def test_labels_are_null_when_the_horizon_is_not_observed():
@@ -59,11 +65,15 @@ def test_inactivity_exact():
     ev = (weekly("busy", ["u1"], [*BASE_WEEKS, "2026-03-28"])  # last horizon day counts
           + weekly("gone", ["v1"], BASE_WEEKS) + [("gone", "v1", "support_ticket_opened", "2026-03-05 10:00")]
           + weekly("late", ["w1"], BASE_WEEKS) + [("late", "w1", "login", "2026-03-29 00:00")]
-          + [("never", "z", "login", "2026-03-05 10:00")])
-    got = labels(ev, "inactivity", ["busy", "gone", "late", "never"], observed="2026-04-30")
+          + [("never", "z", "login", "2026-03-05 10:00")]
+          + [("asleep", "y", "login", "2026-01-05 10:00")])
+    ids = ["busy", "gone", "late", "never", "asleep"]
+    got = labels(ev, "inactivity", ids, observed="2026-04-30")
     # gone: only an excluded event in the horizon -> 1; late: first use at t + 28 is outside -> 1;
-    # never: no baseline use -> null
-    assert got == {"busy": 0, "gone": 1, "late": 1, "never": None}
+    # dormant (no baseline use): never comes back in the horizon -> 0, asleep does not -> 1
+    assert got == {"busy": 0, "gone": 1, "late": 1, "never": 0, "asleep": 1}
+    assert labels(ev, "inactivity", ids, observed="2026-04-30", dormant="exclude") == {
+        "busy": 0, "gone": 1, "late": 1, "never": None, "asleep": None}
 
 
 def test_churn_event_exact():
@@ -86,7 +96,8 @@ def test_label_dtype_is_int8():
 
 
 @pytest.mark.parametrize("over", [["label.assess_days=10"], ["label.baseline_days=30"],
-                                  ["label.name=churn"], ["label.assess_days=35"]])
+                                  ["label.name=churn"], ["label.assess_days=35"],
+                                  ["label.dormant=drop"]])
 def test_bad_label_config_names_the_value(over):
     lcfg = load_config(over).label
     with pytest.raises(ConfigValueError, match="label"):

@@ -161,3 +161,57 @@ def test_time_split_dense_schedule_keeps_the_weekly_test_rows() -> None:
     back = time_split(daily, small_cfg("split.evaluate_every_days=7", "backtest.step_cutoffs=2"),
                       origin=1)
     assert back.cutoffs["test"][-1] == plain.cutoffs["test"][-1] - timedelta(days=14)
+
+
+# -- short histories: the strongest honest split the history allows ----------------------------
+def _periods(s) -> tuple[int, int, int]:
+    return tuple(len(s.cutoffs[p]) for p in ("train", "validation", "test"))
+
+
+def test_short_history_shortens_the_split_instead_of_stopping() -> None:
+    # 8 labelled weekly cutoffs, horizon 14 (SMALL): 4 + 4 and 3 + 3 cannot fit, 2 + 2 can.
+    ds = make_dataset(n_accounts=120, n_cutoffs=10)
+    s = time_split(ds, small_cfg())
+    assert s.evaluated and s.validation_kind == "time"
+    assert "shortened to 2 test and 2 validation" in s.rule
+    assert s.describe()["rule"] == s.rule
+    with pytest.raises(ConfigValueError):
+        time_split(ds, small_cfg("split.adapt=false"))
+
+
+def test_no_room_for_validation_holds_out_accounts() -> None:
+    # 3 labelled cutoffs 7 days apart with a 14-day embargo: a test period fits, validation not.
+    ds = make_dataset(n_accounts=200, n_cutoffs=5)
+    s = time_split(ds, small_cfg("split.embargo_days=14"))
+    assert s.evaluated and s.validation_kind == "accounts"
+    train_ids = set(s.train["account_id"].to_list())
+    val_ids = set(s.validation["account_id"].to_list())
+    assert train_ids and val_ids and not train_ids & val_ids  # same account never on both sides
+    assert s.validation["cutoff"].max() + timedelta(days=14) <= s.test["cutoff"].min()
+    assert 0.1 < len(val_ids) / (len(val_ids) | len(train_ids)) < 0.3  # ~ holdout_share 0.2
+
+
+def test_one_labelled_cutoff_trains_unevaluated() -> None:
+    ds = make_dataset(n_accounts=200, n_cutoffs=3)  # 1 labelled cutoff
+    s = time_split(ds, small_cfg())
+    assert not s.evaluated and s.test.height == 0 and "UNEVALUATED" in s.rule
+    assert s.train.height + s.validation.height == ds.filter(pl.col("label").is_not_null()).height
+    assert s.describe()["test"] == [] and s.describe()["evaluated"] is False
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n_cutoffs=st.integers(3, 14), gap=st.integers(0, 40), seed=st.integers(0, 3))
+def test_adaptive_split_never_leaks(n_cutoffs, gap, seed) -> None:
+    ds = make_dataset(n_accounts=120, n_cutoffs=n_cutoffs, seed=seed)
+    try:
+        s = time_split(ds, small_cfg(f"split.embargo_days={gap}"))
+    except DataValidationError:
+        return  # a period with one class only: refused, not leaked
+    g = timedelta(days=max(gap, 14))
+    if s.evaluated:
+        assert s.train["cutoff"].max() + g <= s.test["cutoff"].min()
+        assert s.validation["cutoff"].max() + g <= s.test["cutoff"].min()
+    if s.validation_kind == "time":
+        assert s.train["cutoff"].max() + g <= s.validation["cutoff"].min()
+    else:
+        assert not set(s.train["account_id"]) & set(s.validation["account_id"])

@@ -35,6 +35,17 @@ def test_usage_frame_counts_whole_weeks_before_the_cutoff() -> None:
                     ("b", "2026-02-15"): (0, 0), ("b", "2026-02-22"): (1, 1)}
 
 
+def test_usage_frame_counts_active_days_for_single_user_logs() -> None:
+    """active_days: distinct UTC days with use per week (two events on one day count once)."""
+    fcfg = load_config().features
+    log = events([("c", "c", "login", "2026-02-23 08:00"), ("c", "c", "login", "2026-02-23 21:00"),
+                  ("c", "c", "login", "2026-02-27 10:00"), ("c", "c", "login", "2026-02-20 10:00")])
+    out = usage_frame(log, pl.Series(["c"]), AS_OF, fcfg, weeks=2)
+    assert out.columns == ["account_id", "week_start", "active_users", "usage_events", "active_days"]
+    assert out.select("active_users", "usage_events", "active_days").rows() == [(1, 1, 1),
+                                                                               (1, 3, 2)]
+
+
 def test_milestone_frame_states_as_known_at_the_cutoff() -> None:
     cfg = load_config()
     acc = accounts([{"account_id": "a", "created_at": "2026-01-01"},

@@ -53,7 +53,7 @@ def test_value_and_peer_sentinels_pick_the_never_wording() -> None:
 def test_default_peer_phrase_and_a_sentence_without_peer() -> None:
     got = _render("The last export was {value} days ago; for accounts like this one it is {peer} days.",
                   "days_since_last_export", [4.0], [NEVER])
-    assert got == [f"The last export was 4 days ago; {DEFAULT_PEER_NEVER}."]
+    assert got == ["The last export was 4 days ago; most accounts like this one never did."]
     got = _render("The last admin left {value} days ago.", "days_since_admin_left",
                   [NEVER, 30.0], [NEVER, NEVER], entry={"sentence_never": "No admin has left the account."})
     assert got == ["No admin has left the account.", "The last admin left 30 days ago."]
@@ -111,10 +111,10 @@ def test_catalogue_texts_expand_from_config(cfg: Any) -> None:
             "days_since_last_use": {"family": "trends", "unit": "days", "sentence": "y"},
             "usage_events_28d": {"family": "activity", "unit": "events", "sentence": "z"}}
     out = with_never_texts(base, cfg.catalogue, cfg.features)
-    assert out["days_since_admin_left"]["sentence_never"] == "No admin has left the account."
+    assert out["days_since_admin_left"]["sentence_never"] == "No admin has left the {entity}."
     assert "peer_never" not in out["days_since_admin_left"]
-    assert out["days_since_last_use"]["sentence_never"] == USE_NEVER
-    assert out["days_since_last_use"]["peer_never"] == "most accounts like this one never used it either"
+    assert out["days_since_last_use"]["sentence_never"] == USE_NEVER.replace("accounts", "{entities}")
+    assert out["days_since_last_use"]["peer_never"] == "most {entities} like this one never used it either"
     assert out["usage_events_28d"] == base["usage_events_28d"]
     assert "sentence_never" not in base["days_since_admin_left"]  # the input is not modified
     assert never_features(out) == ["days_since_admin_left", "days_since_last_use"]
@@ -127,9 +127,25 @@ def test_event_sentence_never_names_the_event(cfg: Any) -> None:
     out = with_never_texts({name: {"family": "trends", "unit": "days", "sentence": "x"}},
                            cfg.catalogue, cfg.features)
     # The event reads as words in the text; the feature name keeps the raw event.
-    assert out[name]["sentence_never"] == ("No dashboard viewed has happened yet; for accounts like "
-                                           "this one the last was {peer} days ago.")
-    assert out[name]["peer_never"] == "most accounts like this one never had one"
+    assert out[name]["sentence_never"] == ("No dashboard viewed has happened yet; for {entities} "
+                                           "like this one the last was {peer} days ago.")
+    assert out[name]["peer_never"] == "most {entities} like this one never had one"
+
+
+def test_entity_noun_fills_every_text_of_a_sentence() -> None:
+    """{entity}/{entities} in the sentence, its never texts and the default peer phrase."""
+    use = USE.replace("accounts", "{entities}")
+    entry = {"sentence_never": "The {entity} never used the product; {entities} like this one "
+                               "did {peer} days ago."}
+    frame = pl.DataFrame({"value": [12.0, NEVER, 12.0], "peer_median": [3.0, 3.0, NEVER]})
+    expr = template_expr(use, "days_since_last_use", UNITS, dict(frame.schema), NEVER, entry,
+                         entity=("customer", "customers"))
+    assert frame.select(expr.alias("s"))["s"].to_list() == [
+        "Nobody has used the product for 12 days; for customers like this one it is 3 days.",
+        "The customer never used the product; customers like this one did 3 days ago.",
+        "Nobody has used the product for 12 days; most customers like this one never did.",
+    ]
+    assert DEFAULT_PEER_NEVER == "most {entities} like this one never did"
 
 
 def test_score_params_take_never_days_from_config(cfg: Any) -> None:

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from core.errors import ConfigValueError
@@ -31,7 +33,8 @@ def _score(model, frame, catalogue, playbook, milestones, **kw):
 def test_tiny_hand_made_case_is_exact(playbook) -> None:
     model = stump_model(Calibrator("none"))
     frame = pl.DataFrame({"account_id": ["x", "y", "z"], "a": [0.0, 1.0, 0.2], "b": [5.0, 5.0, 1.0]})
-    out = score_accounts(model, frame, {}, ScoreParams(tier_thresholds={"high": 0.8, "medium": 0.5}),
+    out = score_accounts(model, frame, {}, ScoreParams(tier_mode="threshold",
+                                                       tier_thresholds={"high": 0.8, "medium": 0.5}),
                          playbook, as_of=AS_OF)
     s = out.scores
     sig = [1 / (1 + math.exp(1.0)), 1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(1.0))]
@@ -62,6 +65,35 @@ def test_rank_and_tiers_threshold_and_capacity() -> None:
         rank_and_tier(s, ScoreParams(tier_mode="top"))
     with pytest.raises(ConfigValueError, match="medium <= high"):
         rank_and_tier(s, ScoreParams(tier_thresholds={"high": 0.2, "medium": 0.4}))
+
+
+def test_relative_tiers_follow_rank_not_base_rate() -> None:
+    # A base rate of ~90%: thresholds would make almost everyone "high"; relative tiers do not.
+    risk = [0.99, 0.97, 0.95, 0.93, 0.91, 0.9, 0.89, 0.88, 0.87, 0.2]
+    s = pl.DataFrame({"account_id": [f"a{i}" for i in range(10)], "decay_risk": risk})
+    t = rank_and_tier(s, ScoreParams(tier_mode="relative", tier_shares={"high": 0.2, "medium": 0.5},
+                                     capacity=50))
+    assert t["risk_tier"].to_list() == ["high"] * 2 + ["medium"] * 3 + ["low"] * 5
+    cap = rank_and_tier(s, ScoreParams(tier_mode="relative", capacity=1,
+                                       tier_shares={"high": 0.2, "medium": 0.5}))
+    assert cap["risk_tier"].to_list()[:2] == ["high", "medium"]  # capacity caps "high"
+    with pytest.raises(ConfigValueError, match="tier_shares"):
+        rank_and_tier(s, ScoreParams(tier_mode="relative", tier_shares={"high": 0.6, "medium": 0.5}))
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=60), st.floats(0, 1), st.floats(0, 1),
+       st.integers(0, 80))
+def test_relative_tiers_properties(risk, a, b, capacity) -> None:
+    hi, med = sorted((a, b))
+    s = pl.DataFrame({"account_id": [f"a{i:03d}" for i in range(len(risk))], "decay_risk": risk})
+    t = rank_and_tier(s, ScoreParams(tier_mode="relative", capacity=capacity,
+                                     tier_shares={"high": hi, "medium": med}))
+    n_high = t.filter(pl.col("risk_tier") == "high").height
+    assert 1 <= n_high <= max(1, min(capacity, math.ceil(hi * len(risk))))
+    # Tiers are monotone in rank: no "low" above a "medium", no "medium" above a "high".
+    order = {"high": 0, "medium": 1, "low": 2}
+    tiers = t.sort("rank")["risk_tier"].map_elements(order.get, return_dtype=pl.Int64).to_list()
+    assert tiers == sorted(tiers)
 
 
 def test_change_since_previous_run() -> None:

@@ -1,0 +1,105 @@
+"""Words from the data: what the pages call one scored entity and how they phrase the risk.
+
+Why: the same pipeline scores a B2B product's accounts, a shop's customers, an app's
+subscribers. The noun comes from ``data.entity`` or, left null, from the log itself: several
+people acting for one entity (user ids other than the entity ids) make it an "account",
+a single-user log (``user_id`` defaults to the account id) a "customer". The risk sentence
+follows the configured label (``label.name``). Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+#: Nouns chosen from the data when ``data.entity`` is null.
+WITH_USERS, SINGLE_USER = "account", "customer"
+
+#: label.name -> (the risk for one entity, with ``{entity}``; what the look-alikes do, plural;
+#: the account page's heading). Unknown labels read like ``usage_drop``.
+LABEL_WORDS: dict[str, tuple[str, str, str]] = {
+    "usage_drop": ("the {entity}'s product usage drops sharply", "lose the habit",
+                   "Risk of losing the habit"),
+    "inactivity": ("the {entity} stops using the product (no activity at all)",
+                   "stop using the product", "Risk of going inactive"),
+    "churn_event": ("the {entity} cancels", "cancel", "Risk of cancelling"),
+}
+
+
+def plural(noun: str) -> str:
+    """Naive English plural: "company" -> "companies", "box" -> "boxes", else + "s"."""
+    n = noun.strip()
+    low = n.lower()
+    if len(low) > 1 and low.endswith("y") and low[-2] not in "aeiou":
+        return n[:-1] + "ies"
+    if low.endswith(("s", "x", "z", "ch", "sh")):
+        return n + "es"
+    return n + "s"
+
+
+def has_users(events: pl.DataFrame | pl.LazyFrame) -> bool:
+    """True when some event's ``user_id`` differs from its ``account_id`` (several people per
+    entity); False for a single-user log, where ingest sets ``user_id`` to the account id."""
+    lf = events.lazy() if isinstance(events, pl.DataFrame) else events
+    out = lf.select((pl.col("user_id") != pl.col("account_id")).fill_null(False).any()).collect()
+    return bool(out.item())
+
+
+def entity_noun(cfg_entity: str | None, users: bool) -> tuple[str, str]:
+    """``(singular, plural)`` noun for one scored entity.
+
+    ``cfg_entity`` is ``data.entity`` (kept as written, e.g. "subscriber", on one line, without
+    braces); null or blank -> "account" when the log has ``users`` (see `has_users`), else
+    "customer".
+    """
+    # Braces would read as template placeholders in the sentences it fills: dropped.
+    given = " ".join(str(cfg_entity or "").replace("{", " ").replace("}", " ").split())
+    noun = given or (WITH_USERS if users else SINGLE_USER)
+    return noun, plural(noun)
+
+
+def ucfirst(text: str) -> str:
+    """First letter upper-cased, the rest unchanged ("customer" -> "Customer")."""
+    return text[:1].upper() + text[1:]
+
+
+def report_words(meta: dict[str, Any], users: bool, has_milestones: bool,
+                 usage_metric: str) -> dict[str, Any]:
+    """Every data-dependent word the report templates use (see ``report.render``).
+
+    ``meta``: ``entity``/``entity_plural`` (default "account"/"accounts"), ``label``
+    (``label.name``); ``users``: the data has several people per entity (seats, roles and
+    "active users" make sense); ``usage_metric``: the column the weekly usage chart shows.
+    """
+    entity = str(meta.get("entity") or WITH_USERS)
+    entities = str(meta.get("entity_plural") or plural(entity))
+    risk, outcome, heading = LABEL_WORDS.get(str(meta.get("label") or ""),
+                                             LABEL_WORDS["usage_drop"])
+    usage_title, usage_short = USAGE_TITLES[usage_metric]
+    return {
+        "entity": entity, "entities": entities,
+        "Entity": ucfirst(entity), "Entities": ucfirst(entities),
+        "risk": risk.format(entity=entity), "outcome": outcome, "risk_heading": heading,
+        "users": users, "has_milestones": has_milestones,
+        "usage_title": usage_title, "usage_short": usage_short,
+    }
+
+
+#: Weekly usage column -> (chart title, table column header).
+USAGE_TITLES = {
+    "active_users": ("Weekly active users", "Active users, 12 wk"),
+    "active_days": ("Active days per week", "Active days, 12 wk"),
+    "usage_events": ("Events per week", "Events, 12 wk"),
+}
+
+
+def usage_metric(usage: pl.DataFrame, users: bool) -> str:
+    """The weekly usage column to chart: active users when the data has several people per
+    entity, else active days (else events) per week when the frame has them."""
+    if users:
+        return "active_users"
+    for col in ("active_days", "usage_events"):
+        if col in usage.columns:
+            return col
+    return "active_users"

@@ -1,0 +1,54 @@
+"""Segments on the events: an account's value at a cutoff is its latest one strictly before it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.segments import event_segments_at
+from features.windows import T, date_to_day
+
+
+def _events(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"account_id": [r[0] for r in rows],
+         "timestamp": [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in rows],
+         "device": [r[2] for r in rows]},
+        schema={"account_id": pl.String, "timestamp": pl.Datetime("us", "UTC"),
+                "device": pl.String})
+
+
+def _rows(ids: list[str], day: str) -> pl.DataFrame:
+    t = date_to_day(datetime.fromisoformat(day).date())
+    return pl.DataFrame({"account_id": ids, T: [t] * len(ids)},
+                        schema={"account_id": pl.String, T: pl.Int32})
+
+
+def test_latest_value_before_the_cutoff_exact() -> None:
+    ev = _events([("a", "2026-02-01 10:00", "ios"), ("a", "2026-02-20 09:00", "android"),
+                  ("a", "2026-03-01 00:00", "web"),      # at the cutoff: not seen
+                  ("b", "2026-02-10 10:00", "web"), ("b", "2026-02-11 10:00", None),  # null skipped
+                  ("c", "2026-03-02 10:00", "ios")])     # only after the cutoff
+    got = event_segments_at(ev, _rows(["a", "b", "c"], "2026-03-01"), ["device"])
+    assert got["device"].to_list() == ["android", "web", None]
+    later = event_segments_at(ev, _rows(["a"], "2026-03-02"), ["device"])
+    assert later["device"].to_list() == ["web"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["x", "y", None])), min_size=1,
+                max_size=25), st.integers(1, 45))
+def test_events_at_or_after_the_cutoff_change_nothing(evs, cut) -> None:
+    base = datetime(2026, 1, 1, 12)
+    rows = [("a", (base + timedelta(days=d)).isoformat(), v) for d, v in evs]
+    t_day = (base + timedelta(days=cut)).date().isoformat()
+    full = event_segments_at(_events(rows), _rows(["a"], t_day), ["device"])
+    seen = [(d, v) for d, v in evs if d < cut and v is not None]
+    expect = max(v for d, v in seen if d == max(d for d, _ in seen)) if seen else None
+    assert full["device"].to_list() == [expect]  # latest day; same-instant ties: sorts last
+    before = [r for r, (d, _) in zip(rows, evs, strict=True) if d < cut]
+    if before:  # dropping everything at/after the cutoff changes nothing
+        assert event_segments_at(_events(before), _rows(["a"], t_day), ["device"]).equals(full)
