@@ -43,6 +43,7 @@ bench: venv
 	$(PY) -m benchmarks.report_render
 	$(PY) -m benchmarks.cause_attribution
 	$(PY) -m benchmarks.oracle_gap
+	$(PY) -m benchmarks.foreign_logs
 
 clean:
 	rm -rf outputs mlruns data/demo .pytest_cache

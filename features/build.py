@@ -338,14 +338,6 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     cache = shared["cache"] if _same_usage(cfg) else None
     labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, cache=cache)
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
-    # A feature with one value on every row (e.g. onboarding_observed_days when every eligible
-    # account is past onboarding) carries nothing: left out, with one log line.
-    constant = [n for n in names if dataset.get_column(n).null_count() == 0
-                and dataset.get_column(n).n_unique() <= 1]
-    if constant and dataset.height > 1:
-        log.info("features with one value on every row left out: %s", constant)
-        dataset = dataset.drop(constant)
-        names = [n for n in names if n not in constant]
     catalogue = render_catalogue(names, cfg.catalogue, shared["features"])
     return dataset, catalogue
 
