@@ -341,6 +341,10 @@ class ScoreConfig:
     cause_min_contribution: float = 0.05
     cause_min_share: float = 0.0
     cause_relative_to: str = "peers"
+    # Cause families that name a loss ("key users went quiet"): a row may claim one as its cause
+    # only when the family's previous-window facts (*_prev_* features) show something to lose;
+    # otherwise (a dormant account, one that never got going) it counts as a symptom.
+    cause_loss_families: list[str] = field(default_factory=lambda: ["role"])
 
 
 @dataclass

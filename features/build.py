@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -340,6 +341,29 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
     catalogue = render_catalogue(names, cfg.catalogue, shared["features"])
     return dataset, catalogue
+
+
+def drop_constant_features(dataset: pl.DataFrame, catalogue: dict[str, dict[str, str]]
+                           ) -> tuple[pl.DataFrame, dict[str, dict[str, str]], list[str]]:
+    """Leave out features with one value on every row of the dataset (no nulls), unless another
+    feature's sentence quotes them: (dataset, catalogue, dropped).
+
+    Why: a column that never varies carries nothing for the model and reads as noise on the
+    pages (e.g. ``onboarding_observed_days`` when every eligible account is past onboarding, or
+    a count of an event that is always 0). Scoring builds them anyway and ignores them: the model
+    lists the columns it reads. Applied by the pipelines to the dataset they write."""
+    cited = {m for e in catalogue.values()
+             for m in re.findall(r"\{(\w+)\}", str(e.get("sentence", "")))}
+    if dataset.height < 2:
+        return dataset, catalogue, []
+    stats = dataset.select([pl.struct(pl.col(n).null_count().alias("z"),
+                                      pl.col(n).n_unique().alias("u")).alias(n)
+                            for n in catalogue if n in dataset.columns and n not in cited])
+    dropped = [n for n in stats.columns if stats[n][0]["z"] == 0 and stats[n][0]["u"] <= 1]
+    if dropped:
+        log.info("features with one value on every row left out: %s", dropped)
+    return (dataset.drop(dropped), {k: v for k, v in catalogue.items() if k not in dropped},
+            dropped)
 
 
 def feature_columns(dataset: pl.DataFrame, segments: Sequence[str] = ()) -> list[str]:

@@ -45,8 +45,32 @@ def validate_cause_params(params: ScoreParams) -> None:
         raise ConfigValueError(f"score.cause_min_share must be in [0, 1], got {params.cause_min_share}")
 
 
+def prior_mask(features: pl.DataFrame, feature_names: Sequence[str],
+               families: Mapping[str, str], loss_families: Sequence[str],
+               fam_names: Sequence[str]) -> np.ndarray:
+    """(rows, families) bool: may each family be a *cause* for each row?
+
+    Why: a loss family (``score.cause_loss_families``, default ``role``: "key users went quiet")
+    names something that was there and went away. For an account that had nobody active in that
+    role in the previous window (a dormant account, or one that never got going), low role
+    counts are one more symptom of not using the product, not a loss: the row may not claim
+    that family as its cause, only as a symptom. The "previous window" facts are the family's
+    ``*_prev_*`` features; a family without any is always eligible."""
+    n = features.height
+    out = np.ones((n, len(fam_names)), dtype=bool)
+    for j, fam in enumerate(fam_names):
+        if fam not in set(loss_families):
+            continue
+        prev = [f for f in feature_names if families.get(f) == fam and "_prev_" in f
+                and f in features.columns]
+        if prev:
+            had = features.select(pl.sum_horizontal([pl.col(c).fill_null(0) for c in prev]) > 0)
+            out[:, j] = had.to_series().to_numpy()
+    return out
+
+
 def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.Series,
-                      params: ScoreParams) -> pl.DataFrame:
+                      params: ScoreParams, eligible: np.ndarray | None = None) -> pl.DataFrame:
     """Per row: the family that best says *why* the account is at risk.
 
     Why not simply the largest family: once adoption is already falling, the symptom families
@@ -81,7 +105,9 @@ def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.S
     vs_peers = fam_sums - medians.reshape(n, k)
     is_cause = np.array([f in params.cause_families for f in names], dtype=bool)
     positive_total = np.clip(fam_sums, 0, None).sum(axis=1, keepdims=True)
-    material = (is_cause[None, :] & (fam_sums > 0)
+    if eligible is None:
+        eligible = np.ones((n, k), dtype=bool)
+    material = (is_cause[None, :] & eligible & (fam_sums > 0)
                 & (fam_sums >= params.cause_min_contribution)
                 & (fam_sums >= params.cause_min_share * positive_total))
     rank_by = fam_sums
@@ -89,7 +115,8 @@ def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.S
         material &= vs_peers > 0
         rank_by = vs_peers
     cause_score = np.where(material, rank_by, -np.inf)
-    symptom_score = np.where(~is_cause[None, :] & (fam_sums > 0), fam_sums, -np.inf)
+    symptom_score = np.where((~is_cause[None, :] | ~eligible) & (fam_sums > 0), fam_sums,
+                             -np.inf)
     has_cause = material.any(axis=1)
     pick = np.where(has_cause, np.argmax(cause_score, axis=1), np.argmax(symptom_score, axis=1))
     found = has_cause | np.isfinite(symptom_score).any(axis=1)

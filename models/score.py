@@ -29,6 +29,7 @@ from models.cause import (
     CAUSE_COLUMNS,
     cause_attribution,
     family_top_feature,
+    prior_mask,
     validate_cause_params,
 )
 from models.explain import explain, family_contributions, top_contributions
@@ -64,6 +65,7 @@ class ScoreParams:
     cause_min_contribution: float = _SCORE.cause_min_contribution
     cause_min_share: float = _SCORE.cause_min_share
     cause_relative_to: str = _SCORE.cause_relative_to
+    cause_loss_families: tuple[str, ...] = tuple(_SCORE.cause_loss_families)
     # ``features.never_days``: the value a "days since X" feature takes when X never happened.
     # None = no sentinel (numbers are shown as they are).
     never_days: float | None = None
@@ -81,6 +83,7 @@ class ScoreParams:
                    cause_min_contribution=float(s.cause_min_contribution),
                    cause_min_share=float(s.cause_min_share),
                    cause_relative_to=str(s.cause_relative_to),
+                   cause_loss_families=tuple(str(f) for f in s.cause_loss_families),
                    never_days=float(cfg.features.never_days))
 
 
@@ -317,9 +320,11 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
     fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
     top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
     top_fam = np.where(fam_sums.max(axis=1) > 0, top_fam, None)
+    eligible = prior_mask(features, model.feature_names, fam_map, params.cause_loss_families,
+                          fam_names)
     cause = cause_attribution(fam_names, fam_sums,
                               features.with_columns(peer_column(features, peer_segment).alias("_peer"))["_peer"],
-                              params)
+                              params, eligible)
     cause_expl = explanation_frame(
         family_top_feature(contrib, model.feature_names, fam_map, cause["top_cause_family"]),
         features, X, model, catalogue, peers, peer_segment, params.never_days, entity)

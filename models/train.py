@@ -491,6 +491,21 @@ def gate_against_baselines(model_metrics: dict[str, Any], baseline_metrics: dict
                   f"{cands[best]:.4f}: serving {best}")
 
 
+def evaluation_summary(result_metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the pages say about the model's quality: test ROC-AUC / PR-AUC of LightGBM and of
+    each baseline on the same rows, the number of test rows and positives (support), and what
+    is served. Empty metrics when the model is unevaluated."""
+    out: dict[str, Any] = {"evaluated": bool(result_metrics.get("evaluated", True)),
+                           "served": result_metrics.get("served", "lightgbm")}
+    if out["evaluated"]:
+        out["lightgbm"] = {k: result_metrics.get(k) for k in ("roc_auc", "pr_auc")}
+        out["n"], out["positives"] = result_metrics.get("n"), result_metrics.get("positives")
+        out["baselines"] = {k: {m: v.get(m) for m in ("roc_auc", "pr_auc")}
+                            for k, v in (result_metrics.get("baselines") or {}).items()
+                            if isinstance(v, dict) and "roc_auc" in v}
+    return out
+
+
 def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]
                       ) -> list[str]:
     """One loud line per (baseline, metric) where LightGBM does not strictly beat the baseline
@@ -590,7 +605,7 @@ def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = N
         log.info("served model (%s) refit on every labelled cutoff: %d rows, %d cutoffs",
                  served, everything.height, everything.get_column("cutoff").n_unique())
     serve.metadata.update(served=served, served_reason=why, evaluated=split.evaluated,
-                          split_rule=split.rule)
+                          split_rule=split.rule, evaluation=evaluation_summary(result_metrics))
     choices = {seg: d["serves"] for seg, d in details.items()}
     return TrainResult(model=serve, metrics=result_metrics, split=split.describe(),
                        figures=figures, test_scores=test_scores, choices=choices,

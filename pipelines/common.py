@@ -126,7 +126,7 @@ def cached_dataset_is_current(cfg: Any) -> bool:
 def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     """(dataset, catalogue): reuse ``${output.dir}/dataset.parquet`` when its fingerprint matches
     the config, else load the tables, build, write and return it."""
-    from features.build import build_dataset, dataset_fingerprint
+    from features.build import build_dataset, dataset_fingerprint, drop_constant_features
     from ingest.defaults import apply_defaults
 
     out = output_dir(cfg)
@@ -138,7 +138,7 @@ def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     with step("load tables", log):
         tables, _, resolved = load_profiled_tables(cfg)
     with step("build features and labels", log):
-        dataset, catalogue = build_dataset(tables, cfg)
+        dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
     path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
     log.info("wrote %s (%d rows, %d columns) and %s", path, dataset.height, dataset.width,
              out / CATALOGUE)

@@ -46,7 +46,7 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:
 
 def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Load tables, build dataset + catalogue, write them atomically; returns both."""
-    from features.build import build_dataset, dataset_fingerprint
+    from features.build import build_dataset, dataset_fingerprint, drop_constant_features
     from pipelines.common import CATALOGUE, load_profiled_tables, output_dir, write_dataset
 
     started = time.perf_counter()
@@ -57,7 +57,7 @@ def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
              "no" if tables.users is None else tables.users.height,
              "no" if tables.accounts is None else tables.accounts.height)
     with step("build features and labels", log):
-        dataset, catalogue = build_dataset(tables, cfg)
+        dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
     path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
     log.info("wrote %s and %s", path, output_dir(cfg) / CATALOGUE)
     print(summary(dataset, catalogue, cfg))

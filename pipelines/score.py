@@ -231,7 +231,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             "never_days": params.never_days, "never_features": never_features(catalogue),
             "entity": entity[0], "entity_plural": entity[1], "label": str(cfg.label.name),
             "has_users": users,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "evaluation": model.metadata.get("evaluation") or {}}
     frames = {
         "scores": scores, "explanations": result.explanations, "families": result.families,
         "history": history_frame(out_root, scores),

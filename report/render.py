@@ -381,6 +381,41 @@ def _has_milestones(meta: dict[str, Any], milestones: pl.DataFrame) -> bool:
     return bool(milestones["reached_on"].is_not_null().any()) if milestones.height else False
 
 
+BASELINE_WORDS = {"recency": "days since the last activity",
+                  "event_counts": "a logistic regression on recent counts per event type",
+                  "btyd": "a buy-till-you-die model (BG/NBD or Pareto/NBD)",
+                  "logistic": "a logistic regression on the same indicators",
+                  "heuristic": "a one-line rule"}
+
+
+def quality_note(ev: dict[str, Any]) -> str:
+    """One footer sentence on the served model's measured quality, with its support.
+
+    Why on every page: a CSM should know whether the ranking beat the simple rules a data team
+    could write, on how many held-out rows, or that it was never evaluated at all."""
+    if not ev:
+        return ""
+    if ev.get("evaluated") is False:
+        return ("This model is UNEVALUATED: the history was too short for a held-out test period, "
+                "so its quality is unknown.")
+    served = str(ev.get("served", "lightgbm"))
+    base = {k: v.get("roc_auc") for k, v in (ev.get("baselines") or {}).items()
+            if k in BASELINE_WORDS and isinstance(v.get("roc_auc"), (int, float))}
+    lgb = (ev.get("lightgbm") or {}).get("roc_auc")
+    if not isinstance(lgb, (int, float)):
+        return ""
+    support = (f" on {int(ev['n']):,} held-out rows ({int(ev['positives']):,} positives)"
+               if ev.get("n") and ev.get("positives") is not None else "")
+    if served != "lightgbm" and served in base:
+        return (f"Ranked by {BASELINE_WORDS.get(served, served)}: it ranked better than the "
+                f"gradient-boosted model{support} (ROC-AUC {base[served]:.2f} vs {lgb:.2f}), "
+                f"so it is what is served.")
+    best = max(sorted(base), key=lambda k: base[k]) if base else None
+    vs = (f", against {base[best]:.2f} for the best simple baseline ({BASELINE_WORDS[best]})"
+          if best else "")
+    return f"Test ROC-AUC {lgb:.2f}{support}{vs}."
+
+
 def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFrame,
                   history: pl.DataFrame, usage: pl.DataFrame, milestones: pl.DataFrame,
                   meta: dict[str, Any], max_accounts: int | None = None,
@@ -437,6 +472,7 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         "model_version": meta.get("model_version") or "", "model_uri": meta.get("model_uri") or "",
         "horizon_days": meta.get("horizon_days"), "thresholds": thresholds or {},
         "n_accounts": scores.height, "n_rows": table.height, "w": w,
+        "quality": quality_note(meta.get("evaluation") or {}),
     }
     account_tpl = env.get_template("account.html.j2")
     rows = []

@@ -120,3 +120,15 @@ def test_fingerprint_is_stable_and_tracks_the_relevant_sections():
     for over in (["label=inactivity"], ["features.windows_days=[7]"], ["snapshot.count=3"],
                  ["data.dir=elsewhere"]):
         assert dataset_fingerprint(load_config(over)) != a
+
+
+def test_constant_features_are_left_out_unless_a_sentence_quotes_them():
+    from features.build import drop_constant_features
+
+    ds = pl.DataFrame({"account_id": ["a", "b", "c"], "x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0],
+                       "z": [0.0, 0.0, None], "q": [5.0, 5.0, 5.0]})
+    cat = {"x": {"sentence": "{value}"}, "y": {"sentence": "{value} vs {q}"},
+           "z": {"sentence": "{value}"}, "q": {"sentence": "{value}"}}
+    out, cat2, dropped = drop_constant_features(ds, cat)
+    assert dropped == ["x"]  # q is constant but y's sentence quotes it; z has a null
+    assert out.columns == ["account_id", "y", "z", "q"] and "x" not in cat2
