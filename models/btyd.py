@@ -498,11 +498,25 @@ def fit_summary(summary: pl.DataFrame, seed: int, model: str = "auto",
             train, test = _Patterns.of(sample.filter(~held)), _Patterns.of(sample.filter(held))
         else:
             train = test = everyone
-        fitted = {m: _fit_params(m, train) for m in MODELS}
-        loglik = {m: _mean_loglik(m, fitted[m], test) for m in MODELS}
-        chosen = max(MODELS, key=lambda m: loglik[m] if math.isfinite(loglik[m]) else -math.inf)
-        params = (_fit_params(chosen, everyone, init=fitted[chosen]) if holdout
-                  else fitted[chosen])
+        # A model whose fit does not converge (BG/NBD on very sparse logs) drops out of the
+        # comparison instead of failing the baseline; only when both fail does the fit raise.
+        fitted, failed = {}, {}
+        for m in MODELS:
+            try:
+                fitted[m] = _fit_params(m, train)
+            except (RuntimeError, FloatingPointError, ValueError) as err:
+                failed[m] = str(err).splitlines()[0]
+        if not fitted:
+            raise RuntimeError(f"btyd: no model could be fit ({failed})")
+        loglik = {m: _mean_loglik(m, fitted[m], test) for m in fitted}
+        chosen = max(fitted, key=lambda m: loglik[m] if math.isfinite(loglik[m]) else -math.inf)
+        try:
+            params = (_fit_params(chosen, everyone, init=fitted[chosen]) if holdout
+                      else fitted[chosen])
+        except (RuntimeError, FloatingPointError, ValueError):
+            params = fitted[chosen]  # the held-out fit's parameters, already checked
+        if failed:
+            facts["failed"] = failed
         facts["selection"] = (f"held-out log-likelihood ({HOLDOUT_FRACTION:.0%} of accounts)"
                               if holdout else
                               "in-sample log-likelihood (too few accounts to hold out)")

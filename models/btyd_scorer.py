@@ -7,6 +7,7 @@ baseline reads the same matrix as LightGBM (``RoutedModel.to_matrix``) and needs
 scoring time. Fitting and prediction are ``models.btyd``'s (lifetimes' BG/NBD or Pareto/NBD,
 chosen by held-out likelihood).
 
+Inputs (``inputs``, matrix columns) are in ``servable_inputs("btyd")`` order.
 ``predict(X, raw_score=True)`` is the log-odds of P(no active day in the next ``horizon_days``);
 ``predict(X, pred_contrib=True)`` gives exact Shapley values of that raw score over the three
 inputs against a reference row (the training medians): with three players all 8 coalitions are
@@ -33,11 +34,17 @@ EPS = 1e-6
 
 
 def _summary(X3: np.ndarray) -> pl.DataFrame:
-    """BTYD summary rows (frequency, recency, T) from (active days, T, days since last)."""
-    active, T, since = (np.nan_to_num(X3[:, k], nan=0.0) for k in range(3))
-    freq = np.clip(active - 1.0, 0.0, None)
+    """BTYD summary rows (frequency, recency, T) from the columns in
+    ``models.baselines.servable_inputs("btyd")`` order: (lifetime active days, days since the
+    last event, tenure since first seen).
+
+    Shapley coalitions mix a row's values with the reference row's, so the combination is made
+    consistent: recency within [0, T], and 0 when there is no repeat active day (the model's
+    definition)."""
+    active, since, T = (np.nan_to_num(X3[:, k], nan=0.0) for k in range(3))
+    freq = np.clip(np.round(active) - 1.0, 0.0, None)
     T = np.clip(T, 0.0, None)
-    rec = np.clip(T - since, 0.0, T)
+    rec = np.where(freq > 0, np.clip(T - since, 0.0, T), 0.0)
     n = X3.shape[0]
     return pl.DataFrame({"account_id": [str(i) for i in range(n)], "cutoff": [date(2000, 1, 1)] * n,
                          "frequency": freq, "recency": rec, "T": T,
