@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,9 @@ def _write_outputs(tmp: Path, cfg: DictConfig, frames: dict[str, pl.DataFrame], 
         with step("report", log):
             render_report(tmp / "report", frames["scores"], frames["explanations"],
                           frames["history"], frames["usage"], frames["milestones"], meta)
+        profile = Path(str(cfg.output.dir)) / "profile.html"
+        if profile.exists():  # the data profile the model was built on, beside the report
+            shutil.copyfile(profile, tmp / "report" / "profile.html")
 
 
 def score_job(cfg: DictConfig) -> dict[str, Any]:
@@ -232,7 +236,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             "entity": entity[0], "entity_plural": entity[1], "label": str(cfg.label.name),
             "has_users": users,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "evaluation": model.metadata.get("evaluation") or {}}
+            "evaluation": model.metadata.get("evaluation") or {},
+            "has_profile": (out_root / "profile.html").exists() and bool(cfg.score.report)}
     frames = {
         "scores": scores, "explanations": result.explanations, "families": result.families,
         "history": history_frame(out_root, scores),

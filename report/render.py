@@ -482,11 +482,12 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         for row in table.iter_rows(named=True):
             file = account_file_name(row["account_id"])
             html = account_tpl.render(
-                a=_account_view(row, segments, thresholds, never, w["usage_title"]), **common)
+                a=_account_view(row, segments, thresholds, never, w["usage_title"]), **common,
+                profile_href="../profile.html" if meta.get("has_profile") else "")
             (acc_dir / file).write_text(html, encoding="utf-8")
             rows.append(_row_view(row, seg_info, file, w["usage_title"]))
         index = env.get_template("index.html.j2").render(
             rows=rows, segments=seg_info, page_size=page_size, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
-            **common)
+            **common, profile_href="profile.html" if meta.get("has_profile") else "")
         (tmp / "index.html").write_text(index, encoding="utf-8")
     return Path(out_dir) / "index.html"

@@ -65,6 +65,8 @@ def test_every_page_speaks_the_datas_words(scored) -> None:
     text = seen_text(pages[0])
     assert "customer" in text.lower()  # every shape is one person per entity: "customer"
     assert "Test ROC-AUC" in text or "Ranked by" in text  # the footer's measured quality
+    assert (out["dir"] / "report" / "profile.html").exists()  # the data profile beside it
+    assert 'href="profile.html"' in pages[0].read_text()
 
 
 def test_scores_cover_every_eligible_entity_with_relative_tiers(scored) -> None:
