@@ -465,9 +465,13 @@ def fit_servable(split: TimeSplit, cfg: Any, model: RoutedModel
         except (ValueError, ImportError, RuntimeError, FloatingPointError) as err:
             log.warning("baseline %s skipped: %s", kind, str(err).splitlines()[0])
             continue
+        keep = ("features", "categorical", TRAINING_STATS_KEY, "base_rate", "training_rows",
+                "split", "label", "horizon_days", "seed")
+        meta = {k: model.metadata[k] for k in keep if k in model.metadata}
+        meta.update(served=kind, inputs=cols, choices={}, strategy="baseline",
+                    segment_key=None, calibration="none")
         routed = RoutedModel(feats, levels, None, {GLOBAL: SegmentModel(scorer, Calibrator("none"))},
-                             {}, {**model.metadata, "served": kind, "inputs": cols,
-                                  "choices": {}, "strategy": "baseline"})
+                             {}, meta)
         out[kind] = (routed, routed.predict_proba(split.test) if split.test.height
                      else np.empty(0))
     return out

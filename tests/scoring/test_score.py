@@ -204,3 +204,26 @@ def test_duplicate_accounts_are_rejected(model, catalogue, playbook) -> None:
     f = make_features(10)
     with pytest.raises(ValueError, match="acc0000"):
         _score(model, pl.concat([f, f.head(1)]), catalogue, playbook, [])
+
+
+def test_a_served_baseline_is_scored_and_explained_like_a_booster(catalogue, playbook) -> None:
+    from models.linear import LinearScorer
+    from models.router import GLOBAL, RoutedModel, SegmentModel
+    from tests.scoring.conftest import FEATURES
+
+    frame = make_features(400)
+    shell = RoutedModel(FEATURES, {}, None, {GLOBAL: SegmentModel(None, Calibrator())}, {})
+    X = shell.to_matrix(frame)
+    cols = [FEATURES.index("active_users_28d"), FEATURES.index("integration_errors_28d")]
+    sc = LinearScorer.fit("event_counts", X, frame["label"].to_numpy(), cols, seed=0)
+    model = RoutedModel(FEATURES, {}, None, {GLOBAL: SegmentModel(sc, Calibrator("none"))}, {},
+                        {"served": "event_counts"})
+    out = _score(model, frame, catalogue, playbook, [])
+    s, e = out.scores, out.explanations
+    assert s.height == 400 and s["decay_risk"].is_between(0, 1).all()
+    np.testing.assert_allclose(s["decay_risk"].to_numpy(), model.predict_proba(frame))
+    # only the baseline's two inputs can drive an explanation, each with its sentence
+    assert set(e["feature"].unique()) <= {"active_users_28d", "integration_errors_28d"}
+    assert e["sentence"].null_count() == 0
+    risky = e.filter(pl.col("direction") == "risk")
+    assert (risky["contribution"] > 0).all() and risky.height > 0
