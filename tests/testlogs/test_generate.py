@@ -267,12 +267,10 @@ def test_python_dash_m(tmp_path: Path) -> None:
 # --- the real CDNOW log (lifetimes) --------------------------------------------------------------
 
 def _cdnow_or_skip() -> Path:
+    """The CDNOW file: lifetimes is a locked dependency, so its absence is a failure."""
     from testlogs.public import cdnow_path
 
-    try:
-        return cdnow_path()
-    except FileNotFoundError:
-        pytest.skip("lifetimes (CDNOW_master.txt) not installed")
+    return cdnow_path()
 
 
 def test_cdnow_converted_and_split(tmp_path: Path) -> None:
