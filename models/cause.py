@@ -7,6 +7,7 @@ most above its segment peers, else the top symptom (``score.cause_*`` in config)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -61,12 +62,46 @@ def prior_mask(features: pl.DataFrame, feature_names: Sequence[str],
     for j, fam in enumerate(fam_names):
         if fam not in set(loss_families):
             continue
-        prev = [f for f in feature_names if families.get(f) == fam and "_prev_" in f
-                and f in features.columns]
+        cols = [f for f in feature_names if families.get(f) == fam and f in features.columns]
+        prev = [f for f in cols if "_prev_" in f]
         if prev:
             had = features.select(pl.sum_horizontal([pl.col(c).fill_null(0) for c in prev]) > 0)
             out[:, j] = had.to_series().to_numpy()
+        if fam == "role":
+            out[:, j] &= _role_stands_out(features, cols)
     return out
+
+
+#: A role "lags the rest" when its use last week is below this share of the whole account's.
+ROLE_LAG = 0.75
+#: A departure this recent (days; the longest default window) still names a loss.
+ROLE_LEFT_DAYS = 90
+
+
+def _role_stands_out(features: pl.DataFrame, role_cols: Sequence[str]) -> np.ndarray:
+    """Rows where the role family names something specific to a role: a user of a role left in
+    the recent window (``<role>s_left_*`` > 0, or ``days_since_<role>_left`` <=
+    ``ROLE_LEFT_DAYS``), or a role's use last week is below ``ROLE_LAG``
+    times the account's overall use (``<role>_user_days_last_week_ratio`` vs
+    ``user_days_last_week_ratio``). Why: "key users went quiet before everyone else" is a cause
+    a CSM can act on; when every role fades together (a stalled onboarding, a dormant account)
+    the role indicators only repeat that use is down. Without these facts every row qualifies."""
+    left = [c for c in role_cols if c.endswith("d") and "s_left_" in c]
+    since = [c for c in role_cols if c.startswith("days_since_") and c.endswith("_left")]
+    ratios = [c for c in role_cols if c.endswith("_user_days_last_week_ratio")]
+    overall = "user_days_last_week_ratio"
+    tests: list[pl.Expr] = []
+    if left:
+        tests.append(pl.sum_horizontal([pl.col(c).fill_null(0) for c in left]) > 0)
+    if since:
+        tests.append(pl.min_horizontal([pl.col(c) for c in since]).fill_null(math.inf)
+                     <= ROLE_LEFT_DAYS)
+    if ratios and overall in features.columns:
+        lag = pl.min_horizontal([pl.col(c) for c in ratios]) < ROLE_LAG * pl.col(overall)
+        tests.append(lag.fill_null(False))
+    if not tests:
+        return np.ones(features.height, dtype=bool)
+    return features.select(pl.any_horizontal(tests)).to_series().to_numpy()
 
 
 def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.Series,
