@@ -136,7 +136,8 @@ def child(data: Path, cutoffs: int, repeats: int) -> None:
     tables = Tables(events, pl.read_parquet(data / "users.parquet"),
                     pl.read_parquet(data / "accounts.parquet"), END,
                     ["industry", "size_tier", "use_case"])
-    cfg = load_config([f"snapshot.count={cutoffs}", "snapshot.as_of=2026-09-27"])
+    cfg = load_config([f"snapshot.count={cutoffs}", "snapshot.every_days=7",
+                       "snapshot.as_of=2026-09-27"])
     # The machine is shared: interleave the reference and the build and keep the min of each.
     ref, builds, ref_file, reads = [], [], [], []
     path = data / "events.parquet"

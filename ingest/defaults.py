@@ -112,16 +112,16 @@ def apply_defaults(cfg: Any, resolved: dict[str, dict[str, Any]], announce: bool
 
 def with_data_defaults(cfg: Any, tables: Any, profile: dict[str, Any] | None = None,
                        announce: bool = True) -> tuple[Any, dict[str, dict[str, Any]]]:
-    """(a copy of ``cfg`` with the open feature settings filled, what was filled): the cutoff
-    schedule and the vocabulary only (milestones and segments are the pipelines' business,
-    ``resolve_defaults``). Profiles ``tables`` only when one is open and no ``profile`` is
+    """(a copy of ``cfg`` with the open cutoff schedule filled, what was filled). The vocabulary,
+    milestones and segments are the pipelines' business (``resolve_defaults``); an open
+    vocabulary is picked by the feature build itself. Profiles ``tables`` only when one is open and no ``profile`` is
     given."""
     copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False)) if not OmegaConf.is_config(
         cfg) else cfg.copy()
     # Only settings the features depend on and that are still open trigger a profile (the
     # pipelines resolve everything beforehand, so this is for direct callers: tests, notebooks).
-    open_keys = [k for k in ("snapshot.every_days", "snapshot.count",
-                             "features.vocabulary_events") if _get(cfg, k) is None]
+    # (an open vocabulary is picked by the build itself: features.vocabulary.pick_vocabulary)
+    open_keys = [k for k in ("snapshot.every_days", "snapshot.count") if _get(cfg, k) is None]
     if not open_keys:
         return copy, {}
     if profile is None:
