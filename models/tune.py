@@ -59,6 +59,30 @@ def search_space(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
+#: Bounds of the search space (``search_space``), to place the configured parameters in it.
+_BOUNDS = {"learning_rate": (0.01, 0.2), "num_leaves": (4, None), "max_depth": (3, 8),
+           "min_data_in_leaf": (10, 200), "feature_fraction": (0.5, 1.0),
+           "bagging_fraction": (0.5, 1.0), "lambda_l1": (1e-3, 10.0), "lambda_l2": (1e-3, 10.0)}
+
+
+def configured_point(cfg: DictConfig) -> dict[str, Any]:
+    """``model.params`` as a point of the search space (clipped to its bounds; absent ones at
+    the lower bound, e.g. no L1): the first trial of a new study.
+
+    Why: on a young log the validation period can favour parameters that do worse than the
+    defaults once the model is refit on the latest labels; with the defaults in the race the
+    study's best is at least as good as them on validation."""
+    base = base_params(cfg)
+    out: dict[str, Any] = {}
+    for name, (lo, hi) in _BOUNDS.items():
+        hi = MAX_LEAVES if hi is None else hi
+        v = base.get(name, lo)
+        v = min(max(v, lo), hi)
+        ints = ("num_leaves", "max_depth", "min_data_in_leaf")
+        out[name] = round(v) if name in ints else float(v)
+    return out
+
+
 def base_params(cfg: DictConfig) -> dict[str, Any]:
     """``model.params`` as a plain dict (empty when it is the string ``best``)."""
     params = cfg.model.params
@@ -216,6 +240,8 @@ def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
             on_trial(trial, params, score, "complete")
         return score
 
+    if before == 0:  # a new study starts from the configured parameters, so "best" is never
+        study.enqueue_trial(configured_point(cfg), skip_if_exists=True)  # worse than them
     timeout = cfg.tune.timeout
     study.optimize(objective, n_trials=int(cfg.tune.n_trials),
                    timeout=float(timeout) if timeout else None, gc_after_trial=True)

@@ -103,3 +103,17 @@ def test_unknown_objective_is_a_config_error(cfg_factory):
     cfg = cfg_factory("tune.objective=accuracy")
     with pytest.raises(ConfigValueError, match=r"tune\.objective='accuracy'"):
         tuning.objective_metric(cfg)
+
+
+def test_a_new_study_starts_from_the_configured_parameters() -> None:
+    from core.config import load_config
+    from models.tune import configured_point
+
+    point = configured_point(load_config([]))
+    # conf/model/lightgbm.yaml: lr 0.05, 15 leaves, depth 5, 40 per leaf, no L1 (lower bound)
+    assert point == {"learning_rate": 0.05, "num_leaves": 15, "max_depth": 5,
+                     "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
+                     "lambda_l1": 1e-3, "lambda_l2": 1.0}
+    wild = configured_point(load_config(["model.params.learning_rate=0.9",
+                                         "model.params.min_data_in_leaf=1"]))
+    assert wild["learning_rate"] == 0.2 and wild["min_data_in_leaf"] == 10  # clipped to bounds
