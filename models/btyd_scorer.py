@@ -18,17 +18,16 @@ explanation here).
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
 from models import btyd
+from models.scorer import JsonScorer
 
 EPS = 1e-6
 
@@ -52,8 +51,10 @@ def _summary(X3: np.ndarray) -> pl.DataFrame:
 
 
 @dataclass
-class BTYDScorer:
+class BTYDScorer(JsonScorer):
     """Fitted BTYD model over matrix columns ``inputs`` (active days, T, days since last)."""
+
+    FORMAT: ClassVar[str] = "btyd_scorer/1"
 
     n_features: int
     inputs: list[int]
@@ -106,24 +107,3 @@ class BTYDScorer:
         out[:, self.inputs] = phi
         out[:, self.n_features] = value[()]
         return out
-
-    @property
-    def best_iteration(self) -> int:
-        return 0
-
-    def current_iteration(self) -> int:
-        return 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": "btyd_scorer/1", **self.__dict__}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BTYDScorer:
-        return cls(**{k: v for k, v in d.items() if k != "format"})
-
-    def save_model(self, path: str) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
-
-    @classmethod
-    def load_model(cls, path: str) -> BTYDScorer:
-        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -18,21 +18,23 @@ the base value ``b + sum_j w_j mean_j``, so ``sum(phi) + base == raw score`` to 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from models.scorer import JsonScorer
+
 
 @dataclass
-class LinearScorer:
+class LinearScorer(JsonScorer):
     """Fitted logistic model over columns ``inputs`` (indexes into the model's feature matrix).
 
     ``kind`` names the baseline it implements (for logs, metrics and the report's footer).
     """
+
+    FORMAT: ClassVar[str] = "linear_scorer/1"
 
     kind: str
     n_features: int
@@ -107,27 +109,3 @@ class LinearScorer:
             return out
         raw = z @ w + self.intercept
         return raw if raw_score else 1.0 / (1.0 + np.exp(-raw))
-
-    @property
-    def best_iteration(self) -> int:
-        return 0
-
-    def current_iteration(self) -> int:
-        return 0
-
-    # -- persistence --------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": "linear_scorer/1", **self.__dict__}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LinearScorer:
-        d = {k: v for k, v in d.items() if k != "format"}
-        return cls(**d)
-
-    def save_model(self, path: str) -> None:
-        """Plain JSON next to the booster files of a ``RoutedModel`` folder."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
-
-    @classmethod
-    def load_model(cls, path: str) -> LinearScorer:
-        return cls.from_dict(json.loads(Path(path).read_text()))
