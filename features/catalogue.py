@@ -27,7 +27,7 @@ HIGHER_IS = ("healthier", "riskier")
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
 # Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
 # entity noun (filled at scoring from data.entity: models.sentences.fill_entity).
-ROW_PLACEHOLDERS = ("value", "peer", "entity", "entities", "Entity", "Entities")
+ROW_PLACEHOLDERS = ("value", "value_abs", "peer", "entity", "entities", "Entity", "Entities")
 
 
 def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:

@@ -36,7 +36,7 @@ ENTITY_PLACEHOLDERS = ("entity", "entities", "Entity", "Entities")
 
 
 # Optional catalogue texts used instead of ``sentence`` / the peer clause at the sentinel.
-NEVER_KEYS = ("sentence_never", "peer_never")
+NEVER_KEYS = ("sentence_never", "peer_never", "sentence_negative")
 
 
 def fill_entity(text: str, entity: tuple[str, str] = DEFAULT_ENTITY) -> str:
@@ -139,9 +139,18 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
     catalogue entry has one; rows whose peer median is the sentinel get the ``{peer}`` clause
     replaced by ``entry["peer_never"]`` (default `DEFAULT_PEER_NEVER`). Any other sentinel left
     in the text reads "never". ``entity`` (singular, plural) fills the entity placeholders of
-    every one of these texts (`fill_entity`).
+    every one of these texts (`fill_entity`). ``entry["sentence_negative"]``, when present, is used
+    for negative values, with ``{value_abs}`` for the value's size ("3 days earlier").
     """
     entry = entry or {}
+    if entry.get("sentence_negative"):  # a signed value reads as words on either side of 0
+        rest = {k: v for k, v in entry.items() if k != "sentence_negative"}
+        neg = str(entry["sentence_negative"])
+        return (pl.when(pl.col("value") < 0)
+                .then(template_expr(neg, feature, units, schema, never_days,
+                                    {**rest, "sentence_never": ""}, entity))
+                .otherwise(template_expr(template, feature, units, schema, never_days, rest,
+                                         entity)))
     template = fill_entity(template, entity)
     unit = units.get(feature, "").strip().lower()
     if never_days is None or unit != "days":
@@ -179,6 +188,8 @@ def _render(template: str, feature: str, units: Mapping[str, str],
         text: pl.Expr | None = None
         if name == "value":
             text = format_number(pl.col("value"), unit, follows, never_days)
+        elif name == "value_abs":  # for sentence_negative: "3 days earlier", not "-3 days later"
+            text = format_number(pl.col("value").abs(), unit, follows, never_days)
         elif name == "peer":
             peer_unit = "share" if unit == "flag" else unit
             text = format_number(pl.col("peer_median"), peer_unit,

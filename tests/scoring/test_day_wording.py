@@ -54,3 +54,28 @@ def test_string_category_values_read_as_words() -> None:
     frame = pl.DataFrame({"value": [1.0], "peer_median": [1.0], "industry": ["financial_services"]})
     expr = template_expr("Industry: {industry}.", "industry", {}, dict(frame.schema))
     assert frame.select(expr.alias("s"))["s"].to_list() == ["Industry: financial services."]
+
+
+def test_a_negative_value_reads_as_words_with_sentence_negative() -> None:
+    frame = pl.DataFrame({"value": [-3.0, 1.0, 0.0, None], "peer_median": [0.0] * 4,
+                          "tenure_days": [7.0, 9.0, 4.0, 5.0]},
+                         schema_overrides={"value": pl.Float64, "peer_median": pl.Float64})
+    entry = {"sentence_negative": "It took {value_abs} days less than peers ({tenure_days} days)."}
+    expr = template_expr("It took {value} days longer than peers ({tenure_days} days).",
+                         "x_delay_vs_segment", UNITS, dict(frame.schema), NEVER, entry)
+    assert frame.select(expr.alias("s"))["s"].to_list() == [
+        "It took 3 days less than peers (7 days).", "It took 1 day longer than peers (9 days).",
+        "It took 0 days longer than peers (4 days).", "It took n/a days longer than peers (5 days)."]
+
+
+def test_the_shipped_milestone_delays_have_negative_wording() -> None:
+    from core.config import load_config
+    from features.catalogue import expand_patterns
+    from models.sentences import with_never_texts
+
+    cfg = load_config([])
+    cat = with_never_texts(expand_patterns(cfg.catalogue, cfg.features), cfg.catalogue, cfg.features)
+    for name, entry in cat.items():
+        if name.endswith(("_delay_vs_segment", "_delay_vs_expected")):
+            assert "{value_abs}" in entry["sentence_negative"]
+            assert "-" not in entry["sentence_negative"]
