@@ -15,6 +15,7 @@ risk); ``risk_change`` is in probability points (this run minus the previous run
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -370,6 +371,25 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
         "contribution": fam_sums.ravel(),
     }, schema={"account_id": pl.String, "family": pl.String, "contribution": pl.Float64})
     return ScoreResult(scores=scores, explanations=expl.drop("_row"), families=families)
+
+
+#: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula (it starts with
+    ``= + - @``, a tab or a carriage return) prefixed by a single quote, which spreadsheets show as
+    text. Why: account ids, segment values and event names come from customer data, and
+    ``scores.csv`` is opened in Excel or synced into a CRM (``score.csv_neutralise=false`` for
+    machine consumers that want the raw values). Numbers are left alone."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text:
+        return frame
+    starts = "|".join(re.escape(c) for c in FORMULA_START)
+    return frame.with_columns([
+        pl.when(pl.col(c).str.contains(f"^(?:{starts})"))
+        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text])
 
 
 def crm_table(scores: pl.DataFrame, segments: Sequence[str], k_risk: int, k_protective: int

@@ -16,7 +16,7 @@ import hydra
 import polars as pl
 from omegaconf import DictConfig
 
-from core.cli import job
+from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from core.progress import step
 
@@ -67,9 +67,12 @@ def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     features_job(cfg)
 
+
+#: The console script (pyproject): Hydra's config errors exit 2 like the job's own.
+main = console(_main)
 
 if __name__ == "__main__":
     main()

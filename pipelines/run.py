@@ -17,9 +17,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from core.cli import job
+from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
-from core.errors import DecayError
+from core.errors import ConfigValueError, DecayError
 
 log = logging.getLogger("adoption_decay")
 
@@ -39,7 +39,8 @@ def plan(cfg: DictConfig) -> list[str]:
     steps = [s for s in STEPS if s in cfg.run.steps]
     unknown = sorted(set(cfg.run.steps) - set(STEPS))
     if unknown:
-        raise DecayError(f"run.steps has unknown steps {unknown}", hint=f"choose from {list(STEPS)}")
+        raise ConfigValueError(f"run.steps has unknown steps {unknown}",
+                               hint=f"choose from {list(STEPS)}")
     if "simulate" in steps and cfg.run.simulate == "if_missing":
         events = Path(str(cfg.data.events))
         if events.exists() or any(events.parent.glob(events.name)):
@@ -50,7 +51,7 @@ def plan(cfg: DictConfig) -> list[str]:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     overrides = list(HydraConfig.get().overrides.task)
     overrides = [o for o in overrides if not o.startswith(("run.", "+run."))]
     started = time.perf_counter()
@@ -72,6 +73,9 @@ def main(cfg: DictConfig) -> None:
     if report.exists():
         print(f"CSM report: {report.resolve()}")
 
+
+#: The console script (pyproject): Hydra's config errors exit 2 like the job's own.
+main = console(_main)
 
 if __name__ == "__main__":
     main()

@@ -38,7 +38,7 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.atomic import atomic_dir
-from core.cli import job
+from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import ConfigValueError, DataValidationError
 from core.progress import step
@@ -163,7 +163,10 @@ def _write_outputs(tmp: Path, cfg: DictConfig, frames: dict[str, pl.DataFrame], 
                    meta: dict[str, Any]) -> None:
     for name, frame in frames.items():
         frame.write_parquet(tmp / f"{name}.parquet")
-    crm.write_csv(tmp / "scores.csv")
+    from models.score import neutralise_formulas
+
+    (neutralise_formulas(crm) if bool(cfg.score.csv_neutralise) else crm).write_csv(
+        tmp / "scores.csv")
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
     if bool(cfg.score.report):
         from report.render import render_report  # lazy: the report is optional
@@ -257,13 +260,16 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     out = score_job(cfg)
     print(f"scored {out['n_accounts']} accounts: {out['tiers']} -> {out['dir']}")
     report = Path(out["dir"]) / "report" / "index.html"
     if report.exists():
         print(f"CSM report: {report.resolve()}")
 
+
+#: The console script (pyproject): Hydra's config errors exit 2 like the job's own.
+main = console(_main)
 
 if __name__ == "__main__":
     main()

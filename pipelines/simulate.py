@@ -16,7 +16,7 @@ import polars as pl
 from omegaconf import DictConfig
 
 from core.atomic import write_parquet
-from core.cli import job
+from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from simulator import Simulation, simulate, spec_from_config
 
@@ -56,7 +56,7 @@ def summary(sim: Simulation) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     started = time.perf_counter()
     spec = spec_from_config(cfg)
     log.info("simulate: %d accounts, %d days to %s, seed %d, %d truth cutoffs, %d replays",
@@ -70,6 +70,9 @@ def main(cfg: DictConfig) -> None:
     print(summary(sim))
     print(f"written to {Path(str(cfg.data.dir)).resolve()} in {elapsed:.0f}s")
 
+
+#: The console script (pyproject): Hydra's config errors exit 2 like the job's own.
+main = console(_main)
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ import polars as pl
 from omegaconf import DictConfig
 
 from core.atomic import write_text
-from core.cli import job
+from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import ConfigValueError
 from core.progress import step
@@ -137,9 +137,12 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 @job
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     train_job(cfg)
 
+
+#: The console script (pyproject): Hydra's config errors exit 2 like the job's own.
+main = console(_main)
 
 if __name__ == "__main__":
     main()

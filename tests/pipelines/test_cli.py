@@ -28,7 +28,7 @@ def test_a_typo_in_an_override_fails_at_start_up_naming_the_key(tmp_path: Path) 
     proc = subprocess.run([str(BIN / "decay-features"), "label.horizon_dayz=3",
                            f"output.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 2  # the documented config exit code, not Hydra's 1
     assert "horizon_dayz" in proc.stderr
     assert not (tmp_path / "dataset.parquet").exists()
 
@@ -37,7 +37,7 @@ def test_a_wrongly_typed_value_fails_at_start_up(tmp_path: Path) -> None:
     proc = subprocess.run([str(BIN / "decay-features"), "snapshot.every_days=weekly",
                            f"output.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "every_days" in proc.stderr
 
 
@@ -45,7 +45,7 @@ def test_decay_run_rejects_unknown_steps_with_the_config_exit_code(tmp_path: Pat
     proc = subprocess.run([str(BIN / "decay-run"), "run.steps=[features,deploy]",
                            f"output.dir={tmp_path}", f"hydra.run.dir={tmp_path}/logs"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "deploy" in proc.stderr
 
 
@@ -109,3 +109,13 @@ def test_a_foreign_csv_event_log_alone_runs_end_to_end_by_config(small_world, tm
     assert not (out / "quarantine").exists()  # every row of the CSV export was valid
     scores = pl.read_parquet(out / "scores" / "as_of=2026-11-01" / "scores.parquet")
     assert scores.height > 0 and scores["decay_risk"].is_between(0, 1).all()
+
+
+def test_a_bad_choice_inside_the_job_also_exits_2(tmp_path: Path) -> None:
+    # checked by the job before any data is read (no data needed for this test)
+    proc = subprocess.run([str(BIN / "decay-train"), "model.params=bestest",
+                           f"output.dir={tmp_path}", f"data.dir={tmp_path}/none",
+                           f"hydra.run.dir={tmp_path}/logs"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "bestest" in proc.stderr

@@ -227,3 +227,29 @@ def test_a_served_baseline_is_scored_and_explained_like_a_booster(catalogue, pla
     assert e["sentence"].null_count() == 0
     risky = e.filter(pl.col("direction") == "risk")
     assert (risky["contribution"] > 0).all() and risky.height > 0
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
+    from models.score import neutralise_formulas
+
+    crm = pl.DataFrame({"account_id": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "ok",
+                                       None],
+                        "decay_risk": [0.1, -0.2, 0.3, 0.4, 0.5, 0.6, 0.7]})
+    out = neutralise_formulas(crm)
+    assert out["account_id"].to_list() == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)",
+                                           "'\tx", "ok", None]
+    assert out["decay_risk"].to_list() == crm["decay_risk"].to_list()  # numbers untouched
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=20))
+def test_no_neutralised_cell_starts_a_formula(values) -> None:
+    from models.score import FORMULA_START, neutralise_formulas
+
+    out = neutralise_formulas(pl.DataFrame({"v": values}, schema={"v": pl.String}))["v"].to_list()
+    for before, after in zip(values, out, strict=True):
+        if before is None:
+            assert after is None
+        elif before.startswith(FORMULA_START):
+            assert after == "'" + before  # shown as the same text, never run
+        else:
+            assert after == before
