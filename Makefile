@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export PYTHONHASHSEED := 0
 
-.PHONY: run test lint bench browser clean venv
+.PHONY: run test test-fast lint bench browser clean venv
 
 venv: .venv/.synced
 
@@ -29,6 +29,11 @@ browser:
 test: venv browser
 	.venv/bin/ruff check .
 	.venv/bin/pytest -n 2 --dist loadgroup
+
+# The edit loop: everything but the end-to-end, browser and server tests (make test runs all).
+test-fast: venv
+	.venv/bin/ruff check .
+	.venv/bin/pytest -n 2 --dist loadgroup -m "not slow and not browser and not server"
 
 lint: venv
 	.venv/bin/ruff check .
