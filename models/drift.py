@@ -67,12 +67,27 @@ def feature_distribution(values: pl.Series | np.ndarray | Sequence[float], bins:
 
 
 def training_distributions(frame: pl.DataFrame, features: Sequence[str], bins: int = 10
-                           ) -> dict[str, dict[str, list[float]]]:
-    """``feature_distribution`` of every feature of the training frame (for model metadata)."""
+                           ) -> dict[str, dict[str, Any]]:
+    """``feature_distribution`` of every feature of the training frame (for model metadata).
+
+    With a ``cutoff`` column, each entry also holds ``trend_psi``: the PSI between the rows of
+    the first and of the last training cutoff on the same bins. Why: features that grow with
+    time by construction (tenure, lifetime counts) drift between any two dates; a feature that
+    already drifted that much *within* training is expected to have moved again at scoring
+    time, so ``feature_psi`` reports it without raising a warning that would drown the others.
+    """
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise ValueError(f"training frame lacks feature columns {missing[:5]}")
-    return {f: feature_distribution(frame.get_column(f), bins) for f in features}
+    out: dict[str, dict[str, Any]] = {f: feature_distribution(frame.get_column(f), bins)
+                                      for f in features}
+    if "cutoff" in frame.columns and frame.get_column("cutoff").n_unique() > 1:
+        first = frame.filter(pl.col("cutoff") == pl.col("cutoff").min())
+        last = frame.filter(pl.col("cutoff") == pl.col("cutoff").max())
+        for f, s in out.items():
+            s["trend_psi"] = psi(bin_proportions(first.get_column(f), s["edges"]),
+                                 bin_proportions(last.get_column(f), s["edges"]))
+    return out
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) -> float:
@@ -88,8 +103,11 @@ def feature_psi(frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]],
                 warn: float = 0.2) -> pl.DataFrame:
     """PSI of every feature in ``stats`` between training and ``frame`` (the WHOLE scoring frame).
 
-    Returns ``feature, psi, drifted`` (``psi > warn``), most drifted first. A feature with training
-    stats but no column in ``frame`` is an error naming it (the model could not score it either).
+    Returns ``feature, psi, grows_with_time, drifted``, most drifted first: ``grows_with_time``
+    when the feature already drifted past ``warn`` between the first and the last training cutoff
+    (``trend_psi``, see ``training_distributions``), and ``drifted`` when ``psi > warn`` for any
+    other feature. A feature with training stats but no column in ``frame`` is an error naming it
+    (the model could not score it either).
     """
     rows: list[dict[str, Any]] = []
     for feature, s in stats.items():
@@ -102,7 +120,10 @@ def feature_psi(frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]],
         expected = list(s["proportions"])
         if len(expected) == len(actual) - 1:  # stats saved without a null bin
             expected = [*expected, 0.0]
-        rows.append({"feature": feature, "psi": psi(expected, actual)})
-    out = pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64})
-    return (out.with_columns((pl.col("psi") > warn).alias("drifted"))
+        rows.append({"feature": feature, "psi": psi(expected, actual),
+                     "grows_with_time": float(s.get("trend_psi") or 0.0) > warn})
+    out = pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64,
+                                     "grows_with_time": pl.Boolean})
+    return (out.with_columns(((pl.col("psi") > warn) & ~pl.col("grows_with_time"))
+                             .alias("drifted"))
             .sort(["psi", "feature"], descending=[True, False]))

@@ -17,7 +17,8 @@ leaves the previous folder untouched; a re-run replaces it whole):
                         (distinct UTC days with use, 0..7): the 12 whole weeks before as_of
   milestones.parquet    account_id, milestone, description, expected_days, reached_on (Date|null),
                         days_to_reach, status (reached | late | missing | pending)
-  drift.parquet         feature, psi, drifted
+  drift.parquet         feature, psi, grows_with_time (drifted within training already: not a
+                        warning), drifted
   meta.json             as_of, model_version, model_uri, segments, n_accounts, tier counts, the
                         words of the pages (entity, entity_plural: data.entity or from the data;
                         label: label.name; has_users: user ids other than the account ids), ...
@@ -224,6 +225,10 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     if not stats:
         log.warning("model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY)
     drift = feature_psi(features, stats, float(cfg.score.psi_warn))
+    trending = drift.filter(pl.col("grows_with_time") & (pl.col("psi") > float(cfg.score.psi_warn)))
+    if trending.height:
+        log.info("drift: %d features moved as they did within training (they grow with time): %s",
+                 trending.height, ", ".join(trending["feature"].to_list()[:8]))
     for f, v in drift.filter(pl.col("drifted")).select("feature", "psi").iter_rows():
         log.warning("drift: feature %s has PSI %.3f > score.psi_warn=%s against training",
                     f, v, cfg.score.psi_warn)

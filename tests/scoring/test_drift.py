@@ -57,3 +57,27 @@ def test_proportions_sum_to_one_and_psi_is_non_negative(train, score, bins) -> N
     assert math.isclose(actual.sum(), 1.0)
     assert psi(stats["proportions"], actual) >= 0.0
     assert psi(stats["proportions"], stats["proportions"]) == 0.0
+
+
+def test_features_that_grow_with_time_are_reported_not_warned() -> None:
+    from datetime import date, timedelta
+
+    import numpy as np
+
+    from models.drift import feature_psi, training_distributions
+
+    rng = np.random.default_rng(0)
+    cut = [date(2026, 1, 5) + timedelta(days=7 * k) for k in range(10)]
+    n = 200
+    rows = pl.DataFrame({
+        "cutoff": pl.Series([c for c in cut for _ in range(n)], dtype=pl.Date),
+        "tenure": np.concatenate([rng.normal(30 + 7 * k, 5, n) for k in range(10)]),  # grows
+        "usage": rng.normal(10, 2, 10 * n),                                           # stable
+    })
+    stats = training_distributions(rows, ["tenure", "usage"], bins=10)
+    assert stats["tenure"]["trend_psi"] > 1.0 and stats["usage"]["trend_psi"] < 0.1
+    later = pl.DataFrame({"tenure": rng.normal(130, 5, n), "usage": rng.normal(14, 2, n)})
+    out = feature_psi(later, stats, warn=0.2)
+    got = {r["feature"]: (r["grows_with_time"], r["drifted"]) for r in out.iter_rows(named=True)}
+    assert got["tenure"] == (True, False)  # moved as it always does: no warning
+    assert got["usage"] == (False, True)   # a real shift: warned
