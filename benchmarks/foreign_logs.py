@@ -34,6 +34,7 @@ from core.config import load_config
 from features.build import build_dataset, build_features
 from features.labels import build_labels
 from features.windows import T, date_to_day
+from ingest.defaults import KEYS
 from ingest.load import load_tables
 from models.split import labelled, time_split
 from models.train import fit_servable, refit_routed, train_models
@@ -88,8 +89,7 @@ def run_shape(shape: str, n: int, seed: int, root: Path) -> dict[str, Any]:
     if (data / "future" / "subscribers.parquet").exists():
         over.append(f"data.accounts={data / 'future' / 'subscribers.parquet'}")
     cfg_full = load_config(over)
-    for key in ("snapshot.every_days", "snapshot.count", "features.vocabulary_events",
-                "features.milestones", "features.peer_segment", "model.segment_key"):
+    for key in KEYS:  # the training's data-driven choices, not a new profile of the future
         OmegaConf.update(cfg_full, key, OmegaConf.select(cfg, key), merge=False)
     tables_full = load_tables(cfg_full, root / f"{shape}_quarantine")
     feats = build_features(tables_full, [as_of], cfg_full)

@@ -67,8 +67,7 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
         reason = (f"configured milestones {dropped} left out: their events do not occur in the "
                   f"data" if dropped else "no milestones configured")
         if not kept and bool(cfg.features.discover_milestones):
-            skip = {str(e) for e in (*cfg.features.non_usage_events, *cfg.label.excluded_events,
-                                     *cfg.label.churn_events)}
+            skip = set(_non_usage(cfg))
             found = [m for m in (sug.get("milestones", {}).get("value") or [])
                      if not set(m["events"]) & skip]
             kept = found
@@ -125,14 +124,21 @@ def with_data_defaults(cfg: Any, tables: Any, profile: dict[str, Any] | None = N
     if not open_keys:
         return copy, {}
     if profile is None:
-        from ingest.profile import profile_tables
-
-        profile = profile_tables(tables, horizon_days=int(cfg.label.horizon_days),
-                                 default_event=str(cfg.data.default_event),
-                                 milestone_exclude=_non_usage(cfg))
+        profile = profile_for(tables, cfg)
     resolved = {k: v for k, v in resolve_defaults(cfg, profile).items() if k in open_keys}
     apply_defaults(copy, resolved, announce=announce)
     return copy, resolved
+
+
+def profile_for(tables: Any, cfg: Any) -> dict[str, Any]:
+    """``ingest.profile.profile_tables`` with the settings the config states: the label's
+    horizon (for the cutoff count), the default event name, and the non-usage events (never
+    milestone candidates)."""
+    from ingest.profile import profile_tables
+
+    return profile_tables(tables, horizon_days=int(cfg.label.horizon_days),
+                          default_event=str(cfg.data.default_event),
+                          milestone_exclude=_non_usage(cfg))
 
 
 def _non_usage(cfg: Any) -> list[str]:

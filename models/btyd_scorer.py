@@ -74,6 +74,9 @@ class BTYDScorer(JsonScorer):
         return cls(n_features=X.shape[1], inputs=list(inputs), horizon_days=int(horizon_days),
                    model=fit.to_dict(), reference=[float(v) for v in ref])
 
+    def refit(self, X: np.ndarray, y: np.ndarray, seed: int) -> BTYDScorer:
+        return BTYDScorer.fit(X, y, self.inputs, self.horizon_days, seed=seed)
+
     def _raw3(self, X3: np.ndarray) -> np.ndarray:
         p = btyd.BTYDModel.from_dict(self.model).p_inactive(_summary(X3), self.horizon_days)
         p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)

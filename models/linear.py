@@ -82,6 +82,9 @@ class LinearScorer(JsonScorer):
         scorer.mean_z = z.mean(axis=0).tolist()
         return scorer
 
+    def refit(self, X: np.ndarray, y: np.ndarray, seed: int) -> LinearScorer:
+        return LinearScorer.fit(self.kind, X, y, self.inputs, seed=seed)
+
     # -- the booster interface --------------------------------------------------------------
     def _transform_raw(self, X: np.ndarray) -> np.ndarray:
         Xs = X[:, self.inputs].astype(np.float64, copy=True)

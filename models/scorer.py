@@ -20,6 +20,11 @@ class JsonScorer:
 
     FORMAT: ClassVar[str] = "scorer/1"
 
+    def refit(self, X: Any, y: Any, seed: int) -> Self:
+        """The same scorer (kind, inputs, settings) fit again on rows ``X``/``y``: how the served
+        model is refit on every labelled cutoff (``models.train.refit_routed``)."""
+        raise NotImplementedError
+
     @property
     def best_iteration(self) -> int:
         return 0

@@ -167,6 +167,35 @@ def _labels(frame: pl.DataFrame) -> np.ndarray:
 
 
 # -- one booster ----------------------------------------------------------------------------
+def train_and_validation(train: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFrame:
+    """The rows a model may learn from once its settings are chosen: training plus validation
+    (each (account, cutoff) once; the account hold-out makes them disjoint anyway)."""
+    return pl.concat([train, valid], how="vertical_relaxed").unique(
+        ["account_id", "cutoff"], keep="first", maintain_order=True)
+
+
+def _training_set(rows: pl.DataFrame, features: list[str], categorical: list[str],
+                  params: dict, cfg: Any, levels: dict[str, list[str]], what: str
+                  ) -> tuple[dict[str, Any], lgb.Dataset]:
+    """(LightGBM params with the imbalance weight, Dataset) of ``rows``; both classes needed.
+
+    ``scale_pos_weight = negatives / positives`` unless the params set it or ``is_unbalance``,
+    and not with ``model.calibration=none`` (the module docstring says why)."""
+    y = _labels(rows)
+    pos = float(y.sum())
+    if pos == 0 or pos == y.size:
+        raise DataValidationError(f"{what} rows have only label {int(y[0])}: the booster "
+                                  f"needs both classes")
+    full = lgb_params(cfg, params)
+    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
+            and str(cfg.model.calibration) != "none"):
+        full["scale_pos_weight"] = (y.size - pos) / pos
+    cats = [f for f in features if f in categorical]
+    data = lgb.Dataset(build_matrix(rows, features, levels), label=y,
+                       feature_name=list(features), categorical_feature=cats, free_raw_data=True)
+    return full, data
+
+
 def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
                 categorical: list[str], params: dict, cfg: Any, callbacks: list | None = None,
                 levels: dict[str, list[str]] | None = None) -> lgb.Booster:
@@ -176,23 +205,13 @@ def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
     levels to encode with (default: those of ``train``). Extra ``callbacks`` (e.g. Optuna pruning)
     run after LightGBM's evaluation. Rows need a 0/1 ``label``; ``train`` needs both classes.
     """
-    y_train, y_valid = _labels(train), _labels(valid)
     if train.height == 0 or valid.height == 0:
         raise DataValidationError(f"cannot train on {train.height} training and {valid.height} "
                                   f"validation rows")
-    pos = float(y_train.sum())
-    if pos == 0 or pos == y_train.size:
-        raise DataValidationError(f"training rows have only label {int(y_train[0])}: the booster "
-                                  f"needs both classes")
-    full = lgb_params(cfg, params)
-    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
-            and str(cfg.model.calibration) != "none"):
-        full["scale_pos_weight"] = (y_train.size - pos) / pos
     levels = levels if levels is not None else categorical_levels(train, categorical)
-    cats = [f for f in features if f in categorical]
-    dtrain = lgb.Dataset(build_matrix(train, features, levels), label=y_train,
-                         feature_name=list(features), categorical_feature=cats, free_raw_data=True)
-    dvalid = lgb.Dataset(build_matrix(valid, features, levels), label=y_valid, reference=dtrain)
+    full, dtrain = _training_set(train, features, categorical, params, cfg, levels, "training")
+    dvalid = lgb.Dataset(build_matrix(valid, features, levels), label=_labels(valid),
+                         reference=dtrain)
     cbs: list = []
     rounds = int(cfg.model.early_stopping_rounds)
     if rounds > 0:
@@ -207,17 +226,7 @@ def refit_booster(rows: pl.DataFrame, features: list[str], categorical: list[str
                   ) -> lgb.Booster:
     """One booster on ``rows`` with a fixed number of rounds (no early stopping): the served
     model's refit on every labelled cutoff, once evaluation has chosen the rounds."""
-    y = _labels(rows)
-    pos = float(y.sum())
-    if pos == 0 or pos == y.size:
-        raise DataValidationError(f"refit rows have only label {int(y[0])}")
-    full = lgb_params(cfg, params)
-    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
-            and str(cfg.model.calibration) != "none"):
-        full["scale_pos_weight"] = (y.size - pos) / pos
-    cats = [f for f in features if f in categorical]
-    data = lgb.Dataset(build_matrix(rows, features, levels), label=y,
-                       feature_name=list(features), categorical_feature=cats, free_raw_data=True)
+    full, data = _training_set(rows, features, categorical, params, cfg, levels, "refit")
     return lgb.train(full, data, num_boost_round=max(1, int(rounds)))
 
 
@@ -230,22 +239,16 @@ def refit_routed(model: RoutedModel, rows: pl.DataFrame, cfg: Any,
     Why keep the calibrators: they were fit on out-of-time validation scores of boosters with
     the same parameters and rounds; the refit boosters' raw scores live on the same scale, and
     no held-out rows remain to fit new ones. Served baselines are refit the same way."""
-    from models.btyd_scorer import BTYDScorer
-    from models.linear import LinearScorer
+    from models.scorer import JsonScorer
 
     feats, cats, levels = model.feature_names, model.categorical_features, model.categorical_levels
     out: dict[str, SegmentModel] = {}
     for key, m in model.models.items():
         part = rows if key == GLOBAL or model.segment_key is None else rows.filter(
             pl.col(model.segment_key).cast(pl.String) == key)
-        if isinstance(m.booster, BTYDScorer):
-            sc = m.booster
-            booster: Any = BTYDScorer.fit(build_matrix(part, feats, levels), _labels(part),
-                                          sc.inputs, sc.horizon_days, seed=int(cfg.seed))
-        elif isinstance(m.booster, LinearScorer):
-            sc = m.booster
-            X = build_matrix(part, feats, levels)
-            booster = LinearScorer.fit(sc.kind, X, _labels(part), sc.inputs, seed=int(cfg.seed))
+        if isinstance(m.booster, JsonScorer):  # a served baseline refits itself
+            booster: Any = m.booster.refit(build_matrix(part, feats, levels), _labels(part),
+                                           seed=int(cfg.seed))
         else:  # refit boosters carry no best_iteration: their rounds are their trees
             rounds = int(m.booster.best_iteration or m.booster.current_iteration())
             booster = refit_booster(part, feats, cats, params or {}, cfg, rounds, levels)
@@ -312,9 +315,7 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
         raw = booster.predict(build_matrix(va, features, levels), raw_score=True)
         calibrator = fit_calibrator(raw, _labels(va), kind)
         if with_validation:
-            both = pl.concat([tr, va], how="vertical_relaxed").unique(
-                ["account_id", "cutoff"], keep="first", maintain_order=True)
-            booster = refit_booster(both, features, categorical, params or {}, cfg, rounds, levels)
+            booster = refit_booster(train_and_validation(tr, va), features, categorical, params or {}, cfg, rounds, levels)
         return booster, calibrator, raw
 
     g_booster, g_cal, g_raw = fit(train, valid)
@@ -440,8 +441,7 @@ def fit_servable(split: TimeSplit, cfg: Any, model: RoutedModel
     from models.linear import LinearScorer
 
     feats, levels = model.feature_names, model.categorical_levels
-    fit_rows = pl.concat([split.train, split.validation]).unique(["account_id", "cutoff"],
-                                                                 maintain_order=True)
+    fit_rows = train_and_validation(split.train, split.validation)
     y = _labels(fit_rows)
     X = build_matrix(fit_rows, feats, levels)
     out: dict[str, tuple[RoutedModel, np.ndarray]] = {}

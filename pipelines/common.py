@@ -48,15 +48,12 @@ def load_profiled_tables(cfg: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]
     """(tables, profile, defaults): load and validate, profile the events ("profile first"),
     write ``${output.dir}/profile.json`` and ``profile.html``, and fill the settings the user
     left open from the profile (``ingest.defaults``: one log line each) into ``cfg`` in place."""
-    from ingest.defaults import _non_usage, apply_defaults, resolve_defaults
-    from ingest.profile import profile_tables
+    from ingest.defaults import apply_defaults, profile_for, resolve_defaults
     from report.profile import render_profile_page
 
     tables = load_tables(cfg)
     with step("profile the events", log):
-        profile = profile_tables(tables, horizon_days=int(cfg.label.horizon_days),
-                                 default_event=str(cfg.data.default_event),
-                                 milestone_exclude=_non_usage(cfg))
+        profile = profile_for(tables, cfg)
     out = output_dir(cfg)
     write_text(json.dumps(profile, indent=2, sort_keys=True) + "\n", out / PROFILE)
     render_profile_page(profile, out / PROFILE_PAGE)
