@@ -110,8 +110,9 @@ def main() -> None:
     import mlflow
 
     from core.config import load_config
-    from pipelines.score import parse_as_of, score_job
+    from pipelines.score import score_job
     from pipelines.train import train_job
+    from scoring.history import parse_as_of
 
     tmp = Path(tempfile.mkdtemp(prefix="cause_attribution_"))
     base = [f"output.dir={tmp}/out", f"mlflow.tracking_uri=sqlite:///{tmp}/mlruns/mlflow.db",

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from core.logs import get_logger
 from simulator.core import DEMO_COUNT, DEMO_EVERY_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ ONSET_AGE_BUCKETS = ("1-6d", "7-13d", "14-27d", "28d+", "after_cutoff", "none")
 #: The latent columns of the ceiling arm (strings are categorical features for the model).
 LATENT_CAUSE, LATENT_AGE = "latent_past_cause", "latent_past_onset_age_days"
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 
 # -- analysis (pure) ------------------------------------------------------------------------

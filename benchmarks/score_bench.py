@@ -6,7 +6,7 @@ The model is the registered champion (``models:/adoption-decay@champion`` in
 ``mlflow.tracking_uri``), i.e. what ``decay-train`` made from ``data/demo``; with no champion the
 benchmark runs ``decay-train`` first. It has native categorical splits (segments,
 ``maturity_stage``) and NaN features, so the woodelf backend goes through our converter
-``models.woodelf_lgb``. Its shape (trees, leaves, depth, categorical splits per booster) is
+``scoring.woodelf_lgb``. Its shape (trees, leaves, depth, categorical splits per booster) is
 recorded.
 
 ``--part main``: the demo feature rows (all cutoffs) are resampled with replacement (seed
@@ -50,13 +50,14 @@ from omegaconf import OmegaConf
 from core.atomic import write_text
 from core.config import load_config
 from core.errors import NoModelError
-from models.explain import explain
+from core.logs import get_logger
 from models.router import RoutedModel
+from scoring.explain import explain
 
 RESULT = Path(__file__).resolve().parent / "results" / "score.json"
 TARGETS = {"speedup_vs_shap_min": 3.0, "agreement_max_abs": 1e-4, "total_1M_s_max": 600,
            "peak_gib_max": 8}
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 
 def _peak_gib() -> float:
@@ -86,7 +87,7 @@ def model_shape(model: RoutedModel, frame: pl.DataFrame) -> dict[str, Any]:
 
 def load_model(cfg: Any) -> tuple[RoutedModel, dict[str, Any]]:
     """The champion; with none registered, run decay-train (features from data/demo) first."""
-    from models.registry import load_routed_model
+    from tracking.registry import load_routed_model
 
     try:
         return load_routed_model(None, cfg)
@@ -149,7 +150,7 @@ def shap_contributions(model: RoutedModel, explainers: dict[str, Any], frame: pl
 
 
 def run_main(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from models.score import ScoreParams, score_accounts
+    from scoring.score import ScoreParams, score_accounts
 
     model, info = load_model(cfg)
     dataset, catalogue = load_features(cfg, model)

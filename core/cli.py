@@ -7,7 +7,6 @@ Exit codes (stable; schedulers rely on them):
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from core.errors import DecayError
+from core.logs import get_logger
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 #: Exit code of a configuration error (an unknown key, a wrongly typed value, a bad choice).
 EXIT_CONFIG = 2

@@ -332,7 +332,7 @@ class ScoreConfig:
     # scores.csv: text cells a spreadsheet would run as a formula (= + - @ tab CR first) get a
     # leading ' (customer data is hostile); false = raw values for machine consumers.
     csv_neutralise: bool = True
-    # Why vs. that (models/score.py `cause_attribution`): driver families that name a reason a CSM
+    # Why vs. that (scoring/score.py `cause_attribution`): driver families that name a reason a CSM
     # can act on. Every other family (activity, trends, breadth, peer: usage going down; lifecycle:
     # renewal timing and tenure) is a *symptom*. `top_cause_family` (which also picks the playbook
     # rule) is the cause family with the largest summed contribution, compared with the account's

@@ -15,13 +15,15 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from core.logs import PROJECT
+
 T = TypeVar("T")
 
 
 def progress(items: Iterable[T], desc: str, total: int | None = None,
              logger: logging.Logger | None = None, every: int = 10) -> Iterator[T]:
     """Iterate with a bar (when stderr is a terminal) and log a line every ``every`` percent."""
-    log = logger or logging.getLogger("adoption_decay")
+    log = logger or logging.getLogger(PROJECT)
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     start = time.perf_counter()
@@ -41,7 +43,7 @@ def progress(items: Iterable[T], desc: str, total: int | None = None,
 @contextlib.contextmanager
 def step(name: str, logger: logging.Logger | None = None) -> Iterator[None]:
     """Log the start and the elapsed time of a named step."""
-    log = logger or logging.getLogger("adoption_decay")
+    log = logger or logging.getLogger(PROJECT)
     log.info("%s ...", name)
     start = time.perf_counter()
     yield

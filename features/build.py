@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -23,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
+from core.logs import get_logger
 from features import (
     engagement,
     friction,
@@ -43,7 +43,7 @@ from features.labels import build_labels
 from features.windows import DAY, T, date_to_day, day_of
 from ingest.tables import Tables
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 # Bump when the feature code changes meaning, so cached datasets are rebuilt.
 FEATURES_VERSION = "3"

@@ -26,7 +26,7 @@ FAMILIES = ("activity", "trends", "breadth", "role", "milestones", "onboarding",
 HIGHER_IS = ("healthier", "riskier")
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
 # Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
-# entity noun (filled at scoring from data.entity: models.sentences.fill_entity).
+# entity noun (filled at scoring from data.entity: scoring.sentences.fill_entity).
 ROW_PLACEHOLDERS = ("value", "value_abs", "peer", "entity", "entities", "Entity", "Entities")
 
 
@@ -170,3 +170,27 @@ def render_sentence(entry: Mapping[str, str], row: Mapping[str, Any], feature: s
     values["value"] = _fmt(row.get(feature))
     values["peer"] = _fmt(peer)
     return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"])
+
+
+def model_catalogue(feature_names: Sequence[str], categorical_levels: Mapping[str, Any],
+                    catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
+    """Catalogue entries for a model's input features.
+
+    Why: a model is explained with the words of the features it was trained on; categorical
+    inputs (segments, maturity stage) that no pattern covers get a plain "<Name>: <level>."
+    sentence, and a feature with no entry at all is a config error, not a silent blank."""
+    expanded = expand_patterns(catalogue_cfg, fcfg)
+    out: dict[str, dict[str, str]] = {}
+    for f in feature_names:
+        if f in expanded:
+            out[f] = expanded[f]
+        elif f in categorical_levels:
+            family = "lifecycle" if f == "maturity_stage" else "peer"
+            title = f.replace("_", " ").capitalize()
+            out[f] = {"family": family, "unit": "category", "higher_is": "riskier",
+                      "description": f"the account's {f.replace('_', ' ')}",
+                      "sentence": f"{title}: {{{f}}}."}
+        else:
+            raise ConfigValueError(f"model feature {f!r} has no catalogue entry",
+                                   hint="add a pattern for it in conf/catalogue/default.yaml")
+    return out

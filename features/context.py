@@ -9,7 +9,6 @@ a day ``>= t``: the only data on a row are samples at ``t`` or earlier.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from core.logs import get_logger
 from features.cache import DayCache, Sampler, last_to_series, users_net_days
 from features.daily import usage_expr
 from features.grid import NEVER, Grid
@@ -28,7 +28,7 @@ from features.windows import (
 )
 from ingest.tables import Tables
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 ACC_FACTS = ("usage_n", "active_day", "errors", "tickets", "invites", "users_net")
 

@@ -26,19 +26,19 @@ UTC day with at least one event of any kind; windows are ``[t - w, t)``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from core.logs import get_logger
 from features.cache import DayCache, Sampler, last_to_series
 from features.context import EventCells, safe_div
 from features.grid import Grid
 from features.windows import DAY, T
 from ingest.tables import Tables
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 #: Prefix of the sample columns this module adds to the wide frame (no clash with others).
 PREFIX = "hist_"

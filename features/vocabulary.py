@@ -26,20 +26,20 @@ cutoff of the build, so the feature set (like every value) is point-in-time.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from core.logs import get_logger
 from features.cache import DENSE_MAX, DayCache, Sampler, last_to_series
 from features.context import EventCells, safe_div
 from features.grid import Grid
 from features.windows import DAY, T
 from ingest.profile import unique_slugs
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 #: Prefix of the sample columns this module adds to the wide frame (no clash with others).
 PREFIX = "voc_"

@@ -23,12 +23,13 @@ data are left out (one line each).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from omegaconf import OmegaConf, open_dict
 
-log = logging.getLogger("adoption_decay")
+from core.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Config keys this module may fill, in the order they are resolved.
 KEYS = ("snapshot.every_days", "snapshot.count", "features.vocabulary_events",

@@ -8,7 +8,6 @@ problem at once instead of one per run.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,14 @@ from typing import Any
 import polars as pl
 
 from core.errors import DataValidationError
+from core.logs import get_logger
 from core.progress import step
 from ingest.quarantine import log_counts, raise_if_rejected, write_quarantine
 from ingest.read import column_mapping, scan_table
 from ingest.tables import Tables
 from ingest.validate import ValidatedTable, contract_for, fill_event_defaults, validate_table
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 ON_ERROR = ("fail", "quarantine")
 

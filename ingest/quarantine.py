@@ -7,17 +7,17 @@ canonical schema.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import polars as pl
 
 from core.atomic import write_parquet
 from core.errors import DataValidationError
+from core.logs import get_logger
 from ingest.read import SOURCE_FILE
 from ingest.validate import REASON, REASON_COLUMN, ValidatedTable
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 MAX_EXAMPLES = 5
 

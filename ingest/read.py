@@ -13,7 +13,6 @@ quarantine. Parquet keeps its stored types and is checked against the contract i
 from __future__ import annotations
 
 import glob as globlib
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Any
 import polars as pl
 
 from core.errors import DataValidationError
+from core.logs import get_logger
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 FORMATS = ("parquet", "csv")
 # Name of the column that carries each row's source file (kept for the quarantine).

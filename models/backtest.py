@@ -13,19 +13,19 @@ improving over time). With fewer than two origins std and trend are NaN.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from core.logs import get_logger
 from core.progress import progress
 from models import metrics
 from models.router import RoutedModel
 from models.split import TimeSplit, rolling_origins
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 #: Test metrics kept per origin.
 ORIGIN_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_at_top", "recall_at_capacity",

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from core.errors import ConfigValueError
+from core.logs import get_logger
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 MISSING_LEVEL = "__missing__"
 

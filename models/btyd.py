@@ -36,7 +36,6 @@ comparison is in-sample (equal parameter counts: the same ranking as AIC).
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 import warnings
@@ -49,6 +48,7 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, logsumexp
 
+from core.logs import get_logger
 from features.windows import day_of
 
 MODELS = ("bgnbd", "paretonbd")
@@ -59,7 +59,7 @@ HOLDOUT_FRACTION = 0.2
 MIN_HOLDOUT_ACCOUNTS = 500
 SUMMARY = ("frequency", "recency", "T")
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 
 def _lifetimes() -> Any:

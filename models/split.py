@@ -35,7 +35,6 @@ same rows as with a weekly schedule; only the training rows become denser.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -44,8 +43,9 @@ from typing import Any
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError
+from core.logs import get_logger
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 PERIODS = ("train", "validation", "test")
 

@@ -27,7 +27,6 @@ Why it is built this way:
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,14 +37,15 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError, DataValidationError
+from core.logs import get_logger
 from models import baselines, metrics
 from models.calibration import fit_calibrator
-from models.drift import TRAINING_STATS_KEY, training_distributions
 from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel, build_matrix
 from models.split import TimeSplit, time_split
 from models.split import labelled as split_labelled
+from scoring.drift import TRAINING_STATS_KEY, training_distributions
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 STRATEGIES = ("per_segment", "global", "auto")
 #: model.promotion_metric -> (LightGBM metric, higher is better)

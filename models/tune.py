@@ -15,7 +15,6 @@ Why these choices:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,10 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError
+from core.logs import get_logger
 from models.train import lgb_metric
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 #: tune.objective -> (LightGBM metric name, study direction).
 MAX_LEAVES = 63
@@ -304,3 +304,40 @@ def figures(study: optuna.Study) -> dict[str, Any]:
         except (ValueError, RuntimeError, ZeroDivisionError) as err:
             log.warning("parameter importance plot skipped: %s", err)
     return out
+
+
+def tuning_frames(dataset: pl.DataFrame, cfg: DictConfig
+                  ) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str]]:
+    """(train, validation, features, categorical) of the training time split (labelled rows):
+    tuning never sees the test period."""
+    from models.split import time_split
+    from models.train import feature_columns
+
+    split = time_split(dataset, cfg)
+    features = feature_columns(dataset, cfg)
+    if isinstance(features, tuple):
+        features, categorical = features
+    else:
+        categorical = [f for f in features if dataset.schema[f] in (pl.String, pl.Categorical)]
+    return split.train, split.validation, list(features), list(categorical)
+
+
+def write_best_params(result: TuneResult, cfg: DictConfig) -> Path:
+    """``${output.dir}/tune/best_params.json`` (atomic), read back by ``model.params=best``."""
+    import json
+
+    from core.atomic import write_text
+
+    path = Path(str(cfg.output.dir)) / "tune" / "best_params.json"
+    return write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", path)
+
+
+def resolve_params(cfg: DictConfig) -> dict[str, Any] | None:
+    """LightGBM params to train with: the tuned best for ``model.params=best``, else None
+    (``train_models`` then uses ``model.params`` from the config)."""
+    if isinstance(cfg.model.params, str):
+        if cfg.model.params != "best":
+            raise ConfigValueError(f"model.params={cfg.model.params!r} is not a dict or 'best'",
+                                   hint="use model.params=best or set individual model.params.<key>")
+        return best_params(cfg)
+    return None

@@ -9,7 +9,6 @@ written (atomically) so the next step can reuse it.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ import polars as pl
 import yaml
 
 from core.atomic import write_parquet, write_text
+from core.logs import get_logger
 from core.progress import step
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 DATASET = "dataset.parquet"
 META = "dataset.meta.json"
@@ -140,3 +140,11 @@ def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     log.info("wrote %s (%d rows, %d columns) and %s", path, dataset.height, dataset.width,
              out / CATALOGUE)
     return dataset, catalogue
+
+
+def read_truth(cfg: Any) -> pl.DataFrame | None:
+    """The simulator's oracle table when ``data.truth`` is set and exists (None on real data)."""
+    path = cfg.data.get("truth")
+    if not path or not Path(str(path)).exists():
+        return None
+    return pl.read_parquet(str(path))

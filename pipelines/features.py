@@ -7,7 +7,6 @@ features per family, label base rate overall and per segment.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from typing import Any
@@ -18,9 +17,10 @@ from omegaconf import DictConfig
 
 from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
+from core.logs import get_logger
 from core.progress import step
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 
 def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:

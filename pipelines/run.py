@@ -7,7 +7,6 @@ fails alone with its own exit code, frees its memory, and logs exactly as when r
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ from omegaconf import DictConfig
 from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from core.errors import ConfigValueError, DecayError
+from core.logs import get_logger
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 STEPS = ("simulate", "features", "tune", "train", "score")
 

@@ -7,7 +7,6 @@ Example: ``python -m pipelines.simulate simulate.accounts=200 data.dir=/tmp/demo
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -18,9 +17,10 @@ from omegaconf import DictConfig
 from core.atomic import write_parquet
 from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
+from core.logs import get_logger
 from simulator import Simulation, simulate, spec_from_config
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 
 def write_simulation(sim: Simulation, data_dir: str | Path) -> dict[str, Path]:

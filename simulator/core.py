@@ -11,7 +11,6 @@ UTC days before ``end_date`` (exclusive); nothing at or after ``end_date`` is wr
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError
+from core.logs import get_logger
 from core.progress import progress, step
 from simulator import calendar, world
 from simulator.activity import US_PER_DAY, build_events, calendar_base, draw_active_days
@@ -29,7 +29,7 @@ from simulator.mechanisms import Episodes, HazardState, curves, run_hazards, sta
 from simulator.oracle import LabelSpec, causes, cutoff_truth
 from simulator.world import NEVER
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 TS = pl.Datetime("us", "UTC")
 

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from core.errors import DataValidationError
-from models.drift import TRAINING_STATS_KEY, feature_psi
 from models.router import GLOBAL, RoutedModel
 from models.split import time_split
 from models.train import baseline_warnings, feature_columns, fit_booster, fit_routed, train_models
+from scoring.drift import TRAINING_STATS_KEY, feature_psi
 
 from .conftest import make_dataset, small_cfg
 

@@ -20,10 +20,10 @@ from omegaconf import OmegaConf
 
 from core.config import load_config
 from features.catalogue import expand_patterns
-from models.playbook import next_best_action
-from models.sentences import template_expr
 from report.render import render_report
 from report.words import entity_noun, has_users, plural, report_words, usage_metric
+from scoring.playbook import next_best_action
+from scoring.sentences import template_expr
 from tests.report.conftest import tiny_inputs
 
 #: The demo's vocabulary, as whole words (plurals too), and its usage panel's title.

@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 
 from core.config import load_config
 from features.catalogue import expand_patterns
-from models.drift import TRAINING_STATS_KEY, training_distributions
 from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel
+from scoring.drift import TRAINING_STATS_KEY, training_distributions
 
 AS_OF = date(2026, 11, 1)
 FEATURES = ["active_users_28d", "active_users_prev_28d", "active_users_trend_ratio",

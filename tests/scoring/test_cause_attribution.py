@@ -15,8 +15,8 @@ import pytest
 from benchmarks.cause_attribution import EXPECTED_FAMILIES, attribution_table, summarise
 from core.config import load_config
 from core.errors import ConfigValueError
-from models.cause import cause_attribution, family_top_feature, prior_mask
-from models.score import ScoreParams
+from scoring.cause import cause_attribution, family_top_feature, prior_mask
+from scoring.params import ScoreParams
 
 # Module-scoped fixtures are built once: keep these tests on one xdist worker.
 pytestmark = pytest.mark.xdist_group("cause_world")
@@ -150,7 +150,7 @@ def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     runs, dirs = [], []
     for k in range(SCORED_CUTOFFS):
         as_of = cfg.snapshot.as_of
-        from pipelines.score import parse_as_of
+        from scoring.history import parse_as_of
 
         day = parse_as_of(as_of) - timedelta(days=int(cfg.snapshot.every_days) * k)
         out = score_job(load_config([*base, f"snapshot.as_of={day}", "score.report=false"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from models.sentences import format_number, template_expr
+from scoring.sentences import format_number, template_expr
 
 NEVER = 500.0
 UNITS = {"days_since_admin_left": "days", "days_to_renewal": "days", "tenure_days": "days",
@@ -71,7 +71,7 @@ def test_a_negative_value_reads_as_words_with_sentence_negative() -> None:
 def test_the_shipped_milestone_delays_have_negative_wording() -> None:
     from core.config import load_config
     from features.catalogue import expand_patterns
-    from models.sentences import with_never_texts
+    from scoring.sentences import with_never_texts
 
     cfg = load_config([])
     cat = with_never_texts(expand_patterns(cfg.catalogue, cfg.features), cfg.catalogue, cfg.features)

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.drift import bin_proportions, feature_distribution, feature_psi, psi
+from scoring.drift import bin_proportions, feature_distribution, feature_psi, psi
 
 
 def test_deciles_and_null_bin_by_hand() -> None:
@@ -64,7 +64,7 @@ def test_features_that_grow_with_time_are_reported_not_warned() -> None:
 
     import numpy as np
 
-    from models.drift import feature_psi, training_distributions
+    from scoring.drift import feature_psi, training_distributions
 
     rng = np.random.default_rng(0)
     cut = [date(2026, 1, 5) + timedelta(days=7 * k) for k in range(10)]

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.explain import BACKENDS, booster_contributions, explain, family_contributions
+from scoring.explain import BACKENDS, booster_contributions, explain, family_contributions
 from tests.scoring.conftest import FEATURES, stump_model
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.score import ScoreParams
-from models.sentences import (
+from scoring.params import ScoreParams
+from scoring.sentences import (
     DEFAULT_PEER_NEVER,
     format_number,
     never_features,

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from core.config import load_config
-from models.playbook import next_best_action, validate_playbook
+from scoring.playbook import next_best_action, validate_playbook
 
 DEMO_WORDS = re.compile(r"\b(accounts?|champions?|integrations?|seats?|admins?|builders?|"
                         r"workflows?|milestones?|colleagues?|team)\b", re.IGNORECASE)
@@ -23,7 +23,7 @@ def playbook() -> dict[str, Any]:
 
 
 def _context(families: list[str | None], state: str | None = None) -> pl.DataFrame:
-    """No milestones in the data: milestone_state null, total 0 (models.playbook)."""
+    """No milestones in the data: milestone_state null, total 0 (scoring.playbook)."""
     n = len(families)
     return pl.DataFrame({
         "top_family": families, "milestone_state": [state] * n,

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from core.errors import ConfigValueError
-from models.explain import top_contributions
-from models.playbook import next_best_action, validate_playbook
 from models.router import Calibrator
-from models.score import ScoreParams, crm_table, rank_and_tier, score_accounts, with_change
-from models.sentences import format_number
+from scoring.explain import top_contributions
+from scoring.params import ScoreParams
+from scoring.playbook import next_best_action, validate_playbook
+from scoring.score import crm_table, rank_and_tier, score_accounts, with_change
+from scoring.sentences import format_number
 from tests.scoring.conftest import AS_OF, make_features, stump_model
 
 SEGMENTS = ["industry", "size_tier", "use_case"]
@@ -230,7 +231,7 @@ def test_a_served_baseline_is_scored_and_explained_like_a_booster(catalogue, pla
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
-    from models.score import neutralise_formulas
+    from scoring.score import neutralise_formulas
 
     crm = pl.DataFrame({"account_id": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "ok",
                                        None],
@@ -243,7 +244,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
 
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=20))
 def test_no_neutralised_cell_starts_a_formula(values) -> None:
-    from models.score import FORMULA_START, neutralise_formulas
+    from scoring.score import FORMULA_START, neutralise_formulas
 
     out = neutralise_formulas(pl.DataFrame({"v": values}, schema={"v": pl.String}))["v"].to_list()
     for before, after in zip(values, out, strict=True):

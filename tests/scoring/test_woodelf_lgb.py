@@ -1,4 +1,4 @@
-"""models.woodelf_lgb: woodelf TreeSHAP of LightGBM boosters equals LightGBM's own pred_contrib.
+"""scoring.woodelf_lgb: woodelf TreeSHAP of LightGBM boosters equals LightGBM's own pred_contrib.
 
 Reference is always ``booster.predict(X, pred_contrib=True)`` (exact path-dependent TreeSHAP):
 hand-written model strings pin each routing rule (missing types, default directions, categorical
@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import load_config
-from models import woodelf_lgb
-from models.explain import booster_contributions, explain
 from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel
+from scoring import woodelf_lgb
+from scoring.explain import booster_contributions, explain
 
 TOL = 1e-4
 

@@ -13,8 +13,9 @@ import pytest
 from mlflow import MlflowClient
 
 from core.errors import NoModelError
-from models import registry, tracking
-from models.registry import beats, promotion_score
+from tracking import registry
+from tracking import runs as tracking
+from tracking.registry import beats, promotion_score
 
 from .conftest import make_frame, make_model
 

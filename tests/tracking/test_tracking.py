@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mlflow import MlflowClient
 
-from models import tracking
+from tracking import runs as tracking
 
 from .conftest import make_frame
 

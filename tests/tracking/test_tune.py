@@ -13,7 +13,7 @@ import pytest
 from core.errors import ConfigValueError
 from models import tune as tuning
 from models.train import fit_booster
-from pipelines.tune import tune_frames
+from tracking.jobs import tune_tracked as tune_frames
 
 from .conftest import make_frame
 

@@ -27,7 +27,7 @@ no feature contribution (only base value) and are dropped.
 
 Values: ``contributions`` returns ``contrib[n, n_features]`` in raw-score (log-odds) units;
 the base value (LightGBM's ``ExpectedValue``, one constant per booster) is the caller's, e.g.
-``models.explain.base_value``.
+``scoring.explain.base_value``.
 """
 
 from __future__ import annotations

@@ -17,75 +17,29 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from core.config import EvalConfig, ScoreConfig
-from core.errors import ConfigValueError
-from models.cause import (
+from core.errors import ConfigValueError, DataValidationError
+from models.router import RoutedModel
+from scoring.cause import (
     CAUSE_COLUMNS,
     cause_attribution,
     family_top_feature,
     prior_mask,
     validate_cause_params,
 )
-from models.explain import explain, family_contributions, top_contributions
-from models.peers import peer_column, peer_medians
-from models.playbook import milestone_progress, next_best_action, validate_playbook
-from models.router import RoutedModel
-from models.sentences import DEFAULT_ENTITY, PLACEHOLDER, humanise, template_expr
+from scoring.explain import explain, family_contributions, top_contributions
+from scoring.params import ScoreParams
+from scoring.peers import peer_column, peer_medians
+from scoring.playbook import milestone_progress, next_best_action, validate_playbook
+from scoring.sentences import DEFAULT_ENTITY, PLACEHOLDER, humanise, template_expr
 
 TIERS = ("high", "medium", "low")
-
-
-#: The typed ``score`` section's defaults: the one source of ScoreParams' defaults too.
-_SCORE = ScoreConfig()
-
-
-@dataclass
-class ScoreParams:
-    """The ``score`` config section (plus ``eval.capacity``) as plain values. Defaults are the
-    schema's (core/config.py ``ScoreConfig``, ``EvalConfig``), so ``ScoreParams()`` and
-    ``ScoreParams.from_cfg(default config)`` agree by construction."""
-
-    tier_mode: str = _SCORE.tier_mode
-    tier_thresholds: dict[str, float] = field(default_factory=lambda: dict(_SCORE.tier_thresholds))
-    tier_shares: dict[str, float] = field(default_factory=lambda: dict(_SCORE.tier_shares))
-    capacity: int = EvalConfig.capacity
-    top_drivers: int = _SCORE.top_drivers
-    top_protective: int = _SCORE.top_protective
-    chunk_rows: int = _SCORE.chunk_rows
-    explainer: str = _SCORE.explainer
-    n_jobs: int = _SCORE.n_jobs
-    # Cause attribution (see `cause_attribution` and core/config.py ScoreConfig).
-    cause_families: tuple[str, ...] = tuple(_SCORE.cause_families)
-    cause_min_contribution: float = _SCORE.cause_min_contribution
-    cause_min_share: float = _SCORE.cause_min_share
-    cause_relative_to: str = _SCORE.cause_relative_to
-    cause_loss_families: tuple[str, ...] = tuple(_SCORE.cause_loss_families)
-    # ``features.never_days``: the value a "days since X" feature takes when X never happened.
-    # None = no sentinel (numbers are shown as they are).
-    never_days: float | None = None
-
-    @classmethod
-    def from_cfg(cls, cfg: Any) -> ScoreParams:
-        s = cfg.score
-        return cls(tier_mode=str(s.tier_mode),
-                   tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
-                   tier_shares={str(k): float(v) for k, v in s.tier_shares.items()},
-                   capacity=int(cfg.eval.capacity), top_drivers=int(s.top_drivers),
-                   top_protective=int(s.top_protective), chunk_rows=int(s.chunk_rows),
-                   explainer=str(s.explainer), n_jobs=int(s.n_jobs),
-                   cause_families=tuple(str(f) for f in s.cause_families),
-                   cause_min_contribution=float(s.cause_min_contribution),
-                   cause_min_share=float(s.cause_min_share),
-                   cause_relative_to=str(s.cause_relative_to),
-                   cause_loss_families=tuple(str(f) for f in s.cause_loss_families),
-                   never_days=float(cfg.features.never_days))
 
 
 @dataclass
@@ -416,3 +370,13 @@ def risk_summary(scores: pl.DataFrame) -> dict[str, float]:
     for t in TIERS:
         out[f"tier_{t}"] = float(counts.get(t, 0))
     return out
+
+
+def check_model_columns(feature_names: Sequence[str], features: pl.DataFrame) -> None:
+    """DataValidationError when the features built now lack inputs the model was trained on."""
+    missing = [f for f in feature_names if f not in features.columns]
+    if missing:
+        raise DataValidationError(
+            f"the features built at this cutoff lack model input columns {missing[:5]} "
+            f"({len(missing)} missing)",
+            hint="the data or feature config changed since training: run decay-train again")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import re
 import subprocess
@@ -33,7 +32,9 @@ from mlflow.utils.validation import (
 )
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger("adoption_decay")
+from core.logs import get_logger
+
+log = get_logger(__name__)
 
 _BAD_KEY_CHARS = re.compile(r"[^0-9A-Za-z_\-. ]")
 

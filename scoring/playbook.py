@@ -15,8 +15,8 @@ import polars as pl
 
 from core.errors import ConfigValueError
 from features.catalogue import FAMILIES
-from models.peers import peer_column
-from models.sentences import DEFAULT_ENTITY, fill_entity, format_number, template_expr
+from scoring.peers import peer_column
+from scoring.sentences import DEFAULT_ENTITY, fill_entity, format_number, template_expr
 
 MILESTONE_STATES = ("none", "partly", "all")
 

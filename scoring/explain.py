@@ -15,7 +15,6 @@ that row and the booster only, so chunking never changes a value.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,9 +23,10 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError
+from core.logs import get_logger
 from models.router import RoutedModel
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 BACKENDS = ("pred_contrib", "woodelf", "shap")
 
@@ -61,7 +61,7 @@ def booster_contributions(booster: lgb.Booster, X: np.ndarray, backend: str = "p
         return np.ascontiguousarray(c[:, :f]), c[:, f].copy()
     base = np.full(n, base_value(booster, f))
     if backend == "woodelf":  # our converter: categorical splits and LightGBM's missing values
-        from models import woodelf_lgb
+        from scoring import woodelf_lgb
 
         return woodelf_lgb.contributions(booster, X), base
     import warnings
@@ -86,7 +86,7 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
     """Exact TreeSHAP of each row's serving model: ``(contrib[n, n_features], base[n])``.
 
     ``contrib`` columns follow ``model.feature_names``; ``contrib.sum(1) + base`` equals
-    ``model.predict_raw(frame)``. ``woodelf`` goes through ``models.woodelf_lgb`` (categorical
+    ``model.predict_raw(frame)``. ``woodelf`` goes through ``scoring.woodelf_lgb`` (categorical
     splits and missing values included); a booster it cannot reproduce exactly (linear trees,
     multiclass), or one with categorical splits under ``shap``, is explained with
     ``pred_contrib`` instead (logged), so the values stay exact.
@@ -104,7 +104,7 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
         if not isinstance(booster, lgb.Booster):  # a served baseline: its own exact SHAP
             use = "pred_contrib"
         elif backend == "woodelf":
-            from models.woodelf_lgb import unsupported_reason
+            from scoring.woodelf_lgb import unsupported_reason
 
             reason = unsupported_reason(booster)
             if reason is not None:

@@ -10,7 +10,6 @@ version. Aliases, not stages (stages are deprecated in MLflow 3).
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -34,11 +33,12 @@ from omegaconf import DictConfig
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from core.errors import ConfigValueError, NoModelError
-from models import tracking
-from models.pyfunc import ARTIFACT_KEY, DecayModel
+from core.logs import get_logger
 from models.router import RoutedModel
+from tracking import runs as tracking
+from tracking.pyfunc import ARTIFACT_KEY, DecayModel
 
-log = logging.getLogger("adoption_decay")
+log = get_logger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -345,3 +345,9 @@ def register_and_promote(model: RoutedModel, test_frame: pl.DataFrame, cfg: Dict
                       str(cfg.model.promotion_metric), cfg)
     record(decision, run_id)
     return info, decision
+
+
+def test_rows(dataset: pl.DataFrame, test_scores: pl.DataFrame) -> pl.DataFrame:
+    """The dataset rows (features + label) of the run's scored test rows: the gate's common ground."""
+    keys = ["account_id", "cutoff"]
+    return dataset.join(test_scores.select(keys).unique(), on=keys, how="semi")

@@ -14,14 +14,15 @@ bin and sums to 1.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-log = logging.getLogger("adoption_decay")
+from core.logs import get_logger
+
+log = get_logger(__name__)
 
 #: Key of ``RoutedModel.metadata`` holding ``{feature: {"edges": [...], "proportions": [...]}}``.
 TRAINING_STATS_KEY = "feature_distributions"
@@ -127,3 +128,15 @@ def feature_psi(frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]],
     return (out.with_columns(((pl.col("psi") > warn) & ~pl.col("grows_with_time"))
                              .alias("drifted"))
             .sort(["psi", "feature"], descending=[True, False]))
+
+
+def log_drift(drift: pl.DataFrame, psi_warn: float) -> None:
+    """One info line for features that moved as they did within training, one warning per
+    feature that really drifted (``feature_psi``'s ``drifted``)."""
+    trending = drift.filter(pl.col("grows_with_time") & (pl.col("psi") > psi_warn))
+    if trending.height:
+        log.info("drift: %d features moved as they did within training (they grow with time): %s",
+                 trending.height, ", ".join(trending["feature"].to_list()[:8]))
+    for f, v in drift.filter(pl.col("drifted")).select("feature", "psi").iter_rows():
+        log.warning("drift: feature %s has PSI %.3f > score.psi_warn=%s against training",
+                    f, v, psi_warn)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError
 from features.catalogue import FAMILIES
-from models.explain import top_contributions
-
-if TYPE_CHECKING:
-    from models.score import ScoreParams
+from scoring.explain import top_contributions
+from scoring.params import ScoreParams
 
 CAUSE_RELATIVE_TO = ("peers", "base")
 

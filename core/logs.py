@@ -1,0 +1,17 @@
+"""One project logger, ``adoption_decay``, with one child per module.
+
+Why: each module logs under its own name (``adoption_decay.features.build``), so a line says where
+it came from and a user can quieten one module, while the job's handler, level and format are set
+once on the parent (``conf/hydra/job_logging``, tests' ``caplog``) and apply to every module.
+"""
+
+from __future__ import annotations
+
+import logging
+
+PROJECT = "adoption_decay"
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger for module ``name`` (pass ``__name__``), a child of the project logger."""
+    return logging.getLogger(f"{PROJECT}.{name}" if name != PROJECT else PROJECT)
