@@ -48,47 +48,79 @@ def high_risk(scores: pl.DataFrame, top_fraction: float = 0.1) -> pl.DataFrame:
     """Rows of ``scores`` (one or more runs, column ``as_of``) in tier high or the top
     ``top_fraction`` of their run by rank."""
     n = pl.len().over("as_of")
-    return scores.filter((pl.col("risk_tier") == "high")
-                         | (pl.col("rank") <= (n.cast(pl.Float64) * top_fraction).ceil()))
+    return scores.filter(
+        (pl.col("risk_tier") == "high")
+        | (pl.col("rank") <= (n.cast(pl.Float64) * top_fraction).ceil())
+    )
 
 
-def attribution_table(scores: pl.DataFrame, truth: pl.DataFrame,
-                      expected: Mapping[str, Sequence[str]] = EXPECTED_FAMILIES,
-                      top_fraction: float = 0.1) -> pl.DataFrame:
+def attribution_table(
+    scores: pl.DataFrame,
+    truth: pl.DataFrame,
+    expected: Mapping[str, Sequence[str]] = EXPECTED_FAMILIES,
+    top_fraction: float = 0.1,
+) -> pl.DataFrame:
     """High-risk rows with a planted cause (onset before the cutoff): account_id, as_of, cause,
     top_cause_family, top_cause_kind, top_family, match (bool)."""
     t = truth.select("account_id", pl.col("cutoff").alias("as_of"), "cause", "cause_onset")
     exp = pl.DataFrame({"cause": list(expected), "_expected": [list(v) for v in expected.values()]})
-    return (high_risk(scores, top_fraction)
-            .join(t, on=["account_id", "as_of"], how="inner")
-            .filter(pl.col("cause").is_in(list(expected)) & (pl.col("cause_onset") < pl.col("as_of")))
-            .join(exp, on="cause", how="left")
-            .with_columns(pl.col("_expected").list.contains(pl.col("top_cause_family"))
-                          .fill_null(False).alias("match"))
-            .select("account_id", "as_of", "cause", "top_cause_family", "top_cause_kind",
-                    "top_family", "match"))
+    return (
+        high_risk(scores, top_fraction)
+        .join(t, on=["account_id", "as_of"], how="inner")
+        .filter(pl.col("cause").is_in(list(expected)) & (pl.col("cause_onset") < pl.col("as_of")))
+        .join(exp, on="cause", how="left")
+        .with_columns(
+            pl.col("_expected")
+            .list.contains(pl.col("top_cause_family"))
+            .fill_null(False)
+            .alias("match")
+        )
+        .select(
+            "account_id",
+            "as_of",
+            "cause",
+            "top_cause_family",
+            "top_cause_kind",
+            "top_family",
+            "match",
+        )
+    )
 
 
-def summarise(scores: pl.DataFrame, truth: pl.DataFrame, top_fraction: float = 0.1) -> dict[str, Any]:
+def summarise(
+    scores: pl.DataFrame, truth: pl.DataFrame, top_fraction: float = 0.1
+) -> dict[str, Any]:
     """The rate, per-cause counts and confusions, and the same rate for the plain top family."""
     tab = attribution_table(scores, truth, top_fraction=top_fraction)
     per_cause = {}
     for (cause,), part in tab.partition_by("cause", as_dict=True, maintain_order=True).items():
         per_cause[str(cause)] = {
-            "n": part.height, "matched": int(part["match"].sum()),
+            "n": part.height,
+            "matched": int(part["match"].sum()),
             "rate": round(float(part["match"].mean()), 4),
-            "won_instead": dict(sorted(
-                part.filter(~pl.col("match")).group_by("top_cause_family").len()
-                .select(pl.col("top_cause_family").fill_null("(none)"), "len").iter_rows(),
-                key=lambda kv: -kv[1])),
+            "won_instead": dict(
+                sorted(
+                    part.filter(~pl.col("match"))
+                    .group_by("top_cause_family")
+                    .len()
+                    .select(pl.col("top_cause_family").fill_null("(none)"), "len")
+                    .iter_rows(),
+                    key=lambda kv: -kv[1],
+                )
+            ),
         }
-    exp = pl.DataFrame({"cause": list(EXPECTED_FAMILIES),
-                        "_e": [list(v) for v in EXPECTED_FAMILIES.values()]})
+    exp = pl.DataFrame(
+        {"cause": list(EXPECTED_FAMILIES), "_e": [list(v) for v in EXPECTED_FAMILIES.values()]}
+    )
     plain = tab.join(exp, on="cause").select(
-        pl.col("_e").list.contains(pl.col("top_family")).fill_null(False).mean())
+        pl.col("_e").list.contains(pl.col("top_family")).fill_null(False).mean()
+    )
     t = truth.select("account_id", pl.col("cutoff").alias("as_of"), "cause")
-    none = high_risk(scores, top_fraction).join(t, on=["account_id", "as_of"]).filter(
-        pl.col("cause").is_in(list(NO_CAUSE)))
+    none = (
+        high_risk(scores, top_fraction)
+        .join(t, on=["account_id", "as_of"])
+        .filter(pl.col("cause").is_in(list(NO_CAUSE)))
+    )
     return {
         "n_high_risk_with_cause": tab.height,
         "matched": int(tab["match"].sum()),
@@ -96,14 +128,17 @@ def summarise(scores: pl.DataFrame, truth: pl.DataFrame, top_fraction: float = 0
         "per_cause": dict(sorted(per_cause.items())),
         "rate_if_plain_top_family": round(float(plain.item()), 4) if tab.height else None,
         "no_cause_high_risk": none.height,
-        "no_cause_claimed_a_cause_share": (round(float((none["top_cause_kind"] == "cause").mean()), 4)
-                                           if none.height else None),
+        "no_cause_claimed_a_cause_share": (
+            round(float((none["top_cause_kind"] == "cause").mean()), 4) if none.height else None
+        ),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cutoffs", type=int, default=8, help="weekly cutoffs scored (latest first)")
+    parser.add_argument(
+        "--cutoffs", type=int, default=8, help="weekly cutoffs scored (latest first)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary output folder")
     args = parser.parse_args()
 
@@ -115,14 +150,20 @@ def main() -> None:
     from scoring.history import parse_as_of
 
     tmp = Path(tempfile.mkdtemp(prefix="cause_attribution_"))
-    base = [f"output.dir={tmp}/out", f"mlflow.tracking_uri=sqlite:///{tmp}/mlruns/mlflow.db",
-            f"mlflow.artifact_location={tmp}/mlruns/artifacts", "backtest.origins=1"]
+    base = [
+        f"output.dir={tmp}/out",
+        f"mlflow.tracking_uri=sqlite:///{tmp}/mlruns/mlflow.db",
+        f"mlflow.artifact_location={tmp}/mlruns/artifacts",
+        "backtest.origins=1",
+    ]
     cfg = load_config(base)
     cached = ROOT / "outputs" / "demo"
     from features.build import dataset_fingerprint
 
     meta = cached / "dataset.meta.json"
-    if meta.exists() and json.loads(meta.read_text()).get("fingerprint") == dataset_fingerprint(cfg):
+    if meta.exists() and json.loads(meta.read_text()).get("fingerprint") == dataset_fingerprint(
+        cfg
+    ):
         (tmp / "out").mkdir(parents=True)
         for name in ("dataset.parquet", "dataset.meta.json"):
             shutil.copy(cached / name, tmp / "out" / name)
@@ -141,13 +182,17 @@ def main() -> None:
     scores = pl.concat(runs, how="diagonal_relaxed")
     truth = pl.read_parquet(str(cfg.data.truth))
     result = {
-        "data": str(cfg.data.dir), "accounts": int(truth["account_id"].n_unique()),
+        "data": str(cfg.data.dir),
+        "accounts": int(truth["account_id"].n_unique()),
         "cutoffs_scored": sorted(str(d) for d in scores["as_of"].unique().to_list()),
         "accounts_scored": scores.height,
         "high_risk": "risk_tier == high or top 10% by rank, per cutoff",
         "expected_families": {k: list(v) for k, v in EXPECTED_FAMILIES.items()},
-        "method": {k: (list(v) if not isinstance(v, (str, int, float)) else v)
-                   for k, v in cfg.score.items() if str(k).startswith("cause_")},
+        "method": {
+            k: (list(v) if not isinstance(v, (str, int, float)) else v)
+            for k, v in cfg.score.items()
+            if str(k).startswith("cause_")
+        },
         "test_pr_auc": trained["metrics"].get("pr_auc"),
         **summarise(scores, truth),
         "seconds": {"train": round(train_s, 1), "score": round(score_s, 1)},

@@ -34,16 +34,35 @@ import polars as pl
 
 RESULT = Path(__file__).resolve().parent / "results" / "features.json"
 EVENT_TYPES = [
-    "login", "dashboard_viewed", "report_created", "workflow_created", "workflow_completed",
-    "automation_launched", "integration_connected", "integration_synced", "integration_error",
-    "user_invited", "support_ticket_opened", "export", "api_call", "comment_added",
-    "search", "settings_changed",
+    "login",
+    "dashboard_viewed",
+    "report_created",
+    "workflow_created",
+    "workflow_completed",
+    "automation_launched",
+    "integration_connected",
+    "integration_synced",
+    "integration_error",
+    "user_invited",
+    "support_ticket_opened",
+    "export",
+    "api_call",
+    "comment_added",
+    "search",
+    "settings_changed",
 ]
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def generate(n_events: int, n_accounts: int, users_per_account: int, days: int, seed: int,
-             out: Path, events_per_session: int = 8) -> None:
+def generate(
+    n_events: int,
+    n_accounts: int,
+    users_per_account: int,
+    days: int,
+    seed: int,
+    out: Path,
+    events_per_session: int = 8,
+) -> None:
     """Write events/users/accounts parquet files with skewed, session-shaped activity (vectorised).
 
     Like real product logs, events come in sessions: a user on a day does ~``events_per_session``
@@ -63,38 +82,50 @@ def generate(n_events: int, n_accounts: int, users_per_account: int, days: int, 
     offs = s_start[sess] + rng.integers(0, 3_600 * 10**6, n_events)
     p = rng.dirichlet(np.ones(len(EVENT_TYPES)) * 2)
     ev = rng.choice(len(EVENT_TYPES), size=n_events, p=p)
-    events = pl.DataFrame({
-        "a": acc.astype(np.int32), "u": user.astype(np.int32), "e": ev.astype(np.int32),
-        "ts": (start_us + offs).astype(np.int64), "value": rng.random(n_events),
-    }).select(
+    events = pl.DataFrame(
+        {
+            "a": acc.astype(np.int32),
+            "u": user.astype(np.int32),
+            "e": ev.astype(np.int32),
+            "ts": (start_us + offs).astype(np.int64),
+            "value": rng.random(n_events),
+        }
+    ).select(
         pl.format("acc{}", "a").alias("account_id"),
         pl.format("usr{}", "u").alias("user_id"),
-        pl.col("e").replace_strict(list(range(len(EVENT_TYPES))), EVENT_TYPES,
-                                   return_dtype=pl.String).alias("event"),
+        pl.col("e")
+        .replace_strict(list(range(len(EVENT_TYPES))), EVENT_TYPES, return_dtype=pl.String)
+        .alias("event"),
         pl.col("ts").cast(pl.Datetime("us", "UTC")).alias("timestamp"),
         "value",
     )
     events.write_parquet(out / "events.parquet")
     ids = np.arange(n_accounts)
-    created = pl.Series((start_us + signup * 86400 * 10**6).astype(np.int64)).cast(pl.Datetime("us", "UTC"))
-    pl.DataFrame({
-        "account_id": [f"acc{i}" for i in ids],
-        "industry": rng.choice(["fintech", "health", "retail", "media", "edu"], n_accounts),
-        "size_tier": rng.choice(["smb", "mid", "enterprise"], n_accounts),
-        "use_case": rng.choice(["ops", "analytics", "sales"], n_accounts),
-        "created_at": created,
-        "renewal_date": created.dt.offset_by("1y"),
-        "churned_at": pl.Series([None] * n_accounts, dtype=pl.Datetime("us", "UTC")),
-        "seats": rng.integers(5, 200, n_accounts),
-    }).write_parquet(out / "accounts.parquet")
+    created = pl.Series((start_us + signup * 86400 * 10**6).astype(np.int64)).cast(
+        pl.Datetime("us", "UTC")
+    )
+    pl.DataFrame(
+        {
+            "account_id": [f"acc{i}" for i in ids],
+            "industry": rng.choice(["fintech", "health", "retail", "media", "edu"], n_accounts),
+            "size_tier": rng.choice(["smb", "mid", "enterprise"], n_accounts),
+            "use_case": rng.choice(["ops", "analytics", "sales"], n_accounts),
+            "created_at": created,
+            "renewal_date": created.dt.offset_by("1y"),
+            "churned_at": pl.Series([None] * n_accounts, dtype=pl.Datetime("us", "UTC")),
+            "seats": rng.integers(5, 200, n_accounts),
+        }
+    ).write_parquet(out / "accounts.parquet")
     uid = np.arange(n_accounts * users_per_account)
-    pl.DataFrame({
-        "user_id": [f"usr{i}" for i in uid],
-        "account_id": [f"acc{i // users_per_account}" for i in uid],
-        "role": rng.choice(["admin", "builder", "member"], len(uid), p=[0.1, 0.3, 0.6]),
-        "created_at": created.gather(uid // users_per_account),
-        "deactivated_at": pl.Series([None] * len(uid), dtype=pl.Datetime("us", "UTC")),
-    }).write_parquet(out / "users.parquet")
+    pl.DataFrame(
+        {
+            "user_id": [f"usr{i}" for i in uid],
+            "account_id": [f"acc{i // users_per_account}" for i in uid],
+            "role": rng.choice(["admin", "builder", "member"], len(uid), p=[0.1, 0.3, 0.6]),
+            "created_at": created.gather(uid // users_per_account),
+            "deactivated_at": pl.Series([None] * len(uid), dtype=pl.Datetime("us", "UTC")),
+        }
+    ).write_parquet(out / "users.parquet")
 
 
 def _floor(events: pl.DataFrame, repeats: int = 3) -> dict[str, float]:
@@ -110,10 +141,18 @@ def _floor(events: pl.DataFrame, repeats: int = 3) -> dict[str, float]:
     week = (pl.col("timestamp").dt.date().cast(pl.Int32) // 7).alias("week")
     steps = {
         "encode_ids": lambda: encode_events(events),
-        "account_week_groupby": lambda: events.lazy().group_by("account_id", week)
-        .agg(pl.len(), pl.col("value").sum()).collect(engine="streaming"),
-        "user_week_groupby": lambda: events.lazy().group_by("account_id", "user_id", week)
-        .agg(pl.len()).collect(engine="streaming"),
+        "account_week_groupby": lambda: (
+            events.lazy()
+            .group_by("account_id", week)
+            .agg(pl.len(), pl.col("value").sum())
+            .collect(engine="streaming")
+        ),
+        "user_week_groupby": lambda: (
+            events.lazy()
+            .group_by("account_id", "user_id", week)
+            .agg(pl.len())
+            .collect(engine="streaming")
+        ),
     }
     out = {}
     for name, step in steps.items():
@@ -133,21 +172,30 @@ def child(data: Path, cutoffs: int, repeats: int) -> None:
     from ingest.tables import Tables
 
     events = pl.read_parquet(data / "events.parquet")
-    tables = Tables(events, pl.read_parquet(data / "users.parquet"),
-                    pl.read_parquet(data / "accounts.parquet"), END,
-                    ["industry", "size_tier", "use_case"])
-    cfg = load_config([f"snapshot.count={cutoffs}", "snapshot.every_days=7",
-                       "snapshot.as_of=2026-09-27"])
+    tables = Tables(
+        events,
+        pl.read_parquet(data / "users.parquet"),
+        pl.read_parquet(data / "accounts.parquet"),
+        END,
+        ["industry", "size_tier", "use_case"],
+    )
+    cfg = load_config(
+        [f"snapshot.count={cutoffs}", "snapshot.every_days=7", "snapshot.as_of=2026-09-27"]
+    )
     # The machine is shared: interleave the reference and the build and keep the min of each.
     ref, builds, ref_file, reads = [], [], [], []
     path = data / "events.parquet"
     for _ in range(repeats):
         for _ in range(3):
             t0 = time.perf_counter()
-            events.lazy().group_by("account_id").agg(pl.len(), pl.col("value").sum()).collect(engine="streaming")
+            events.lazy().group_by("account_id").agg(pl.len(), pl.col("value").sum()).collect(
+                engine="streaming"
+            )
             ref.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            pl.scan_parquet(path).group_by("account_id").agg(pl.len(), pl.col("value").sum()).collect(engine="streaming")
+            pl.scan_parquet(path).group_by("account_id").agg(
+                pl.len(), pl.col("value").sum()
+            ).collect(engine="streaming")
             ref_file.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         pl.read_parquet(path)
@@ -157,18 +205,29 @@ def child(data: Path, cutoffs: int, repeats: int) -> None:
         builds.append(time.perf_counter() - t0)
     build = min(builds)
     floor = _floor(events)
-    print(json.dumps({
-        "groupby_pass_s": min(ref), "build_s": build,
-        # The same pass and the build both starting from the parquet file (the build reads it
-        # whole first): what a user running ``decay-features`` on a file experiences.
-        "groupby_pass_from_file_s": min(ref_file), "read_events_s": min(reads),
-        "ratio_from_file": (min(reads) + build) / min(ref_file),
-        # Where the floor is: steps any build of these features needs, each against the pass.
-        "floor_s": floor, "floor_ratio_vs_groupby": {k: v / min(ref) for k, v in floor.items()},
-        "build_runs_s": [round(b, 3) for b in builds], "groupby_runs_s": [round(r, 4) for r in ref], "rows": dataset.height,
-        "features": len(catalogue), "accounts": dataset["account_id"].n_unique(),
-        "cutoffs": dataset["cutoff"].n_unique(), "label_rate": dataset["label"].mean(),
-    }))
+    print(
+        json.dumps(
+            {
+                "groupby_pass_s": min(ref),
+                "build_s": build,
+                # The same pass and the build both starting from the parquet file (the build reads it
+                # whole first): what a user running ``decay-features`` on a file experiences.
+                "groupby_pass_from_file_s": min(ref_file),
+                "read_events_s": min(reads),
+                "ratio_from_file": (min(reads) + build) / min(ref_file),
+                # Where the floor is: steps any build of these features needs, each against the pass.
+                "floor_s": floor,
+                "floor_ratio_vs_groupby": {k: v / min(ref) for k, v in floor.items()},
+                "build_runs_s": [round(b, 3) for b in builds],
+                "groupby_runs_s": [round(r, 4) for r in ref],
+                "rows": dataset.height,
+                "features": len(catalogue),
+                "accounts": dataset["account_id"].n_unique(),
+                "cutoffs": dataset["cutoff"].n_unique(),
+                "label_rate": dataset["label"].mean(),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -189,26 +248,55 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        generate(args.events, args.accounts, args.users_per_account, args.days, args.seed, Path(tmp),
-                 args.events_per_session)
+        generate(
+            args.events,
+            args.accounts,
+            args.users_per_account,
+            args.days,
+            args.seed,
+            Path(tmp),
+            args.events_per_session,
+        )
         gen_s = time.perf_counter() - t0
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.features_bench", "--child", tmp,
-                               "--cutoffs", str(args.cutoffs), "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.features_bench",
+                "--child",
+                tmp,
+                "--cutoffs",
+                str(args.cutoffs),
+                "--repeats",
+                str(args.repeats),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    res.update({
-        "events": args.events, "accounts_generated": args.accounts,
-        "users": args.accounts * args.users_per_account, "days": args.days,
-        "events_per_session": args.events_per_session,
-        "generate_s": round(gen_s, 2),
-        "events_per_s": args.events / res["build_s"],
-        "ratio_vs_groupby": res["build_s"] / res["groupby_pass_s"],
-        "peak_rss_gib": peak_kib / 2**20,
-        "target": {"ratio_vs_groupby_max": 10, "peak_rss_gib_max": 4},
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_after": os.getloadavg()[0],
-                    "python": platform.python_version(), "polars": pl.__version__},
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    res.update(
+        {
+            "events": args.events,
+            "accounts_generated": args.accounts,
+            "users": args.accounts * args.users_per_account,
+            "days": args.days,
+            "events_per_session": args.events_per_session,
+            "generate_s": round(gen_s, 2),
+            "events_per_s": args.events / res["build_s"],
+            "ratio_vs_groupby": res["build_s"] / res["groupby_pass_s"],
+            "peak_rss_gib": peak_kib / 2**20,
+            "target": {"ratio_vs_groupby_max": 10, "peak_rss_gib_max": 4},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_avg_1m_after": os.getloadavg()[0],
+                "python": platform.python_version(),
+                "polars": pl.__version__,
+            },
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

@@ -65,8 +65,12 @@ def run_shape(shape: str, n: int, seed: int, root: Path) -> dict[str, Any]:
         testlogs.write(shape, data, seed=seed, n=n)
         as_of = date.fromisoformat(testlogs.DEFAULT_AS_OF)
     info = json.loads((data / "README.json").read_text())["suggested_config"]
-    base = [*info["overrides"], f"snapshot.as_of={as_of}", f"output.dir={root / 'out' / shape}",
-            "model.params.num_threads=2"]
+    base = [
+        *info["overrides"],
+        f"snapshot.as_of={as_of}",
+        f"output.dir={root / 'out' / shape}",
+        "model.params.num_threads=2",
+    ]
     cfg = load_config(base)
     tables, _, _ = load_profiled_tables(cfg)
     dataset, _ = build_dataset(tables, cfg)
@@ -81,11 +85,17 @@ def run_shape(shape: str, n: int, seed: int, root: Path) -> dict[str, Any]:
     h = int(cfg.label.horizon_days)
     full = root / f"{shape}_full"
     full.mkdir()
-    pl.concat([pl.read_parquet(data / "events.parquet"),
-               pl.read_parquet(data / "future" / "events.parquet")]).write_parquet(
-        full / "events.parquet")
-    over = [*base, f"data.events={full / 'events.parquet'}",
-            f"data.observed_until={as_of + timedelta(days=h)}"]
+    pl.concat(
+        [
+            pl.read_parquet(data / "events.parquet"),
+            pl.read_parquet(data / "future" / "events.parquet"),
+        ]
+    ).write_parquet(full / "events.parquet")
+    over = [
+        *base,
+        f"data.events={full / 'events.parquet'}",
+        f"data.observed_until={as_of + timedelta(days=h)}",
+    ]
     if (data / "future" / "subscribers.parquet").exists():
         over.append(f"data.accounts={data / 'future' / 'subscribers.parquet'}")
     cfg_full = load_config(over)
@@ -94,16 +104,23 @@ def run_shape(shape: str, n: int, seed: int, root: Path) -> dict[str, Any]:
     tables_full = load_tables(cfg_full, root / f"{shape}_quarantine")
     feats = build_features(tables_full, [as_of], cfg_full)
     rows = feats.select("account_id", "cutoff").with_columns(
-        pl.lit(date_to_day(as_of), pl.Int32).alias(T))
+        pl.lit(date_to_day(as_of), pl.Int32).alias(T)
+    )
     truth = build_labels(tables_full, rows, cfg_full.label)
     keep = truth.get_column("label").is_not_null().to_numpy()
     y = truth.get_column("label").to_numpy()[keep].astype(float)
-    out: dict[str, Any] = {"shape": shape, "entities": n, "label": str(cfg.label.name),
-                           "horizon_days": h, "as_of": as_of.isoformat(),
-                           "scored": int(keep.sum()), "positives": int(y.sum()),
-                           "served": result.metrics.get("served"),
-                           "test_roc_auc_in_training": result.metrics.get("roc_auc"),
-                           "held_out": {}}
+    out: dict[str, Any] = {
+        "shape": shape,
+        "entities": n,
+        "label": str(cfg.label.name),
+        "horizon_days": h,
+        "as_of": as_of.isoformat(),
+        "scored": int(keep.sum()),
+        "positives": int(y.sum()),
+        "served": result.metrics.get("served"),
+        "test_roc_auc_in_training": result.metrics.get("roc_auc"),
+        "held_out": {},
+    }
     for name, m in models.items():
         s = m.predict_proba(feats)[keep]
         auc, se = auc_se(y, s)

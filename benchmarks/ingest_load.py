@@ -23,8 +23,17 @@ import polars as pl
 from core.config import load_config
 from ingest.load import load_tables
 
-EVENTS = ["login", "dashboard_viewed", "report_created", "workflow_completed", "api_call",
-          "export", "user_invited", "integration_synced", "support_ticket_opened"]
+EVENTS = [
+    "login",
+    "dashboard_viewed",
+    "report_created",
+    "workflow_completed",
+    "api_call",
+    "export",
+    "user_invited",
+    "integration_synced",
+    "support_ticket_opened",
+]
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
@@ -36,8 +45,12 @@ def make_events(n: int, accounts: int, seed: int) -> pl.DataFrame:
     account = pl.format("acc_{}", rnd % accounts)
     ts = pl.lit(datetime(2025, 1, 1)) + pl.duration(seconds=(rnd * 7919) % (600 * 86400))
     return pl.select(
-        pl.when(bad == 1).then(None).when(bad == 2).then(pl.lit("acc_unknown"))
-        .otherwise(account).alias("account_id"),
+        pl.when(bad == 1)
+        .then(None)
+        .when(bad == 2)
+        .then(pl.lit("acc_unknown"))
+        .otherwise(account)
+        .alias("account_id"),
         pl.format("u_{}", rnd % (accounts * 8)).alias("user_id"),
         pl.lit(pl.Series(EVENTS)).gather(rnd % len(EVENTS)).alias("event"),
         pl.when(bad == 3).then(pl.lit(datetime(2099, 1, 1))).otherwise(ts).alias("timestamp"),
@@ -61,8 +74,12 @@ def main() -> None:
     ap.add_argument("--csv-events", type=int, default=2_000_000)
     ap.add_argument("--accounts", type=int, default=20_000)
     args = ap.parse_args()
-    results: dict[str, object] = {"events": args.events, "csv_events": args.csv_events,
-                                  "accounts": args.accounts, "polars": pl.__version__}
+    results: dict[str, object] = {
+        "events": args.events,
+        "csv_events": args.csv_events,
+        "accounts": args.accounts,
+        "polars": pl.__version__,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         accounts = pl.select(
@@ -76,20 +93,34 @@ def main() -> None:
         events.head(args.csv_events).write_csv(root / "events.csv")
         del events
 
-        _, t_group = timed(lambda: pl.scan_parquet(root / "events.parquet")
-                           .group_by("account_id").agg(pl.len(), pl.col("timestamp").max())
-                           .collect(engine="streaming"))
+        _, t_group = timed(
+            lambda: (
+                pl.scan_parquet(root / "events.parquet")
+                .group_by("account_id")
+                .agg(pl.len(), pl.col("timestamp").max())
+                .collect(engine="streaming")
+            )
+        )
         results["groupby_pass_s"] = round(t_group, 3)
 
-        for name, path, fmt_over in (("parquet", "events.parquet", []),
-                                     ("csv", "events.csv", ["data.timezone=Europe/Paris"])):
-            cfg = load_config([f"data.events={root / path}", "data.users=null",
-                               f"data.accounts={root / 'accounts.parquet'}",
-                               "data.segments=[industry]", *fmt_over])
+        for name, path, fmt_over in (
+            ("parquet", "events.parquet", []),
+            ("csv", "events.csv", ["data.timezone=Europe/Paris"]),
+        ):
+            cfg = load_config(
+                [
+                    f"data.events={root / path}",
+                    "data.users=null",
+                    f"data.accounts={root / 'accounts.parquet'}",
+                    "data.segments=[industry]",
+                    *fmt_over,
+                ]
+            )
             tables, secs = timed(lambda cfg=cfg: load_tables(cfg, root / "q", now=NOW))
             n = args.events if name == "parquet" else args.csv_events
             results[name] = {
-                "wall_s": round(secs, 3), "rows_per_s": round(n / secs),
+                "wall_s": round(secs, 3),
+                "rows_per_s": round(n / secs),
                 "clean_rows": tables.events.height,
                 "rejected_rows": pl.read_parquet(root / "q" / "events.parquet").height,
                 "x_groupby_pass": round(secs / t_group, 1) if name == "parquet" else None,

@@ -35,9 +35,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     end = date(2026, 11, 1)
-    spec = SimulationSpec(accounts=args.accounts, days=args.days, seed=args.seed, end_date=end,
-                          cutoffs=tuple(end - timedelta(days=7 * k) for k in range(args.cutoffs)),
-                          label=LabelSpec(), oracle_replays=args.replays)
+    spec = SimulationSpec(
+        accounts=args.accounts,
+        days=args.days,
+        seed=args.seed,
+        end_date=end,
+        cutoffs=tuple(end - timedelta(days=7 * k) for k in range(args.cutoffs)),
+        label=LabelSpec(),
+        oracle_replays=args.replays,
+    )
     started = time.perf_counter()
     sim = simulate(spec)
     wall = time.perf_counter() - started
@@ -46,9 +52,12 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1m": os.getloadavg()[0],
-                    "total_ram_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m": os.getloadavg()[0],
+            "total_ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        },
         "params": vars(args),
         "events": n,
         "users": sim.users.height,

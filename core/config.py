@@ -117,7 +117,11 @@ class LabelConfig:
     # Events that count as use of the product (empty = every event not excluded).
     qualifying_events: list[str] = field(default_factory=list)
     excluded_events: list[str] = field(
-        default_factory=lambda: ["support_ticket_opened", "integration_error", "subscription_cancelled"]
+        default_factory=lambda: [
+            "support_ticket_opened",
+            "integration_error",
+            "subscription_cancelled",
+        ]
     )
     # churn_event: any of these events, or accounts.churned_at, inside the horizon.
     churn_events: list[str] = field(default_factory=lambda: ["subscription_cancelled"])
@@ -140,8 +144,17 @@ class FeaturesConfig:
 
     families: list[str] = field(
         default_factory=lambda: [
-            "activity", "trends", "breadth", "role", "milestones",
-            "onboarding", "friction", "lifecycle", "peer", "vocabulary", "history",
+            "activity",
+            "trends",
+            "breadth",
+            "role",
+            "milestones",
+            "onboarding",
+            "friction",
+            "lifecycle",
+            "peer",
+            "vocabulary",
+            "history",
         ]
     )
     # Trailing windows (days) for counts: [t - w, t).
@@ -154,13 +167,21 @@ class FeaturesConfig:
     # Events that count as use (empty = every event not in `non_usage_events`).
     usage_events: list[str] = field(default_factory=list)
     non_usage_events: list[str] = field(
-        default_factory=lambda: ["support_ticket_opened", "integration_error", "subscription_cancelled"]
+        default_factory=lambda: [
+            "support_ticket_opened",
+            "integration_error",
+            "subscription_cancelled",
+        ]
     )
     # Key product features: "days since last use" and per-feature activity.
     key_events: list[str] = field(
         default_factory=lambda: [
-            "dashboard_viewed", "report_created", "workflow_completed",
-            "automation_launched", "integration_synced", "api_call",
+            "dashboard_viewed",
+            "report_created",
+            "workflow_completed",
+            "automation_launched",
+            "integration_synced",
+            "api_call",
         ]
     )
     roles: list[str] = field(default_factory=lambda: ["admin", "builder", "member"])
@@ -340,7 +361,8 @@ class ScoreConfig:
     # TreeSHAP contribution is >= cause_min_contribution (log-odds) and >= cause_min_share x the
     # account's total positive family contribution. Otherwise the top symptom family.
     cause_families: list[str] = field(
-        default_factory=lambda: ["role", "milestones", "onboarding", "friction"])
+        default_factory=lambda: ["role", "milestones", "onboarding", "friction"]
+    )
     cause_min_contribution: float = 0.05
     cause_min_share: float = 0.0
     cause_relative_to: str = "peers"
@@ -365,7 +387,9 @@ class SimulateConfig:
 class RunConfig:
     """`decay-run`: which steps, and per-step extra overrides (e.g. a short tune)."""
 
-    steps: list[str] = field(default_factory=lambda: ["simulate", "features", "tune", "train", "score"])
+    steps: list[str] = field(
+        default_factory=lambda: ["simulate", "features", "tune", "train", "score"]
+    )
     # if_missing: simulate only when data.events does not exist; always: re-simulate.
     simulate: str = "if_missing"
     step_overrides: dict[str, list[str]] = field(

@@ -20,8 +20,13 @@ from core.logs import PROJECT
 T = TypeVar("T")
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None,
-             logger: logging.Logger | None = None, every: int = 10) -> Iterator[T]:
+def progress(
+    items: Iterable[T],
+    desc: str,
+    total: int | None = None,
+    logger: logging.Logger | None = None,
+    every: int = 10,
+) -> Iterator[T]:
     """Iterate with a bar (when stderr is a terminal) and log a line every ``every`` percent."""
     log = logger or logging.getLogger(PROJECT)
     if total is None and hasattr(items, "__len__"):
@@ -34,8 +39,9 @@ def progress(items: Iterable[T], desc: str, total: int | None = None,
         if total:
             pct = 100 * i / total
             if pct >= next_pct or i == total:
-                log.info("%s: %d/%d (%.0f%%) in %.1fs", desc, i, total, pct,
-                         time.perf_counter() - start)
+                log.info(
+                    "%s: %d/%d (%.0f%%) in %.1fs", desc, i, total, pct, time.perf_counter() - start
+                )
                 while next_pct <= pct:
                     next_pct += every
 

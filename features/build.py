@@ -60,15 +60,24 @@ def _effective_families(tables: Tables, fcfg: Any) -> list[str]:
     fams = [str(f) for f in fcfg.families]
     unknown = sorted(set(fams) - set(FAMILIES))
     if unknown:
-        raise ConfigValueError(f"features.families has unknown families {unknown}",
-                               hint=f"choose from {list(FAMILIES)}")
-    needs_table = {"role": ("users", tables.users), "lifecycle": ("accounts", tables.accounts),
-                   "milestones": ("accounts", tables.accounts)}
+        raise ConfigValueError(
+            f"features.families has unknown families {unknown}",
+            hint=f"choose from {list(FAMILIES)}",
+        )
+    needs_table = {
+        "role": ("users", tables.users),
+        "lifecycle": ("accounts", tables.accounts),
+        "milestones": ("accounts", tables.accounts),
+    }
     out = []
     for f in fams:
         if f in needs_table and needs_table[f][1] is None:
-            log.info("feature family %r left out: no %s table (data.%s=null)", f,
-                     needs_table[f][0], needs_table[f][0])
+            log.info(
+                "feature family %r left out: no %s table (data.%s=null)",
+                f,
+                needs_table[f][0],
+                needs_table[f][0],
+            )
             continue
         out.append(f)
     return out
@@ -82,14 +91,22 @@ def _segments(tables: Tables, cfg: Any) -> list[str]:
         return []
     missing = [s for s in segs if s not in tables.accounts.columns]
     if missing:
-        raise DataValidationError(f"accounts table lacks segment columns {missing} (data.segments)",
-                                  hint="map them with data.columns or set data.segments")
+        raise DataValidationError(
+            f"accounts table lacks segment columns {missing} (data.segments)",
+            hint="map them with data.columns or set data.segments",
+        )
     return segs
 
 
-def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: Any,
-                  families: Sequence[str], segments: Sequence[str], cache: DayCache
-                  ) -> pl.DataFrame:
+def _with_statics(
+    rows: pl.DataFrame,
+    tables: Tables,
+    aed: pl.DataFrame,
+    fcfg: Any,
+    families: Sequence[str],
+    segments: Sequence[str],
+    cache: DayCache,
+) -> pl.DataFrame:
     """Join per-account static facts (segments, seats, renewal, milestone days, onboarding).
 
     ``aed``: (account_id, event, day, n) with each (account, event)'s first day; the invite
@@ -111,33 +128,52 @@ def _with_statics(rows: pl.DataFrame, tables: Tables, aed: pl.DataFrame, fcfg: A
         out = out.with_columns(pl.col(peer_col).alias("_peer"))
     else:
         if {"peer", "milestones"} & set(families):
-            log.info("peer segment %r not available: peers are all accounts at the cutoff", peer_col)
+            log.info(
+                "peer segment %r not available: peers are all accounts at the cutoff", peer_col
+            )
         out = out.with_columns(pl.lit("all").alias("_peer"))
     if "milestones" in families:
-        out = out.join(milestones.milestone_first_days(aed, fcfg), on="account_id", how="left",
-                       maintain_order="left")
+        out = out.join(
+            milestones.milestone_first_days(aed, fcfg),
+            on="account_id",
+            how="left",
+            maintain_order="left",
+        )
         for m in fcfg.milestones:
             if f"first_{m.name}" not in out.columns:
                 out = out.with_columns(pl.lit(None, pl.Int32).alias(f"first_{m.name}"))
     if "onboarding" in families:
         signup = rows.select("account_id", "signup_day").unique("account_id")
         inv = cache.acc_day.filter(pl.col("inv") > 0)
-        out = out.join(milestones.onboarding_invites(
-            signup, cache.enc.account_codes(signup.get_column("account_id")),
-            inv.get_column("a").to_numpy().astype(np.int64), inv.get_column(DAY).to_numpy(),
-            inv.get_column("inv").to_numpy(), cache.n_accounts, fcfg),
-            on="account_id", how="left", maintain_order="left")
+        out = out.join(
+            milestones.onboarding_invites(
+                signup,
+                cache.enc.account_codes(signup.get_column("account_id")),
+                inv.get_column("a").to_numpy().astype(np.int64),
+                inv.get_column(DAY).to_numpy(),
+                inv.get_column("inv").to_numpy(),
+                cache.n_accounts,
+                fcfg,
+            ),
+            on="account_id",
+            how="left",
+            maintain_order="left",
+        )
     return out
 
 
 #: Feature-name prefixes fed by a configured event list: left out when none of its events
 #: occurs (they would be a constant 0 over the whole dataset).
-SOURCED = {"error_events": ("integration_errors_",), "ticket_events": ("support_tickets_",),
-           "invite_events": ("invites_first_",)}
+SOURCED = {
+    "error_events": ("integration_errors_",),
+    "ticket_events": ("support_tickets_",),
+    "invite_events": ("invites_first_",),
+}
 
 
-def _resolve(fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
-             ) -> tuple[Any, list[str]]:
+def _resolve(
+    fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
+) -> tuple[Any, list[str]]:
     """The features config as this data resolves it, and the families left.
 
     Why: a configured name whose source never occurs in the data gives a feature that is
@@ -156,30 +192,44 @@ def _resolve(fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFram
     keys = [str(e) for e in fcfg.key_events]
     absent = [e for e in keys if e not in present]
     if absent:
-        log.info("features.key_events absent from the data before the last cutoff, their "
-                 "days_since_last_<event> left out: %s", absent)
+        log.info(
+            "features.key_events absent from the data before the last cutoff, their "
+            "days_since_last_<event> left out: %s",
+            absent,
+        )
     out.key_events = [e for e in keys if e in present]
     for key, prefixes in SOURCED.items():
         names = [str(e) for e in getattr(fcfg, key)]
         kept = [e for e in names if e in present]
         if not kept:
-            log.info("features.%s %s: features %s left out", key,
-                     f"{names} absent from the data before the last cutoff" if names else "empty",
-                     [f"{p}*" for p in prefixes])
+            log.info(
+                "features.%s %s: features %s left out",
+                key,
+                f"{names} absent from the data before the last cutoff" if names else "empty",
+                [f"{p}*" for p in prefixes],
+            )
         setattr(out, key, kept)
     if "milestones" in families:
         gone = [str(m.name) for m in fcfg.milestones if not {str(e) for e in m.events} & present]
         if gone:
-            log.info("milestones left out: none of their events occurs before the last cutoff: %s",
-                     gone)
+            log.info(
+                "milestones left out: none of their events occurs before the last cutoff: %s", gone
+            )
         out.milestones = [m for m in fcfg.milestones if str(m.name) not in gone]
     if tables.users is not None:
-        have = set(tables.users.filter(day_of(pl.col("created_at")) < before)
-                   .get_column("role").cast(pl.String).unique().to_list())
+        have = set(
+            tables.users.filter(day_of(pl.col("created_at")) < before)
+            .get_column("role")
+            .cast(pl.String)
+            .unique()
+            .to_list()
+        )
         gone = [str(r) for r in fcfg.roles if str(r) not in have]
         if gone:
-            log.info("features.roles left out: no user with them created before the last "
-                     "cutoff: %s", gone)
+            log.info(
+                "features.roles left out: no user with them created before the last cutoff: %s",
+                gone,
+            )
         out.roles = [str(r) for r in fcfg.roles if str(r) in have]
     if "vocabulary" in families:
         out.vocabulary_events = vocabulary.resolve(firsts, fcfg, before)
@@ -190,13 +240,15 @@ def _resolve(fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFram
 
 def _sourced(exprs: dict[str, pl.Expr], fcfg: Any) -> dict[str, pl.Expr]:
     """``exprs`` without the features of ``SOURCED`` groups whose event list is empty."""
-    drop = tuple(p for key, prefixes in SOURCED.items() if not list(getattr(fcfg, key))
-                 for p in prefixes)
+    drop = tuple(
+        p for key, prefixes in SOURCED.items() if not list(getattr(fcfg, key)) for p in prefixes
+    )
     return {n: e for n, e in exprs.items() if not n.startswith(drop)} if drop else exprs
 
 
-def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
-                  ) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+def _family_exprs(
+    fcfg: Any, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
+) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     s1: dict[str, pl.Expr] = {}
     s2: dict[str, pl.Expr] = {}
     has_seats = "seats" in wide_cols
@@ -239,25 +291,36 @@ def _family_exprs(fcfg: Any, families: Sequence[str], tables: Tables, wide_cols:
 def _same_usage(cfg: Any) -> bool:
     """Do the features' usage events and the label's qualifying events coincide?"""
     f, lab = cfg.features, cfg.label
-    return (sorted(f.usage_events) == sorted(lab.qualifying_events)
-            and (bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)))
+    return sorted(f.usage_events) == sorted(lab.qualifying_events) and (
+        bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)
+    )
 
 
 def _event_counts(cache: DayCache) -> pl.DataFrame:
     """account_id, b (each cutoff day), n_events (events of any kind before b), for eligibility."""
     g = cache.cut_grid
     ad = cache.acc_day
-    c = g.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
-              ad.get_column("n").to_numpy(), cache.n_accounts)
-    return pl.DataFrame({
-        "account_id": cache.enc.accounts.gather(pl.Series(np.repeat(np.arange(cache.n_accounts), g.m))),
-        "b": np.tile(g.bounds, cache.n_accounts),
-        "n_events": c.reshape(-1),
-    }, schema={"account_id": pl.String, "b": pl.Int32, "n_events": pl.Int64})
+    c = g.cum(
+        ad.get_column("a").to_numpy(),
+        ad.get_column(DAY).to_numpy(),
+        ad.get_column("n").to_numpy(),
+        cache.n_accounts,
+    )
+    return pl.DataFrame(
+        {
+            "account_id": cache.enc.accounts.gather(
+                pl.Series(np.repeat(np.arange(cache.n_accounts), g.m))
+            ),
+            "b": np.tile(g.bounds, cache.n_accounts),
+            "n_events": c.reshape(-1),
+        },
+        schema={"account_id": pl.String, "b": pl.Int32, "n_events": pl.Int64},
+    )
 
 
-def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
-           ) -> tuple[pl.DataFrame, list[str], list[str]]:
+def _build(
+    tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
+) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
     ``shared`` (optional) receives ``cache``, the build's :class:`DayCache`, for the labels,
@@ -273,21 +336,25 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
     if shared is not None:
         shared["cache"] = cache
         shared["features"] = fcfg
-    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), firsts,
-                         _event_counts(cache))
+    rows = eligible_rows(
+        tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), firsts, _event_counts(cache)
+    )
     if rows.height == 0:
         raise NoEligibleAccountsError(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
-            hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events")
+            hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events",
+        )
     rows = _with_statics(rows, tables, firsts, fcfg, families, segments, cache)
     # One sampler for both: the same rows, so one account lookup and shared grid cells.
     at = cache.sampler(rows)
-    wide = engagement.with_samples(build_wide(tables, rows, fcfg, families, cache, at), tables,
-                                   cache, fcfg, families, at)
+    wide = engagement.with_samples(
+        build_wide(tables, rows, fcfg, families, cache, at), tables, cache, fcfg, families, at
+    )
     extra = []
     # The raw-event families share one grid and the events' cells in it (computed on first use).
-    ec = EventCells(cache, Grid.of(at.cut_days, {*vocabulary.offsets(fcfg),
-                                                 *history.value_offsets(fcfg)}))
+    ec = EventCells(
+        cache, Grid.of(at.cut_days, {*vocabulary.offsets(fcfg), *history.value_offsets(fcfg)})
+    )
     if "vocabulary" in families:
         extra += vocabulary.samples(cache, at, fcfg, ec)
     if "history" in families:
@@ -304,14 +371,18 @@ def _build(tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, 
     names = list(s1) + list(s2)
     stage = lifecycle.maturity_stage(list(fcfg.maturity_days))
     out = lf.select(
-        *ID_COLUMNS, T, *segments, stage,
+        *ID_COLUMNS,
+        T,
+        *segments,
+        stage,
         *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
     ).collect()
     return out, names, segments
 
 
-def build_features(tables: Tables, cutoffs: Sequence[date], cfg: Any,
-                   shared: dict[str, Any] | None = None) -> pl.DataFrame:
+def build_features(
+    tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
+) -> pl.DataFrame:
     """Point-in-time features (no labels) for the eligible accounts at ``cutoffs``.
 
     Row at cutoff ``t`` reads only events with ``timestamp < t``. Columns: ids, segments,
@@ -343,8 +414,9 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     return dataset, catalogue
 
 
-def drop_constant_features(dataset: pl.DataFrame, catalogue: dict[str, dict[str, str]]
-                           ) -> tuple[pl.DataFrame, dict[str, dict[str, str]], list[str]]:
+def drop_constant_features(
+    dataset: pl.DataFrame, catalogue: dict[str, dict[str, str]]
+) -> tuple[pl.DataFrame, dict[str, dict[str, str]], list[str]]:
     """Leave out features with one value on every row of the dataset (no nulls), unless another
     feature's sentence quotes them: (dataset, catalogue, dropped).
 
@@ -352,18 +424,26 @@ def drop_constant_features(dataset: pl.DataFrame, catalogue: dict[str, dict[str,
     pages (e.g. ``onboarding_observed_days`` when every eligible account is past onboarding, or
     a count of an event that is always 0). Scoring builds them anyway and ignores them: the model
     lists the columns it reads. Applied by the pipelines to the dataset they write."""
-    cited = {m for e in catalogue.values()
-             for m in re.findall(r"\{(\w+)\}", str(e.get("sentence", "")))}
+    cited = {
+        m for e in catalogue.values() for m in re.findall(r"\{(\w+)\}", str(e.get("sentence", "")))
+    }
     if dataset.height < 2:
         return dataset, catalogue, []
-    stats = dataset.select([pl.struct(pl.col(n).null_count().alias("z"),
-                                      pl.col(n).n_unique().alias("u")).alias(n)
-                            for n in catalogue if n in dataset.columns and n not in cited])
+    stats = dataset.select(
+        [
+            pl.struct(pl.col(n).null_count().alias("z"), pl.col(n).n_unique().alias("u")).alias(n)
+            for n in catalogue
+            if n in dataset.columns and n not in cited
+        ]
+    )
     dropped = [n for n in stats.columns if stats[n][0]["z"] == 0 and stats[n][0]["u"] <= 1]
     if dropped:
         log.info("features with one value on every row left out: %s", dropped)
-    return (dataset.drop(dropped), {k: v for k, v in catalogue.items() if k not in dropped},
-            dropped)
+    return (
+        dataset.drop(dropped),
+        {k: v for k, v in catalogue.items() if k not in dropped},
+        dropped,
+    )
 
 
 def feature_columns(dataset: pl.DataFrame, segments: Sequence[str] = ()) -> list[str]:
@@ -388,7 +468,9 @@ def _plain(section: Any) -> Any:
 def dataset_fingerprint(cfg: Any) -> str:
     """Stable sha256 of the resolved data/snapshot/label/features/catalogue sections (+ code
     version): equal fingerprints mean a cached dataset.parquet can be reused as is."""
-    payload = {k: _plain(getattr(cfg, k)) for k in ("data", "snapshot", "label", "features", "catalogue")}
+    payload = {
+        k: _plain(getattr(cfg, k)) for k in ("data", "snapshot", "label", "features", "catalogue")
+    }
     payload["_version"] = FEATURES_VERSION
     blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -65,19 +65,26 @@ class DayCache:
     def sampler(self, rows: pl.DataFrame) -> Sampler:
         """A :class:`Sampler` for ``rows`` (``account_id`` and cutoff day ``_t``), so every family
         reading the same rows shares one account lookup and one set of grid cells."""
-        return Sampler(self.enc.account_codes(rows.get_column("account_id")),
-                       rows.get_column(T).to_numpy())
+        return Sampler(
+            self.enc.account_codes(rows.get_column("account_id")), rows.get_column(T).to_numpy()
+        )
 
     def firsts(self) -> pl.DataFrame:
         """(account_id, event, day = first day, n = count): a small stand-in for the day-level
         ``account_event_days`` wherever only first days matter (anchors, milestones)."""
         g = self.ae.group_by("a", "e").agg(pl.col("first").min().alias(DAY), pl.col("n").sum())
-        return g.select(
-            self.enc.accounts.gather(g.get_column("a")).alias("account_id"),
-            self.enc.events.gather(g.get_column("e")).alias("event"),
-            pl.col(DAY), pl.col("n"),
-        ) if g.height else pl.DataFrame(schema={"account_id": pl.String, "event": pl.String,
-                                                DAY: pl.Int32, "n": pl.Int64})
+        return (
+            g.select(
+                self.enc.accounts.gather(g.get_column("a")).alias("account_id"),
+                self.enc.events.gather(g.get_column("e")).alias("event"),
+                pl.col(DAY),
+                pl.col("n"),
+            )
+            if g.height
+            else pl.DataFrame(
+                schema={"account_id": pl.String, "event": pl.String, DAY: pl.Int32, "n": pl.Int64}
+            )
+        )
 
     def user_last(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         """(pair accounts, L): for each (account, user) pair with usage, sorted by account, its
@@ -93,8 +100,13 @@ class DayCache:
             self._user_last[key] = (uniq, L)
         return self._user_last[key]
 
-    def active_users(self, grid: Grid, widths: Sequence[int], roles: pl.DataFrame | None = None,
-                     role_names: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    def active_users(
+        self,
+        grid: Grid,
+        widths: Sequence[int],
+        roles: pl.DataFrame | None = None,
+        role_names: Sequence[str] = (),
+    ) -> dict[str, np.ndarray]:
         """(accounts, m) distinct active users in ``[b_k - w, b_k)``: ``au_<w>`` and, with
         ``roles`` (user_id, role), ``au_<role>_<w>`` (same meaning as ``active_user_counts``)."""
         uniq, last = self.user_last(grid)
@@ -105,9 +117,14 @@ class DayCache:
         starts = np.searchsorted(pa, np.flatnonzero(has))
         role_of = None
         if roles is not None and role_names:
-            r = (pl.DataFrame({"user_id": self.enc.users.gather(pl.Series(pu, dtype=pl.Int64))})
-                 .join(roles.select("user_id", "role").unique("user_id"), on="user_id",
-                       how="left", maintain_order="left"))
+            r = pl.DataFrame(
+                {"user_id": self.enc.users.gather(pl.Series(pu, dtype=pl.Int64))}
+            ).join(
+                roles.select("user_id", "role").unique("user_id"),
+                on="user_id",
+                how="left",
+                maintain_order="left",
+            )
             role_of = r.get_column("role").to_numpy()
 
         def per_account(mask: np.ndarray) -> np.ndarray:
@@ -154,9 +171,17 @@ def _key(major: np.ndarray, size: int, minor: np.ndarray, shift: int = 0) -> np.
     return key
 
 
-def _acc_day_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, d0: int, span: int, n_acc: int,
-                   sets: dict[str, list[int]], classes: np.ndarray, cls_of: np.ndarray
-                   ) -> pl.DataFrame:
+def _acc_day_dense(
+    a: np.ndarray,
+    e: np.ndarray,
+    d: np.ndarray,
+    d0: int,
+    span: int,
+    n_acc: int,
+    sets: dict[str, list[int]],
+    classes: np.ndarray,
+    cls_of: np.ndarray,
+) -> pl.DataFrame:
     """acc_day (a, day, n, use, err, tick, inv) by one bincount over the dense (account x day x
     membership class) key; rows are the cells with any event, sorted by (a, day).
 
@@ -171,16 +196,22 @@ def _acc_day_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, d0: int, span: i
     n = per.sum(axis=1)
     nz = np.flatnonzero(n)
     per = per[nz]
-    cols = {"n": n[nz], **{name: per @ classes[:, i].astype(np.int64) for i, name in enumerate(sets)}}
-    return pl.DataFrame({
-        "a": pl.Series((nz // span).astype(np.uint32), dtype=pl.UInt32),
-        DAY: pl.Series((nz % span + d0).astype(np.int32), dtype=pl.Int32),
-        **{k: pl.Series(v.astype(np.int64), dtype=pl.Int64) for k, v in cols.items()},
-    })
+    cols = {
+        "n": n[nz],
+        **{name: per @ classes[:, i].astype(np.int64) for i, name in enumerate(sets)},
+    }
+    return pl.DataFrame(
+        {
+            "a": pl.Series((nz // span).astype(np.uint32), dtype=pl.UInt32),
+            DAY: pl.Series((nz % span + d0).astype(np.int32), dtype=pl.Int32),
+            **{k: pl.Series(v.astype(np.int64), dtype=pl.Int64) for k, v in cols.items()},
+        }
+    )
 
 
-def _ae_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, j: np.ndarray, n_acc: int, n_ev: int,
-              m1: int) -> pl.DataFrame:
+def _ae_dense(
+    a: np.ndarray, e: np.ndarray, d: np.ndarray, j: np.ndarray, n_acc: int, n_ev: int, m1: int
+) -> pl.DataFrame:
     """ae (a, e, j, first, last, n) by scatter min/max/count over the dense (account x event x
     bucket) key; rows are the cells with any event, sorted by (a, e, j)."""
     key = _key(a, n_ev, e)
@@ -194,23 +225,32 @@ def _ae_dense(a: np.ndarray, e: np.ndarray, d: np.ndarray, j: np.ndarray, n_acc:
     np.minimum.at(first, key, d32)
     np.maximum.at(last, key, d32)
     nz = np.flatnonzero(n)
-    return pl.DataFrame({
-        "a": pl.Series((nz // (n_ev * m1)).astype(np.uint32), dtype=pl.UInt32),
-        "e": pl.Series((nz // m1 % n_ev).astype(np.uint32), dtype=pl.UInt32),
-        "j": pl.Series((nz % m1).astype(np.uint32), dtype=pl.UInt32),
-        "first": pl.Series(first[nz], dtype=pl.Int32),
-        "last": pl.Series(last[nz], dtype=pl.Int32),
-        "n": pl.Series(n[nz].astype(np.int64), dtype=pl.Int64),
-    })
+    return pl.DataFrame(
+        {
+            "a": pl.Series((nz // (n_ev * m1)).astype(np.uint32), dtype=pl.UInt32),
+            "e": pl.Series((nz // m1 % n_ev).astype(np.uint32), dtype=pl.UInt32),
+            "j": pl.Series((nz % m1).astype(np.uint32), dtype=pl.UInt32),
+            "first": pl.Series(first[nz], dtype=pl.Int32),
+            "last": pl.Series(last[nz], dtype=pl.Int32),
+            "n": pl.Series(n[nz].astype(np.int64), dtype=pl.Int64),
+        }
+    )
 
 
 #: Largest (user x day) mark array (bytes, one per cell) for the dense distinct user-days.
 USER_DAY_MAX = 1 << 26
 
 
-def _user_rows_dense(fr: pl.DataFrame, a: np.ndarray, e: np.ndarray, d: np.ndarray,
-                     use: list[int], d0: int, span: int, n_users: int
-                     ) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+def _user_rows_dense(
+    fr: pl.DataFrame,
+    a: np.ndarray,
+    e: np.ndarray,
+    d: np.ndarray,
+    use: list[int],
+    d0: int,
+    span: int,
+    n_users: int,
+) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """Distinct usage (ent = a * n_users + u, day) by marking a dense (user x day) array.
 
     Why: a hash ``unique`` over the ~10M usage rows, then a sort of the ~1M user-days in
@@ -224,9 +264,13 @@ def _user_rows_dense(fr: pl.DataFrame, a: np.ndarray, e: np.ndarray, d: np.ndarr
     Rows come out sorted by (user, day); no consumer depends on the order (the hash path's is
     arbitrary).
     """
-    if (n_users * span > USER_DAY_MAX or fr.get_column("a").null_count()
-            or fr.get_column("u").null_count() or fr.get_column("e").null_count()
-            or fr.get_column(DAY).null_count()):
+    if (
+        n_users * span > USER_DAY_MAX
+        or fr.get_column("a").null_count()
+        or fr.get_column("u").null_count()
+        or fr.get_column("e").null_count()
+        or fr.get_column(DAY).null_count()
+    ):
         return None
     is_use = np.zeros(max([*use, int(e.max()) if len(e) else 0]) + 1, bool)
     is_use[use] = True
@@ -249,10 +293,12 @@ def _user_rows_dense(fr: pl.DataFrame, a: np.ndarray, e: np.ndarray, d: np.ndarr
     order = np.argsort(ent_u, kind="stable")
     rank = np.zeros(n_users, np.int64)
     rank[present[order]] = np.arange(len(present))
-    rows_df = pl.DataFrame({
-        "ent": pl.Series(acc_of[uk] * n_users + uk, dtype=pl.Int64),
-        DAY: pl.Series(days, dtype=pl.Int32),
-    })
+    rows_df = pl.DataFrame(
+        {
+            "ent": pl.Series(acc_of[uk] * n_users + uk, dtype=pl.Int64),
+            DAY: pl.Series(days, dtype=pl.Int32),
+        }
+    )
     return rows_df, (ent_u[order], rank[uk], days)
 
 
@@ -261,8 +307,9 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     extra = [tables.accounts.get_column("account_id")] if tables.accounts is not None else []
     enc = encode_events(tables.events, extra)
     use = usage_codes(enc, list(fcfg.usage_events), list(fcfg.non_usage_events))
-    err, tick, inv = (enc.event_codes(x) for x in (fcfg.error_events, fcfg.ticket_events,
-                                                    fcfg.invite_events))
+    err, tick, inv = (
+        enc.event_codes(x) for x in (fcfg.error_events, fcfg.ticket_events, fcfg.invite_events)
+    )
     e = pl.col("e")
     fr = enc.frame
     cut_grid = Grid.of(cut_days, [0])
@@ -285,10 +332,16 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     # not depend on the number of threads.
     with ThreadPoolExecutor(max_workers=max(1, min(3, pl.thread_pool_size()))) as pool:
         fut_users = pool.submit(_user_rows_dense, fr, a_np, e_np, d_np, use, d0, span, n_users)
-        fut_ad = (pool.submit(_acc_day_dense, a_np, e_np, d_np, d0, span, n_acc, sets, classes,
-                              cls_of) if n_acc * span * len(classes) <= DENSE_MAX else None)
-        fut_ae = (pool.submit(_ae_dense, a_np, e_np, d_np, j, n_acc, n_ev, m1)
-                  if n_acc * n_ev * m1 <= DENSE_MAX else None)
+        fut_ad = (
+            pool.submit(_acc_day_dense, a_np, e_np, d_np, d0, span, n_acc, sets, classes, cls_of)
+            if n_acc * span * len(classes) <= DENSE_MAX
+            else None
+        )
+        fut_ae = (
+            pool.submit(_ae_dense, a_np, e_np, d_np, j, n_acc, n_ev, m1)
+            if n_acc * n_ev * m1 <= DENSE_MAX
+            else None
+        )
         dense_users = fut_users.result()
         dense_ad = None if fut_ad is None else fut_ad.result()
         dense_ae = None if fut_ae is None else fut_ae.result()
@@ -296,41 +349,78 @@ def day_cache(tables: Tables, cut_days: Sequence[int], fcfg: Any) -> DayCache:
     if dense_users is not None:
         user_rows = dense_users[0]
     else:
-        user_rows = (f.filter(e.is_in(use))
-                     .select(((a64 * n_users + pl.col("u").cast(pl.Int64)) * span + (pl.col(DAY) - d0)).alias("k"))
-                     .unique()
-                     .select((pl.col("k") // span).alias("ent"), (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY)))
+        user_rows = (
+            f.filter(e.is_in(use))
+            .select(
+                ((a64 * n_users + pl.col("u").cast(pl.Int64)) * span + (pl.col(DAY) - d0)).alias(
+                    "k"
+                )
+            )
+            .unique()
+            .select(
+                (pl.col("k") // span).alias("ent"),
+                (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY),
+            )
+        )
         lazy.append(user_rows)
     acc_day: pl.DataFrame | pl.LazyFrame
     if dense_ad is not None:
         acc_day = dense_ad
     else:
-        acc_day = f.group_by((a64 * span + (pl.col(DAY) - d0)).alias("k")).agg(
-            pl.len().cast(pl.Int64).alias("n"),
-            e.is_in(use).sum().cast(pl.Int64).alias("use"),
-            e.is_in(err).sum().cast(pl.Int64).alias("err"),
-            e.is_in(tick).sum().cast(pl.Int64).alias("tick"),
-            e.is_in(inv).sum().cast(pl.Int64).alias("inv"),
-        ).select((pl.col("k") // span).cast(pl.UInt32).alias("a"),
-                 (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY), "n", "use", "err", "tick", "inv")
+        acc_day = (
+            f.group_by((a64 * span + (pl.col(DAY) - d0)).alias("k"))
+            .agg(
+                pl.len().cast(pl.Int64).alias("n"),
+                e.is_in(use).sum().cast(pl.Int64).alias("use"),
+                e.is_in(err).sum().cast(pl.Int64).alias("err"),
+                e.is_in(tick).sum().cast(pl.Int64).alias("tick"),
+                e.is_in(inv).sum().cast(pl.Int64).alias("inv"),
+            )
+            .select(
+                (pl.col("k") // span).cast(pl.UInt32).alias("a"),
+                (pl.col("k") % span + d0).cast(pl.Int32).alias(DAY),
+                "n",
+                "use",
+                "err",
+                "tick",
+                "inv",
+            )
+        )
         lazy.append(acc_day)
     ae: pl.DataFrame | pl.LazyFrame
     if dense_ae is not None:
         ae = dense_ae
     else:
-        ae = f.group_by(((a64 * n_ev + e.cast(pl.Int64)) * m1 + pl.col("j")).alias("k")).agg(
-            pl.col(DAY).min().alias("first"), pl.col(DAY).max().alias("last"),
-            pl.len().cast(pl.Int64).alias("n"),
-        ).select((pl.col("k") // (n_ev * m1)).cast(pl.UInt32).alias("a"),
-                 (pl.col("k") // m1 % n_ev).cast(pl.UInt32).alias("e"),
-                 (pl.col("k") % m1).cast(pl.UInt32).alias("j"), "first", "last", "n")
+        ae = (
+            f.group_by(((a64 * n_ev + e.cast(pl.Int64)) * m1 + pl.col("j")).alias("k"))
+            .agg(
+                pl.col(DAY).min().alias("first"),
+                pl.col(DAY).max().alias("last"),
+                pl.len().cast(pl.Int64).alias("n"),
+            )
+            .select(
+                (pl.col("k") // (n_ev * m1)).cast(pl.UInt32).alias("a"),
+                (pl.col("k") // m1 % n_ev).cast(pl.UInt32).alias("e"),
+                (pl.col("k") % m1).cast(pl.UInt32).alias("j"),
+                "first",
+                "last",
+                "n",
+            )
+        )
         lazy.append(ae)
     done = iter(pl.collect_all(lazy))
     user_rows = next(done) if isinstance(user_rows, pl.LazyFrame) else user_rows
     acc_day = next(done) if isinstance(acc_day, pl.LazyFrame) else acc_day
     ae = next(done) if isinstance(ae, pl.LazyFrame) else ae
-    return DayCache(enc, acc_day, ae, cut_grid, use, user_rows,
-                    _user_pairs=None if dense_users is None else dense_users[1])
+    return DayCache(
+        enc,
+        acc_day,
+        ae,
+        cut_grid,
+        use,
+        user_rows,
+        _user_pairs=None if dense_users is None else dense_users[1],
+    )
 
 
 def users_net_days(tables: Tables, enc: Encoded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,12 +429,23 @@ def users_net_days(tables: Tables, enc: Encoded) -> tuple[np.ndarray, np.ndarray
     if u is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
     u = u.filter(pl.col("account_id").is_in(enc.accounts.implode()))
-    deact = (day_of(pl.col("deactivated_at")) if "deactivated_at" in u.columns
-             else pl.lit(None, pl.Int32))
-    moves = pl.concat([
-        u.select("account_id", day_of(pl.col("created_at")).alias(DAY), pl.lit(1, pl.Int64).alias("w")),
-        u.select("account_id", deact.alias(DAY), pl.lit(-1, pl.Int64).alias("w")).drop_nulls(DAY),
-    ])
+    deact = (
+        day_of(pl.col("deactivated_at"))
+        if "deactivated_at" in u.columns
+        else pl.lit(None, pl.Int32)
+    )
+    moves = pl.concat(
+        [
+            u.select(
+                "account_id",
+                day_of(pl.col("created_at")).alias(DAY),
+                pl.lit(1, pl.Int64).alias("w"),
+            ),
+            u.select("account_id", deact.alias(DAY), pl.lit(-1, pl.Int64).alias("w")).drop_nulls(
+                DAY
+            ),
+        ]
+    )
     a = enc.account_codes(moves.get_column("account_id"))
     return a, moves.get_column(DAY).to_numpy(), moves.get_column("w").to_numpy()
 
@@ -372,7 +473,9 @@ class Sampler:
     def __call__(self, values: np.ndarray, grid: Grid, offset: int = 0) -> np.ndarray:
         """Each row's value at boundary ``t - offset`` (which must be one of ``grid``'s)."""
         if values.ndim != 2 or values.shape[1] != grid.m:
-            raise ValueError(f"grid values of shape {values.shape} do not have {grid.m} boundary columns")
+            raise ValueError(
+                f"grid values of shape {values.shape} do not have {grid.m} boundary columns"
+            )
         key = (grid.bounds.tobytes(), int(offset))
         flat = self._flat.get(key)
         if flat is None:

@@ -21,8 +21,19 @@ from typing import Any
 from core.errors import ConfigValueError
 from ingest.profile import unique_slugs
 
-FAMILIES = ("activity", "trends", "breadth", "role", "milestones", "onboarding", "friction",
-            "lifecycle", "peer", "vocabulary", "history")
+FAMILIES = (
+    "activity",
+    "trends",
+    "breadth",
+    "role",
+    "milestones",
+    "onboarding",
+    "friction",
+    "lifecycle",
+    "peer",
+    "vocabulary",
+    "history",
+)
 HIGHER_IS = ("healthier", "riskier")
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
 # Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
@@ -36,18 +47,27 @@ def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dic
         "window": [{"window": str(int(w))} for w in fcfg.windows_days],
         "role": [{"role": str(r)} for r in fcfg.roles],
         "event": [{"event": str(e)} for e in fcfg.key_events],
-        "milestone": [{"milestone": str(m.name), "expected": str(int(m.expected_days)),
-                       "milestone_description": str(m.description or m.name).strip()}
-                      for m in fcfg.milestones],
+        "milestone": [
+            {
+                "milestone": str(m.name),
+                "expected": str(int(m.expected_days)),
+                "milestone_description": str(m.description or m.name).strip(),
+            }
+            for m in fcfg.milestones
+        ],
         "metric": [{"metric": str(m)} for m in fcfg.peer_metrics],
         "span": [{"span": str(int(k))} for k in fcfg.momentum_days],
         # {vocab}: the event's slug (in names); {vocab_words}: its own name, for the texts.
-        "vocab": [{"vocab": slug, "vocab_words": _text_safe(event)} for event, slug
-                  in unique_slugs(getattr(fcfg, "vocabulary_events", None) or []).items()],
+        "vocab": [
+            {"vocab": slug, "vocab_words": _text_safe(event)}
+            for event, slug in unique_slugs(getattr(fcfg, "vocabulary_events", None) or []).items()
+        ],
     }
     scalars = {
-        "recent": str(int(fcfg.recent_days)), "baseline": str(int(fcfg.baseline_days)),
-        "weeks": str(int(fcfg.slope_weeks)), "onboarding": str(int(fcfg.onboarding_days)),
+        "recent": str(int(fcfg.recent_days)),
+        "baseline": str(int(fcfg.baseline_days)),
+        "weeks": str(int(fcfg.slope_weeks)),
+        "onboarding": str(int(fcfg.onboarding_days)),
         "never": str(int(fcfg.never_days)),
         "slope": str(int(fcfg.momentum_slope_days)),
         "below": str(round(100 * float(fcfg.momentum_below_fraction))),
@@ -101,19 +121,27 @@ def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, di
         entry = {k: str(raw[k]) for k in FIELDS if k in raw}
         missing = [k for k in FIELDS if k not in entry]
         if missing:
-            raise ConfigValueError(f"catalogue entry {pattern!r} lacks {missing}",
-                                   hint="see conf/catalogue/default.yaml for the fields")
+            raise ConfigValueError(
+                f"catalogue entry {pattern!r} lacks {missing}",
+                hint="see conf/catalogue/default.yaml for the fields",
+            )
         if entry["family"] not in FAMILIES:
-            raise ConfigValueError(f"catalogue entry {pattern!r}: family {entry['family']!r} "
-                                   f"is not one of {list(FAMILIES)}")
+            raise ConfigValueError(
+                f"catalogue entry {pattern!r}: family {entry['family']!r} "
+                f"is not one of {list(FAMILIES)}"
+            )
         if entry["higher_is"] not in (*HIGHER_IS, "inherit"):
-            raise ConfigValueError(f"catalogue entry {pattern!r}: higher_is {entry['higher_is']!r} "
-                                   f"is not one of {list(HIGHER_IS)} or 'inherit'")
+            raise ConfigValueError(
+                f"catalogue entry {pattern!r}: higher_is {entry['higher_is']!r} "
+                f"is not one of {list(HIGHER_IS)} or 'inherit'"
+            )
         names = [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
         unknown = [n for n in names if n not in multi and n not in scalars]
         if unknown:
-            raise ConfigValueError(f"catalogue pattern {pattern!r} has unknown placeholders {unknown}",
-                                   hint=f"use {sorted(multi) + sorted(scalars)}")
+            raise ConfigValueError(
+                f"catalogue pattern {pattern!r} has unknown placeholders {unknown}",
+                hint=f"use {sorted(multi) + sorted(scalars)}",
+            )
         axes = [multi[n] for n in names if n in multi]
         for combo in itertools.product(*axes):
             values = dict(scalars)
@@ -128,8 +156,9 @@ def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, di
     return out
 
 
-def render_catalogue(features: Sequence[str], catalogue_cfg: Mapping[str, Any], fcfg: Any
-                     ) -> dict[str, dict[str, str]]:
+def render_catalogue(
+    features: Sequence[str], catalogue_cfg: Mapping[str, Any], fcfg: Any
+) -> dict[str, dict[str, str]]:
     """Catalogue entries for exactly ``features`` (in that order).
 
     Raises ConfigValueError naming any feature without an entry, or a sentence that refers to a
@@ -138,16 +167,20 @@ def render_catalogue(features: Sequence[str], catalogue_cfg: Mapping[str, Any], 
     expanded = expand_patterns(catalogue_cfg, fcfg)
     missing = [f for f in features if f not in expanded]
     if missing:
-        raise ConfigValueError(f"features without a catalogue entry: {missing}",
-                               hint="add a pattern for them in conf/catalogue/default.yaml")
+        raise ConfigValueError(
+            f"features without a catalogue entry: {missing}",
+            hint="add a pattern for them in conf/catalogue/default.yaml",
+        )
     out = {f: expanded[f] for f in features}
     have = set(features)
     for f, entry in out.items():
         refs = {r for _, r, _, _ in string.Formatter().parse(entry["sentence"]) if r}
         bad = sorted(refs - have - set(ROW_PLACEHOLDERS))
         if bad:
-            raise ConfigValueError(f"catalogue sentence of {f!r} refers to {bad}, not in the dataset",
-                                   hint="sentences may only use {value}, {peer} and features of the same family")
+            raise ConfigValueError(
+                f"catalogue sentence of {f!r} refers to {bad}, not in the dataset",
+                hint="sentences may only use {value}, {peer} and features of the same family",
+            )
     return out
 
 
@@ -159,21 +192,36 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def render_sentence(entry: Mapping[str, str], row: Mapping[str, Any], feature: str,
-                    peer: Any = None, entity: tuple[str, str] = ("account", "accounts")) -> str:
+def render_sentence(
+    entry: Mapping[str, str],
+    row: Mapping[str, Any],
+    feature: str,
+    peer: Any = None,
+    entity: tuple[str, str] = ("account", "accounts"),
+) -> str:
     """The CSM sentence of ``feature`` for one dataset ``row`` (a dict of its columns);
     ``entity`` is the (singular, plural) noun for ``{entity}`` / ``{entities}``."""
     one, many = entity
-    values = {"entity": one, "entities": many, "Entity": one[:1].upper() + one[1:],
-              "Entities": many[:1].upper() + many[1:]}
+    values = {
+        "entity": one,
+        "entities": many,
+        "Entity": one[:1].upper() + one[1:],
+        "Entities": many[:1].upper() + many[1:],
+    }
     values.update({k: _fmt(v) for k, v in row.items()})
     values["value"] = _fmt(row.get(feature))
     values["peer"] = _fmt(peer)
-    return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"])
+    return re.sub(
+        r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"]
+    )
 
 
-def model_catalogue(feature_names: Sequence[str], categorical_levels: Mapping[str, Any],
-                    catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
+def model_catalogue(
+    feature_names: Sequence[str],
+    categorical_levels: Mapping[str, Any],
+    catalogue_cfg: Mapping[str, Any],
+    fcfg: Any,
+) -> dict[str, dict[str, str]]:
     """Catalogue entries for a model's input features.
 
     Why: a model is explained with the words of the features it was trained on; categorical
@@ -187,10 +235,16 @@ def model_catalogue(feature_names: Sequence[str], categorical_levels: Mapping[st
         elif f in categorical_levels:
             family = "lifecycle" if f == "maturity_stage" else "peer"
             title = f.replace("_", " ").capitalize()
-            out[f] = {"family": family, "unit": "category", "higher_is": "riskier",
-                      "description": f"the account's {f.replace('_', ' ')}",
-                      "sentence": f"{title}: {{{f}}}."}
+            out[f] = {
+                "family": family,
+                "unit": "category",
+                "higher_is": "riskier",
+                "description": f"the account's {f.replace('_', ' ')}",
+                "sentence": f"{title}: {{{f}}}.",
+            }
         else:
-            raise ConfigValueError(f"model feature {f!r} has no catalogue entry",
-                                   hint="add a pattern for it in conf/catalogue/default.yaml")
+            raise ConfigValueError(
+                f"model feature {f!r} has no catalogue entry",
+                hint="add a pattern for it in conf/catalogue/default.yaml",
+            )
     return out

@@ -95,34 +95,63 @@ def account_days(aed: pl.DataFrame, tables: Tables, fcfg: Any) -> pl.DataFrame:
     """
     is_use = usage_expr(fcfg.usage_events, fcfg.non_usage_events)
     n = pl.col("n")
-    daily = aed.group_by("account_id", DAY).agg(
-        n.filter(is_use).sum().alias("usage_n"),
-        n.filter(pl.col("event").is_in(list(fcfg.error_events))).sum().alias("errors"),
-        n.filter(pl.col("event").is_in(list(fcfg.ticket_events))).sum().alias("tickets"),
-        n.filter(pl.col("event").is_in(list(fcfg.invite_events))).sum().alias("invites"),
-    ).with_columns(
-        (pl.col("usage_n") > 0).cast(pl.Int64).alias("active_day"),
-        pl.lit(0, pl.Int64).alias("users_net"),
+    daily = (
+        aed.group_by("account_id", DAY)
+        .agg(
+            n.filter(is_use).sum().alias("usage_n"),
+            n.filter(pl.col("event").is_in(list(fcfg.error_events))).sum().alias("errors"),
+            n.filter(pl.col("event").is_in(list(fcfg.ticket_events))).sum().alias("tickets"),
+            n.filter(pl.col("event").is_in(list(fcfg.invite_events))).sum().alias("invites"),
+        )
+        .with_columns(
+            (pl.col("usage_n") > 0).cast(pl.Int64).alias("active_day"),
+            pl.lit(0, pl.Int64).alias("users_net"),
+        )
     )
     if tables.users is not None:
         u = tables.users
-        deact = (day_of(pl.col("deactivated_at")) if "deactivated_at" in u.columns
-                 else pl.lit(None, pl.Int32))
-        moves = pl.concat([
-            u.select("account_id", day_of(pl.col("created_at")).alias(DAY),
-                     pl.lit(1, pl.Int64).alias("users_net")),
-            u.select("account_id", deact.alias(DAY), pl.lit(-1, pl.Int64).alias("users_net"))
-            .drop_nulls(DAY),
-        ])
+        deact = (
+            day_of(pl.col("deactivated_at"))
+            if "deactivated_at" in u.columns
+            else pl.lit(None, pl.Int32)
+        )
+        moves = pl.concat(
+            [
+                u.select(
+                    "account_id",
+                    day_of(pl.col("created_at")).alias(DAY),
+                    pl.lit(1, pl.Int64).alias("users_net"),
+                ),
+                u.select(
+                    "account_id", deact.alias(DAY), pl.lit(-1, pl.Int64).alias("users_net")
+                ).drop_nulls(DAY),
+            ]
+        )
         zeros = {c: pl.lit(0, pl.Int64) for c in ACC_FACTS if c != "users_net"}
-        daily = pl.concat([
-            daily.select("account_id", pl.col(DAY).cast(pl.Int32), *[pl.col(c).cast(pl.Int64) for c in ACC_FACTS]),
-            moves.with_columns(**zeros).select("account_id", pl.col(DAY).cast(pl.Int32), *ACC_FACTS),
-        ]).group_by("account_id", DAY).agg([pl.col(c).sum() for c in ACC_FACTS])
-    return daily.select("account_id", pl.col(DAY).cast(pl.Int32), *[pl.col(c).cast(pl.Int64) for c in ACC_FACTS])
+        daily = (
+            pl.concat(
+                [
+                    daily.select(
+                        "account_id",
+                        pl.col(DAY).cast(pl.Int32),
+                        *[pl.col(c).cast(pl.Int64) for c in ACC_FACTS],
+                    ),
+                    moves.with_columns(**zeros).select(
+                        "account_id", pl.col(DAY).cast(pl.Int32), *ACC_FACTS
+                    ),
+                ]
+            )
+            .group_by("account_id", DAY)
+            .agg([pl.col(c).sum() for c in ACC_FACTS])
+        )
+    return daily.select(
+        "account_id", pl.col(DAY).cast(pl.Int32), *[pl.col(c).cast(pl.Int64) for c in ACC_FACTS]
+    )
 
 
-def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequence[int]) -> pl.DataFrame:
+def event_last(
+    aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequence[int]
+) -> pl.DataFrame:
     """Per account and boundary: distinct usage event types per width, last day of each key event.
 
     Returns ``account_id, b, distinct_<w>..., last_<event>..., last_use`` (last days may be null).
@@ -132,10 +161,14 @@ def event_last(aed: pl.DataFrame, boundaries: pl.Series, fcfg: Any, widths: Sequ
     s = sample_before(rows, ["account_id", "event"], ["last"], boundaries).with_columns(
         is_use.alias("_use")
     )
-    aggs = [((pl.col("last") >= pl.col(B) - w) & pl.col("_use")).sum().alias(f"distinct_{w}")
-            for w in sorted(set(widths))]
-    aggs += [pl.col("last").filter(pl.col("event") == e).max().alias(f"last_{e}")
-             for e in fcfg.key_events]
+    aggs = [
+        ((pl.col("last") >= pl.col(B) - w) & pl.col("_use")).sum().alias(f"distinct_{w}")
+        for w in sorted(set(widths))
+    ]
+    aggs += [
+        pl.col("last").filter(pl.col("event") == e).max().alias(f"last_{e}")
+        for e in fcfg.key_events
+    ]
     aggs.append(pl.col("last").filter(pl.col("_use")).max().alias("last_use"))
     return s.group_by("account_id", B).agg(aggs)
 
@@ -178,8 +211,14 @@ class EventCells:
         return np.cumsum(per, axis=1)
 
 
-def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence[str],
-               cache: DayCache, at: Sampler | None = None) -> pl.DataFrame:
+def build_wide(
+    tables: Tables,
+    rows: pl.DataFrame,
+    fcfg: Any,
+    families: Sequence[str],
+    cache: DayCache,
+    at: Sampler | None = None,
+) -> pl.DataFrame:
     """Eligible rows plus every ``<fact>@<offset>`` sample the enabled families need.
 
     ``rows``: account_id, cutoff, ``_t`` (cutoff day). ``cache``: the build's shared day-level
@@ -213,8 +252,9 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
     if needs.active:
         gu = Grid.of(cut_days, needs.active)
         role_names = list(fcfg.roles) if needs.roles and tables.users is not None else []
-        counts = cache.active_users(gu, needs.active_widths, tables.users if role_names else None,
-                                    role_names)
+        counts = cache.active_users(
+            gu, needs.active_widths, tables.users if role_names else None, role_names
+        )
         for o in sorted(needs.active):
             for c, v in counts.items():
                 cols.append(pl.Series(f"{c}@{o}", at(v, gu, o), dtype=pl.UInt32))
@@ -222,7 +262,9 @@ def build_wide(tables: Tables, rows: pl.DataFrame, fcfg: Any, families: Sequence
     if needs.events:
         gc = cache.cut_grid
         use = cache.use
-        ae = cache.ae.filter(pl.col("e").is_in(list(set(use) | set(cache.enc.event_codes(fcfg.key_events)))))
+        ae = cache.ae.filter(
+            pl.col("e").is_in(list(set(use) | set(cache.enc.event_codes(fcfg.key_events))))
+        )
         n_ev = len(cache.enc.events)
         ent = ae.get_column("a").to_numpy().astype(np.int64) * n_ev + ae.get_column("e").to_numpy()
         last = gc.last(ent, ae.get_column("last").to_numpy(), n * n_ev).reshape(n, n_ev, gc.m)

@@ -27,8 +27,10 @@ def cutoff_dates(as_of: date | str, every_days: int, count: int) -> list[date]:
         try:
             as_of = date.fromisoformat(as_of)
         except ValueError as err:
-            raise ConfigValueError(f"snapshot.as_of must be an ISO date, got {as_of!r}",
-                                   hint="e.g. snapshot.as_of=2026-11-01") from err
+            raise ConfigValueError(
+                f"snapshot.as_of must be an ISO date, got {as_of!r}",
+                hint="e.g. snapshot.as_of=2026-11-01",
+            ) from err
     if every_days < 1:
         raise ConfigValueError(f"snapshot.every_days must be >= 1, got {every_days}")
     if count < 1:
@@ -46,22 +48,31 @@ def account_anchors(tables: Tables, aed: pl.DataFrame, churn_events: Sequence[st
     first = aed.group_by("account_id").agg(pl.col(DAY).min().alias("first_day"))
     churn_ev = (
         aed.filter(pl.col("event").is_in(list(churn_events)))
-        .group_by("account_id").agg(pl.col(DAY).min().alias("churn_ev_day"))
+        .group_by("account_id")
+        .agg(pl.col(DAY).min().alias("churn_ev_day"))
     )
     if tables.accounts is not None:
         acc = tables.accounts.select(
             "account_id",
             day_of(pl.col("created_at")).alias("signup_day"),
-            (day_of(pl.col("churned_at")) if "churned_at" in tables.accounts.columns
-             else pl.lit(None, pl.Int32)).alias("churned_day"),
+            (
+                day_of(pl.col("churned_at"))
+                if "churned_at" in tables.accounts.columns
+                else pl.lit(None, pl.Int32)
+            ).alias("churned_day"),
         )
     else:
-        acc = first.select("account_id", pl.col("first_day").alias("signup_day"),
-                           pl.lit(None, pl.Int32).alias("churned_day"))
+        acc = first.select(
+            "account_id",
+            pl.col("first_day").alias("signup_day"),
+            pl.lit(None, pl.Int32).alias("churned_day"),
+        )
     return (
         acc.join(churn_ev, on="account_id", how="left")
         .with_columns(pl.min_horizontal("churned_day", "churn_ev_day").alias("churn_day"))
-        .select("account_id", pl.col("signup_day").cast(pl.Int32), pl.col("churn_day").cast(pl.Int32))
+        .select(
+            "account_id", pl.col("signup_day").cast(pl.Int32), pl.col("churn_day").cast(pl.Int32)
+        )
     )
 
 
@@ -91,7 +102,8 @@ def eligible_rows(
     if counts is None:
         counts = cumulative_at(
             aed.group_by("account_id", DAY).agg(pl.col("n").sum().alias("n_events")),
-            ["account_id"], ["n_events"],
+            ["account_id"],
+            ["n_events"],
             pl.Series("b", sorted({date_to_day(c) for c in cutoffs}), dtype=pl.Int32),
             entities=anchors.select("account_id"),
         )
@@ -102,4 +114,8 @@ def eligible_rows(
         & (pl.col("churn_day").is_null() | (pl.col("churn_day") >= pl.col(T)))
         & (pl.col("n_events").fill_null(0) >= int(snapshot.min_events))
     )
-    return grid.filter(keep).select("account_id", "cutoff", T, "signup_day").sort("cutoff", "account_id")
+    return (
+        grid.filter(keep)
+        .select("account_id", "cutoff", T, "signup_day")
+        .sort("cutoff", "account_id")
+    )

@@ -65,13 +65,12 @@ def active_user_counts(
     """
     last = udays.with_columns(pl.col(DAY).alias("last"))
     s = sample_before(last, ["account_id", "user_id"], ["last"], boundaries)
-    aggs = [
-        (pl.col("last") >= pl.col(B) - w).sum().alias(f"au_{w}") for w in sorted(set(widths))
-    ]
+    aggs = [(pl.col("last") >= pl.col(B) - w).sum().alias(f"au_{w}") for w in sorted(set(widths))]
     if roles is not None and role_names:
         s = s.join(roles.select("user_id", "role").unique("user_id"), on="user_id", how="left")
         aggs += [
             ((pl.col("last") >= pl.col(B) - w) & (pl.col("role") == r)).sum().alias(f"au_{r}_{w}")
-            for r in role_names for w in sorted(set(widths))
+            for r in role_names
+            for w in sorted(set(widths))
         ]
     return s.group_by("account_id", B).agg(aggs)

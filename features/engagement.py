@@ -84,8 +84,9 @@ def person_days(cache: DayCache) -> pl.DataFrame:
     """
     rows = cache.user_rows
     n_users = max(len(cache.enc.users), 1)
-    return rows.select((pl.col("ent") // n_users).alias("a"), (pl.col("ent") % n_users).alias("u"),
-                       pl.col(DAY))
+    return rows.select(
+        (pl.col("ent") // n_users).alias("a"), (pl.col("ent") % n_users).alias("u"), pl.col(DAY)
+    )
 
 
 def _user_moves(tables: Tables, cache: DayCache) -> pl.DataFrame:
@@ -93,21 +94,42 @@ def _user_moves(tables: Tables, cache: DayCache) -> pl.DataFrame:
     u = tables.users
     assert u is not None
     u = u.filter(pl.col("account_id").is_in(cache.enc.accounts.implode()))
-    deact = (day_of(pl.col("deactivated_at")) if "deactivated_at" in u.columns
-             else pl.lit(None, pl.Int32))
-    moves = pl.concat([
-        u.select("account_id", pl.col("role").cast(pl.String), day_of(pl.col("created_at")).alias(DAY),
-                 pl.lit(1, pl.Int64).alias("created"), pl.lit(0, pl.Int64).alias("left")),
-        u.select("account_id", pl.col("role").cast(pl.String), deact.alias(DAY),
-                 pl.lit(0, pl.Int64).alias("created"), pl.lit(1, pl.Int64).alias("left"))
-        .drop_nulls(DAY),
-    ])
+    deact = (
+        day_of(pl.col("deactivated_at"))
+        if "deactivated_at" in u.columns
+        else pl.lit(None, pl.Int32)
+    )
+    moves = pl.concat(
+        [
+            u.select(
+                "account_id",
+                pl.col("role").cast(pl.String),
+                day_of(pl.col("created_at")).alias(DAY),
+                pl.lit(1, pl.Int64).alias("created"),
+                pl.lit(0, pl.Int64).alias("left"),
+            ),
+            u.select(
+                "account_id",
+                pl.col("role").cast(pl.String),
+                deact.alias(DAY),
+                pl.lit(0, pl.Int64).alias("created"),
+                pl.lit(1, pl.Int64).alias("left"),
+            ).drop_nulls(DAY),
+        ]
+    )
     return moves.with_columns(
-        pl.Series("a", cache.enc.account_codes(moves.get_column("account_id")), dtype=pl.Int64))
+        pl.Series("a", cache.enc.account_codes(moves.get_column("account_id")), dtype=pl.Int64)
+    )
 
 
-def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
-                 families: Sequence[str], at: Sampler | None = None) -> pl.DataFrame:
+def with_samples(
+    wide: pl.DataFrame,
+    tables: Tables,
+    cache: DayCache,
+    fcfg: Any,
+    families: Sequence[str],
+    at: Sampler | None = None,
+) -> pl.DataFrame:
     """``wide`` plus the ``eng_<fact>@<offset>`` samples the engagement indicators read.
 
     ``wide`` carries ``account_id`` and ``_t`` (cutoff day); ``cache`` is the build's
@@ -124,8 +146,7 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
 
     def put(name: str, grid: Grid, values: np.ndarray, offsets: Sequence[int]) -> None:
         for o in offsets:
-            cols.append(pl.Series(f"{PREFIX}{name}@{o}", at(values, grid, o),
-                                  dtype=pl.Int64))
+            cols.append(pl.Series(f"{PREFIX}{name}@{o}", at(values, grid, o), dtype=pl.Int64))
 
     week_offsets = [7 * i for i in range(weeks + 1)]
     want_users = "role" in families and tables.users is not None
@@ -137,15 +158,31 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
         for w in sorted({short, recent} - {WEEK}):  # au_7@0 is week 0 above
             put(f"au_{w}", gu, counts[f"au_{w}"], [0])
         # one person-day grid serves the weekly series and, when on, the momentum indicators
-        ud_offsets = sorted(set(week_offsets) | {recent} | set(
-            momentum.offsets(fcfg) if momentum.enabled(fcfg, families) else ()))
+        ud_offsets = sorted(
+            set(week_offsets)
+            | {recent}
+            | set(momentum.offsets(fcfg) if momentum.enabled(fcfg, families) else ())
+        )
         g = Grid.of(cut_days, ud_offsets)
-        put("ud", g, g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(),
-                           None, n), ud_offsets)
+        put(
+            "ud",
+            g,
+            g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(), None, n),
+            ud_offsets,
+        )
         ad = cache.acc_day
         gs = Grid.of(cut_days, [0, short, recent])
-        put("usage", gs, gs.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
-                                ad.get_column("use").to_numpy(), n), [0, short, recent])
+        put(
+            "usage",
+            gs,
+            gs.cum(
+                ad.get_column("a").to_numpy(),
+                ad.get_column(DAY).to_numpy(),
+                ad.get_column("use").to_numpy(),
+                n,
+            ),
+            [0, short, recent],
+        )
     if want_users:
         roles = [str(r) for r in fcfg.roles]
         moves = _user_moves(tables, cache)
@@ -163,9 +200,15 @@ def with_samples(wide: pl.DataFrame, tables: Tables, cache: DayCache, fcfg: Any,
             last = gc.last(a[left], d[left], n)
             cols.append(last_to_series(f"{PREFIX}last_left_{r}", at(last, gc)))
         # person-days by role: who keeps using the product
-        users = pl.DataFrame({"user_id": cache.enc.users}).with_row_index("u").join(
-            tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
-            on="user_id", how="left")
+        users = (
+            pl.DataFrame({"user_id": cache.enc.users})
+            .with_row_index("u")
+            .join(
+                tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
+                on="user_id",
+                how="left",
+            )
+        )
         # Role of each person-day by a gather over the (small) user dictionary, not a join.
         urole = users.sort("u").get_column("role")
         pa, pd_, pu = (pdays.get_column(c).to_numpy() for c in ("a", DAY, "u"))
@@ -242,7 +285,7 @@ def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str,
         out[f"wau_mean_{r}d"] = base
         out["wau_last_week_ratio"] = safe_div(weeks[0], base)
         if k >= 2 * b:
-            out[f"wau_trend_ratio_{r}d"] = safe_div(base, _mean(weeks[b:2 * b]))
+            out[f"wau_trend_ratio_{r}d"] = safe_div(base, _mean(weeks[b : 2 * b]))
         mean_k = _mean(weeks)
         out[f"wau_slope_rel_{k}w"] = safe_div(weekly_slope(weeks[::-1]), mean_k)
         out[f"wau_cv_{k}w"] = safe_div(_std(weeks, mean_k), mean_k)
@@ -255,7 +298,7 @@ def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str,
         out["user_days_last_week"] = ud[0]
         out["user_days_last_week_ratio"] = safe_div(ud[0], ud_base)
         if k >= 2 * b:
-            out[f"user_days_trend_ratio_{r}d"] = safe_div(ud_base, _mean(ud[b:2 * b]))
+            out[f"user_days_trend_ratio_{r}d"] = safe_div(ud_base, _mean(ud[b : 2 * b]))
         out[f"user_days_slope_rel_{k}w"] = safe_div(weekly_slope(ud[::-1]), _mean(ud))
         out[f"days_per_active_user_{r}d"] = safe_div(_win("ud", r), au_r)
         out["usage_last_week_ratio"] = last_week_ratio("usage")
@@ -268,7 +311,8 @@ def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str,
             out[f"{role}s_existing"] = _acc(f"created_{role}", 0) - _acc(f"left_{role}", 0)
             out[f"{role}s_left_{r}d"] = _win(f"left_{role}", r)
             out[f"days_since_{role}_left"] = (
-                pl.col(T) - pl.col(f"{PREFIX}last_left_{role}")).cast(pl.Float64).fill_null(never)
+                (pl.col(T) - pl.col(f"{PREFIX}last_left_{role}")).cast(pl.Float64).fill_null(never)
+            )
             out[f"{role}_user_days_last_week_ratio"] = last_week_ratio(f"ud_{role}")
     if "friction" in families:
         out["integration_errors_last_week_ratio"] = last_week_ratio("errors")

@@ -54,8 +54,9 @@ class Encoded:
         return ids.cast(pl.Enum(self.accounts)).to_physical().cast(pl.Int64).to_numpy()
 
 
-def encode_events(events: pl.DataFrame | pl.LazyFrame, extra_accounts: Sequence[pl.Series] = ()
-                  ) -> Encoded:
+def encode_events(
+    events: pl.DataFrame | pl.LazyFrame, extra_accounts: Sequence[pl.Series] = ()
+) -> Encoded:
     """One pass over the raw events: string ids -> integer codes, timestamp -> UTC day index.
 
     Each id column is cast to a Categorical with its own fresh ``pl.Categories``, which hashes
@@ -66,10 +67,14 @@ def encode_events(events: pl.DataFrame | pl.LazyFrame, extra_accounts: Sequence[
     """
     cols = {"account_id": "a", "user_id": "u", "event": "e"}
     cats = {c: pl.Categories.random() for c in cols}
-    raw = events.lazy().select(
-        *[pl.col(c).cast(pl.String).cast(pl.Categorical(cats[c])).alias(c) for c in cols],
-        day_of(pl.col("timestamp")).alias(DAY),
-    ).collect()
+    raw = (
+        events.lazy()
+        .select(
+            *[pl.col(c).cast(pl.String).cast(pl.Categorical(cats[c])).alias(c) for c in cols],
+            day_of(pl.col("timestamp")).alias(DAY),
+        )
+        .collect()
+    )
     dicts: dict[str, pl.Series] = {}
     codes: dict[str, pl.Series] = {}
     for c, short in cols.items():
@@ -135,12 +140,16 @@ class Grid:
             raise ValueError("boundary day not in the grid")
         return idx
 
-    def cum(self, ent: np.ndarray, days: np.ndarray, weights: np.ndarray | None, n: int) -> np.ndarray:
+    def cum(
+        self, ent: np.ndarray, days: np.ndarray, weights: np.ndarray | None, n: int
+    ) -> np.ndarray:
         """(n, m) int64: sum of ``weights`` (1 each when None) over days ``< b_k`` per entity."""
         m1 = self.m + 1
-        flat = np.bincount(ent.astype(np.int64) * m1 + self.bucket(days),
-                           weights=None if weights is None else weights.astype(np.float64),
-                           minlength=n * m1)
+        flat = np.bincount(
+            ent.astype(np.int64) * m1 + self.bucket(days),
+            weights=None if weights is None else weights.astype(np.float64),
+            minlength=n * m1,
+        )
         per = flat.reshape(n, m1)[:, : self.m]
         return np.cumsum(np.rint(per).astype(np.int64) if weights is not None else per, axis=1)
 

@@ -73,15 +73,23 @@ def _value_cum(tables: Tables, ec: EventCells, before: int) -> np.ndarray | None
         before_last = fr.get_column(DAY).to_numpy() < before
         has = bool((value.is_not_null().to_numpy() & before_last).any())
     if not has:
-        log.info("history value features (value_*) left out: the value column is all null "
-                 "before the last cutoff")
+        log.info(
+            "history value features (value_*) left out: the value column is all null "
+            "before the last cutoff"
+        )
         return None
     w = value.fill_null(0.0).to_numpy()
     return ec.cum(np.bincount(ec.cells, weights=w, minlength=ec.size))
 
 
-def samples(tables: Tables, cache: DayCache, at: Sampler, fcfg: Any, before: int,
-            ec: EventCells | None = None) -> list[pl.Series]:
+def samples(
+    tables: Tables,
+    cache: DayCache,
+    at: Sampler,
+    fcfg: Any,
+    before: int,
+    ec: EventCells | None = None,
+) -> list[pl.Series]:
     """``hist_events@0``, ``hist_days@0`` (active days), ``hist_last@0`` (last active day, null
     when none), ``hist_first`` (first event day of the account, null when none: the family
     compares it with ``t``) and, when the value column has values, ``hist_value@<offset>``.
@@ -95,19 +103,24 @@ def samples(tables: Tables, cache: DayCache, at: Sampler, fcfg: Any, before: int
     np.minimum.at(first, a.astype(np.int64), d.astype(np.int64))
     f = first[at.acc]
     cols = [
-        pl.Series(f"{PREFIX}events@0", at(gc.cum(a, d, ad.get_column("n").to_numpy(), n), gc),
-                  dtype=pl.Int64),
+        pl.Series(
+            f"{PREFIX}events@0",
+            at(gc.cum(a, d, ad.get_column("n").to_numpy(), n), gc),
+            dtype=pl.Int64,
+        ),
         pl.Series(f"{PREFIX}days@0", at(gc.cum(a, d, None, n), gc), dtype=pl.Int64),
         last_to_series(f"{PREFIX}last@0", at(gc.last(a, d, n), gc)),
-        pl.Series(f"{PREFIX}first", np.where(f == NONE, 0, f), dtype=pl.Int32)
-        .scatter(np.flatnonzero(f == NONE), None),
+        pl.Series(f"{PREFIX}first", np.where(f == NONE, 0, f), dtype=pl.Int32).scatter(
+            np.flatnonzero(f == NONE), None
+        ),
     ]
     offs = value_offsets(fcfg)
     ec = ec or EventCells(cache, Grid.of(at.cut_days, offs))
     val = _value_cum(tables, ec, before)
     if val is not None:
-        cols += [pl.Series(f"{PREFIX}value@{o}", at(val, ec.grid, o), dtype=pl.Float64)
-                 for o in offs]
+        cols += [
+            pl.Series(f"{PREFIX}value@{o}", at(val, ec.grid, o), dtype=pl.Float64) for o in offs
+        ]
     return cols
 
 
@@ -129,8 +142,9 @@ def indicators(fcfg: Any, has_value: bool) -> dict[str, pl.Expr]:
         "lifetime_active_days": days,
         "lifetime_events": pl.col(f"{PREFIX}events@0").cast(pl.Float64),
         "days_since_last_event": since,
-        "active_days_per_week_lifetime": pl.when(tenure.is_not_null()).then(
-            days / pl.max_horizontal(tenure / WEEK, pl.lit(1.0))).otherwise(None),
+        "active_days_per_week_lifetime": pl.when(tenure.is_not_null())
+        .then(days / pl.max_horizontal(tenure / WEEK, pl.lit(1.0)))
+        .otherwise(None),
         "typical_gap_days": gap,
         "overdue_ratio": safe_div(since, gap),
     }

@@ -26,12 +26,18 @@ def maturity_stage(maturity_days: Sequence[int]) -> pl.Expr:
     if len(maturity_days) != 2 or int(maturity_days[0]) >= int(maturity_days[1]):
         raise ConfigValueError(
             f"features.maturity_days must be two increasing day counts, got {list(maturity_days)}",
-            hint="e.g. features.maturity_days=[90,365]")
+            hint="e.g. features.maturity_days=[90,365]",
+        )
     a, b = (int(x) for x in maturity_days)
     ten = tenure_days()
-    return (pl.when(ten < a).then(pl.lit(STAGES[0]))
-            .when(ten < b).then(pl.lit(STAGES[1]))
-            .otherwise(pl.lit(STAGES[2])).alias("maturity_stage"))
+    return (
+        pl.when(ten < a)
+        .then(pl.lit(STAGES[0]))
+        .when(ten < b)
+        .then(pl.lit(STAGES[1]))
+        .otherwise(pl.lit(STAGES[2]))
+        .alias("maturity_stage")
+    )
 
 
 def renewal_cycle(fcfg: Any, account_columns: Sequence[str]) -> pl.Expr:
@@ -41,8 +47,13 @@ def renewal_cycle(fcfg: Any, account_columns: Sequence[str]) -> pl.Expr:
     col = fcfg.renewal_cycle_column
     by = dict(fcfg.renewal_cycle_by or {})
     if col and col in account_columns and by:
-        return pl.col(col).cast(pl.String).replace_strict(
-            list(by), [int(v) for v in by.values()], default=default, return_dtype=pl.Int64)
+        return (
+            pl.col(col)
+            .cast(pl.String)
+            .replace_strict(
+                list(by), [int(v) for v in by.values()], default=default, return_dtype=pl.Int64
+            )
+        )
     return pl.lit(default, dtype=pl.Int64)
 
 

@@ -19,16 +19,24 @@ from features.windows import DAY, T
 
 def milestone_first_days(aed: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
     """account_id -> ``first_<milestone>`` day index (null if never). One group-by on day data."""
-    aggs = [pl.col(DAY).filter(pl.col("event").is_in(list(m.events))).min().alias(f"first_{m.name}")
-            for m in fcfg.milestones]
+    aggs = [
+        pl.col(DAY).filter(pl.col("event").is_in(list(m.events))).min().alias(f"first_{m.name}")
+        for m in fcfg.milestones
+    ]
     if not aggs:
         return aed.select("account_id").unique()
     return aed.group_by("account_id").agg(aggs)
 
 
-def onboarding_invites(signup: pl.DataFrame, codes: np.ndarray, inv_a: np.ndarray,
-                       inv_day: np.ndarray, inv_n: np.ndarray, n_accounts: int, fcfg: Any
-                       ) -> pl.DataFrame:
+def onboarding_invites(
+    signup: pl.DataFrame,
+    codes: np.ndarray,
+    inv_a: np.ndarray,
+    inv_day: np.ndarray,
+    inv_n: np.ndarray,
+    n_accounts: int,
+    fcfg: Any,
+) -> pl.DataFrame:
     """Per account: invites before the signup day (``inv_s``) and before ``s + D`` (``inv_e``).
 
     ``signup``: account_id, signup_day (one row per account; ``codes`` their account codes);
@@ -59,8 +67,9 @@ def onboarding(fcfg: Any) -> dict[str, pl.Expr]:
     upto = pl.when(over).then(pl.col("inv_e")).otherwise(at("invites"))
     return {
         f"invites_first_{d}d": (upto - pl.col("inv_s")).cast(pl.Float64),
-        "onboarding_observed_days": pl.min_horizontal(pl.lit(d), pl.col(T) - pl.col("signup_day"))
-        .cast(pl.Float64),
+        "onboarding_observed_days": pl.min_horizontal(
+            pl.lit(d), pl.col(T) - pl.col("signup_day")
+        ).cast(pl.Float64),
     }
 
 
@@ -75,12 +84,15 @@ def milestones(fcfg: Any) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     for m in fcfg.milestones:
         first = pl.col(f"first_{m.name}")
         reached = first.is_not_null() & (first < pl.col(T))
-        days_to = pl.when(reached).then(first - pl.col("signup_day")).otherwise(None).cast(pl.Float64)
+        days_to = (
+            pl.when(reached).then(first - pl.col("signup_day")).otherwise(None).cast(pl.Float64)
+        )
         tenure = pl.col(T) - pl.col("signup_day")
         s1[f"{m.name}_reached"] = reached.cast(pl.Float64)
         s1[f"days_to_{m.name}"] = days_to
         s1[f"{m.name}_delay_vs_expected"] = days_to - float(m.expected_days)
         s1[f"{m.name}_overdue"] = ((~reached) & (tenure > int(m.expected_days))).cast(pl.Float64)
         s2[f"{m.name}_delay_vs_segment"] = pl.col(f"days_to_{m.name}") - pl.col(
-            f"days_to_{m.name}").median().over("cutoff", "_peer")
+            f"days_to_{m.name}"
+        ).median().over("cutoff", "_peer")
     return s1, s2

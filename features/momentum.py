@@ -60,7 +60,8 @@ def _params(fcfg: Any) -> dict[str, Any]:
         raise ConfigValueError(
             f"features.momentum_days must be >= 1, momentum_slope_days >= 2, momentum_max_days "
             f">= 1 and momentum_below_fraction > 0; got {spans}, {p['slope']}, {p['run']}, "
-            f"{p['fraction']}")
+            f"{p['fraction']}"
+        )
     return p
 
 
@@ -69,7 +70,9 @@ def offsets(fcfg: Any) -> list[int]:
     p = _params(fcfg)
     out = {0, p["recent"], p["recent"] + p["baseline"]}
     for k in p["spans"]:
-        out |= {WEEK * i for i in range(p["weeks"] + 1)} | {k + WEEK * i for i in range(p["weeks"] + 1)}
+        out |= {WEEK * i for i in range(p["weeks"] + 1)} | {
+            k + WEEK * i for i in range(p["weeks"] + 1)
+        }
     out |= set(range(max(p["slope"], p["run"]) + WEEK + 1))  # 7-day moving sums W(j), j <= max
     if p["year"] > 0:
         y, r = p["year"], p["recent"]
@@ -127,11 +130,13 @@ def indicators(fcfg: Any, families: Sequence[str], ud: UserDays) -> dict[str, pl
     out: dict[str, pl.Expr] = {}
     for k in p["spans"]:
         out[f"user_days_{k}d_vs_usual"] = _vs_usual(
-            [_win(k + WEEK * i, WEEK * i) for i in range(b + 1)])
+            [_win(k + WEEK * i, WEEK * i) for i in range(b + 1)]
+        )
     moving = [_win(j + WEEK, j) for j in range(max(s, p["run"]) + 1)]
     trail = moving[: s + 1]
-    out[f"user_days_daily_slope_{s}d"] = safe_div(weekly_slope(trail[::-1]),
-                                                 pl.mean_horizontal(trail))
+    out[f"user_days_daily_slope_{s}d"] = safe_div(
+        weekly_slope(trail[::-1]), pl.mean_horizontal(trail)
+    )
     long_level = _win(r + bl, r) * WEEK / bl
     out["user_days_7d_vs_long_baseline"] = safe_div(moving[0], long_level)
     limit = p["fraction"] * long_level
@@ -145,9 +150,10 @@ def indicators(fcfg: Any, families: Sequence[str], ud: UserDays) -> dict[str, pl
         y = p["year"]
         known = (pl.col(T) - pl.col("signup_day")) >= y + r
         last_year = _win(y + r, y)
-        out[f"user_days_vs_last_year_{r}d"] = pl.when(known).then(
-            safe_div(_win(r), last_year)).otherwise(None)
-        out[f"user_days_last_year_next_{r}d_ratio"] = pl.when(known).then(
-            safe_div(_win(y, y - r), last_year)).otherwise(None)
+        out[f"user_days_vs_last_year_{r}d"] = (
+            pl.when(known).then(safe_div(_win(r), last_year)).otherwise(None)
+        )
+        out[f"user_days_last_year_next_{r}d_ratio"] = (
+            pl.when(known).then(safe_div(_win(y, y - r), last_year)).otherwise(None)
+        )
     return out
-

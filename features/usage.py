@@ -53,16 +53,21 @@ def trends(fcfg: Any) -> dict[str, pl.Expr]:
     out: dict[str, pl.Expr] = {
         f"active_users_prev_{r}d": at(f"au_{r}", r),
         "active_users_trend_ratio": safe_div(at(f"au_{r}"), at(f"au_{r}", r)),
-        "usage_events_trend_ratio": safe_div(window("usage_n", r) / r, window("usage_n", r + b, r) / b),
-        "active_days_trend_ratio": safe_div(window("active_day", r) / r,
-                                            window("active_day", r + b, r) / b),
+        "usage_events_trend_ratio": safe_div(
+            window("usage_n", r) / r, window("usage_n", r + b, r) / b
+        ),
+        "active_days_trend_ratio": safe_div(
+            window("active_day", r) / r, window("active_day", r + b, r) / b
+        ),
         f"usage_slope_{k}w": weekly_slope(
             [window("usage_n", 7 * (i + 1), 7 * i) for i in range(k - 1, -1, -1)]
         ),
         "days_since_last_use": (pl.col(T) - at("last_use")).cast(pl.Float64).fill_null(never),
     }
     for e in fcfg.key_events:
-        out[f"days_since_last_{e}"] = (pl.col(T) - at(f"last_{e}")).cast(pl.Float64).fill_null(never)
+        out[f"days_since_last_{e}"] = (
+            (pl.col(T) - at(f"last_{e}")).cast(pl.Float64).fill_null(never)
+        )
     return out
 
 

@@ -45,8 +45,9 @@ log = get_logger(__name__)
 PREFIX = "voc_"
 
 
-def pick_vocabulary(source: DayCache | pl.DataFrame, fcfg: Any, before: int | None = None
-                    ) -> list[str]:
+def pick_vocabulary(
+    source: DayCache | pl.DataFrame, fcfg: Any, before: int | None = None
+) -> list[str]:
     """The event types the family models when ``features.vocabulary_events`` is null.
 
     An event type qualifies when at least ``features.vocabulary_min_account_share`` of the
@@ -65,11 +66,14 @@ def pick_vocabulary(source: DayCache | pl.DataFrame, fcfg: Any, before: int | No
         return []
     share = float(fcfg.vocabulary_min_account_share)
     skip = [str(e) for e in fcfg.non_usage_events]
-    top = (firsts.filter(~pl.col("event").is_in(skip))
-           .group_by("event").agg(pl.col("account_id").n_unique().alias("n"))
-           .filter(pl.col("n") >= share * n_acc)
-           .sort(["n", "event"], descending=[True, False])
-           .head(max(0, int(fcfg.vocabulary_max_events))))
+    top = (
+        firsts.filter(~pl.col("event").is_in(skip))
+        .group_by("event")
+        .agg(pl.col("account_id").n_unique().alias("n"))
+        .filter(pl.col("n") >= share * n_acc)
+        .sort(["n", "event"], descending=[True, False])
+        .head(max(0, int(fcfg.vocabulary_max_events)))
+    )
     return top.get_column("event").to_list()
 
 
@@ -81,21 +85,30 @@ def resolve(firsts: pl.DataFrame, fcfg: Any, before: int) -> list[str]:
     seen = firsts.filter(pl.col(DAY) < before)
     present = set(seen.get_column("event").unique().to_list())
     if len(present) <= 1:
-        log.info("feature family 'vocabulary' left out: the log has %s event type before the "
-                 "last cutoff", "a single" if present else "no")
+        log.info(
+            "feature family 'vocabulary' left out: the log has %s event type before the "
+            "last cutoff",
+            "a single" if present else "no",
+        )
         return []
     configured = fcfg.vocabulary_events
     if configured is None:
         chosen = pick_vocabulary(seen, fcfg)
-        log.info("vocabulary: %d event types reached by >= %s of the accounts (at most %d): %s",
-                 len(chosen), fcfg.vocabulary_min_account_share, int(fcfg.vocabulary_max_events),
-                 chosen)
+        log.info(
+            "vocabulary: %d event types reached by >= %s of the accounts (at most %d): %s",
+            len(chosen),
+            fcfg.vocabulary_min_account_share,
+            int(fcfg.vocabulary_max_events),
+            chosen,
+        )
         return chosen
     names = list(dict.fromkeys(str(e) for e in configured))
     absent = [e for e in names if e not in present]
     if absent:
-        log.info("features.vocabulary_events absent from the data before the last cutoff, left "
-                 "out: %s", absent)
+        log.info(
+            "features.vocabulary_events absent from the data before the last cutoff, left out: %s",
+            absent,
+        )
     return [e for e in names if e in present]
 
 
@@ -122,19 +135,29 @@ def _slot_grids(cache: DayCache, codes: Sequence[int], ec: EventCells) -> list[n
     key += ec.cells
     if (k + 1) * size <= DENSE_MAX:
         counts = np.bincount(key, minlength=(k + 1) * size)
-        return [ec.cum(counts[i * size:(i + 1) * size]) for i in range(k)]
+        return [ec.cum(counts[i * size : (i + 1) * size]) for i in range(k)]
     key = key[key < k * size]
-    occupied = pl.DataFrame({"k": pl.Series(key, dtype=pl.Int64)}).group_by("k").agg(
-        pl.len().cast(pl.Int64).alias("n")).sort("k")
+    occupied = (
+        pl.DataFrame({"k": pl.Series(key, dtype=pl.Int64)})
+        .group_by("k")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort("k")
+    )
     kk, nn = occupied.get_column("k").to_numpy(), occupied.get_column("n").to_numpy()
     cuts = np.searchsorted(kk, np.arange(k + 1, dtype=np.int64) * size)
-    return [ec.cum(np.bincount(kk[lo:hi] - i * size, weights=nn[lo:hi], minlength=size)
-                   .round().astype(np.int64))
-            for i, (lo, hi) in enumerate(itertools.pairwise(cuts))]
+    return [
+        ec.cum(
+            np.bincount(kk[lo:hi] - i * size, weights=nn[lo:hi], minlength=size)
+            .round()
+            .astype(np.int64)
+        )
+        for i, (lo, hi) in enumerate(itertools.pairwise(cuts))
+    ]
 
 
-def samples(cache: DayCache, at: Sampler, fcfg: Any, ec: EventCells | None = None
-            ) -> list[pl.Series]:
+def samples(
+    cache: DayCache, at: Sampler, fcfg: Any, ec: EventCells | None = None
+) -> list[pl.Series]:
     """The ``voc_<slug>@<offset>`` count samples, ``voc_last_<slug>@0`` last days (null when
     never) and ``voc_all@<offset>`` (events of any kind) for ``features.vocabulary_events`` (the
     resolved list: every name occurs in the data). Values over days strictly before ``t -
@@ -155,8 +178,12 @@ def samples(cache: DayCache, at: Sampler, fcfg: Any, ec: EventCells | None = Non
         s = slugs[names[c]]
         cols += [pl.Series(f"{PREFIX}{s}@{o}", at(cum, g, o), dtype=pl.Int64) for o in offs]
     ad = cache.acc_day
-    all_cum = g.cum(ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy(),
-                    ad.get_column("n").to_numpy(), n_acc)
+    all_cum = g.cum(
+        ad.get_column("a").to_numpy(),
+        ad.get_column(DAY).to_numpy(),
+        ad.get_column("n").to_numpy(),
+        n_acc,
+    )
     r = int(fcfg.recent_days)
     cols += [pl.Series(f"{PREFIX}all@{o}", at(all_cum, g, o), dtype=pl.Int64) for o in (0, r)]
     # Last days read only cutoff boundaries: the cache's (account, event, cutoff bucket) maxima.
@@ -166,8 +193,11 @@ def samples(cache: DayCache, at: Sampler, fcfg: Any, ec: EventCells | None = Non
     sl = slot_of[ae.get_column("e").to_numpy()]
     keep = sl >= 0
     gc = cache.cut_grid
-    last = gc.last(sl[keep] * n_acc + ae.get_column("a").to_numpy()[keep],
-                   ae.get_column("last").to_numpy()[keep], k * n_acc).reshape(k, n_acc, gc.m)
+    last = gc.last(
+        sl[keep] * n_acc + ae.get_column("a").to_numpy()[keep],
+        ae.get_column("last").to_numpy()[keep],
+        k * n_acc,
+    ).reshape(k, n_acc, gc.m)
     for i, c in enumerate(codes):
         cols.append(last_to_series(f"{PREFIX}last_{slugs[names[c]]}@0", at(last[i], gc)))
     return cols

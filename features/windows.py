@@ -69,8 +69,13 @@ def sample_before(
     grid = entities.join(boundaries.to_frame(), how="cross").sort(B)
     right = day_rows.select([*keys, DAY, *value_cols]).sort(DAY)
     out = grid.join_asof(
-        right, left_on=B, right_on=DAY, by=keys, strategy="backward",
-        allow_exact_matches=False, check_sortedness=False,
+        right,
+        left_on=B,
+        right_on=DAY,
+        by=keys,
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
     )
     return out.select([*keys, B, *value_cols])
 
@@ -106,9 +111,15 @@ def at_offset(
 
     The sampled columns are renamed ``<col><suffix>``; rows without a sample keep nulls.
     """
-    right = table.select(
-        [pl.col(key), pl.col(B), *[pl.col(c).alias(f"{c}{suffix}") for c in cols]]
+    right = table.select([pl.col(key), pl.col(B), *[pl.col(c).alias(f"{c}{suffix}") for c in cols]])
+    return (
+        rows.with_columns((pl.col(T) - offset).cast(pl.Int32).alias("_b"))
+        .join(
+            right,
+            left_on=[key, "_b"],
+            right_on=[key, B],
+            how="left",
+            maintain_order="left",
+        )
+        .drop("_b")
     )
-    return rows.with_columns((pl.col(T) - offset).cast(pl.Int32).alias("_b")).join(
-        right, left_on=[key, "_b"], right_on=[key, B], how="left", maintain_order="left",
-    ).drop("_b")

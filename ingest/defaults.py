@@ -32,8 +32,15 @@ from core.logs import get_logger
 log = get_logger(__name__)
 
 #: Config keys this module may fill, in the order they are resolved.
-KEYS = ("snapshot.every_days", "snapshot.count", "features.vocabulary_events",
-        "features.milestones", "features.peer_segment", "model.segment_key", "data.entity")
+KEYS = (
+    "snapshot.every_days",
+    "snapshot.count",
+    "features.vocabulary_events",
+    "features.milestones",
+    "features.peer_segment",
+    "model.segment_key",
+    "data.entity",
+)
 
 
 def _get(cfg: Any, key: str) -> Any:
@@ -60,31 +67,48 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
         out["features.vocabulary_events"] = {
             "value": chosen,
             "reason": sug["features.vocabulary_events"]["reason"]
-            + (f"; less the non-usage events {left}" if left else "")}
+            + (f"; less the non-usage events {left}" if left else ""),
+        }
     configured = _plain(_get(cfg, "features.milestones")) or []
     kept = [m for m in configured if set(m.get("events") or []) & present]
     dropped = [m["name"] for m in configured if m not in kept]
     if dropped or (not kept and bool(cfg.features.discover_milestones)):
-        reason = (f"configured milestones {dropped} left out: their events do not occur in the "
-                  f"data" if dropped else "no milestones configured")
+        reason = (
+            f"configured milestones {dropped} left out: their events do not occur in the data"
+            if dropped
+            else "no milestones configured"
+        )
         if not kept and bool(cfg.features.discover_milestones):
             skip = set(_non_usage(cfg))
-            found = [m for m in (sug.get("milestones", {}).get("value") or [])
-                     if not set(m["events"]) & skip]
+            found = [
+                m
+                for m in (sug.get("milestones", {}).get("value") or [])
+                if not set(m["events"]) & skip
+            ]
             kept = found
-            reason += (f"; discovered {[m['name'] for m in found]} from the data "
-                       f"({sug.get('milestones', {}).get('reason', '')})" if found
-                       else "; none discovered")
+            reason += (
+                f"; discovered {[m['name'] for m in found]} from the data "
+                f"({sug.get('milestones', {}).get('reason', '')})"
+                if found
+                else "; none discovered"
+            )
         out["features.milestones"] = {"value": kept, "reason": reason}
     segments = [s["column"] for s in profile.get("segments", [])]
     for key in ("features.peer_segment", "model.segment_key"):
         cur = _get(cfg, key)
         if cur is not None and str(cur) not in segments:
             value = segments[0] if segments else None
-            out[key] = {"value": value, "reason": (
-                f"{key}={cur!r} is not a column of this data; "
-                + (f"using the first segment column {value!r}" if value else "no segment column: "
-                   "all accounts are one peer group"))}
+            out[key] = {
+                "value": value,
+                "reason": (
+                    f"{key}={cur!r} is not a column of this data; "
+                    + (
+                        f"using the first segment column {value!r}"
+                        if value
+                        else "no segment column: all accounts are one peer group"
+                    )
+                ),
+            }
     if _get(cfg, "data.entity") is None and "entity" in sug:
         out["data.entity"] = dict(sug["entity"])
     return out
@@ -106,18 +130,27 @@ def apply_defaults(cfg: Any, resolved: dict[str, dict[str, Any]], announce: bool
                 shown = resolved[key]["value"]
                 if key == "features.milestones":
                     shown = [f"{m['name']} (expected by day {m['expected_days']})" for m in shown]
-                log.info("default from the data: %s=%s (%s; override with %s=...)", key, shown,
-                         resolved[key].get("reason", ""), key)
+                log.info(
+                    "default from the data: %s=%s (%s; override with %s=...)",
+                    key,
+                    shown,
+                    resolved[key].get("reason", ""),
+                    key,
+                )
 
 
-def with_data_defaults(cfg: Any, tables: Any, profile: dict[str, Any] | None = None,
-                       announce: bool = True) -> tuple[Any, dict[str, dict[str, Any]]]:
+def with_data_defaults(
+    cfg: Any, tables: Any, profile: dict[str, Any] | None = None, announce: bool = True
+) -> tuple[Any, dict[str, dict[str, Any]]]:
     """(a copy of ``cfg`` with the open cutoff schedule filled, what was filled). The vocabulary,
     milestones and segments are the pipelines' business (``resolve_defaults``); an open
     vocabulary is picked by the feature build itself. Profiles ``tables`` only when one is open and no ``profile`` is
     given."""
-    copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False)) if not OmegaConf.is_config(
-        cfg) else cfg.copy()
+    copy = (
+        OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        if not OmegaConf.is_config(cfg)
+        else cfg.copy()
+    )
     # Only settings the features depend on and that are still open trigger a profile (the
     # pipelines resolve everything beforehand, so this is for direct callers: tests, notebooks).
     # (an open vocabulary is picked by the build itself: features.vocabulary.pick_vocabulary)
@@ -137,13 +170,26 @@ def profile_for(tables: Any, cfg: Any) -> dict[str, Any]:
     milestone candidates)."""
     from ingest.profile import profile_tables
 
-    return profile_tables(tables, horizon_days=int(cfg.label.horizon_days),
-                          default_event=str(cfg.data.default_event),
-                          milestone_exclude=_non_usage(cfg))
+    return profile_tables(
+        tables,
+        horizon_days=int(cfg.label.horizon_days),
+        default_event=str(cfg.data.default_event),
+        milestone_exclude=_non_usage(cfg),
+    )
 
 
 def _non_usage(cfg: Any) -> list[str]:
     """Events that are never a usage step (friction, cancellations): not milestone candidates."""
     f, lab = cfg.features, cfg.label
-    return sorted({str(e) for e in (*f.non_usage_events, *lab.excluded_events, *lab.churn_events,
-                                    *f.error_events, *f.ticket_events)})
+    return sorted(
+        {
+            str(e)
+            for e in (
+                *f.non_usage_events,
+                *lab.excluded_events,
+                *lab.churn_events,
+                *f.error_events,
+                *f.ticket_events,
+            )
+        }
+    )

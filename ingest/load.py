@@ -87,9 +87,11 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
     mapping = column_mapping(data.columns)
     segments = [str(s) for s in (data.segments or [])]
     fmt = None if data.format is None else str(data.format)
-    opts = {"timezone": str(data.timezone),
-            "timestamp_format": None if data.timestamp_format is None else str(data.timestamp_format),
-            "now": now}
+    opts = {
+        "timezone": str(data.timezone),
+        "timestamp_format": None if data.timestamp_format is None else str(data.timestamp_format),
+        "now": now,
+    }
 
     with step("ingest: read and validate tables", log):
         raw_accounts = scan_table("accounts", data.accounts, fmt, mapping)
@@ -102,25 +104,32 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         event_segments = [s for s in segments if s not in acc_cols and s in ev_cols]
         segments = [s for s in segments if s not in event_segments]
         if event_segments:
-            log.info("segments %s read from the events (latest value before each cutoff)",
-                     event_segments)
+            log.info(
+                "segments %s read from the events (latest value before each cutoff)", event_segments
+            )
         if raw_accounts is None and segments:
-            log.info("data.accounts=null: data.segments=%s ignored (no such column on the "
-                     "events either)", segments)
+            log.info(
+                "data.accounts=null: data.segments=%s ignored (no such column on the "
+                "events either)",
+                segments,
+            )
             segments = []
 
         done: list[ValidatedTable] = []
         known: pl.Series | None = None
         if raw_accounts is not None:
             accounts = validate_table(
-                raw_accounts, contract_for("accounts", segments, account_attributes(cfg)), **opts)
+                raw_accounts, contract_for("accounts", segments, account_attributes(cfg)), **opts
+            )
             known = accounts.clean["account_id"]
             done.append(accounts)
         if raw_users is not None:
-            done.append(validate_table(raw_users, contract_for("users"), known_accounts=known,
-                                       **opts))
-        events = validate_table(raw_events, contract_for("events", event_segments),
-                                known_accounts=known, **opts)
+            done.append(
+                validate_table(raw_users, contract_for("users"), known_accounts=known, **opts)
+            )
+        events = validate_table(
+            raw_events, contract_for("events", event_segments), known_accounts=known, **opts
+        )
         done.append(events)
 
     for table in done:
@@ -142,8 +151,11 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
         observed_until = parse_observed_until(data.observed_until)
     else:
         observed_until = observed_until_from_events(clean_events)
-    log.info("ingest: %d events, observed until %s (exclusive, UTC)", clean_events.height,
-             observed_until.isoformat())
+    log.info(
+        "ingest: %d events, observed until %s (exclusive, UTC)",
+        clean_events.height,
+        observed_until.isoformat(),
+    )
     return Tables(
         events=clean_events,
         users=by_name.get("users"),

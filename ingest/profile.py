@@ -135,23 +135,25 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.0f}%"
 
 
-def _extra_columns(events: pl.DataFrame | pl.LazyFrame, event_columns: list[str] | None
-                   ) -> list[str]:
+def _extra_columns(
+    events: pl.DataFrame | pl.LazyFrame, event_columns: list[str] | None
+) -> list[str]:
     """The non-canonical event columns to profile as candidate segments."""
     schema = events.collect_schema()
     if event_columns is None:
         return [c for c, t in schema.items() if c not in CANONICAL_EVENT_COLUMNS and t == pl.String]
     missing = [c for c in event_columns if c not in schema]
     if missing:
-        raise ValueError(f"profile_tables: event_columns {missing} are not columns of the events; "
-                         f"available: {list(schema)}")
+        raise ValueError(
+            f"profile_tables: event_columns {missing} are not columns of the events; "
+            f"available: {list(schema)}"
+        )
     return [c for c in dict.fromkeys(event_columns) if c not in CANONICAL_EVENT_COLUMNS]
 
 
 def _top_values(df: pl.DataFrame, col: str, k: int) -> list[dict[str, Any]]:
     """Top ``k`` non-null values of a (value, n) frame: count desc, then value."""
-    top = (df.filter(pl.col(col).is_not_null()).sort(["n", col], descending=[True, False])
-           .head(k))
+    top = df.filter(pl.col(col).is_not_null()).sort(["n", col], descending=[True, False]).head(k)
     return [{"value": v, "n": int(n)} for v, n in top.iter_rows()]
 
 
@@ -192,15 +194,23 @@ def profile_tables(
     if max_event_types < 1:
         raise ValueError(f"profile_tables: max_event_types must be >= 1, got {max_event_types}")
     if not 0 <= min_account_share <= 1:
-        raise ValueError(f"profile_tables: min_account_share must be in [0, 1], "
-                         f"got {min_account_share}")
+        raise ValueError(
+            f"profile_tables: min_account_share must be in [0, 1], got {min_account_share}"
+        )
     if horizon_days < 1 or min_history_days < 0:
-        raise ValueError(f"profile_tables: horizon_days must be >= 1 and min_history_days >= 0, "
-                         f"got {horizon_days} and {min_history_days}")
+        raise ValueError(
+            f"profile_tables: horizon_days must be >= 1 and min_history_days >= 0, "
+            f"got {horizon_days} and {min_history_days}"
+        )
     events = tables.events
     extra = _extra_columns(events, event_columns)
     ev = events.lazy().select(
-        "account_id", "user_id", "event", "timestamp", "value", *extra,
+        "account_id",
+        "user_id",
+        "event",
+        "timestamp",
+        "value",
+        *extra,
         pl.col("timestamp").dt.date().cast(pl.Int32).alias(_DAY),
     )
     # One group-by per grain; everything else is aggregated from these (small) results.
@@ -219,13 +229,15 @@ def profile_tables(
     )
     account_day_q = ev.group_by("account_id", _DAY).agg(pl.len().alias("n"))
     account_event_q = ev.group_by("account_id", "event").agg(
-        pl.len().alias("n"), pl.col(_DAY).min().alias("first_day"))
+        pl.len().alias("n"), pl.col(_DAY).min().alias("first_day")
+    )
     # (account, value) pairs: cheaper than n_unique inside a per-account group-by, and they give
     # both the distinct values per account and the overall value counts.
     account_user_q = ev.group_by("account_id", "user_id").agg(pl.len().alias("n"))
     account_col_q = [ev.group_by("account_id", c).agg(pl.len().alias("n")) for c in extra]
     overall, account_day, account_event, account_user, *account_cols = pl.collect_all(
-        [overall_q, account_day_q, account_event_q, account_user_q, *account_col_q])
+        [overall_q, account_day_q, account_event_q, account_user_q, *account_col_q]
+    )
     o = overall.row(0, named=True)
     o["n_users"] = account_user["user_id"].n_unique()
 
@@ -245,42 +257,54 @@ def profile_tables(
     n_listed = max(max_listed_event_types, max_event_types)
     listed = etypes.head(n_listed)
     slugs = unique_slugs(listed["event"].to_list())
-    event_types = (listed.with_columns(pl.col("event").replace_strict(slugs, return_dtype=pl.String)
-                                       .alias("slug"))
-                   .select("event", "slug", pl.exclude("event", "slug")).to_dicts())
+    event_types = (
+        listed.with_columns(
+            pl.col("event").replace_strict(slugs, return_dtype=pl.String).alias("slug")
+        )
+        .select("event", "slug", pl.exclude("event", "slug"))
+        .to_dicts()
+    )
     users = _users(o, account_user, tables.users)
     value = _value(o)
     cadence = _cadence(accounts, account_day, n_events)
     segments = _segments(tables, extra, account_cols, n_events, n_accounts, max_segment_values)
     suggested = {
-        **_suggest_snapshot(cadence["typical_gap_days"], history["span_days"], horizon_days,
-                            min_history_days),
+        **_suggest_snapshot(
+            cadence["typical_gap_days"], history["span_days"], horizon_days, min_history_days
+        ),
         "features.vocabulary_events": _suggest_vocabulary(
-            etypes, absent, default_event, min_account_share, max_event_types),
+            etypes, absent, default_event, min_account_share, max_event_types
+        ),
         "milestones": _suggest_milestones(etypes, absent, slugs, milestone_exclude),
         "entity": _suggest_entity(users, n_events),
     }
-    return _clean({
-        "profile_version": PROFILE_VERSION,
-        "params": {"max_event_types": max_event_types, "min_account_share": min_account_share,
-                   "horizon_days": horizon_days, "min_history_days": min_history_days,
-                   "default_event": default_event, "event_columns": extra,
-                   "milestone_exclude": list(milestone_exclude)},
-        "history": history,
-        "event_types": event_types,
-        "n_event_types": n_types,
-        "event_types_listed": listed.height,
-        "event_column_absent": absent,
-        "users": users,
-        "value": value,
-        "cadence": cadence,
-        "segments": segments,
-        "suggested": suggested,
-    })
+    return _clean(
+        {
+            "profile_version": PROFILE_VERSION,
+            "params": {
+                "max_event_types": max_event_types,
+                "min_account_share": min_account_share,
+                "horizon_days": horizon_days,
+                "min_history_days": min_history_days,
+                "default_event": default_event,
+                "event_columns": extra,
+                "milestone_exclude": list(milestone_exclude),
+            },
+            "history": history,
+            "event_types": event_types,
+            "n_event_types": n_types,
+            "event_types_listed": listed.height,
+            "event_column_absent": absent,
+            "users": users,
+            "value": value,
+            "cadence": cadence,
+            "segments": segments,
+            "suggested": suggested,
+        }
+    )
 
 
-def _history(o: dict[str, Any], accounts: pl.DataFrame, observed_until: datetime
-             ) -> dict[str, Any]:
+def _history(o: dict[str, Any], accounts: pl.DataFrame, observed_until: datetime) -> dict[str, Any]:
     """Span of the log. ``span_days``: whole UTC days from the first event's day to
     ``observed_until`` (exclusive end), i.e. how far back cutoffs can reach from the newest one."""
     first, last = o["first_ts"], o["last_ts"]
@@ -310,8 +334,9 @@ def _history(o: dict[str, Any], accounts: pl.DataFrame, observed_until: datetime
     }
 
 
-def _event_types(account_event: pl.DataFrame, accounts: pl.DataFrame, n_events: int,
-                 n_accounts: int) -> pl.DataFrame:
+def _event_types(
+    account_event: pl.DataFrame, accounts: pl.DataFrame, n_events: int, n_accounts: int
+) -> pl.DataFrame:
     """One row per event name, sorted by accounts reaching (desc), then name.
 
     ``median_days_to_first``: over the accounts that reach the event, whole UTC days from the
@@ -320,14 +345,19 @@ def _event_types(account_event: pl.DataFrame, accounts: pl.DataFrame, n_events: 
     """
     ttf = (pl.col("first_day") - pl.col("acc_first")).cast(pl.Float64)
     return (
-        account_event.join(accounts.select("account_id", pl.col("first_day").alias("acc_first")),
-                           on="account_id")
+        account_event.join(
+            accounts.select("account_id", pl.col("first_day").alias("acc_first")), on="account_id"
+        )
         .group_by("event")
-        .agg(pl.col("n").sum().alias("n_events"), pl.len().alias("n_accounts"),
-             ttf.median().alias("median_days_to_first"),
-             (ttf == 0).sum().alias("n_first_day"))
+        .agg(
+            pl.col("n").sum().alias("n_events"),
+            pl.len().alias("n_accounts"),
+            ttf.median().alias("median_days_to_first"),
+            (ttf == 0).sum().alias("n_first_day"),
+        )
         .select(
-            "event", pl.col("n_events").cast(pl.Int64),
+            "event",
+            pl.col("n_events").cast(pl.Int64),
             (pl.col("n_events") / n_events).alias("share_events"),
             pl.col("n_accounts").cast(pl.Int64),
             (pl.col("n_accounts") / n_accounts).alias("share_accounts"),
@@ -338,8 +368,9 @@ def _event_types(account_event: pl.DataFrame, accounts: pl.DataFrame, n_events: 
     )
 
 
-def _users(o: dict[str, Any], account_user: pl.DataFrame, users: pl.DataFrame | None
-           ) -> dict[str, Any]:
+def _users(
+    o: dict[str, Any], account_user: pl.DataFrame, users: pl.DataFrame | None
+) -> dict[str, Any]:
     """Single-user logs (user_id == account_id on every row) have no user-level signal."""
     per_account = account_user.group_by("account_id").agg(pl.len().alias("n_users"))
     stats = per_account.select(
@@ -378,8 +409,7 @@ def _value(o: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cadence(accounts: pl.DataFrame, account_day: pl.DataFrame, n_events: int
-             ) -> dict[str, Any]:
+def _cadence(accounts: pl.DataFrame, account_day: pl.DataFrame, n_events: int) -> dict[str, Any]:
     """How often accounts come back. ``typical_gap_days``: median over accounts (with at least
     two active days) of the median gap in days between consecutive active days."""
     stats = accounts.select(
@@ -388,8 +418,7 @@ def _cadence(accounts: pl.DataFrame, account_day: pl.DataFrame, n_events: int
         pl.col("median_gap").is_not_null().sum().alias("with_gap"),
     ).row(0, named=True)
     # 1970-01-01 (day 0) was a Thursday: weekday index (Monday = 0) = (day + 3) mod 7.
-    weekday = (account_day.group_by(((pl.col(_DAY) + 3) % 7).alias("wd"))
-               .agg(pl.col("n").sum()))
+    weekday = account_day.group_by(((pl.col(_DAY) + 3) % 7).alias("wd")).agg(pl.col("n").sum())
     by_wd = dict.fromkeys(range(7), 0)
     by_wd.update({int(d): int(n) for d, n in weekday.iter_rows()})
     return {
@@ -401,8 +430,14 @@ def _cadence(accounts: pl.DataFrame, account_day: pl.DataFrame, n_events: int
     }
 
 
-def _segments(tables: Tables, extra: list[str], account_cols: list[pl.DataFrame],
-              n_events: int, n_accounts: int, k: int) -> list[dict[str, Any]]:
+def _segments(
+    tables: Tables,
+    extra: list[str],
+    account_cols: list[pl.DataFrame],
+    n_events: int,
+    n_accounts: int,
+    k: int,
+) -> list[dict[str, Any]]:
     """Candidate segment columns: the accounts table's ``tables.segments`` and extra string
     columns of the events. An event-level column that takes several values within one account
     (a plan that changes, a device) is an attribute of the event, not a fixed segment."""
@@ -413,34 +448,47 @@ def _segments(tables: Tables, extra: list[str], account_cols: list[pl.DataFrame]
             continue
         counts = acc.group_by(s).agg(pl.len().alias("n"))
         n_null = int(counts.filter(pl.col(s).is_null())["n"].sum())
-        out.append({
-            "column": s, "source": "accounts",
-            "n_distinct": int(counts.filter(pl.col(s).is_not_null()).height),
-            "top_values": _top_values(counts, s, k),
-            "null_share": _share(n_null, acc.height),
-            "varies_within_account": False, "share_accounts_varying": None,
-        })
+        out.append(
+            {
+                "column": s,
+                "source": "accounts",
+                "n_distinct": int(counts.filter(pl.col(s).is_not_null()).height),
+                "top_values": _top_values(counts, s, k),
+                "null_share": _share(n_null, acc.height),
+                "varies_within_account": False,
+                "share_accounts_varying": None,
+            }
+        )
     for c, pairs in zip(extra, account_cols, strict=True):
         counts = pairs.group_by(c).agg(pl.col("n").sum())
         n_null = int(counts.filter(pl.col(c).is_null())["n"].sum())
-        varying = (pairs.filter(pl.col(c).is_not_null()).group_by("account_id").len()
-                   .filter(pl.col("len") > 1).height)
-        out.append({
-            "column": c, "source": "events",
-            "n_distinct": int(counts.filter(pl.col(c).is_not_null()).height),
-            "top_values": _top_values(counts, c, k),
-            "null_share": _share(n_null, n_events),
-            "varies_within_account": varying > 0,
-            "share_accounts_varying": _share(varying, n_accounts),
-        })
+        varying = (
+            pairs.filter(pl.col(c).is_not_null())
+            .group_by("account_id")
+            .len()
+            .filter(pl.col("len") > 1)
+            .height
+        )
+        out.append(
+            {
+                "column": c,
+                "source": "events",
+                "n_distinct": int(counts.filter(pl.col(c).is_not_null()).height),
+                "top_values": _top_values(counts, c, k),
+                "null_share": _share(n_null, n_events),
+                "varies_within_account": varying > 0,
+                "share_accounts_varying": _share(varying, n_accounts),
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- suggestions
 
 
-def _suggest_snapshot(gap: float | None, span: int | None, horizon_days: int,
-                      min_history_days: int) -> dict[str, dict[str, Any]]:
+def _suggest_snapshot(
+    gap: float | None, span: int | None, horizon_days: int, min_history_days: int
+) -> dict[str, dict[str, Any]]:
     """``snapshot.every_days`` and ``snapshot.count``.
 
     every_days: the smallest of 7, 14, 28 that is at least the typical gap (capped at 28), so a
@@ -459,91 +507,136 @@ def _suggest_snapshot(gap: float | None, span: int | None, horizon_days: int,
     else:
         every = next((c for c in EVERY_DAYS_CHOICES if c >= gap), EVERY_DAYS_CHOICES[-1])
         if every == 7:
-            every_reason = (f"Accounts are typically active every {_fmt(gap)} days (median gap "
-                            f"between active days), so weekly cutoffs follow their rhythm.")
+            every_reason = (
+                f"Accounts are typically active every {_fmt(gap)} days (median gap "
+                f"between active days), so weekly cutoffs follow their rhythm."
+            )
         else:
-            why = ("the longest step offered" if gap > EVERY_DAYS_CHOICES[-1]
-                   else "the smallest of 7/14/28 days at least that gap")
-            every_reason = (f"Accounts are typically active only every {_fmt(gap)} days, so "
-                            f"cutoffs every {every} days ({why}).")
+            why = (
+                "the longest step offered"
+                if gap > EVERY_DAYS_CHOICES[-1]
+                else "the smallest of 7/14/28 days at least that gap"
+            )
+            every_reason = (
+                f"Accounts are typically active only every {_fmt(gap)} days, so "
+                f"cutoffs every {every} days ({why})."
+            )
     if span is None:
-        return {"snapshot.every_days": {"value": every, "reason": every_reason},
-                "snapshot.count": {"value": 1, "reason": "The log has no events: one cutoff."}}
+        return {
+            "snapshot.every_days": {"value": every, "reason": every_reason},
+            "snapshot.count": {"value": 1, "reason": "The log has no events: one cutoff."},
+        }
     fit = (span - min_history_days) // every + 1 if span >= min_history_days else 0
     count = min(MAX_COUNT, max(1, fit))
     unlabelled = math.ceil(horizon_days / every)
     labelled = max(0, count - unlabelled)
     if span < min_history_days + horizon_days:
-        count_reason = (f"The log spans only {span} days, less than {min_history_days} days of "
-                        f"history plus a {horizon_days}-day label window: {count} cutoff(s) "
-                        f"for scoring, none can be labelled for training.")
+        count_reason = (
+            f"The log spans only {span} days, less than {min_history_days} days of "
+            f"history plus a {horizon_days}-day label window: {count} cutoff(s) "
+            f"for scoring, none can be labelled for training."
+        )
     else:
         cap = f", capped at {MAX_COUNT}" if fit > MAX_COUNT else ""
-        count_reason = (f"The log spans {span} days: {fit} cutoffs every {every} days fit after "
-                        f"{min_history_days} days of history{cap}; {labelled} of {count} have a "
-                        f"full {horizon_days}-day label window.")
-    return {"snapshot.every_days": {"value": every, "reason": every_reason},
-            "snapshot.count": {"value": count, "reason": count_reason}}
+        count_reason = (
+            f"The log spans {span} days: {fit} cutoffs every {every} days fit after "
+            f"{min_history_days} days of history{cap}; {labelled} of {count} have a "
+            f"full {horizon_days}-day label window."
+        )
+    return {
+        "snapshot.every_days": {"value": every, "reason": every_reason},
+        "snapshot.count": {"value": count, "reason": count_reason},
+    }
 
 
-def _suggest_vocabulary(etypes: pl.DataFrame, absent: bool, default_event: str,
-                        min_share: float, cap: int) -> dict[str, Any]:
+def _suggest_vocabulary(
+    etypes: pl.DataFrame, absent: bool, default_event: str, min_share: float, cap: int
+) -> dict[str, Any]:
     """Event types reached by at least ``min_share`` of accounts, top ``cap`` by reach."""
     if absent:
-        return {"value": [], "reason": f"The log has a single event name ('{default_event}', "
-                                       f"the default): no event column, no per-event features."}
+        return {
+            "value": [],
+            "reason": f"The log has a single event name ('{default_event}', "
+            f"the default): no event column, no per-event features.",
+        }
     common = etypes.filter(pl.col("share_accounts") >= min_share)
     vocab = common["event"].head(cap).to_list()
     dropped = etypes.height - common.height
-    capped = (f"; the top {cap} by accounts reaching are kept" if common.height > cap else "")
+    capped = f"; the top {cap} by accounts reaching are kept" if common.height > cap else ""
     rare = f"; {dropped} rarer ones are left out" if dropped else ""
-    return {"value": vocab,
-            "reason": f"{common.height} of {etypes.height} event types are reached by at least "
-                      f"{_pct(min_share)} of accounts{capped}{rare}."}
+    return {
+        "value": vocab,
+        "reason": f"{common.height} of {etypes.height} event types are reached by at least "
+        f"{_pct(min_share)} of accounts{capped}{rare}.",
+    }
 
 
-def _suggest_milestones(etypes: pl.DataFrame, absent: bool, slugs: dict[str, str],
-                        exclude: Sequence[str]) -> dict[str, Any]:
+def _suggest_milestones(
+    etypes: pl.DataFrame, absent: bool, slugs: dict[str, str], exclude: Sequence[str]
+) -> dict[str, Any]:
     """Later steps on the journey: first occurrence of an event type reached by 5%..95% of
     accounts with a median time-to-first above 0 days. ``expected_days`` = that median rounded
     up (at least 1). The (at most 5) most widely reached qualify, listed by expected_days."""
     if absent:
         return {"value": [], "reason": "The log has no event names, so no milestones."}
-    cand = (etypes.filter(pl.col("share_accounts").is_between(MILESTONE_MIN_SHARE,
-                                                              MILESTONE_MAX_SHARE),
-                          pl.col("median_days_to_first") > 0,
-                          pl.col("event").is_in(list(slugs)),
-                          ~pl.col("event").is_in(list(exclude)))
-            .head(MAX_MILESTONES)
-            .with_columns(pl.col("median_days_to_first").ceil().clip(lower_bound=1)
-                          .cast(pl.Int64).alias("expected_days"))
-            .sort(["expected_days", "event"]))
+    cand = (
+        etypes.filter(
+            pl.col("share_accounts").is_between(MILESTONE_MIN_SHARE, MILESTONE_MAX_SHARE),
+            pl.col("median_days_to_first") > 0,
+            pl.col("event").is_in(list(slugs)),
+            ~pl.col("event").is_in(list(exclude)),
+        )
+        .head(MAX_MILESTONES)
+        .with_columns(
+            pl.col("median_days_to_first")
+            .ceil()
+            .clip(lower_bound=1)
+            .cast(pl.Int64)
+            .alias("expected_days")
+        )
+        .sort(["expected_days", "event"])
+    )
     if cand.is_empty():
-        return {"value": [], "reason": f"No event type is a later step: none is reached by "
-                                       f"{_pct(MILESTONE_MIN_SHARE)}-{_pct(MILESTONE_MAX_SHARE)} "
-                                       f"of accounts after their first day."}
+        return {
+            "value": [],
+            "reason": f"No event type is a later step: none is reached by "
+            f"{_pct(MILESTONE_MIN_SHARE)}-{_pct(MILESTONE_MAX_SHARE)} "
+            f"of accounts after their first day.",
+        }
     rows, parts = [], []
     for r in cand.iter_rows(named=True):
-        rows.append({"name": f"first_{slugs[r['event']]}", "events": [r["event"]],
-                     "expected_days": r["expected_days"],
-                     "description": f"first {_words(r['event'])}"})
-        parts.append(f"'{r['event']}' ({_pct(r['share_accounts'])} of accounts, median "
-                     f"{_fmt(r['median_days_to_first'])} days)")
-    return {"value": rows,
-            "reason": f"First reached after the first day by {_pct(MILESTONE_MIN_SHARE)}-"
-                      f"{_pct(MILESTONE_MAX_SHARE)} of accounts: " + ", ".join(parts) + "."}
+        rows.append(
+            {
+                "name": f"first_{slugs[r['event']]}",
+                "events": [r["event"]],
+                "expected_days": r["expected_days"],
+                "description": f"first {_words(r['event'])}",
+            }
+        )
+        parts.append(
+            f"'{r['event']}' ({_pct(r['share_accounts'])} of accounts, median "
+            f"{_fmt(r['median_days_to_first'])} days)"
+        )
+    return {
+        "value": rows,
+        "reason": f"First reached after the first day by {_pct(MILESTONE_MIN_SHARE)}-"
+        f"{_pct(MILESTONE_MAX_SHARE)} of accounts: " + ", ".join(parts) + ".",
+    }
 
 
 def _suggest_entity(users: dict[str, Any], n_events: int) -> dict[str, Any]:
     """The noun for pages: "account" when several people act for one, else "customer"."""
     if users["user_ids_differ"]:
-        return {"value": "account",
-                "reason": f"User ids differ from account ids on "
-                          f"{_pct(users['share_events_user_differs'])} of events (users per "
-                          f"account: median {_fmt(users['users_per_account']['median'])}, 90th "
-                          f"percentile {_fmt(users['users_per_account']['p90'])}), so pages say "
-                          f"'account'."}
-    return {"value": "customer",
-            "reason": f"Every one of the {n_events} events has user id = account id (a "
-                      f"single-user log), so pages say 'customer'."}
-
+        return {
+            "value": "account",
+            "reason": f"User ids differ from account ids on "
+            f"{_pct(users['share_events_user_differs'])} of events (users per "
+            f"account: median {_fmt(users['users_per_account']['median'])}, 90th "
+            f"percentile {_fmt(users['users_per_account']['p90'])}), so pages say "
+            f"'account'.",
+        }
+    return {
+        "value": "customer",
+        "reason": f"Every one of the {n_events} events has user id = account id (a "
+        f"single-user log), so pages say 'customer'.",
+    }

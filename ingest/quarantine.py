@@ -32,12 +32,16 @@ def to_source_names(table: ValidatedTable) -> pl.DataFrame:
     rejected = table.rejected
     data_cols = [c for c in rejected.columns if c not in (SOURCE_FILE, REASON, REASON_COLUMN)]
     names = {c: raw.source_name(c) for c in data_cols}
-    names = {c: (f"{n}_source" if n in (REASON, REASON_COLUMN, SOURCE_FILE) else n)
-             for c, n in names.items()}
+    names = {
+        c: (f"{n}_source" if n in (REASON, REASON_COLUMN, SOURCE_FILE) else n)
+        for c, n in names.items()
+    }
     reason_col = pl.col(REASON_COLUMN).replace(dict(raw.source_names))
     return rejected.select(
         *[pl.col(c).alias(names[c]) for c in data_cols],
-        pl.col(SOURCE_FILE), pl.col(REASON), reason_col.alias(REASON_COLUMN),
+        pl.col(SOURCE_FILE),
+        pl.col(REASON),
+        reason_col.alias(REASON_COLUMN),
     )
 
 
@@ -57,8 +61,11 @@ def describe_problems(tables: list[ValidatedTable]) -> list[str]:
             continue
         shown = to_source_names(table)
         for (reason, column), count in table.counts.items():
-            same_column = (pl.col(REASON_COLUMN).is_null() if column is None
-                           else pl.col(REASON_COLUMN) == column)
+            same_column = (
+                pl.col(REASON_COLUMN).is_null()
+                if column is None
+                else pl.col(REASON_COLUMN) == column
+            )
             mask = table.rejected.select(((pl.col(REASON) == reason) & same_column).alias("m"))["m"]
             examples = shown.filter(mask).head(MAX_EXAMPLES)
             col_text = "all columns" if column is None else f"column {table.raw.label(column)}"
@@ -81,7 +88,7 @@ def raise_if_rejected(tables: list[ValidatedTable]) -> None:
         f"{total} input row(s) break the data contract ({len(blocks)} problem(s)):\n"
         + "\n".join(blocks),
         hint="fix the source rows above, or set data.on_error=quarantine to set them aside "
-             "and continue",
+        "and continue",
     )
 
 
@@ -107,5 +114,11 @@ def log_counts(table: ValidatedTable) -> None:
     parts = ", ".join(
         f"{reason}[{column or 'all columns'}]={n}" for (reason, column), n in table.counts.items()
     )
-    log.info("%s: %d row(s) read, %d clean, %d rejected%s", table.raw.name, table.n_input,
-             table.clean.height, table.rejected.height, f" ({parts})" if parts else "")
+    log.info(
+        "%s: %d row(s) read, %d clean, %d rejected%s",
+        table.raw.name,
+        table.n_input,
+        table.clean.height,
+        table.rejected.height,
+        f" ({parts})" if parts else "",
+    )

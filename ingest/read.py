@@ -32,7 +32,7 @@ SOURCE_FILE = "source_file"
 FEATURES_NEEDING = {
     "users": "role features (per-role active users and trends) and user tenure",
     "accounts": "segments (peers become all accounts at the cutoff), lifecycle (tenure, "
-                "renewal), milestones from signup, and unknown-account checks",
+    "renewal), milestones from signup, and unknown-account checks",
 }
 
 
@@ -96,7 +96,9 @@ def resolve_files(spec: str, fmt: str | None, table: str) -> tuple[list[Path], s
         candidates = [path]
         kind = "file"
     else:
-        candidates = sorted(Path(p) for p in globlib.glob(spec, recursive=True) if Path(p).is_file())
+        candidates = sorted(
+            Path(p) for p in globlib.glob(spec, recursive=True) if Path(p).is_file()
+        )
         kind = "glob"
     if kind == "file":
         file_fmt = fmt or _format_of(path)
@@ -106,13 +108,15 @@ def resolve_files(spec: str, fmt: str | None, table: str) -> tuple[list[Path], s
                 hint="name it .parquet or .csv, or set data.format=parquet|csv",
             )
         return candidates, file_fmt
-    files = [p for p in candidates if _format_of(p) is not None and (fmt is None or _format_of(p) == fmt)]
+    files = [
+        p for p in candidates if _format_of(p) is not None and (fmt is None or _format_of(p) == fmt)
+    ]
     if not files:
         wanted = fmt or "parquet/csv"
         raise DataValidationError(
             f"no {wanted} files found for table {table!r} at {spec} ({kind})",
             hint=f"point data.{table} at a file, a folder or a glob of {wanted} files "
-                 f"(or set data.{table}=null if the source has no such table)",
+            f"(or set data.{table}=null if the source has no such table)",
         )
     formats = sorted({_format_of(p) for p in files})  # type: ignore[type-var]
     if len(formats) > 1:
@@ -125,11 +129,14 @@ def resolve_files(spec: str, fmt: str | None, table: str) -> tuple[list[Path], s
 
 def column_mapping(cfg_columns: Mapping[str, Any]) -> dict[str, str]:
     """``data.columns`` as a plain ``{canonical: source}`` dict (identity entries dropped)."""
-    return {str(canon): str(src) for canon, src in dict(cfg_columns).items() if str(canon) != str(src)}
+    return {
+        str(canon): str(src) for canon, src in dict(cfg_columns).items() if str(canon) != str(src)
+    }
 
 
-def apply_mapping(frame: pl.LazyFrame, mapping: Mapping[str, str], table: str,
-                  location: str) -> tuple[pl.LazyFrame, dict[str, str]]:
+def apply_mapping(
+    frame: pl.LazyFrame, mapping: Mapping[str, str], table: str, location: str
+) -> tuple[pl.LazyFrame, dict[str, str]]:
     """Rename source columns to canonical names where the source column is present.
 
     One flat mapping serves every table, so a source column that a table lacks is simply not
@@ -158,8 +165,9 @@ def _scan(sources: list[str], fmt: str, file_column: str | None) -> pl.LazyFrame
     return pl.scan_csv(sources, infer_schema=False, include_file_paths=file_column)
 
 
-def scan_table(name: str, spec: str | None, fmt: str | None,
-               mapping: Mapping[str, str]) -> RawTable | None:
+def scan_table(
+    name: str, spec: str | None, fmt: str | None, mapping: Mapping[str, str]
+) -> RawTable | None:
     """Lazily read table ``name`` from ``spec`` with canonical column names, or None if absent.
 
     ``spec`` None (``data.users=null``/``data.accounts=null``) means the source has no such
@@ -188,5 +196,11 @@ def scan_table(name: str, spec: str | None, fmt: str | None,
         ) from err
     frame, source_names = apply_mapping(frame, mapping, name, spec)
     log.info("reading %s: %d %s file(s) from %s", name, len(files), file_fmt, spec)
-    return RawTable(name=name, spec=str(spec), files=files, format=file_fmt, frame=frame,
-                    source_names=source_names)
+    return RawTable(
+        name=name,
+        spec=str(spec),
+        files=files,
+        format=file_fmt,
+        frame=frame,
+        source_names=source_names,
+    )

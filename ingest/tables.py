@@ -17,17 +17,22 @@ TS = pl.Datetime("us", "UTC")
 # Required and optional columns per table, with their canonical dtypes.
 EVENTS_REQUIRED: dict[str, pl.DataType] = {"account_id": pl.String(), "timestamp": TS}
 EVENTS_OPTIONAL: dict[str, pl.DataType] = {
-    "user_id": pl.String(),   # defaults to the account id (account-level logs)
-    "event": pl.String(),     # defaults to data.default_event
-    "value": pl.Float64(),    # defaults to null
+    "user_id": pl.String(),  # defaults to the account id (account-level logs)
+    "event": pl.String(),  # defaults to data.default_event
+    "value": pl.Float64(),  # defaults to null
 }
 USERS_REQUIRED: dict[str, pl.DataType] = {
-    "user_id": pl.String(), "account_id": pl.String(), "role": pl.String(), "created_at": TS,
+    "user_id": pl.String(),
+    "account_id": pl.String(),
+    "role": pl.String(),
+    "created_at": TS,
 }
 USERS_OPTIONAL: dict[str, pl.DataType] = {"deactivated_at": TS}
 ACCOUNTS_REQUIRED: dict[str, pl.DataType] = {"account_id": pl.String(), "created_at": TS}
 ACCOUNTS_OPTIONAL: dict[str, pl.DataType] = {
-    "renewal_date": TS, "churned_at": TS, "seats": pl.Int64(),
+    "renewal_date": TS,
+    "churned_at": TS,
+    "seats": pl.Int64(),
 }  # plus the segment columns named in data.segments (String)
 
 

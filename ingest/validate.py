@@ -46,14 +46,14 @@ REASON = "reason"
 REASON_COLUMN = "reason_column"
 # Row-level reason codes, in priority order (a row with several problems gets the first).
 REASONS = (
-    "uncastable_value",       # value cannot be cast to the column type (e.g. value="abc")
+    "uncastable_value",  # value cannot be cast to the column type (e.g. value="abc")
     "unparseable_timestamp",  # timestamp text matches neither data.timestamp_format nor ISO 8601
-    "null_id",                # id column null or blank
-    "null_timestamp",         # required timestamp (timestamp / created_at) is null
-    "future_timestamp",       # required timestamp after the wall-clock time of validation
-    "unknown_account",        # account_id not in the (clean) accounts table
-    "duplicate_row",          # exact copy of an earlier row (all source columns); first kept
-    "duplicate_id",           # users/accounts: same key as an earlier clean row; first kept
+    "null_id",  # id column null or blank
+    "null_timestamp",  # required timestamp (timestamp / created_at) is null
+    "future_timestamp",  # required timestamp after the wall-clock time of validation
+    "unknown_account",  # account_id not in the (clean) accounts table
+    "duplicate_row",  # exact copy of an earlier row (all source columns); first kept
+    "duplicate_id",  # users/accounts: same key as an earlier clean row; first kept
 )
 
 _P = "__parsed_"  # prefix of parsed canonical columns inside the query
@@ -89,24 +89,45 @@ class TableContract:
         return cols
 
 
-def contract_for(table: str, segments: list[str] | tuple[str, ...] = (),
-                 attributes: list[str] | tuple[str, ...] = ()) -> TableContract:
+def contract_for(
+    table: str,
+    segments: list[str] | tuple[str, ...] = (),
+    attributes: list[str] | tuple[str, ...] = (),
+) -> TableContract:
     """The contract of ``events``, ``users`` or ``accounts``. ``segments`` are required String
     columns of accounts, or of events for segments that live on the events (e.g. a
     clickstream's device); optional attribute columns only apply to accounts."""
     if table == "events":  # segments here are the ones that live on the events
-        return TableContract("events", EVENTS_REQUIRED, EVENTS_OPTIONAL, ids=("account_id",),
-                             times=("timestamp",), account_ref=True,
-                             extra_strings=tuple(segments))
+        return TableContract(
+            "events",
+            EVENTS_REQUIRED,
+            EVENTS_OPTIONAL,
+            ids=("account_id",),
+            times=("timestamp",),
+            account_ref=True,
+            extra_strings=tuple(segments),
+        )
     if table == "users":
-        return TableContract("users", USERS_REQUIRED, USERS_OPTIONAL,
-                             ids=("user_id", "account_id"), times=("created_at",),
-                             key="user_id", account_ref=True)
+        return TableContract(
+            "users",
+            USERS_REQUIRED,
+            USERS_OPTIONAL,
+            ids=("user_id", "account_id"),
+            times=("created_at",),
+            key="user_id",
+            account_ref=True,
+        )
     if table == "accounts":
-        return TableContract("accounts", ACCOUNTS_REQUIRED, ACCOUNTS_OPTIONAL,
-                             ids=("account_id",), times=("created_at",), key="account_id",
-                             extra_strings=tuple(segments),
-                             optional_strings=tuple(a for a in attributes if a not in segments))
+        return TableContract(
+            "accounts",
+            ACCOUNTS_REQUIRED,
+            ACCOUNTS_OPTIONAL,
+            ids=("account_id",),
+            times=("created_at",),
+            key="account_id",
+            extra_strings=tuple(segments),
+            optional_strings=tuple(a for a in attributes if a not in segments),
+        )
     raise ValueError(f"unknown table {table!r}; expected events, users or accounts")
 
 
@@ -131,6 +152,7 @@ class ValidatedTable:
 
 # ----------------------------------------------------------------------------- table level
 
+
 def _kind(dtype: pl.DataType) -> str:
     if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
         return "string"
@@ -149,10 +171,10 @@ def _kind(dtype: pl.DataType) -> str:
 
 # Source kinds each canonical dtype accepts; anything else is a mistyped column (fatal).
 _ACCEPTS = {
-    "string": {"string", "integer", "null"},            # integer ids are common; cast to text
+    "string": {"string", "integer", "null"},  # integer ids are common; cast to text
     "datetime": {"string", "datetime", "date", "null"},  # strings are parsed row by row
     "float": {"string", "integer", "float", "null"},
-    "integer": {"string", "integer", "float", "null"},   # floats must be whole numbers
+    "integer": {"string", "integer", "float", "null"},  # floats must be whole numbers
 }
 
 
@@ -177,12 +199,12 @@ def check_schema(raw: RawTable, contract: TableContract) -> None:
             f"{contract.name} ({raw.location}): segment column(s) {missing_segments} from "
             f"data.segments not found; available columns: {available}",
             hint="set data.segments to columns of the accounts table (or map them with "
-                 "data.columns)",
+            "data.columns)",
         )
     if missing:
         shown = ", ".join(
-            f"{c} (expected source column '{raw.source_name(c)}')" if raw.source_name(c) != c
-            else c for c in missing
+            f"{c} (expected source column '{raw.source_name(c)}')" if raw.source_name(c) != c else c
+            for c in missing
         )
         raise DataValidationError(
             f"{contract.name} ({raw.location}): required column(s) missing: {shown}; "
@@ -237,11 +259,22 @@ def _iso_utc(col: str, timezone: str) -> tuple[Stages, pl.Expr]:
         [pl.when(colon).then(6).when(plain).then(5).otherwise(0).alias(t + "ol")],
         [s.str.head(n - ol).alias(t + "b"), s.str.tail(ol).alias(t + "o")],
         [
-            pl.when(body_len == 10).then(b + " 00:00:00").when(body_len == 16).then(b + ":00")
-            .otherwise(b).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+            pl.when(body_len == 10)
+            .then(b + " 00:00:00")
+            .when(body_len == 16)
+            .then(b + ":00")
+            .otherwise(b)
+            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
             .alias(t + "l"),
-            (sign * (o.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
-                     + o.str.tail(2).cast(pl.Int64, strict=False))).fill_null(0).alias(t + "om"),
+            (
+                sign
+                * (
+                    o.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
+                    + o.str.tail(2).cast(pl.Int64, strict=False)
+                )
+            )
+            .fill_null(0)
+            .alias(t + "om"),
         ],
     ]
     with_offset = loc.dt.replace_time_zone("UTC") - pl.duration(minutes=om)
@@ -261,8 +294,9 @@ def _returns_aware(expr: pl.Expr, col: str) -> bool:
     return getattr(probe["y"], "time_zone", None) is not None
 
 
-def parse_expr(col: str, source: pl.DataType, target: pl.DataType, timezone: str,
-               timestamp_format: str | None) -> tuple[Stages, pl.Expr] | pl.Expr | None:
+def parse_expr(
+    col: str, source: pl.DataType, target: pl.DataType, timezone: str, timestamp_format: str | None
+) -> tuple[Stages, pl.Expr] | pl.Expr | None:
     """Expression turning raw column ``col`` into its canonical dtype; None if already canonical.
 
     ISO 8601 text returns ``(stages, expr)``: helper columns to add first (see :func:`_iso_utc`).
@@ -279,8 +313,9 @@ def parse_expr(col: str, source: pl.DataType, target: pl.DataType, timezone: str
         if kind == "string":
             if timestamp_format is None:
                 return _iso_utc(col, timezone)
-            parsed = c.str.strip_chars().str.to_datetime(timestamp_format, strict=False,
-                                                         time_unit="us")
+            parsed = c.str.strip_chars().str.to_datetime(
+                timestamp_format, strict=False, time_unit="us"
+            )
             if _returns_aware(parsed, col):
                 return parsed.dt.convert_time_zone("UTC")
             return _local_to_utc(parsed, timezone)
@@ -337,13 +372,22 @@ def _mark(df: pl.DataFrame, flag: pl.Series, code: str, column: str | None) -> p
     hit = pl.lit(flag) & pl.col(REASON).is_null()
     return df.with_columns(
         pl.when(hit).then(pl.lit(code)).otherwise(pl.col(REASON)).alias(REASON),
-        pl.when(hit).then(pl.lit(column, dtype=pl.String)).otherwise(pl.col(REASON_COLUMN))
+        pl.when(hit)
+        .then(pl.lit(column, dtype=pl.String))
+        .otherwise(pl.col(REASON_COLUMN))
         .alias(REASON_COLUMN),
     )
 
-def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "UTC",
-                   timestamp_format: str | None = None, now: datetime,
-                   known_accounts: pl.Series | None = None) -> ValidatedTable:
+
+def validate_table(
+    raw: RawTable,
+    contract: TableContract,
+    *,
+    timezone: str = "UTC",
+    timestamp_format: str | None = None,
+    now: datetime,
+    known_accounts: pl.Series | None = None,
+) -> ValidatedTable:
     """Split one raw table into clean canonical rows and rejected raw rows (with reasons).
 
     ``now`` is the wall-clock instant (tz-aware) after which required timestamps count as
@@ -387,15 +431,21 @@ def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "U
     for col in contract.times:
         checks.append(("future_timestamp", col, pl.col(canon[col]) > pl.lit(now).cast(TS)))
     if contract.account_ref and known_accounts is not None:
-        checks.append(("unknown_account", "account_id",
-                       ~pl.col(canon["account_id"]).is_in(known_accounts.implode())))
+        checks.append(
+            (
+                "unknown_account",
+                "account_id",
+                ~pl.col(canon["account_id"]).is_in(known_accounts.implode()),
+            )
+        )
 
     reason = pl.lit(None, dtype=pl.String)
     reason_col = pl.lit(None, dtype=pl.String)
     for code, col, flag in reversed(checks):  # build the when-chain so the first check wins
         reason = pl.when(flag.fill_null(False)).then(pl.lit(code)).otherwise(reason)
-        reason_col = pl.when(flag.fill_null(False)).then(pl.lit(col, dtype=pl.String)) \
-            .otherwise(reason_col)
+        reason_col = (
+            pl.when(flag.fill_null(False)).then(pl.lit(col, dtype=pl.String)).otherwise(reason_col)
+        )
 
     lf = raw.frame
     for stage in stages:
@@ -405,7 +455,8 @@ def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "U
     if helpers:
         lf = lf.drop(sorted(helpers))
     lf = lf.with_columns(
-        reason.alias(REASON), reason_col.alias(REASON_COLUMN),
+        reason.alias(REASON),
+        reason_col.alias(REASON_COLUMN),
         # Rows sharing a 64-bit hash of all source columns: the only possible exact duplicates.
         pl.struct(raw_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE),
     )
@@ -424,13 +475,14 @@ def validate_table(raw: RawTable, contract: TableContract, *, timezone: str = "U
         df = _mark(df, dup_key, "duplicate_id", contract.key)
 
     is_clean = pl.col(REASON).is_null()
-    clean = df.filter(is_clean).select(
-        [pl.col(canon[c]).alias(c) for c in wanted]
-    )
+    clean = df.filter(is_clean).select([pl.col(canon[c]).alias(c) for c in wanted])
     rejected = df.filter(~is_clean).select([*raw_cols, SOURCE_FILE, REASON, REASON_COLUMN])
     counts = {
-        (r, c): n for r, c, n in
-        rejected.group_by(REASON, REASON_COLUMN).len().sort(REASON, REASON_COLUMN).iter_rows()
+        (r, c): n
+        for r, c, n in rejected.group_by(REASON, REASON_COLUMN)
+        .len()
+        .sort(REASON, REASON_COLUMN)
+        .iter_rows()
     }
     return ValidatedTable(raw=raw, clean=clean, rejected=rejected, counts=counts)
 
@@ -448,15 +500,24 @@ def fill_event_defaults(events: pl.DataFrame, default_event: str) -> pl.DataFram
     def blank_as_null(col: str) -> pl.Expr:
         return pl.when(pl.col(col).str.strip_chars() != "").then(pl.col(col))
 
-    user = (blank_as_null("user_id").fill_null(pl.col("account_id")) if "user_id" in cols
-            else pl.col("account_id"))
-    event = (blank_as_null("event").fill_null(pl.lit(default_event)) if "event" in cols
-             else pl.lit(default_event))
+    user = (
+        blank_as_null("user_id").fill_null(pl.col("account_id"))
+        if "user_id" in cols
+        else pl.col("account_id")
+    )
+    event = (
+        blank_as_null("event").fill_null(pl.lit(default_event))
+        if "event" in cols
+        else pl.lit(default_event)
+    )
     value = pl.col("value") if "value" in cols else pl.lit(None, dtype=pl.Float64)
     canonical = ("account_id", "user_id", "event", "timestamp", "value")
     extra = [c for c in cols if c not in canonical]  # segments that live on the events
     return events.select(
-        pl.col("account_id"), user.alias("user_id"), event.alias("event"),
-        pl.col("timestamp"), value.cast(pl.Float64).alias("value"),
+        pl.col("account_id"),
+        user.alias("user_id"),
+        event.alias("event"),
+        pl.col("timestamp"),
+        value.cast(pl.Float64).alias("value"),
         *[blank_as_null(c).alias(c) for c in extra],
     )

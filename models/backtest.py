@@ -28,21 +28,39 @@ from models.split import TimeSplit, rolling_origins
 log = get_logger(__name__)
 
 #: Test metrics kept per origin.
-ORIGIN_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_at_top", "recall_at_capacity",
-                  "base_rate", "n", "positives")
+ORIGIN_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "lift_at_top",
+    "recall_at_capacity",
+    "base_rate",
+    "n",
+    "positives",
+)
 
 
 def origin_entry(split: TimeSplit, test_metrics: dict[str, Any]) -> dict[str, Any]:
     """One backtest row: origin index, its periods (ISO cutoffs) and its overall test metrics."""
     d = split.describe()
-    entry: dict[str, Any] = {"origin": d["test"][0], "origin_index": split.origin,
-                             "train": d["train"], "validation": d["validation"], "test": d["test"]}
+    entry: dict[str, Any] = {
+        "origin": d["test"][0],
+        "origin_index": split.origin,
+        "train": d["train"],
+        "validation": d["validation"],
+        "test": d["test"],
+    }
     entry.update({m: test_metrics[m] for m in ORIGIN_METRICS if m in test_metrics})
     return entry
 
 
-def run_backtest(dataset: pl.DataFrame, cfg: Any, fit: Callable[[TimeSplit], RoutedModel],
-                 main: tuple[TimeSplit, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def run_backtest(
+    dataset: pl.DataFrame,
+    cfg: Any,
+    fit: Callable[[TimeSplit], RoutedModel],
+    main: tuple[TimeSplit, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Per-origin test metrics, oldest origin first.
 
     ``fit(split) -> RoutedModel`` trains on a split (``models.train.fit_routed``); ``main`` is the
@@ -57,10 +75,15 @@ def run_backtest(dataset: pl.DataFrame, cfg: Any, fit: Callable[[TimeSplit], Rou
         model = fit(split)
         test = split.test
         scores = test.select("cutoff", "label").with_columns(
-            pl.Series("score", model.predict_proba(test), dtype=pl.Float64))
+            pl.Series("score", model.predict_proba(test), dtype=pl.Float64)
+        )
         out.append(origin_entry(split, metrics.evaluate(scores, cfg)))
-        log.info("backtest origin %s: roc_auc %.4f pr_auc %.4f", out[-1]["origin"],
-                 out[-1]["roc_auc"], out[-1]["pr_auc"])
+        log.info(
+            "backtest origin %s: roc_auc %.4f pr_auc %.4f",
+            out[-1]["origin"],
+            out[-1]["roc_auc"],
+            out[-1]["pr_auc"],
+        )
     return out
 
 
@@ -70,9 +93,22 @@ def stability(entries: list[dict[str, Any]], metric: str = "roc_auc") -> dict[st
     v = v[np.isfinite(v)]
     nan = float("nan")
     if v.size == 0:
-        return {"metric": metric, "origins": 0, "mean": nan, "std": nan, "min": nan, "max": nan,
-                "trend": nan}
+        return {
+            "metric": metric,
+            "origins": 0,
+            "mean": nan,
+            "std": nan,
+            "min": nan,
+            "max": nan,
+            "trend": nan,
+        }
     trend = float(np.polyfit(np.arange(v.size, dtype=np.float64), v, 1)[0]) if v.size > 1 else nan
-    return {"metric": metric, "origins": int(v.size), "mean": float(v.mean()),
-            "std": float(v.std()) if v.size > 1 else nan, "min": float(v.min()),
-            "max": float(v.max()), "trend": trend}
+    return {
+        "metric": metric,
+        "origins": int(v.size),
+        "mean": float(v.mean()),
+        "std": float(v.std()) if v.size > 1 else nan,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "trend": trend,
+    }

@@ -35,33 +35,58 @@ MISSING_LEVEL = "__missing__"
 def _inputs(frame: pl.DataFrame, numeric: list[str], categorical: list[str]) -> pl.DataFrame:
     """Model inputs with inf -> null (numeric) and categoricals as strings."""
     return frame.select(
-        *[pl.col(c).cast(pl.Float64).pipe(lambda e: pl.when(e.is_infinite()).then(None)
-                                          .otherwise(e)).alias(c) for c in numeric],
+        *[
+            pl.col(c)
+            .cast(pl.Float64)
+            .pipe(lambda e: pl.when(e.is_infinite()).then(None).otherwise(e))
+            .alias(c)
+            for c in numeric
+        ],
         *[pl.col(c).cast(pl.String).alias(c) for c in categorical],
     )
 
 
-def fit_logistic(train: pl.DataFrame, features: list[str], categorical: list[str],
-                 seed: int, max_iter: int = 1000) -> Pipeline:
+def fit_logistic(
+    train: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    seed: int,
+    max_iter: int = 1000,
+) -> Pipeline:
     """Fit the logistic baseline on ``train`` (``label`` 0/1) with the same inputs as LightGBM.
 
     Numeric columns that are entirely null in ``train`` are dropped (nothing to impute from).
     """
-    numeric = [f for f in features if f not in categorical
-               and train.get_column(f).null_count() < train.height]
+    numeric = [
+        f
+        for f in features
+        if f not in categorical and train.get_column(f).null_count() < train.height
+    ]
     cats = [f for f in features if f in categorical]
     steps = []
     if numeric:
-        steps.append(("numeric", make_pipeline(SimpleImputer(strategy="median"),
-                                               StandardScaler()), numeric))
+        steps.append(
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)
+        )
     if cats:
-        steps.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL),
-            OneHotEncoder(handle_unknown="ignore")), cats))
+        steps.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                cats,
+            )
+        )
     if not steps:
         raise ValueError("logistic baseline: no usable feature column")
-    model = Pipeline([("prepare", ColumnTransformer(steps)),
-                      ("classifier", LogisticRegression(max_iter=max_iter, random_state=seed))])
+    model = Pipeline(
+        [
+            ("prepare", ColumnTransformer(steps)),
+            ("classifier", LogisticRegression(max_iter=max_iter, random_state=seed)),
+        ]
+    )
     model.fit(_inputs(train, numeric, cats), train.get_column("label").to_numpy())
     model.input_columns_ = (numeric, cats)  # type: ignore[attr-defined]
     return model
@@ -79,20 +104,25 @@ def heuristic_feature(columns: list[str], cfg: Any) -> str | None:
     if wanted in columns:
         return wanted
     fallback = next((c for c in columns if c.endswith("_trend_ratio")), None)
-    log.warning("heuristic baseline: feature %r not in the dataset; using %s", wanted,
-                repr(fallback) if fallback else "nothing (heuristic skipped)")
+    log.warning(
+        "heuristic baseline: feature %r not in the dataset; using %s",
+        wanted,
+        repr(fallback) if fallback else "nothing (heuristic skipped)",
+    )
     return fallback
 
 
-def heuristic_scores(frame: pl.DataFrame, feature: str, higher_is: str = "healthier",
-                     fill: float | None = None) -> np.ndarray:
+def heuristic_scores(
+    frame: pl.DataFrame, feature: str, higher_is: str = "healthier", fill: float | None = None
+) -> np.ndarray:
     """Risk rank score: ``-feature`` (higher_is=healthier) or ``feature`` (riskier).
 
     Missing/non-finite values take ``fill`` (the training median; the frame's median if None).
     """
     if higher_is not in ("healthier", "riskier"):
-        raise ConfigValueError(f"model.heuristic_higher_is must be healthier|riskier, got "
-                               f"{higher_is!r}")
+        raise ConfigValueError(
+            f"model.heuristic_higher_is must be healthier|riskier, got {higher_is!r}"
+        )
     if feature not in frame.columns:
         raise ValueError(f"heuristic baseline: frame has no column {feature!r}")
     x = frame.get_column(feature).cast(pl.Float64).to_numpy().copy()
@@ -134,10 +164,14 @@ def servable_inputs(kind: str, columns: list[str], recent_days: int) -> list[str
     if kind == "event_counts":
         counts = [c for c in columns if c.startswith("ev_") and c.endswith(f"_{recent_days}d")]
         if not counts:
-            counts = [c for c in (f"usage_events_{recent_days}d", f"active_days_{recent_days}d")
-                      if c in present]
-        tenure = next((c for c in ("tenure_since_first_seen_days", "tenure_days") if c in present),
-                      None)
+            counts = [
+                c
+                for c in (f"usage_events_{recent_days}d", f"active_days_{recent_days}d")
+                if c in present
+            ]
+        tenure = next(
+            (c for c in ("tenure_since_first_seen_days", "tenure_days") if c in present), None
+        )
         return counts + ([tenure] if counts and tenure else [])
     if kind == "btyd":
         need = ("lifetime_active_days", "days_since_last_event", "tenure_since_first_seen_days")

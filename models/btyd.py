@@ -103,19 +103,32 @@ def rfm_summary(events: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
         .join(accounts.lazy(), on="account_id", how="semi")
         .unique()
         .sort("account_id", "_day")
-        .with_columns(pl.int_range(1, pl.len() + 1).over("account_id").alias("_n"),
-                      pl.col("_day").min().over("account_id").alias("_first"))
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).over("account_id").alias("_n"),
+            pl.col("_day").min().over("account_id").alias("_first"),
+        )
         .sort("_day")
         .collect()
     )
-    left = (rows.select("account_id", "cutoff").with_row_index("_row")
-            .with_columns(pl.col("cutoff").cast(pl.Int32).alias("_c")).sort("_c"))
+    left = (
+        rows.select("account_id", "cutoff")
+        .with_row_index("_row")
+        .with_columns(pl.col("cutoff").cast(pl.Int32).alias("_c"))
+        .sort("_c")
+    )
     # Each row's last active day strictly before its cutoff day, with the running count there.
-    out = left.join_asof(active, left_on="_c", right_on="_day", by="account_id",
-                         strategy="backward", allow_exact_matches=False,
-                         check_sortedness=False).sort("_row")
+    out = left.join_asof(
+        active,
+        left_on="_c",
+        right_on="_day",
+        by="account_id",
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    ).sort("_row")
     return out.select(
-        "account_id", "cutoff",
+        "account_id",
+        "cutoff",
         (pl.col("_n") - 1).fill_null(0).cast(pl.Int64).alias("frequency"),
         (pl.col("_day") - pl.col("_first")).fill_null(0).cast(pl.Int64).alias("recency"),
         (pl.col("_c") - pl.col("_first")).fill_null(0).cast(pl.Int64).alias("T"),
@@ -138,10 +151,12 @@ _CHUNK = 4096
 _LOG_BOUND = 25.0  # fitted log parameters stay in [-25, 25]
 
 
-def _log_integral(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray], length: np.ndarray,
-                  rate: np.ndarray,
-                  moments: Callable[[np.ndarray, np.ndarray], list[np.ndarray]] | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _log_integral(
+    log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    length: np.ndarray,
+    rate: np.ndarray,
+    moments: Callable[[np.ndarray, np.ndarray], list[np.ndarray]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row i, log of the integral over u in [0, length_i] of exp(log_f(i, u)), and the means
     of ``moments(i, u)`` (a list of k functions) under that integrand normalised (shape (k, n)).
 
@@ -176,13 +191,15 @@ def _log_integral(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray], length:
                 means = np.zeros((n_mom, length.size))
             weights = np.exp(terms - lse[:, None])
             for j in range(n_mom):
-                means[j, idx] = np.sum(weights * np.broadcast_to(g[j], u.shape).reshape(
-                    idx.size, -1), axis=1)
+                means[j, idx] = np.sum(
+                    weights * np.broadcast_to(g[j], u.shape).reshape(idx.size, -1), axis=1
+                )
     return out, (np.zeros((0, length.size)) if means is None else means)
 
 
-def _pnbd_death(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-                grad: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _pnbd_death(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, grad: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """log I, I = integral over tau in (t_x, T] of (alpha+tau)^-(r+x) (beta+tau)^-(s+1); and
     with ``grad`` the means of log(alpha+tau), 1/(alpha+tau), log(beta+tau), 1/(beta+tau) under
     the normalised integrand (the pieces of d log I / d params).
@@ -206,32 +223,44 @@ def _pnbd_death(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndar
     return _log_integral(log_f, age - t_x, rate, moments if grad else None)
 
 
-def _pnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-                 grad: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _pnbd_loglik(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, grad: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Pareto/NBD log-likelihood of (x, t_x, T) per row (note 009 eq. 18; time in days), and
     with ``grad`` its derivatives with respect to (r, alpha, s, beta), shape (4, n)."""
     r, alpha, s, beta = params
     log_alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
     log_i, m = _pnbd_death(params, x, t_x, age, grad)
     log_dead = np.log(s) + log_i
-    ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-          + np.logaddexp(log_alive, log_dead))
+    ll = (
+        gammaln(r + x)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        + np.logaddexp(log_alive, log_dead)
+    )
     if not grad:
         return ll, np.zeros((0, x.size))
     p_dead = expit(log_dead - log_alive)
     p_alive = 1.0 - p_dead
-    d = np.array([
-        digamma(r + x) - digamma(r) + np.log(alpha)
-        - p_alive * np.log(alpha + age) - p_dead * m[0],
-        r / alpha - p_alive * (r + x) / (alpha + age) - p_dead * (r + x) * m[1],
-        np.log(beta) - p_alive * np.log(beta + age) + p_dead * (1.0 / s - m[2]),
-        s / beta - p_alive * s / (beta + age) - p_dead * (s + 1.0) * m[3],
-    ])
+    d = np.array(
+        [
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - p_alive * np.log(alpha + age)
+            - p_dead * m[0],
+            r / alpha - p_alive * (r + x) / (alpha + age) - p_dead * (r + x) * m[1],
+            np.log(beta) - p_alive * np.log(beta + age) + p_dead * (1.0 / s - m[2]),
+            s / beta - p_alive * s / (beta + age) - p_dead * (s + 1.0) * m[3],
+        ]
+    )
     return ll, d
 
 
-def _pnbd_p_no_purchase(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-                        h: float) -> np.ndarray:
+def _pnbd_p_no_purchase(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, h: float
+) -> np.ndarray:
     """Pareto/NBD P(no purchase in (T, T+h] | x, t_x, T) = P(dead) + P(alive) * Q.
 
     P(dead) / P(alive) = s I (alpha+T)^(r+x) (beta+T)^s (note 009, eq. 36-37). Alive at T, the
@@ -243,13 +272,16 @@ def _pnbd_p_no_purchase(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age:
     to_time``; checked in the tests where that closed form is finite).
     """
     r, alpha, s, beta = params
-    log_odds_dead = (np.log(s) + _pnbd_death(params, x, t_x, age)[0]
-                     + (r + x) * np.log(alpha + age) + s * np.log(beta + age))
+    log_odds_dead = (
+        np.log(s)
+        + _pnbd_death(params, x, t_x, age)[0]
+        + (r + x) * np.log(alpha + age)
+        + s * np.log(beta + age)
+    )
 
     def log_f(i: np.ndarray, u: np.ndarray) -> np.ndarray:
         a_t, b_t = alpha + age[i], beta + age[i]
-        return (np.log(s) - np.log(b_t + u) - s * np.log1p(u / b_t)
-                - (r + x[i]) * np.log1p(u / a_t))
+        return np.log(s) - np.log(b_t + u) - s * np.log1p(u / b_t) - (r + x[i]) * np.log1p(u / a_t)
 
     rate = (s + 1.0) / (beta + age) + (r + x) / (alpha + age)
     log_tail = -s * np.log1p(h / (beta + age)) - (r + x) * np.log1p(h / (alpha + age))
@@ -257,8 +289,13 @@ def _pnbd_p_no_purchase(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age:
     return expit(log_odds_dead) + expit(-log_odds_dead) * np.exp(log_q)
 
 
-def _pnbd_fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weight: np.ndarray,
-              init: np.ndarray | None = None) -> np.ndarray:
+def _pnbd_fit(
+    x: np.ndarray,
+    t_x: np.ndarray,
+    age: np.ndarray,
+    weight: np.ndarray,
+    init: np.ndarray | None = None,
+) -> np.ndarray:
     """Maximum-likelihood (r, alpha, s, beta) on weighted patterns. Deterministic.
 
     L-BFGS-B with the analytic gradient on theta = log(r, alpha, s, s / beta): the mean dropout
@@ -285,19 +322,30 @@ def _pnbd_fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weight: np.ndarra
 
     p0 = np.array([1.0, float(age.max()), 1.0, float(age.max())]) if init is None else init
     theta0 = np.clip(np.log([p0[0], p0[1], p0[2], p0[2] / p0[3]]), -_LOG_BOUND, _LOG_BOUND)
-    res = minimize(nll, theta0, jac=True, method="L-BFGS-B",
-                   bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
-                   options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-6})
+    res = minimize(
+        nll,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+        options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-6},
+    )
     if not (np.all(np.isfinite(res.x)) and math.isfinite(res.fun)):
-        res = minimize(lambda th: nll(th)[0], theta0, method="Nelder-Mead",
-                       options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
+        res = minimize(
+            lambda th: nll(th)[0],
+            theta0,
+            method="Nelder-Mead",
+            options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000},
+        )
     return params_of(res.x)
 
 
 # --- BG/NBD via lifetimes ----------------------------------------------------------------------
 
-def _bgnbd_fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-               weight: np.ndarray) -> tuple[np.ndarray, float]:
+
+def _bgnbd_fit(
+    x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, float]:
     """lifetimes' BG/NBD fit (autograd gradient + BFGS from its fixed start: deterministic); a
     tiny penalty rescues the rare non-convergence. Returns (r, alpha, a, b) and the penalty."""
     lt = _lifetimes()
@@ -312,17 +360,20 @@ def _bgnbd_fit(x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
     raise RuntimeError("BG/NBD fit did not converge, even with a penalty")
 
 
-def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-                  weight: np.ndarray) -> float:
+def _bgnbd_loglik(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weight: np.ndarray
+) -> float:
     """Weighted mean BG/NBD log-likelihood (lifetimes' likelihood, time in days)."""
     lt = _lifetimes()
     with np.errstate(all="ignore"):
-        return -float(lt.BetaGeoFitter._negative_log_likelihood(
-            np.log(params), x, t_x, age, weight, 0.0))
+        return -float(
+            lt.BetaGeoFitter._negative_log_likelihood(np.log(params), x, t_x, age, weight, 0.0)
+        )
 
 
-def _bgnbd_p_no_purchase(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
-                         h: float) -> np.ndarray:
+def _bgnbd_p_no_purchase(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age: np.ndarray, h: float
+) -> np.ndarray:
     """BG/NBD P(no purchase in (T, T+h]) = P(dead) + P(alive) ((alpha+T)/(alpha+T+h))^(r+x)."""
     import pandas as pd
 
@@ -336,6 +387,7 @@ def _bgnbd_p_no_purchase(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, age
 
 
 # --- the model ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BTYDModel:
@@ -353,7 +405,9 @@ class BTYDModel:
             raise ValueError(f"model must be one of {list(MODELS)}, got {self.model!r}")
         names = PARAM_NAMES[self.model]
         if sorted(self.params) != sorted(names):
-            raise ValueError(f"{self.model} params must be {list(names)}, got {sorted(self.params)}")
+            raise ValueError(
+                f"{self.model} params must be {list(names)}, got {sorted(self.params)}"
+            )
         bad = {k: v for k, v in self.params.items() if not (math.isfinite(v) and v > 0)}
         if bad:
             raise ValueError(f"{self.model} params must be finite and > 0, got {bad}")
@@ -394,21 +448,30 @@ class BTYDModel:
             if not np.all(np.isfinite(p)):
                 raise FloatingPointError(
                     f"{self.model}: P(no active day) not finite for {int((~np.isfinite(p)).sum())}"
-                    f" of {p.size} rows (params {self.params})")
+                    f" of {p.size} rows (params {self.params})"
+                )
             out[has] = np.clip(p, 0.0, 1.0)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: model, parameters, units and how it was fitted (for saving next to a model)."""
-        return {"model": self.model, "params": {k: float(v) for k, v in self.params.items()},
-                "time_unit": "day", "transaction": "active UTC day", "library": LIBRARY,
-                "facts": dict(self.facts)}
+        return {
+            "model": self.model,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "time_unit": "day",
+            "transaction": "active UTC day",
+            "library": LIBRARY,
+            "facts": dict(self.facts),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BTYDModel:
         """Inverse of ``to_dict`` (``facts`` optional)."""
-        return cls(model=str(d["model"]), params={k: float(v) for k, v in d["params"].items()},
-                   facts=dict(d.get("facts", {})))
+        return cls(
+            model=str(d["model"]),
+            params={k: float(v) for k, v in d["params"].items()},
+            facts=dict(d.get("facts", {})),
+        )
 
 
 @dataclass(frozen=True)
@@ -430,8 +493,12 @@ class _Patterns:
 def _fit_sample(summary: pl.DataFrame, seed: int, max_accounts: int) -> pl.DataFrame:
     """One summary per account (its latest cutoff), at most ``max_accounts`` (seeded draw),
     sorted by account (so the result does not depend on the order of the rows)."""
-    latest = (summary.filter(pl.col("has_history")).sort("account_id", "cutoff")
-              .group_by("account_id", maintain_order=True).last())
+    latest = (
+        summary.filter(pl.col("has_history"))
+        .sort("account_id", "cutoff")
+        .group_by("account_id", maintain_order=True)
+        .last()
+    )
     if latest.height > max_accounts:
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(latest.height, size=max_accounts, replace=False))
@@ -465,8 +532,9 @@ def _mean_loglik(name: str, params: dict[str, float], p: _Patterns) -> float:
     return float(np.dot(p.weight, ll) / p.weight.sum())
 
 
-def fit_summary(summary: pl.DataFrame, seed: int, model: str = "auto",
-                max_fit_accounts: int = MAX_FIT_ACCOUNTS) -> BTYDModel:
+def fit_summary(
+    summary: pl.DataFrame, seed: int, model: str = "auto", max_fit_accounts: int = MAX_FIT_ACCOUNTS
+) -> BTYDModel:
     """Fit on BTYD summary rows (``rfm_summary``'s columns; ``account_id``, ``cutoff``,
     ``frequency``, ``recency``, ``T``, ``has_history``): one row per account (its latest
     cutoff), at most ``max_fit_accounts`` accounts, condensed to weighted patterns.
@@ -482,12 +550,17 @@ def fit_summary(summary: pl.DataFrame, seed: int, model: str = "auto",
     t0 = time.perf_counter()
     sample = _fit_sample(summary, seed, max_fit_accounts)
     if sample.height == 0:
-        raise ValueError(f"btyd: none of the {summary.height} fit rows has an active day "
-                         "before its cutoff")
+        raise ValueError(
+            f"btyd: none of the {summary.height} fit rows has an active day before its cutoff"
+        )
     everyone = _Patterns.of(sample)
-    facts: dict[str, Any] = {"library": LIBRARY, "fit_rows": summary.height,
-                             "fit_rows_with_history": int(summary.get_column("has_history").sum()),
-                             "fit_accounts": sample.height, "fit_patterns": int(everyone.x.size)}
+    facts: dict[str, Any] = {
+        "library": LIBRARY,
+        "fit_rows": summary.height,
+        "fit_rows_with_history": int(summary.get_column("has_history").sum()),
+        "fit_accounts": sample.height,
+        "fit_patterns": int(everyone.x.size),
+    }
     if model != "auto":
         chosen, params = model, _fit_params(model, everyone)
         facts["selection"] = "requested"
@@ -511,22 +584,30 @@ def fit_summary(summary: pl.DataFrame, seed: int, model: str = "auto",
         loglik = {m: _mean_loglik(m, fitted[m], test) for m in fitted}
         chosen = max(fitted, key=lambda m: loglik[m] if math.isfinite(loglik[m]) else -math.inf)
         try:
-            params = (_fit_params(chosen, everyone, init=fitted[chosen]) if holdout
-                      else fitted[chosen])
+            params = (
+                _fit_params(chosen, everyone, init=fitted[chosen]) if holdout else fitted[chosen]
+            )
         except (RuntimeError, FloatingPointError, ValueError):
             params = fitted[chosen]  # the held-out fit's parameters, already checked
         if failed:
             facts["failed"] = failed
-        facts["selection"] = (f"held-out log-likelihood ({HOLDOUT_FRACTION:.0%} of accounts)"
-                              if holdout else
-                              "in-sample log-likelihood (too few accounts to hold out)")
+        facts["selection"] = (
+            f"held-out log-likelihood ({HOLDOUT_FRACTION:.0%} of accounts)"
+            if holdout
+            else "in-sample log-likelihood (too few accounts to hold out)"
+        )
         facts["mean_loglik"] = {m: round(v, 6) for m, v in loglik.items()}
     facts["fit_seconds"] = round(time.perf_counter() - t0, 3)
     return BTYDModel(model=chosen, params=params, facts=facts)
 
 
-def fit_btyd(events: pl.DataFrame, fit_rows: pl.DataFrame, seed: int, model: str = "auto",
-             max_fit_accounts: int = MAX_FIT_ACCOUNTS) -> BTYDModel:
+def fit_btyd(
+    events: pl.DataFrame,
+    fit_rows: pl.DataFrame,
+    seed: int,
+    model: str = "auto",
+    max_fit_accounts: int = MAX_FIT_ACCOUNTS,
+) -> BTYDModel:
     """Fit on the summaries of ``fit_rows`` (account_id, cutoff): training rows only (each
     summary reads events before its own cutoff). ``model`` and determinism: ``fit_summary``;
     ``facts["fit_seconds"]`` includes the summaries."""
@@ -536,9 +617,15 @@ def fit_btyd(events: pl.DataFrame, fit_rows: pl.DataFrame, seed: int, model: str
     return fitted
 
 
-def btyd_scores(events: pl.DataFrame, fit_rows: pl.DataFrame, score_rows: pl.DataFrame,
-                horizon_days: int, seed: int, model: str = "auto",
-                max_fit_accounts: int = MAX_FIT_ACCOUNTS) -> tuple[np.ndarray, dict[str, Any]]:
+def btyd_scores(
+    events: pl.DataFrame,
+    fit_rows: pl.DataFrame,
+    score_rows: pl.DataFrame,
+    horizon_days: int,
+    seed: int,
+    model: str = "auto",
+    max_fit_accounts: int = MAX_FIT_ACCOUNTS,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Risk of inactivity, P(no active day in ``[t, t + horizon_days)``), for ``score_rows``
     (in their order), from a model fitted on ``fit_rows``; and the facts: which model, its
     parameters, how it was chosen, fit and score seconds, rows without history."""
@@ -546,8 +633,13 @@ def btyd_scores(events: pl.DataFrame, fit_rows: pl.DataFrame, score_rows: pl.Dat
     t0 = time.perf_counter()
     summary = rfm_summary(events, score_rows)
     risk = fitted.p_inactive(summary, horizon_days)
-    facts = {**fitted.facts, "model": fitted.model, "params": dict(fitted.params),
-             "horizon_days": int(horizon_days), "score_rows": score_rows.height,
-             "score_rows_without_history": int((~summary.get_column("has_history")).sum()),
-             "score_seconds": round(time.perf_counter() - t0, 3)}
+    facts = {
+        **fitted.facts,
+        "model": fitted.model,
+        "params": dict(fitted.params),
+        "horizon_days": int(horizon_days),
+        "score_rows": score_rows.height,
+        "score_rows_without_history": int((~summary.get_column("has_history")).sum()),
+        "score_seconds": round(time.perf_counter() - t0, 3),
+    }
     return risk, facts

@@ -45,9 +45,16 @@ def _summary(X3: np.ndarray) -> pl.DataFrame:
     T = np.clip(T, 0.0, None)
     rec = np.where(freq > 0, np.clip(T - since, 0.0, T), 0.0)
     n = X3.shape[0]
-    return pl.DataFrame({"account_id": [str(i) for i in range(n)], "cutoff": [date(2000, 1, 1)] * n,
-                         "frequency": freq, "recency": rec, "T": T,
-                         "has_history": active >= 1})
+    return pl.DataFrame(
+        {
+            "account_id": [str(i) for i in range(n)],
+            "cutoff": [date(2000, 1, 1)] * n,
+            "frequency": freq,
+            "recency": rec,
+            "T": T,
+            "has_history": active >= 1,
+        }
+    )
 
 
 @dataclass
@@ -64,15 +71,21 @@ class BTYDScorer(JsonScorer):
     kind: str = "btyd"
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, inputs: list[int], horizon_days: int,
-            seed: int) -> BTYDScorer:
+    def fit(
+        cls, X: np.ndarray, y: np.ndarray, inputs: list[int], horizon_days: int, seed: int
+    ) -> BTYDScorer:
         """Fit on the rows' own summaries (each row one observation; the labels are unused: a
         BTYD model learns from the purchase history alone, which is its point)."""
         X3 = np.asarray(X, dtype=np.float64)[:, inputs]
         fit = btyd.fit_summary(_summary(X3), seed)
         ref = np.nanmedian(X3, axis=0)
-        return cls(n_features=X.shape[1], inputs=list(inputs), horizon_days=int(horizon_days),
-                   model=fit.to_dict(), reference=[float(v) for v in ref])
+        return cls(
+            n_features=X.shape[1],
+            inputs=list(inputs),
+            horizon_days=int(horizon_days),
+            model=fit.to_dict(),
+            reference=[float(v) for v in ref],
+        )
 
     def refit(self, X: np.ndarray, y: np.ndarray, seed: int) -> BTYDScorer:
         return BTYDScorer.fit(X, y, self.inputs, self.horizon_days, seed=seed)
@@ -82,8 +95,9 @@ class BTYDScorer(JsonScorer):
         p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
         return np.log(p / (1 - p))
 
-    def predict(self, X: np.ndarray, raw_score: bool = False, pred_contrib: bool = False,
-                **_: Any) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray, raw_score: bool = False, pred_contrib: bool = False, **_: Any
+    ) -> np.ndarray:
         """Like ``lgb.Booster.predict``: probabilities, raw log-odds, or contributions + base."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         X3 = X[:, self.inputs]

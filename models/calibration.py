@@ -31,8 +31,10 @@ def _check(raw: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raw = np.asarray(raw, dtype=np.float64)
     y = np.asarray(label, dtype=np.float64)
     if raw.shape != y.shape or raw.ndim != 1:
-        raise ValueError(f"calibration needs 1-d raw scores and labels of the same length, got "
-                         f"{raw.shape} and {y.shape}")
+        raise ValueError(
+            f"calibration needs 1-d raw scores and labels of the same length, got "
+            f"{raw.shape} and {y.shape}"
+        )
     if raw.size == 0:
         raise ValueError("calibration needs at least one validation row, got 0")
     if not np.isin(y, (0.0, 1.0)).all():
@@ -63,8 +65,7 @@ def fit_isotonic(raw: np.ndarray, label: np.ndarray, tie_break: float = TIE_BREA
     span = knots_x[-1] - knots_x[0]
     if tie_break and span > 0:
         knots_y = (1.0 - tie_break) * knots_y + tie_break * (knots_x - knots_x[0]) / span
-    return Calibrator(kind="isotonic", x=[float(v) for v in knots_x],
-                      y=[float(v) for v in knots_y])
+    return Calibrator(kind="isotonic", x=[float(v) for v in knots_x], y=[float(v) for v in knots_y])
 
 
 def fit_sigmoid(raw: np.ndarray, label: np.ndarray) -> Calibrator:
@@ -95,5 +96,6 @@ def fit_calibrator(raw: np.ndarray, label: np.ndarray, kind: str) -> Calibrator:
         return fit_sigmoid(raw, label)
     if kind == "none":
         return Calibrator(kind="none")
-    raise ConfigValueError(f"model.calibration={kind!r} is not supported",
-                           hint=f"choose one of {list(KINDS)}")
+    raise ConfigValueError(
+        f"model.calibration={kind!r} is not supported", hint=f"choose one of {list(KINDS)}"
+    )

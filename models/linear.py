@@ -49,8 +49,16 @@ class LinearScorer(JsonScorer):
 
     # -- fitting ------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, kind: str, X: np.ndarray, y: np.ndarray, inputs: list[int], seed: int,
-            C: float = 1.0, max_iter: int = 2000) -> LinearScorer:
+    def fit(
+        cls,
+        kind: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        inputs: list[int],
+        seed: int,
+        C: float = 1.0,
+        max_iter: int = 2000,
+    ) -> LinearScorer:
         """Fit on rows ``X`` (the full model matrix) using only the columns ``inputs``.
 
         Columns that are entirely missing or constant in training are dropped (nothing to learn).
@@ -68,8 +76,13 @@ class LinearScorer(JsonScorer):
             med.append(float(np.median(ok)))
         if not keep:
             raise ValueError(f"{kind} baseline: no usable input column")
-        scorer = cls(kind=kind, n_features=X.shape[1], inputs=[inputs[k] for k in keep],
-                     log1p=logs, median=med)
+        scorer = cls(
+            kind=kind,
+            n_features=X.shape[1],
+            inputs=[inputs[k] for k in keep],
+            log1p=logs,
+            median=med,
+        )
         raw = scorer._transform_raw(np.asarray(X, dtype=np.float64))
         scorer.center = raw.mean(axis=0).tolist()
         sd = raw.std(axis=0)
@@ -98,8 +111,9 @@ class LinearScorer(JsonScorer):
     def _standardise(self, raw: np.ndarray) -> np.ndarray:
         return (raw - np.asarray(self.center)) / np.asarray(self.scale)
 
-    def predict(self, X: np.ndarray, raw_score: bool = False, pred_contrib: bool = False,
-                **_: Any) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray, raw_score: bool = False, pred_contrib: bool = False, **_: Any
+    ) -> np.ndarray:
         """Like ``lgb.Booster.predict``: probabilities, raw log-odds, or contributions + base."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         z = self._standardise(self._transform_raw(X))

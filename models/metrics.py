@@ -29,8 +29,9 @@ def _arrays(label: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(label, dtype=np.float64)
     s = np.asarray(score, dtype=np.float64)
     if y.shape != s.shape or y.ndim != 1:
-        raise ValueError(f"label and score must be 1-d of the same length, got {y.shape} and "
-                         f"{s.shape}")
+        raise ValueError(
+            f"label and score must be 1-d of the same length, got {y.shape} and {s.shape}"
+        )
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError(f"label must be 0/1, got values {np.unique(y)[:5].tolist()}")
     if np.isnan(s).any():
@@ -58,21 +59,34 @@ def recall_at_capacity(label: Any, score: Any, cutoff: Any, capacity: int) -> fl
     if y.sum() == 0:
         return float("nan")
     frame = pl.DataFrame({"cutoff": cutoff, "y": y, "s": s})
-    reached = (frame.with_columns(pl.col("s").rank("ordinal", descending=True).over("cutoff")
-                                  .alias("rank"))
-               .filter(pl.col("rank") <= capacity).get_column("y").sum())
+    reached = (
+        frame.with_columns(
+            pl.col("s").rank("ordinal", descending=True).over("cutoff").alias("rank")
+        )
+        .filter(pl.col("rank") <= capacity)
+        .get_column("y")
+        .sum()
+    )
     return float(reached / y.sum())
 
 
-def binary_metrics(label: Any, score: Any, cutoff: Any | None = None, top_fraction: float = 0.1,
-                   capacity: int = 50, probabilistic: bool = True) -> dict[str, float | int]:
+def binary_metrics(
+    label: Any,
+    score: Any,
+    cutoff: Any | None = None,
+    top_fraction: float = 0.1,
+    capacity: int = 50,
+    probabilistic: bool = True,
+) -> dict[str, float | int]:
     """All metrics of the module docstring for one set of rows (``cutoff`` for the capacity)."""
     y, s = _arrays(label, score)
     n = int(y.size)
     pos = int(y.sum())
     both = 0 < pos < n
     out: dict[str, float | int] = {
-        "n": n, "positives": pos, "base_rate": float(pos / n) if n else float("nan"),
+        "n": n,
+        "positives": pos,
+        "base_rate": float(pos / n) if n else float("nan"),
         "roc_auc": float(roc_auc_score(y, s)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y, s)) if both else float("nan"),
     }
@@ -83,37 +97,51 @@ def binary_metrics(label: Any, score: Any, cutoff: Any | None = None, top_fracti
         out["brier"] = float(brier_score_loss(y, s)) if n else float("nan")
         out["log_loss"] = float(log_loss(y, p, labels=[0, 1])) if n else float("nan")
     out["lift_at_top"] = lift_at_top(y, s, top_fraction) if n else float("nan")
-    out["recall_at_capacity"] = (recall_at_capacity(y, s, cutoff, capacity)
-                                 if n and cutoff is not None else float("nan"))
+    out["recall_at_capacity"] = (
+        recall_at_capacity(y, s, cutoff, capacity) if n and cutoff is not None else float("nan")
+    )
     return out
 
 
-def evaluate(scores: pl.DataFrame, cfg: Any, score_col: str = "score",
-             segment_key: str | None = None, probabilistic: bool = True) -> dict[str, Any]:
+def evaluate(
+    scores: pl.DataFrame,
+    cfg: Any,
+    score_col: str = "score",
+    segment_key: str | None = None,
+    probabilistic: bool = True,
+) -> dict[str, Any]:
     """Overall metrics at the top level plus ``per_segment`` (when ``segment_key`` is a column).
 
     ``scores`` holds ``cutoff``, ``label`` and ``score_col`` (and the segment column).
     """
-    kw = {"top_fraction": float(cfg.eval.top_fraction), "capacity": int(cfg.eval.capacity),
-          "probabilistic": probabilistic}
+    kw = {
+        "top_fraction": float(cfg.eval.top_fraction),
+        "capacity": int(cfg.eval.capacity),
+        "probabilistic": probabilistic,
+    }
 
     def one(frame: pl.DataFrame) -> dict[str, Any]:
-        return binary_metrics(frame.get_column("label").to_numpy(),
-                              frame.get_column(score_col).to_numpy(),
-                              frame.get_column("cutoff"), **kw)
+        return binary_metrics(
+            frame.get_column("label").to_numpy(),
+            frame.get_column(score_col).to_numpy(),
+            frame.get_column("cutoff"),
+            **kw,
+        )
 
     out: dict[str, Any] = one(scores)
     if segment_key is not None and segment_key in scores.columns:
         out["per_segment"] = {
             str(seg): one(part)
             for (seg,), part in scores.with_columns(pl.col(segment_key).fill_null("__null__"))
-            .sort(segment_key).group_by(segment_key, maintain_order=True)
+            .sort(segment_key)
+            .group_by(segment_key, maintain_order=True)
         }
     return out
 
 
-def oracle_metrics(scores: pl.DataFrame, truth: pl.DataFrame, score_col: str = "score"
-                   ) -> dict[str, Any]:
+def oracle_metrics(
+    scores: pl.DataFrame, truth: pl.DataFrame, score_col: str = "score"
+) -> dict[str, Any]:
     """Oracle ROC/PR-AUC on the test rows that have a truth row, and model/oracle ratios.
 
     ``truth`` is the simulator's table (``account_id``, ``cutoff``, ``oracle_prob``). The model's
@@ -122,18 +150,28 @@ def oracle_metrics(scores: pl.DataFrame, truth: pl.DataFrame, score_col: str = "
     missing = [c for c in ("account_id", "cutoff", "oracle_prob") if c not in truth.columns]
     if missing:
         raise ValueError(f"truth table lacks columns {missing}")
-    joined = scores.join(truth.select("account_id", "cutoff", "oracle_prob"),
-                         on=["account_id", "cutoff"], how="inner").drop_nulls("oracle_prob")
+    joined = scores.join(
+        truth.select("account_id", "cutoff", "oracle_prob"),
+        on=["account_id", "cutoff"],
+        how="inner",
+    ).drop_nulls("oracle_prob")
     y = joined.get_column("label").to_numpy().astype(np.float64)
     out: dict[str, Any] = {"oracle_rows": joined.height}
     if not 0 < y.sum() < y.size:
-        out.update(oracle_roc_auc=float("nan"), oracle_pr_auc=float("nan"),
-                   auc_ratio_to_oracle=float("nan"), pr_auc_ratio_to_oracle=float("nan"))
+        out.update(
+            oracle_roc_auc=float("nan"),
+            oracle_pr_auc=float("nan"),
+            auc_ratio_to_oracle=float("nan"),
+            pr_auc_ratio_to_oracle=float("nan"),
+        )
         return out
     o = joined.get_column("oracle_prob").to_numpy()
     s = joined.get_column(score_col).to_numpy()
     o_roc, o_pr = float(roc_auc_score(y, o)), float(average_precision_score(y, o))
-    out.update(oracle_roc_auc=o_roc, oracle_pr_auc=o_pr,
-               auc_ratio_to_oracle=float(roc_auc_score(y, s)) / o_roc,
-               pr_auc_ratio_to_oracle=float(average_precision_score(y, s)) / o_pr)
+    out.update(
+        oracle_roc_auc=o_roc,
+        oracle_pr_auc=o_pr,
+        auc_ratio_to_oracle=float(roc_auc_score(y, s)) / o_roc,
+        pr_auc_ratio_to_oracle=float(average_precision_score(y, s)) / o_pr,
+    )
     return out

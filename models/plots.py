@@ -59,12 +59,16 @@ def calibration_figure(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> Figu
     fig = Figure(figsize=(5, 5))
     ax = fig.add_subplot()
     if y.size:
-        observed, predicted = calibration_curve(y, np.clip(proba, 0, 1), n_bins=bins,
-                                                strategy="quantile")
+        observed, predicted = calibration_curve(
+            y, np.clip(proba, 0, 1), n_bins=bins, strategy="quantile"
+        )
         ax.plot(predicted, observed, marker="o", label="model")
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="perfect")
-    ax.set(xlabel="mean predicted probability", ylabel="observed decay rate",
-           title="Calibration (test)")
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="observed decay rate",
+        title="Calibration (test)",
+    )
     ax.legend(loc="upper left")
     return fig
 
@@ -86,8 +90,11 @@ def lift_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
         ax_g.plot(x, g, label=name)
         ax_l.plot(x, np.divide(g, x, out=np.zeros_like(g), where=x > 0), label=name)
     ax_g.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    ax_g.set(xlabel="share of accounts contacted", ylabel="share of decays reached",
-             title="Cumulative gains (test)")
+    ax_g.set(
+        xlabel="share of accounts contacted",
+        ylabel="share of decays reached",
+        title="Cumulative gains (test)",
+    )
     ax_l.axhline(1.0, ls="--", c="grey", lw=0.8)
     ax_l.set(xlabel="share of accounts contacted", ylabel="lift", title="Lift (test)")
     ax_g.legend(loc="lower right")
@@ -96,9 +103,14 @@ def lift_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
 
 def shap_importance(contrib: np.ndarray, names: list[str]) -> pl.DataFrame:
     """``feature, mean_abs_contribution`` (raw log-odds units), largest first."""
-    return (pl.DataFrame({"feature": names, "mean_abs_contribution": np.abs(contrib).mean(axis=0)
-                          if contrib.shape[0] else np.zeros(len(names))})
-            .sort(["mean_abs_contribution", "feature"], descending=[True, False]))
+    return pl.DataFrame(
+        {
+            "feature": names,
+            "mean_abs_contribution": np.abs(contrib).mean(axis=0)
+            if contrib.shape[0]
+            else np.zeros(len(names)),
+        }
+    ).sort(["mean_abs_contribution", "feature"], descending=[True, False])
 
 
 def importance_figure(importance: pl.DataFrame, title: str, top: int = TOP_FEATURES) -> Figure:
@@ -106,7 +118,9 @@ def importance_figure(importance: pl.DataFrame, title: str, top: int = TOP_FEATU
     head = importance.head(top).reverse()
     fig = Figure(figsize=(7, 0.3 * max(head.height, 4) + 1))
     ax = fig.add_subplot()
-    ax.barh(head.get_column("feature").to_list(), head.get_column("mean_abs_contribution").to_numpy())
+    ax.barh(
+        head.get_column("feature").to_list(), head.get_column("mean_abs_contribution").to_numpy()
+    )
     ax.set(xlabel="mean |SHAP contribution| (log-odds)", title=title)
     fig.tight_layout()
     return fig
@@ -119,16 +133,25 @@ def backtest_figure(entries: list[dict[str, Any]]) -> Figure:
     x = [str(e["origin"]) for e in entries]
     for m in ("roc_auc", "pr_auc", "base_rate"):
         ax.plot(x, [e.get(m, np.nan) for e in entries], marker="o", label=m)
-    ax.set(xlabel="first test cutoff of origin", ylabel="test metric", ylim=(0, 1.02),
-           title="Backtest over rolling origins")
+    ax.set(
+        xlabel="first test cutoff of origin",
+        ylabel="test metric",
+        ylim=(0, 1.02),
+        title="Backtest over rolling origins",
+    )
     ax.legend(loc="lower left")
     return fig
 
 
-def training_figures(test_scores: pl.DataFrame, baseline_scores: dict[str, np.ndarray],
-                     model: RoutedModel, test_frame: pl.DataFrame,
-                     backtest: list[dict[str, Any]], seed: int = 0, max_rows: int = 3000
-                     ) -> dict[str, Figure]:
+def training_figures(
+    test_scores: pl.DataFrame,
+    baseline_scores: dict[str, np.ndarray],
+    model: RoutedModel,
+    test_frame: pl.DataFrame,
+    backtest: list[dict[str, Any]],
+    seed: int = 0,
+    max_rows: int = 3000,
+) -> dict[str, Figure]:
     """All figures of a training run, by name (``roc``, ``pr``, ``calibration``, ``lift``,
     ``shap_importance``, ``shap_importance_<segment>``, ``backtest``).
 
@@ -143,19 +166,22 @@ def training_figures(test_scores: pl.DataFrame, baseline_scores: dict[str, np.nd
         "calibration": calibration_figure(y, p),
         "lift": lift_figure(y, scores),
     }
-    sample = (test_frame.sample(n=max_rows, seed=seed) if test_frame.height > max_rows
-              else test_frame)
+    sample = (
+        test_frame.sample(n=max_rows, seed=seed) if test_frame.height > max_rows else test_frame
+    )
     contrib, _ = model.contributions(sample)
     names = model.feature_names
-    figs["shap_importance"] = importance_figure(shap_importance(contrib, names),
-                                                "Global feature importance (test)")
+    figs["shap_importance"] = importance_figure(
+        shap_importance(contrib, names), "Global feature importance (test)"
+    )
     key = model.segment_key
     if key is not None and key in sample.columns:
         seg = sample.get_column(key).cast(pl.String).fill_null("__null__").to_numpy()
         for value in sorted(set(seg.tolist())):
             mask = seg == value
             figs[f"shap_importance_{value}"] = importance_figure(
-                shap_importance(contrib[mask], names), f"Feature importance: {key}={value}")
+                shap_importance(contrib[mask], names), f"Feature importance: {key}={value}"
+            )
     if backtest:
         figs["backtest"] = backtest_figure(backtest)
     return figs

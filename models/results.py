@@ -30,8 +30,9 @@ def _json_safe(obj: Any) -> Any:
 
 def write_metrics(metrics: dict[str, Any], cfg: DictConfig) -> Path:
     """``${output.dir}/train/metrics.json``: the test metrics (overall at the top level)."""
-    text = json.dumps(_json_safe(json.loads(json.dumps(metrics, default=str))), indent=2,
-                      sort_keys=True)
+    text = json.dumps(
+        _json_safe(json.loads(json.dumps(metrics, default=str))), indent=2, sort_keys=True
+    )
     return write_text(text + "\n", Path(str(cfg.output.dir)) / "train" / "metrics.json")
 
 
@@ -44,20 +45,27 @@ def summary(metrics: dict[str, Any], decision: Any) -> str:
     if metrics.get("evaluated") is False:
         lines = [f"UNEVALUATED: {metrics.get('split_rule')}"]
     else:
-        lines = [f"test  roc_auc {_fmt(metrics.get('roc_auc'))}  "
-                 f"pr_auc {_fmt(metrics.get('pr_auc'))}"]
+        lines = [
+            f"test  roc_auc {_fmt(metrics.get('roc_auc'))}  pr_auc {_fmt(metrics.get('pr_auc'))}"
+        ]
     if metrics.get("served") and metrics.get("served") != "lightgbm":
         lines.append(f"served: {metrics['served']} baseline ({metrics.get('served_reason')})")
     if metrics.get("oracle_roc_auc") is not None:
         ratio = metrics.get("auc_ratio_to_oracle")
         if ratio is None and metrics.get("roc_auc") and metrics.get("oracle_roc_auc"):
             ratio = metrics["roc_auc"] / metrics["oracle_roc_auc"]
-        lines.append(f"oracle roc_auc {_fmt(metrics['oracle_roc_auc'])}  model/oracle {_fmt(ratio)}")
+        lines.append(
+            f"oracle roc_auc {_fmt(metrics['oracle_roc_auc'])}  model/oracle {_fmt(ratio)}"
+        )
     for name, vals in (metrics.get("baselines") or {}).items():
         if isinstance(vals, dict):
-            lines.append(f"baseline {name}: roc_auc {_fmt(vals.get('roc_auc'))}  "
-                         f"pr_auc {_fmt(vals.get('pr_auc'))}")
+            lines.append(
+                f"baseline {name}: roc_auc {_fmt(vals.get('roc_auc'))}  "
+                f"pr_auc {_fmt(vals.get('pr_auc'))}"
+            )
     if decision is not None:
-        lines.append(f"model {decision.model_name} v{decision.version}: {decision.decision} "
-                     f"({decision.reason})")
+        lines.append(
+            f"model {decision.model_name} v{decision.version}: {decision.decision} "
+            f"({decision.reason})"
+        )
     return "\n".join(lines)

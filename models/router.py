@@ -24,8 +24,9 @@ import polars as pl
 GLOBAL = "__global__"
 
 
-def build_matrix(df: pl.DataFrame, feature_names: list[str],
-                 categorical_levels: dict[str, list[str]]) -> np.ndarray:
+def build_matrix(
+    df: pl.DataFrame, feature_names: list[str], categorical_levels: dict[str, list[str]]
+) -> np.ndarray:
     """Feature matrix (float64) of ``df``: numeric columns as floats, categorical ones as the index
     of their level in ``categorical_levels`` (unseen or null -> NaN, LightGBM's "missing").
 
@@ -34,18 +35,25 @@ def build_matrix(df: pl.DataFrame, feature_names: list[str],
     """
     missing = [f for f in feature_names if f not in df.columns]
     if missing:
-        raise ValueError(f"feature frame lacks model columns {missing[:5]} "
-                         f"(model expects {len(feature_names)} features)")
+        raise ValueError(
+            f"feature frame lacks model columns {missing[:5]} "
+            f"(model expects {len(feature_names)} features)"
+        )
     exprs = []
     for f in feature_names:
         if f in categorical_levels:
             levels = categorical_levels[f]
-            mapping = pl.DataFrame({"__lvl": levels, "__code": np.arange(len(levels), dtype=np.float64)},
-                                   schema={"__lvl": pl.String, "__code": pl.Float64})
+            mapping = pl.DataFrame(
+                {"__lvl": levels, "__code": np.arange(len(levels), dtype=np.float64)},
+                schema={"__lvl": pl.String, "__code": pl.Float64},
+            )
             exprs.append(
-                pl.col(f).cast(pl.String).replace_strict(
+                pl.col(f)
+                .cast(pl.String)
+                .replace_strict(
                     mapping["__lvl"], mapping["__code"], default=None, return_dtype=pl.Float64
-                ).alias(f)
+                )
+                .alias(f)
             )
         else:
             exprs.append(pl.col(f).cast(pl.Float64).alias(f))
@@ -112,9 +120,15 @@ class RoutedModel:
     metadata: free-form JSON-able facts (training stats for drift, version info, split...).
     """
 
-    def __init__(self, feature_names: list[str], categorical_levels: dict[str, list[str]],
-                 segment_key: str | None, models: dict[str, SegmentModel],
-                 routes: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        feature_names: list[str],
+        categorical_levels: dict[str, list[str]],
+        segment_key: str | None,
+        models: dict[str, SegmentModel],
+        routes: dict[str, str],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         if GLOBAL not in models:
             raise ValueError("RoutedModel needs a global fallback model under key GLOBAL")
         self.feature_names = list(feature_names)
@@ -142,9 +156,17 @@ class RoutedModel:
         """Model key serving each row (unknown or null segments go to GLOBAL)."""
         if self.segment_key is None or self.segment_key not in df.columns:
             return np.full(df.height, GLOBAL, dtype=object)
-        keys = df.get_column(self.segment_key).cast(pl.String).replace_strict(
-            list(self.routes), list(self.routes.values()), default=GLOBAL, return_dtype=pl.String
-        ).fill_null(GLOBAL)
+        keys = (
+            df.get_column(self.segment_key)
+            .cast(pl.String)
+            .replace_strict(
+                list(self.routes),
+                list(self.routes.values()),
+                default=GLOBAL,
+                return_dtype=pl.String,
+            )
+            .fill_null(GLOBAL)
+        )
         return keys.to_numpy().astype(object)
 
     # -- outputs ----------------------------------------------------------------------------
@@ -191,12 +213,19 @@ class RoutedModel:
         root.mkdir(parents=True, exist_ok=True)
         files = {}
         for i, (key, m) in enumerate(sorted(self.models.items())):
-            kind = ("lightgbm" if isinstance(m.booster, lgb.Booster)
-                    else str(m.booster.to_dict().get("format", "linear")).split("_")[0])
+            kind = (
+                "lightgbm"
+                if isinstance(m.booster, lgb.Booster)
+                else str(m.booster.to_dict().get("format", "linear")).split("_")[0]
+            )
             fname = f"booster_{i}.txt" if kind == "lightgbm" else f"{kind}_{i}.json"
             m.booster.save_model(str(root / fname))
-            files[key] = {"file": fname, "kind": kind, "calibrator": m.calibrator.to_dict(),
-                          "trained_on": m.trained_on}
+            files[key] = {
+                "file": fname,
+                "kind": kind,
+                "calibrator": m.calibrator.to_dict(),
+                "trained_on": m.trained_on,
+            }
         spec = {
             "format": 1,
             "feature_names": self.feature_names,
@@ -232,5 +261,11 @@ class RoutedModel:
             )
             for key, m in spec["models"].items()
         }
-        return cls(spec["feature_names"], spec["categorical_levels"], spec["segment_key"],
-                   models, spec["routes"], spec["metadata"])
+        return cls(
+            spec["feature_names"],
+            spec["categorical_levels"],
+            spec["segment_key"],
+            models,
+            spec["routes"],
+            spec["metadata"],
+        )

@@ -97,8 +97,9 @@ class TimeSplit:
         out["horizon_days"] = self.horizon_days
         out["cutoffs"] = {p: len(self.cutoffs[p]) for p in PERIODS}
         out["rows"] = {p: self.frame(p).height for p in PERIODS}
-        out["positives"] = {p: int(self.frame(p).get_column("label").cast(pl.Int64).sum())
-                            for p in PERIODS}
+        out["positives"] = {
+            p: int(self.frame(p).get_column("label").cast(pl.Int64).sum()) for p in PERIODS
+        }
         out["embargoed_cutoffs"] = [d.isoformat() for d in self.embargoed]
         out["origin"] = self.origin
         out["validation_kind"] = self.validation_kind
@@ -117,14 +118,23 @@ def embargo_gap(cfg: Any) -> int:
     if embargo < 0:
         raise ConfigValueError(f"split.embargo_days must be >= 0, got {embargo}")
     if embargo < horizon:
-        log.warning("split.embargo_days=%d is shorter than label.horizon_days=%d: using %d so no "
-                    "label window reaches into the next period", embargo, horizon, horizon)
+        log.warning(
+            "split.embargo_days=%d is shorter than label.horizon_days=%d: using %d so no "
+            "label window reaches into the next period",
+            embargo,
+            horizon,
+            horizon,
+        )
     return max(embargo, horizon)
 
 
-def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days: int,
-                  evaluation: Collection[date] | None = None
-                  ) -> tuple[dict[str, list[date]], list[date]]:
+def split_cutoffs(
+    cutoffs: list[date],
+    n_validation: int,
+    n_test: int,
+    gap_days: int,
+    evaluation: Collection[date] | None = None,
+) -> tuple[dict[str, list[date]], list[date]]:
     """Assign sorted unique ``cutoffs`` to periods (pure; the rule of the module docstring).
 
     ``evaluation``: the cutoffs that may be validation or test cutoffs (None = all); training
@@ -132,30 +142,42 @@ def split_cutoffs(cutoffs: list[date], n_validation: int, n_test: int, gap_days:
     embargoed)``. Raises ``ConfigValueError`` when a period would be empty.
     """
     if n_validation < 1 or n_test < 1:
-        raise ConfigValueError(f"split.validation_cutoffs and split.test_cutoffs must be >= 1, "
-                               f"got {n_validation} and {n_test}")
+        raise ConfigValueError(
+            f"split.validation_cutoffs and split.test_cutoffs must be >= 1, "
+            f"got {n_validation} and {n_test}"
+        )
     cs = sorted(set(cutoffs))
     gap = timedelta(days=gap_days)
-    hint = ("use fewer split.test_cutoffs/validation_cutoffs, a shorter label.horizon_days, or "
-            "more snapshot.count cutoffs")
+    hint = (
+        "use fewer split.test_cutoffs/validation_cutoffs, a shorter label.horizon_days, or "
+        "more snapshot.count cutoffs"
+    )
     ev = cs if evaluation is None else [c for c in cs if c in set(evaluation)]
-    if len(ev) < n_test + n_validation + (1 if evaluation is None else 0) or len(cs) < n_test + n_validation + 1:
+    if (
+        len(ev) < n_test + n_validation + (1 if evaluation is None else 0)
+        or len(cs) < n_test + n_validation + 1
+    ):
         raise ConfigValueError(
             f"only {len(cs)} labelled cutoffs ({len(ev)} evaluation cutoffs): cannot split into "
-            f"{n_test} test, {n_validation} validation and at least 1 training cutoff", hint=hint)
+            f"{n_test} test, {n_validation} validation and at least 1 training cutoff",
+            hint=hint,
+        )
     test = ev[-n_test:]
     before_test = [c for c in ev if c < test[0] and c + gap <= test[0]]
     if len(before_test) < n_validation + (1 if evaluation is None else 0):
         raise ConfigValueError(
             f"only {len(before_test)} labelled cutoffs end their label window before the test "
             f"period starting {test[0]} (embargo {gap_days} days): need {n_validation + 1}",
-            hint=hint)
+            hint=hint,
+        )
     validation = before_test[-n_validation:]
     train = [c for c in cs if c < validation[0] and c + gap <= validation[0]]
     if not train:
         raise ConfigValueError(
             f"no training cutoff ends its label window before the validation period starting "
-            f"{validation[0]} (embargo {gap_days} days)", hint=hint)
+            f"{validation[0]} (embargo {gap_days} days)",
+            hint=hint,
+        )
     kept = set(train) | set(validation) | set(test)
     embargoed = [c for c in cs if c not in kept]
     return {"train": train, "validation": validation, "test": test}, embargoed
@@ -165,16 +187,20 @@ def labelled(dataset: pl.DataFrame) -> pl.DataFrame:
     """Rows with an observed label (null = unobserved horizon: not for training or testing)."""
     for col, dtype in (("cutoff", pl.Date), ("label", None)):
         if col not in dataset.columns:
-            raise DataValidationError(f"dataset has no {col!r} column (columns: "
-                                      f"{dataset.columns[:10]})")
+            raise DataValidationError(
+                f"dataset has no {col!r} column (columns: {dataset.columns[:10]})"
+            )
         if dtype is not None and dataset.schema[col] != dtype:
-            raise DataValidationError(f"dataset column 'cutoff' must be Date, got "
-                                      f"{dataset.schema[col]}")
+            raise DataValidationError(
+                f"dataset column 'cutoff' must be Date, got {dataset.schema[col]}"
+            )
     out = dataset.filter(pl.col("label").is_not_null())
     bad = out.filter(~pl.col("label").is_in([0, 1]))
     if bad.height:
-        raise DataValidationError(f"dataset column 'label' must be 0/1/null, got value "
-                                  f"{bad.get_column('label')[0]!r} ({bad.height} rows)")
+        raise DataValidationError(
+            f"dataset column 'label' must be 0/1/null, got value "
+            f"{bad.get_column('label')[0]!r} ({bad.height} rows)"
+        )
     return out
 
 
@@ -202,8 +228,9 @@ def account_holdout(ids: pl.Series, share: float, seed: int) -> pl.Series:
     return (h % 10_000) < round(share * 10_000)
 
 
-def _ladder(cs: list[date], ev: list[date], n_val: int, n_test: int, gap: int, dense: bool
-            ) -> tuple[dict[str, list[date]], list[date], str, str]:
+def _ladder(
+    cs: list[date], ev: list[date], n_val: int, n_test: int, gap: int, dense: bool
+) -> tuple[dict[str, list[date]], list[date], str, str]:
     """The strongest honest split ``cs`` allows: (periods, embargoed, validation_kind, rule).
 
     1. the configured counts; 2. fewer test and validation cutoffs (down to one each);
@@ -218,9 +245,12 @@ def _ladder(cs: list[date], ev: list[date], n_val: int, n_test: int, gap: int, d
         except ConfigValueError as err:
             tried.append(f"{t} test + {v} validation cutoffs: {str(err).splitlines()[0]}")
             continue
-        rule = ("configured" if (v, t) == wanted else
-                f"shortened to {t} test and {v} validation cutoffs (configured {n_test} and "
-                f"{n_val}): the history is too short for more")
+        rule = (
+            "configured"
+            if (v, t) == wanted
+            else f"shortened to {t} test and {v} validation cutoffs (configured {n_test} and "
+            f"{n_val}): the history is too short for more"
+        )
         return periods, emb, "time", rule
     for t in range(n_test, 0, -1):
         test = (ev if dense else cs)[-t:]
@@ -229,12 +259,20 @@ def _ladder(cs: list[date], ev: list[date], n_val: int, n_test: int, gap: int, d
         train = [c for c in cs if c < test[0] and c + timedelta(days=gap) <= test[0]]
         if train:
             emb = [c for c in cs if c not in set(train) | set(test)]
-            return ({"train": train, "validation": train, "test": test}, emb, "accounts",
-                    f"{t} test cutoffs after an embargo of {gap} days; no room for a validation "
-                    f"period, so validation is a hold-out of accounts at the training cutoffs")
-    return ({"train": cs, "validation": cs, "test": []}, [], "accounts",
-            f"no test period fits: every labelled cutoff ({cs[0]}..{cs[-1]}) lies within one "
-            f"embargo of {gap} days of the last; trained on all of them, UNEVALUATED")
+            return (
+                {"train": train, "validation": train, "test": test},
+                emb,
+                "accounts",
+                f"{t} test cutoffs after an embargo of {gap} days; no room for a validation "
+                f"period, so validation is a hold-out of accounts at the training cutoffs",
+            )
+    return (
+        {"train": cs, "validation": cs, "test": []},
+        [],
+        "accounts",
+        f"no test period fits: every labelled cutoff ({cs[0]}..{cs[-1]}) lies within one "
+        f"embargo of {gap} days of the last; trained on all of them, UNEVALUATED",
+    )
 
 
 def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
@@ -249,31 +287,37 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     if origin:
         drop = origin * int(cfg.backtest.step_cutoffs)
         if drop >= len(ev):
-            raise ConfigValueError(f"backtest origin {origin} forgets {drop} of {len(ev)} "
-                                   f"labelled (evaluation) cutoffs", hint="use fewer backtest.origins")
+            raise ConfigValueError(
+                f"backtest origin {origin} forgets {drop} of {len(ev)} "
+                f"labelled (evaluation) cutoffs",
+                hint="use fewer backtest.origins",
+            )
         cs = [c for c in cs if c < ev[-drop]]
         ev = ev[:-drop]
     gap = embargo_gap(cfg)
     dense = cfg.split.evaluate_every_days is not None
     n_val, n_test = int(cfg.split.validation_cutoffs), int(cfg.split.test_cutoffs)
     if not cs:
-        raise DataValidationError("the dataset has no labelled row: no cutoff's label window "
-                                  "ends before the end of the data",
-                                  hint="use a shorter label.horizon_days or an earlier "
-                                       "snapshot.as_of")
+        raise DataValidationError(
+            "the dataset has no labelled row: no cutoff's label window "
+            "ends before the end of the data",
+            hint="use a shorter label.horizon_days or an earlier snapshot.as_of",
+        )
     if origin or not bool(cfg.split.adapt):
-        periods, embargoed = split_cutoffs(cs, n_val, n_test, gap,
-                                           evaluation=ev if dense else None)
+        periods, embargoed = split_cutoffs(cs, n_val, n_test, gap, evaluation=ev if dense else None)
         kind, rule = "time", "configured"
     else:
         periods, embargoed, kind, rule = _ladder(cs, ev, n_val, n_test, gap, dense)
         if rule != "configured":
             log.warning("split: %s", rule)
-    frames = {p: rows.filter(pl.col("cutoff").is_in(periods[p])).sort(["cutoff", "account_id"])
-              for p in PERIODS}
+    frames = {
+        p: rows.filter(pl.col("cutoff").is_in(periods[p])).sort(["cutoff", "account_id"])
+        for p in PERIODS
+    }
     if kind == "accounts":
-        hold = account_holdout(frames["train"].get_column("account_id"),
-                               float(cfg.split.holdout_share), int(cfg.seed))
+        hold = account_holdout(
+            frames["train"].get_column("account_id"), float(cfg.split.holdout_share), int(cfg.seed)
+        )
         frames["validation"] = frames["train"].filter(hold)
         frames["train"] = frames["train"].filter(~hold)
     for p in ("train", "validation"):
@@ -281,11 +325,21 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
             raise DataValidationError(
                 f"the {p} period ({periods[p][0]}..{periods[p][-1]}) has only label "
                 f"{frames[p].get_column('label')[0]}: the model needs both classes",
-                hint="add cutoffs (snapshot.count) or choose another label definition")
-    return TimeSplit(train=frames["train"], validation=frames["validation"], test=frames["test"],
-                     cutoffs=periods, embargo_days=gap, horizon_days=int(cfg.label.horizon_days),
-                     embargoed=embargoed, origin=origin, validation_kind=kind,
-                     evaluated=bool(periods["test"]), rule=rule)
+                hint="add cutoffs (snapshot.count) or choose another label definition",
+            )
+    return TimeSplit(
+        train=frames["train"],
+        validation=frames["validation"],
+        test=frames["test"],
+        cutoffs=periods,
+        embargo_days=gap,
+        horizon_days=int(cfg.label.horizon_days),
+        embargoed=embargoed,
+        origin=origin,
+        validation_kind=kind,
+        evaluated=bool(periods["test"]),
+        rule=rule,
+    )
 
 
 def rolling_origins(dataset: pl.DataFrame, cfg: Any) -> list[TimeSplit]:

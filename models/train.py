@@ -56,8 +56,19 @@ LGB_METRICS: dict[str, tuple[str, bool]] = {
 }
 #: Columns of the dataset that are never model inputs.
 ID_COLUMNS = ("account_id", "cutoff", "label")
-NUMERIC = (pl.Float64, pl.Float32, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
-           pl.UInt32, pl.UInt64, pl.Boolean)
+NUMERIC = (
+    pl.Float64,
+    pl.Float32,
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.UInt64,
+    pl.Boolean,
+)
 #: SHAP importance is computed on at most this many test rows (seeded sample).
 SHAP_MAX_ROWS = 3000
 
@@ -99,18 +110,22 @@ def feature_columns(dataset: pl.DataFrame, cfg: Any) -> tuple[list[str], list[st
             raise DataValidationError(
                 f"dataset column {name!r} has dtype {dtype}: model inputs must be numeric "
                 f"(features) or strings (segments/maturity_stage)",
-                hint="drop the column or cast it in the feature builder")
+                hint="drop the column or cast it in the feature builder",
+            )
         features.append(name)
     if not [f for f in features if f not in categorical]:
-        raise DataValidationError(f"dataset has no numeric feature column (columns: "
-                                  f"{dataset.columns[:10]})")
+        raise DataValidationError(
+            f"dataset has no numeric feature column (columns: {dataset.columns[:10]})"
+        )
     return features, categorical
 
 
 def categorical_levels(frame: pl.DataFrame, categorical: list[str]) -> dict[str, list[str]]:
     """Sorted non-null levels of each categorical column in ``frame`` (the training rows)."""
-    return {c: sorted(frame.get_column(c).cast(pl.String).drop_nulls().unique().to_list())
-            for c in categorical}
+    return {
+        c: sorted(frame.get_column(c).cast(pl.String).drop_nulls().unique().to_list())
+        for c in categorical
+    }
 
 
 def segment_key(dataset: pl.DataFrame, cfg: Any) -> str | None:
@@ -142,8 +157,13 @@ def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]
     out.update(_plain(cfg.model.params))
     out.update(_plain(params))
     seed = int(cfg.seed)
-    out.update(seed=seed, bagging_seed=seed, feature_fraction_seed=seed, data_random_seed=seed,
-               deterministic=True)
+    out.update(
+        seed=seed,
+        bagging_seed=seed,
+        feature_fraction_seed=seed,
+        data_random_seed=seed,
+        deterministic=True,
+    )
     if not out.get("force_row_wise"):
         out["force_col_wise"] = True
     return out
@@ -152,8 +172,9 @@ def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]
 def lgb_metric(name: str, setting: str) -> tuple[str, bool]:
     """(LightGBM metric, higher is better) of a metric name; an error names the ``setting``."""
     if name not in LGB_METRICS:
-        raise ConfigValueError(f"{setting}={name!r} is not supported",
-                               hint=f"choose one of {sorted(LGB_METRICS)}")
+        raise ConfigValueError(
+            f"{setting}={name!r} is not supported", hint=f"choose one of {sorted(LGB_METRICS)}"
+        )
     return LGB_METRICS[name]
 
 
@@ -171,12 +192,19 @@ def train_and_validation(train: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFra
     """The rows a model may learn from once its settings are chosen: training plus validation
     (each (account, cutoff) once; the account hold-out makes them disjoint anyway)."""
     return pl.concat([train, valid], how="vertical_relaxed").unique(
-        ["account_id", "cutoff"], keep="first", maintain_order=True)
+        ["account_id", "cutoff"], keep="first", maintain_order=True
+    )
 
 
-def _training_set(rows: pl.DataFrame, features: list[str], categorical: list[str],
-                  params: dict, cfg: Any, levels: dict[str, list[str]], what: str
-                  ) -> tuple[dict[str, Any], lgb.Dataset]:
+def _training_set(
+    rows: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    params: dict,
+    cfg: Any,
+    levels: dict[str, list[str]],
+    what: str,
+) -> tuple[dict[str, Any], lgb.Dataset]:
     """(LightGBM params with the imbalance weight, Dataset) of ``rows``; both classes needed.
 
     ``scale_pos_weight = negatives / positives`` unless the params set it or ``is_unbalance``,
@@ -184,21 +212,37 @@ def _training_set(rows: pl.DataFrame, features: list[str], categorical: list[str
     y = _labels(rows)
     pos = float(y.sum())
     if pos == 0 or pos == y.size:
-        raise DataValidationError(f"{what} rows have only label {int(y[0])}: the booster "
-                                  f"needs both classes")
+        raise DataValidationError(
+            f"{what} rows have only label {int(y[0])}: the booster needs both classes"
+        )
     full = lgb_params(cfg, params)
-    if ("scale_pos_weight" not in full and not full.get("is_unbalance")
-            and str(cfg.model.calibration) != "none"):
+    if (
+        "scale_pos_weight" not in full
+        and not full.get("is_unbalance")
+        and str(cfg.model.calibration) != "none"
+    ):
         full["scale_pos_weight"] = (y.size - pos) / pos
     cats = [f for f in features if f in categorical]
-    data = lgb.Dataset(build_matrix(rows, features, levels), label=y,
-                       feature_name=list(features), categorical_feature=cats, free_raw_data=True)
+    data = lgb.Dataset(
+        build_matrix(rows, features, levels),
+        label=y,
+        feature_name=list(features),
+        categorical_feature=cats,
+        free_raw_data=True,
+    )
     return full, data
 
 
-def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
-                categorical: list[str], params: dict, cfg: Any, callbacks: list | None = None,
-                levels: dict[str, list[str]] | None = None) -> lgb.Booster:
+def fit_booster(
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    params: dict,
+    cfg: Any,
+    callbacks: list | None = None,
+    levels: dict[str, list[str]] | None = None,
+) -> lgb.Booster:
     """Train one LightGBM booster on ``train``, early-stopping on ``valid`` (named "validation").
 
     ``params`` are merged over the config's (``lgb_params``); ``levels`` are the categorical
@@ -206,32 +250,47 @@ def fit_booster(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
     run after LightGBM's evaluation. Rows need a 0/1 ``label``; ``train`` needs both classes.
     """
     if train.height == 0 or valid.height == 0:
-        raise DataValidationError(f"cannot train on {train.height} training and {valid.height} "
-                                  f"validation rows")
+        raise DataValidationError(
+            f"cannot train on {train.height} training and {valid.height} validation rows"
+        )
     levels = levels if levels is not None else categorical_levels(train, categorical)
     full, dtrain = _training_set(train, features, categorical, params, cfg, levels, "training")
-    dvalid = lgb.Dataset(build_matrix(valid, features, levels), label=_labels(valid),
-                         reference=dtrain)
+    dvalid = lgb.Dataset(
+        build_matrix(valid, features, levels), label=_labels(valid), reference=dtrain
+    )
     cbs: list = []
     rounds = int(cfg.model.early_stopping_rounds)
     if rounds > 0:
         cbs.append(lgb.early_stopping(rounds, first_metric_only=True, verbose=False))
     cbs.extend(callbacks or [])
-    return lgb.train(full, dtrain, num_boost_round=int(cfg.model.num_boost_round),
-                     valid_sets=[dvalid], valid_names=["validation"], callbacks=cbs)
+    return lgb.train(
+        full,
+        dtrain,
+        num_boost_round=int(cfg.model.num_boost_round),
+        valid_sets=[dvalid],
+        valid_names=["validation"],
+        callbacks=cbs,
+    )
 
 
-def refit_booster(rows: pl.DataFrame, features: list[str], categorical: list[str],
-                  params: dict, cfg: Any, rounds: int, levels: dict[str, list[str]]
-                  ) -> lgb.Booster:
+def refit_booster(
+    rows: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    params: dict,
+    cfg: Any,
+    rounds: int,
+    levels: dict[str, list[str]],
+) -> lgb.Booster:
     """One booster on ``rows`` with a fixed number of rounds (no early stopping): the served
     model's refit on every labelled cutoff, once evaluation has chosen the rounds."""
     full, data = _training_set(rows, features, categorical, params, cfg, levels, "refit")
     return lgb.train(full, data, num_boost_round=max(1, int(rounds)))
 
 
-def refit_routed(model: RoutedModel, rows: pl.DataFrame, cfg: Any,
-                 params: dict[str, Any] | None = None) -> RoutedModel:
+def refit_routed(
+    model: RoutedModel, rows: pl.DataFrame, cfg: Any, params: dict[str, Any] | None = None
+) -> RoutedModel:
     """The served model refit on ``rows`` (every labelled cutoff): same routes, features,
     categorical levels and calibrators; each booster retrained on its segment's rows (the
     global one on all rows) for the rounds early stopping chose in evaluation.
@@ -244,22 +303,28 @@ def refit_routed(model: RoutedModel, rows: pl.DataFrame, cfg: Any,
     feats, cats, levels = model.feature_names, model.categorical_features, model.categorical_levels
     out: dict[str, SegmentModel] = {}
     for key, m in model.models.items():
-        part = rows if key == GLOBAL or model.segment_key is None else rows.filter(
-            pl.col(model.segment_key).cast(pl.String) == key)
+        part = (
+            rows
+            if key == GLOBAL or model.segment_key is None
+            else rows.filter(pl.col(model.segment_key).cast(pl.String) == key)
+        )
         if isinstance(m.booster, JsonScorer):  # a served baseline refits itself
-            booster: Any = m.booster.refit(build_matrix(part, feats, levels), _labels(part),
-                                           seed=int(cfg.seed))
+            booster: Any = m.booster.refit(
+                build_matrix(part, feats, levels), _labels(part), seed=int(cfg.seed)
+            )
         else:  # refit boosters carry no best_iteration: their rounds are their trees
             rounds = int(m.booster.best_iteration or m.booster.current_iteration())
             booster = refit_booster(part, feats, cats, params or {}, cfg, rounds, levels)
         out[key] = SegmentModel(booster, m.calibrator, m.trained_on)
     numeric = [f for f in feats if f not in cats]
     meta = dict(model.metadata)
-    meta.update(refit=True, training_rows=rows.height,
-                trained_through=rows.get_column("cutoff").max().isoformat(),
-                base_rate=float(_labels(rows).mean()),
-                **{TRAINING_STATS_KEY: training_distributions(rows, numeric,
-                                                              bins=int(cfg.score.psi_bins))})
+    meta.update(
+        refit=True,
+        training_rows=rows.height,
+        trained_through=rows.get_column("cutoff").max().isoformat(),
+        base_rate=float(_labels(rows).mean()),
+        **{TRAINING_STATS_KEY: training_distributions(rows, numeric, bins=int(cfg.score.psi_bins))},
+    )
     return RoutedModel(feats, levels, model.segment_key, out, model.routes, meta)
 
 
@@ -280,16 +345,19 @@ def _wins(new: float, old: float, higher_is_better: bool) -> bool:
 
 
 # -- the routed model -----------------------------------------------------------------------
-def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
-               ) -> tuple[RoutedModel, dict[str, Any]]:
+def fit_routed(
+    split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
+) -> tuple[RoutedModel, dict[str, Any]]:
     """Fit the global and per-segment boosters + calibrators on a split; route per strategy.
 
     Returns the model and ``details`` (segment -> what serves it, why, and validation scores).
     """
     strategy = str(cfg.model.strategy)
     if strategy not in STRATEGIES:
-        raise ConfigValueError(f"model.strategy={strategy!r} is not supported",
-                               hint=f"choose one of {list(STRATEGIES)}")
+        raise ConfigValueError(
+            f"model.strategy={strategy!r} is not supported",
+            hint=f"choose one of {list(STRATEGIES)}",
+        )
     kind = str(cfg.model.calibration)
     metric_name = str(cfg.model.promotion_metric)
     _, higher = promotion(cfg)
@@ -308,14 +376,25 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
         one is, on the most recent labels it may see."""
         booster = fit_booster(tr, va, features, categorical, params or {}, cfg, levels=levels)
         best = int(booster.best_iteration or booster.current_iteration())
-        rounds = (min(max(best, floor), int(cfg.model.num_boost_round))
-                  if int(cfg.model.early_stopping_rounds) > 0 else best)
+        rounds = (
+            min(max(best, floor), int(cfg.model.num_boost_round))
+            if int(cfg.model.early_stopping_rounds) > 0
+            else best
+        )
         if rounds != best:
             booster = refit_booster(tr, features, categorical, params or {}, cfg, rounds, levels)
         raw = booster.predict(build_matrix(va, features, levels), raw_score=True)
         calibrator = fit_calibrator(raw, _labels(va), kind)
         if with_validation:
-            booster = refit_booster(train_and_validation(tr, va), features, categorical, params or {}, cfg, rounds, levels)
+            booster = refit_booster(
+                train_and_validation(tr, va),
+                features,
+                categorical,
+                params or {},
+                cfg,
+                rounds,
+                levels,
+            )
         return booster, calibrator, raw
 
     g_booster, g_cal, g_raw = fit(train, valid)
@@ -325,16 +404,22 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
     if key is not None:
         min_rows, min_pos = int(cfg.model.min_segment_rows), int(cfg.model.min_segment_positives)
         seg_valid = valid.get_column(key).cast(pl.String)
-        segments = sorted(set(train.get_column(key).cast(pl.String).drop_nulls().to_list())
-                          | set(seg_valid.drop_nulls().to_list()))
+        segments = sorted(
+            set(train.get_column(key).cast(pl.String).drop_nulls().to_list())
+            | set(seg_valid.drop_nulls().to_list())
+        )
         for seg in segments:
             tr = train.filter(pl.col(key).cast(pl.String) == seg)
             in_va = (seg_valid == seg).fill_null(False).to_numpy()
             va = valid.filter(pl.Series(in_va))
             y_tr, y_va = _labels(tr), _labels(va)
-            d: dict[str, Any] = {"train_rows": tr.height, "train_positives": int(y_tr.sum()),
-                                 "validation_rows": va.height,
-                                 "validation_positives": int(y_va.sum()), "metric": metric_name}
+            d: dict[str, Any] = {
+                "train_rows": tr.height,
+                "train_positives": int(y_tr.sum()),
+                "validation_rows": va.height,
+                "validation_positives": int(y_va.sum()),
+                "metric": metric_name,
+            }
             both_va = 0 < y_va.sum() < y_va.size
             if both_va:
                 d["validation_global"] = _score(y_va, g_raw[in_va], g_cal, metric_name)
@@ -344,8 +429,9 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
             elif tr.height < min_rows:
                 reason = f"{tr.height} training rows < model.min_segment_rows={min_rows}"
             elif y_tr.sum() < min_pos:
-                reason = (f"{int(y_tr.sum())} training positives < "
-                          f"model.min_segment_positives={min_pos}")
+                reason = (
+                    f"{int(y_tr.sum())} training positives < model.min_segment_positives={min_pos}"
+                )
             elif y_tr.sum() == y_tr.size:
                 reason = "training rows are all positive"
             elif not both_va:
@@ -358,11 +444,15 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
                     serves, reason = seg, "model.strategy=per_segment"
                 elif _wins(d["validation_segment"], d["validation_global"], higher):
                     serves = seg
-                    reason = (f"segment model wins on validation {metric_name}: "
-                              f"{d['validation_segment']:.4f} vs global {d['validation_global']:.4f}")
+                    reason = (
+                        f"segment model wins on validation {metric_name}: "
+                        f"{d['validation_segment']:.4f} vs global {d['validation_global']:.4f}"
+                    )
                 else:
-                    reason = (f"global model wins (or ties) on validation {metric_name}: "
-                              f"{d['validation_global']:.4f} vs segment {d['validation_segment']:.4f}")
+                    reason = (
+                        f"global model wins (or ties) on validation {metric_name}: "
+                        f"{d['validation_global']:.4f} vs segment {d['validation_segment']:.4f}"
+                    )
                 if serves == seg:
                     models[seg] = SegmentModel(booster, cal, seg)
             routes[seg] = serves
@@ -375,8 +465,7 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
     metadata = {
         "features": features,
         "categorical": categorical,
-        TRAINING_STATS_KEY: training_distributions(train, numeric,
-                                                   bins=int(cfg.score.psi_bins)),
+        TRAINING_STATS_KEY: training_distributions(train, numeric, bins=int(cfg.score.psi_bins)),
         "base_rate": float(y_train.mean()),
         "training_rows": train.height,
         "split": split.describe(),
@@ -387,10 +476,14 @@ def fit_routed(split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
         "label": str(cfg.label.name),
         "horizon_days": int(cfg.label.horizon_days),
         "seed": int(cfg.seed),
-        "params": {k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
-                   for k, v in lgb_params(cfg, params).items()},
-        "best_iteration": {k: int(m.booster.best_iteration or m.booster.current_iteration())
-                           for k, m in models.items()},
+        "params": {
+            k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+            for k, v in lgb_params(cfg, params).items()
+        },
+        "best_iteration": {
+            k: int(m.booster.best_iteration or m.booster.current_iteration())
+            for k, m in models.items()
+        },
     }
     model = RoutedModel(features, levels, key, models, routes, metadata)
     return model, details
@@ -402,12 +495,14 @@ def score_frame(model: RoutedModel, frame: pl.DataFrame) -> pl.DataFrame:
     if model.segment_key is not None and model.segment_key in frame.columns:
         cols.append(model.segment_key)
     return frame.select(*cols, "label").with_columns(
-        pl.Series("score", model.predict_proba(frame), dtype=pl.Float64))
+        pl.Series("score", model.predict_proba(frame), dtype=pl.Float64)
+    )
 
 
 # -- baselines ------------------------------------------------------------------------------
-def run_baselines(split: TimeSplit, cfg: Any, features: list[str], categorical: list[str]
-                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def run_baselines(
+    split: TimeSplit, cfg: Any, features: list[str], categorical: list[str]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Logistic and heuristic baselines fit on the split's training rows, measured on its test
     rows. Returns (metrics per baseline, test scores per baseline)."""
     out: dict[str, Any] = {}
@@ -415,24 +510,30 @@ def run_baselines(split: TimeSplit, cfg: Any, features: list[str], categorical: 
     test = split.test
     logit = baselines.fit_logistic(split.train, features, categorical, seed=int(cfg.seed))
     scores["logistic"] = baselines.predict_logistic(logit, test)
-    out["logistic"] = metrics.evaluate(test.select("cutoff", "label").with_columns(
-        pl.Series("score", scores["logistic"])), cfg)
+    out["logistic"] = metrics.evaluate(
+        test.select("cutoff", "label").with_columns(pl.Series("score", scores["logistic"])), cfg
+    )
     feature = baselines.heuristic_feature([f for f in features if f not in categorical], cfg)
     if feature is None:
         out["heuristic"] = {"skipped": "no heuristic feature in the dataset"}
     else:
         higher_is = str(cfg.model.heuristic_higher_is)
         scores["heuristic"] = baselines.heuristic_scores(
-            test, feature, higher_is, fill=baselines.training_median(split.train, feature))
-        out["heuristic"] = metrics.evaluate(test.select("cutoff", "label").with_columns(
-            pl.Series("score", scores["heuristic"])), cfg, probabilistic=False)
+            test, feature, higher_is, fill=baselines.training_median(split.train, feature)
+        )
+        out["heuristic"] = metrics.evaluate(
+            test.select("cutoff", "label").with_columns(pl.Series("score", scores["heuristic"])),
+            cfg,
+            probabilistic=False,
+        )
         out["heuristic"]["feature"] = feature
         out["heuristic"]["higher_is"] = higher_is
     return out, scores
 
 
-def fit_servable(split: TimeSplit, cfg: Any, model: RoutedModel
-                 ) -> dict[str, tuple[RoutedModel, np.ndarray]]:
+def fit_servable(
+    split: TimeSplit, cfg: Any, model: RoutedModel
+) -> dict[str, tuple[RoutedModel, np.ndarray]]:
     """The built-in servable baselines (``models.baselines.SERVABLE``) fit on the split's
     training and validation rows (no early stopping to protect) and scored on its test rows.
 
@@ -450,68 +551,97 @@ def fit_servable(split: TimeSplit, cfg: Any, model: RoutedModel
         if kind == "btyd" and str(cfg.label.name) != "inactivity":
             continue  # a BTYD model answers "will it come back?": the inactivity label's question
         if not cols:
-            log.info("baseline %s: not available on this dataset (needs %s)", kind,
-                     "lifetime history features" if kind == "btyd" else "recency/count features")
+            log.info(
+                "baseline %s: not available on this dataset (needs %s)",
+                kind,
+                "lifetime history features" if kind == "btyd" else "recency/count features",
+            )
             continue
         idx = [feats.index(c) for c in cols]
         try:
             if kind == "btyd":
                 from models.btyd_scorer import BTYDScorer
 
-                scorer: Any = BTYDScorer.fit(X, y, idx, horizon_days=int(cfg.label.horizon_days),
-                                             seed=int(cfg.seed))
+                scorer: Any = BTYDScorer.fit(
+                    X, y, idx, horizon_days=int(cfg.label.horizon_days), seed=int(cfg.seed)
+                )
             else:
                 scorer = LinearScorer.fit(kind, X, y, idx, seed=int(cfg.seed))
         except (ValueError, ImportError, RuntimeError, FloatingPointError) as err:
             log.warning("baseline %s skipped: %s", kind, str(err).splitlines()[0])
             continue
-        keep = ("features", "categorical", TRAINING_STATS_KEY, "base_rate", "training_rows",
-                "split", "label", "horizon_days", "seed")
+        keep = (
+            "features",
+            "categorical",
+            TRAINING_STATS_KEY,
+            "base_rate",
+            "training_rows",
+            "split",
+            "label",
+            "horizon_days",
+            "seed",
+        )
         meta = {k: model.metadata[k] for k in keep if k in model.metadata}
-        meta.update(served=kind, inputs=cols, choices={}, strategy="baseline",
-                    segment_key=None, calibration="none")
-        routed = RoutedModel(feats, levels, None, {GLOBAL: SegmentModel(scorer, Calibrator("none"))},
-                             {}, meta)
-        out[kind] = (routed, routed.predict_proba(split.test) if split.test.height
-                     else np.empty(0))
+        meta.update(
+            served=kind,
+            inputs=cols,
+            choices={},
+            strategy="baseline",
+            segment_key=None,
+            calibration="none",
+        )
+        routed = RoutedModel(
+            feats, levels, None, {GLOBAL: SegmentModel(scorer, Calibrator("none"))}, {}, meta
+        )
+        out[kind] = (routed, routed.predict_proba(split.test) if split.test.height else np.empty(0))
     return out
 
 
-def gate_against_baselines(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any],
-                           metric: str) -> tuple[str, str]:
+def gate_against_baselines(
+    model_metrics: dict[str, Any], baseline_metrics: dict[str, Any], metric: str
+) -> tuple[str, str]:
     """(what to serve, why): LightGBM only when it strictly beats every servable baseline on the
     test rows by ``metric`` (higher is better); otherwise the best baseline."""
     ours = float(model_metrics.get(metric, float("nan")))
-    cands = {k: float(v.get(metric, float("nan"))) for k, v in baseline_metrics.items()
-             if k in baselines.SERVABLE and isinstance(v, dict) and metric in v}
+    cands = {
+        k: float(v.get(metric, float("nan")))
+        for k, v in baseline_metrics.items()
+        if k in baselines.SERVABLE and isinstance(v, dict) and metric in v
+    }
     cands = {k: v for k, v in cands.items() if math.isfinite(v)}
     if not cands:
         return "lightgbm", "no servable baseline could be measured"
     best = max(sorted(cands), key=lambda k: cands[k])
     if math.isfinite(ours) and ours > cands[best]:
-        return "lightgbm", (f"LightGBM test {metric} {ours:.4f} beats the best baseline "
-                            f"({best}) {cands[best]:.4f}")
-    return best, (f"LightGBM test {metric} {ours:.4f} does not beat the {best} baseline "
-                  f"{cands[best]:.4f}: serving {best}")
+        return "lightgbm", (
+            f"LightGBM test {metric} {ours:.4f} beats the best baseline ({best}) {cands[best]:.4f}"
+        )
+    return best, (
+        f"LightGBM test {metric} {ours:.4f} does not beat the {best} baseline "
+        f"{cands[best]:.4f}: serving {best}"
+    )
 
 
 def evaluation_summary(result_metrics: dict[str, Any]) -> dict[str, Any]:
     """What the pages say about the model's quality: test ROC-AUC / PR-AUC of LightGBM and of
     each baseline on the same rows, the number of test rows and positives (support), and what
     is served. Empty metrics when the model is unevaluated."""
-    out: dict[str, Any] = {"evaluated": bool(result_metrics.get("evaluated", True)),
-                           "served": result_metrics.get("served", "lightgbm")}
+    out: dict[str, Any] = {
+        "evaluated": bool(result_metrics.get("evaluated", True)),
+        "served": result_metrics.get("served", "lightgbm"),
+    }
     if out["evaluated"]:
         out["lightgbm"] = {k: result_metrics.get(k) for k in ("roc_auc", "pr_auc")}
         out["n"], out["positives"] = result_metrics.get("n"), result_metrics.get("positives")
-        out["baselines"] = {k: {m: v.get(m) for m in ("roc_auc", "pr_auc")}
-                            for k, v in (result_metrics.get("baselines") or {}).items()
-                            if isinstance(v, dict) and "roc_auc" in v}
+        out["baselines"] = {
+            k: {m: v.get(m) for m in ("roc_auc", "pr_auc")}
+            for k, v in (result_metrics.get("baselines") or {}).items()
+            if isinstance(v, dict) and "roc_auc" in v
+        }
     return out
 
 
-def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]
-                      ) -> list[str]:
+def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str, Any]) -> list[str]:
     """One loud line per (baseline, metric) where LightGBM does not strictly beat the baseline
     on test PR-AUC or ROC-AUC."""
     out = []
@@ -521,14 +651,17 @@ def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str,
                 continue
             ours, theirs = model_metrics.get(m, float("nan")), b[m]
             if not (ours > theirs):  # also true when either is NaN
-                out.append(f"LightGBM does not beat the {name} baseline on test {m}: "
-                           f"{ours:.4f} vs {theirs:.4f}")
+                out.append(
+                    f"LightGBM does not beat the {name} baseline on test {m}: "
+                    f"{ours:.4f} vs {theirs:.4f}"
+                )
     return out
 
 
 # -- the whole training ---------------------------------------------------------------------
-def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = None,
-                 params: dict | None = None) -> TrainResult:
+def train_models(
+    dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = None, params: dict | None = None
+) -> TrainResult:
     """Split, fit the routed model, calibrate, score test, baselines and the gate, backtest,
     plots, and the served model's refit on every labelled cutoff.
 
@@ -546,9 +679,15 @@ def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = N
 
     split = time_split(dataset, cfg)
     d = split.describe()
-    log.info("split: train %s, validation %s (%s), test %s (embargo %d days), rows %s",
-             d["train"], d["validation"], split.validation_kind, d["test"] or "none",
-             split.embargo_days, d["rows"])
+    log.info(
+        "split: train %s, validation %s (%s), test %s (embargo %d days), rows %s",
+        d["train"],
+        d["validation"],
+        split.validation_kind,
+        d["test"] or "none",
+        split.embargo_days,
+        d["rows"],
+    )
     model, details = fit_routed(split, cfg, params)
     key = model.segment_key
     valid_scores = score_frame(model, split.validation)
@@ -565,8 +704,9 @@ def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = N
         servable = fit_servable(split, cfg, model)
         for kind, (_, proba) in servable.items():
             base_scores[kind] = proba
-            base_metrics[kind] = metrics.evaluate(split.test.select("cutoff", "label").with_columns(
-                pl.Series("score", proba)), cfg)
+            base_metrics[kind] = metrics.evaluate(
+                split.test.select("cutoff", "label").with_columns(pl.Series("score", proba)), cfg
+            )
             base_metrics[kind]["inputs"] = servable[kind][0].metadata["inputs"]
         result_metrics["baselines"] = base_metrics
         served, why = ("lightgbm", "model.baseline_gate=false")
@@ -583,14 +723,23 @@ def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = N
         backtest = run_backtest(dataset, cfg, refit, main=(split, result_metrics))
         result_metrics["backtest"] = backtest
         result_metrics["backtest_stability"] = stability(backtest)
-        figures = plots.training_figures(test_scores, base_scores, model, split.test, backtest,
-                                         seed=int(cfg.seed), max_rows=SHAP_MAX_ROWS)
+        figures = plots.training_figures(
+            test_scores,
+            base_scores,
+            model,
+            split.test,
+            backtest,
+            seed=int(cfg.seed),
+            max_rows=SHAP_MAX_ROWS,
+        )
     else:
         test_scores = score_frame(model, split.test)
         served, why = "lightgbm", "unevaluated: no test period to compare baselines on"
         servable = {}
-        msg = (f"UNEVALUATED MODEL: {split.rule}. Its quality is unknown; collect more history "
-               f"(or use a shorter label.horizon_days) before acting on its scores")
+        msg = (
+            f"UNEVALUATED MODEL: {split.rule}. Its quality is unknown; collect more history "
+            f"(or use a shorter label.horizon_days) before acting on its scores"
+        )
         log.warning("%s", msg)
         warnings.append(msg)
         result_metrics = {"evaluated": False}
@@ -606,11 +755,28 @@ def train_models(dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = N
     if bool(cfg.model.refit):
         everything = split_labelled(dataset)
         serve = refit_routed(gate_model, everything, cfg, params)
-        log.info("served model (%s) refit on every labelled cutoff: %d rows, %d cutoffs",
-                 served, everything.height, everything.get_column("cutoff").n_unique())
-    serve.metadata.update(served=served, served_reason=why, evaluated=split.evaluated,
-                          split_rule=split.rule, evaluation=evaluation_summary(result_metrics))
+        log.info(
+            "served model (%s) refit on every labelled cutoff: %d rows, %d cutoffs",
+            served,
+            everything.height,
+            everything.get_column("cutoff").n_unique(),
+        )
+    serve.metadata.update(
+        served=served,
+        served_reason=why,
+        evaluated=split.evaluated,
+        split_rule=split.rule,
+        evaluation=evaluation_summary(result_metrics),
+    )
     choices = {seg: d["serves"] for seg, d in details.items()}
-    return TrainResult(model=serve, metrics=result_metrics, split=split.describe(),
-                       figures=figures, test_scores=test_scores, choices=choices,
-                       warnings=warnings, validation_scores=valid_scores, gate_model=gate_model)
+    return TrainResult(
+        model=serve,
+        metrics=result_metrics,
+        split=split.describe(),
+        figures=figures,
+        test_scores=test_scores,
+        choices=choices,
+        warnings=warnings,
+        validation_scores=valid_scores,
+        gate_model=gate_model,
+    )

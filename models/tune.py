@@ -60,9 +60,16 @@ def search_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 #: Bounds of the search space (``search_space``), to place the configured parameters in it.
-_BOUNDS = {"learning_rate": (0.01, 0.2), "num_leaves": (4, None), "max_depth": (3, 8),
-           "min_data_in_leaf": (10, 200), "feature_fraction": (0.5, 1.0),
-           "bagging_fraction": (0.5, 1.0), "lambda_l1": (1e-3, 10.0), "lambda_l2": (1e-3, 10.0)}
+_BOUNDS = {
+    "learning_rate": (0.01, 0.2),
+    "num_leaves": (4, None),
+    "max_depth": (3, 8),
+    "min_data_in_leaf": (10, 200),
+    "feature_fraction": (0.5, 1.0),
+    "bagging_fraction": (0.5, 1.0),
+    "lambda_l1": (1e-3, 10.0),
+    "lambda_l2": (1e-3, 10.0),
+}
 
 
 def configured_point(cfg: DictConfig) -> dict[str, Any]:
@@ -143,8 +150,9 @@ class PruningCallback:
             return
         self.trial.report(found[1], step=env.iteration)
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at iteration {env.iteration} "
-                                     f"({self.metric}={found[1]:.4f})")
+            raise optuna.TrialPruned(
+                f"pruned at iteration {env.iteration} ({self.metric}={found[1]:.4f})"
+            )
 
 
 def booster_score(booster: lgb.Booster, metric: str) -> float:
@@ -162,7 +170,7 @@ def booster_score(booster: lgb.Booster, metric: str) -> float:
 
 def storage_path(storage: str) -> Path | None:
     """The SQLite file of an Optuna storage URL (None for other databases)."""
-    return Path(storage[len("sqlite:///"):]) if storage.startswith("sqlite:///") else None
+    return Path(storage[len("sqlite:///") :]) if storage.startswith("sqlite:///") else None
 
 
 def open_study(cfg: DictConfig) -> optuna.Study:
@@ -173,7 +181,9 @@ def open_study(cfg: DictConfig) -> optuna.Study:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
-        storage=storage, study_name=str(cfg.tune.study_name), direction=direction,
+        storage=storage,
+        study_name=str(cfg.tune.study_name),
+        direction=direction,
         load_if_exists=True,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10),
     )
@@ -206,15 +216,26 @@ class TuneResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON written to ``${output.dir}/tune/best_params.json``."""
-        return {"study_name": self.study.study_name, "objective": self.objective,
-                "best_value": self.best_value, "best_trial": self.best_trial,
-                "n_trials": self.n_trials, "params": self.best_params}
+        return {
+            "study_name": self.study.study_name,
+            "objective": self.objective,
+            "best_value": self.best_value,
+            "best_trial": self.best_trial,
+            "n_trials": self.n_trials,
+            "params": self.best_params,
+        }
 
 
-def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
-              features: list[str], categorical: list[str], cfg: DictConfig, fit: FitFn,
-              on_trial: Callable[[optuna.Trial, dict[str, Any], float | None, str], None] | None = None,
-              ) -> TuneResult:
+def run_study(
+    study: optuna.Study,
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    cfg: DictConfig,
+    fit: FitFn,
+    on_trial: Callable[[optuna.Trial, dict[str, Any], float | None, str], None] | None = None,
+) -> TuneResult:
     """Run ``tune.n_trials`` trials (or until ``tune.timeout`` seconds) on train/valid frames.
 
     ``fit`` is ``models.train.fit_booster`` (same signature); each trial trains with its params
@@ -228,8 +249,15 @@ def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
         params = trial_params(trial, cfg)
         trial.set_user_attr("lgb_params", params)
         try:
-            booster = fit(train, valid, features, categorical, fit_params(params, cfg), cfg,
-                          callbacks=[PruningCallback(trial, metric)])
+            booster = fit(
+                train,
+                valid,
+                features,
+                categorical,
+                fit_params(params, cfg),
+                cfg,
+                callbacks=[PruningCallback(trial, metric)],
+            )
         except optuna.TrialPruned:
             if on_trial:
                 on_trial(trial, params, None, "pruned")
@@ -243,8 +271,12 @@ def run_study(study: optuna.Study, train: pl.DataFrame, valid: pl.DataFrame,
     if before == 0:  # a new study starts from the configured parameters, so "best" is never
         study.enqueue_trial(configured_point(cfg), skip_if_exists=True)  # worse than them
     timeout = cfg.tune.timeout
-    study.optimize(objective, n_trials=int(cfg.tune.n_trials),
-                   timeout=float(timeout) if timeout else None, gc_after_trial=True)
+    study.optimize(
+        objective,
+        n_trials=int(cfg.tune.n_trials),
+        timeout=float(timeout) if timeout else None,
+        gc_after_trial=True,
+    )
     return summarize(study, before)
 
 
@@ -252,17 +284,27 @@ def summarize(study: optuna.Study, before: int = 0) -> TuneResult:
     """A TuneResult from the study's trials (raises when no trial completed)."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not complete:
-        raise ConfigValueError(f"study {study.study_name!r} has no completed trial",
-                               hint="run decay-tune with more tune.n_trials or a longer tune.timeout")
+        raise ConfigValueError(
+            f"study {study.study_name!r} has no completed trial",
+            hint="run decay-tune with more tune.n_trials or a longer tune.timeout",
+        )
     best = study.best_trial
-    history = [{"number": t.number, "state": t.state.name.lower(), "value": t.value,
-                "params": t.params} for t in study.trials]
+    history = [
+        {"number": t.number, "state": t.state.name.lower(), "value": t.value, "params": t.params}
+        for t in study.trials
+    ]
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials[before:])
-    return TuneResult(study=study, best_params=dict(best.user_attrs["lgb_params"]),
-                      best_value=float(best.value), best_trial=best.number,
-                      n_trials=len(study.trials), new_trials=len(study.trials) - before,
-                      objective=str(study.user_attrs.get("objective", "")), pruned=pruned,
-                      history=history)
+    return TuneResult(
+        study=study,
+        best_params=dict(best.user_attrs["lgb_params"]),
+        best_value=float(best.value),
+        best_trial=best.number,
+        n_trials=len(study.trials),
+        new_trials=len(study.trials) - before,
+        objective=str(study.user_attrs.get("objective", "")),
+        pruned=pruned,
+        history=history,
+    )
 
 
 def best_params(cfg: DictConfig) -> dict[str, Any]:
@@ -274,12 +316,16 @@ def best_params(cfg: DictConfig) -> dict[str, Any]:
     path = storage_path(storage)
     hint = f"run decay-tune first (study {cfg.tune.study_name!r} in {storage}), or set model.params"
     if path is not None and not path.exists():
-        raise ConfigValueError(f"model.params=best but there is no tuning study at {path}", hint=hint)
+        raise ConfigValueError(
+            f"model.params=best but there is no tuning study at {path}", hint=hint
+        )
     try:
         study = optuna.load_study(study_name=str(cfg.tune.study_name), storage=storage)
     except KeyError as err:
-        raise ConfigValueError(f"model.params=best but study {cfg.tune.study_name!r} does not "
-                               f"exist in {storage}", hint=hint) from err
+        raise ConfigValueError(
+            f"model.params=best but study {cfg.tune.study_name!r} does not exist in {storage}",
+            hint=hint,
+        ) from err
     params = summarize(study).best_params
     log.info("model.params=best: trial %d of study %s", study.best_trial.number, study.study_name)
     return params
@@ -306,8 +352,9 @@ def figures(study: optuna.Study) -> dict[str, Any]:
     return out
 
 
-def tuning_frames(dataset: pl.DataFrame, cfg: DictConfig
-                  ) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str]]:
+def tuning_frames(
+    dataset: pl.DataFrame, cfg: DictConfig
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str]]:
     """(train, validation, features, categorical) of the training time split (labelled rows):
     tuning never sees the test period."""
     from models.split import time_split
@@ -337,7 +384,9 @@ def resolve_params(cfg: DictConfig) -> dict[str, Any] | None:
     (``train_models`` then uses ``model.params`` from the config)."""
     if isinstance(cfg.model.params, str):
         if cfg.model.params != "best":
-            raise ConfigValueError(f"model.params={cfg.model.params!r} is not a dict or 'best'",
-                                   hint="use model.params=best or set individual model.params.<key>")
+            raise ConfigValueError(
+                f"model.params={cfg.model.params!r} is not a dict or 'best'",
+                hint="use model.params=best or set individual model.params.<key>",
+            )
         return best_params(cfg)
     return None

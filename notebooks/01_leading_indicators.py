@@ -45,8 +45,11 @@ print(f"{dataset.height} rows, {labelled.height} labelled, {len(features)} numer
 # %%
 segment_col = SEGMENT if SEGMENT in labelled.columns else None
 if segment_col:
-    print(labelled.group_by(segment_col).agg(
-        rows=pl.len(), decay_rate=pl.col("label").mean()).sort(segment_col))
+    print(
+        labelled.group_by(segment_col)
+        .agg(rows=pl.len(), decay_rate=pl.col("label").mean())
+        .sort(segment_col)
+    )
 by_cutoff = labelled.group_by("cutoff").agg(decay_rate=pl.col("label").mean()).sort("cutoff")
 fig, ax = plt.subplots(figsize=(8, 2.5))
 ax.plot(by_cutoff["cutoff"].to_list(), by_cutoff["decay_rate"].to_list())
@@ -73,16 +76,26 @@ def oriented_auc(frame: pl.DataFrame, feature: str) -> float:
     return 0.5 + abs(auc - 0.5)
 
 
-groups = (labelled.partition_by(segment_col, as_dict=True) if segment_col
-          else {("all",): labelled})
+groups = labelled.partition_by(segment_col, as_dict=True) if segment_col else {("all",): labelled}
 rows = []
 for key, frame in sorted(groups.items(), key=lambda kv: str(kv[0])):
     for f in features:
-        rows.append({"segment": str(key[0]), "feature": f, "auc": oriented_auc(frame, f),
-                     "family": catalogue[f].get("family", "?")})
+        rows.append(
+            {
+                "segment": str(key[0]),
+                "feature": f,
+                "auc": oriented_auc(frame, f),
+                "family": catalogue[f].get("family", "?"),
+            }
+        )
 aucs = pl.DataFrame(rows)
-top = (aucs.group_by("feature").agg(pl.col("auc").mean().alias("mean_auc"))
-       .sort("mean_auc", descending=True).head(15)["feature"].to_list())
+top = (
+    aucs.group_by("feature")
+    .agg(pl.col("auc").mean().alias("mean_auc"))
+    .sort("mean_auc", descending=True)
+    .head(15)["feature"]
+    .to_list()
+)
 pivot = aucs.filter(pl.col("feature").is_in(top)).pivot(on="segment", index="feature", values="auc")
 pivot = pivot.with_columns(pl.col("feature").cast(pl.Enum(top))).sort("feature")
 segments = [c for c in pivot.columns if c != "feature"]
@@ -106,13 +119,21 @@ lead_rows = []
 for f in top[:6]:
     for k in lags:
         earlier = dataset.select(
-            "account_id", (pl.col("cutoff") + pl.duration(days=7 * k)).alias("cutoff"),
-            pl.col(f).alias("_lagged"))
+            "account_id",
+            (pl.col("cutoff") + pl.duration(days=7 * k)).alias("cutoff"),
+            pl.col(f).alias("_lagged"),
+        )
         joined = labelled.select("account_id", "cutoff", "label").join(
-            earlier, on=["account_id", "cutoff"], how="inner")
+            earlier, on=["account_id", "cutoff"], how="inner"
+        )
         if joined.height and joined["label"].n_unique() == 2:
-            lead_rows.append({"feature": f, "weeks_before": k,
-                              "auc": oriented_auc(joined.rename({"_lagged": f}), f)})
+            lead_rows.append(
+                {
+                    "feature": f,
+                    "weeks_before": k,
+                    "auc": oriented_auc(joined.rename({"_lagged": f}), f),
+                }
+            )
 lead = pl.DataFrame(lead_rows)
 fig, ax = plt.subplots(figsize=(8, 3.5))
 for f in top[:6]:
@@ -132,8 +153,11 @@ fig.tight_layout()
 f = top[0]
 traj = []
 for k in range(0, 9):
-    earlier = dataset.select("account_id", (pl.col("cutoff") + pl.duration(days=7 * k)).alias("cutoff"),
-                             pl.col(f).alias("v"))
+    earlier = dataset.select(
+        "account_id",
+        (pl.col("cutoff") + pl.duration(days=7 * k)).alias("cutoff"),
+        pl.col(f).alias("v"),
+    )
     j = labelled.select("account_id", "cutoff", "label").join(earlier, on=["account_id", "cutoff"])
     traj.append(j.group_by("label").agg(pl.col("v").mean()).with_columns(pl.lit(-k).alias("week")))
 traj_df = pl.concat(traj).sort("week")

@@ -74,8 +74,13 @@ def dataset_defaults(cfg: Any) -> dict[str, Any]:
         return {}
 
 
-def write_dataset(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any,
-                  fingerprint: str | None = None, defaults: dict[str, Any] | None = None) -> Path:
+def write_dataset(
+    dataset: pl.DataFrame,
+    catalogue: dict[str, Any],
+    cfg: Any,
+    fingerprint: str | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Path:
     """Write dataset.parquet, feature_catalogue.yaml and dataset.meta.json (last: it validates
     the other two) atomically under ``${output.dir}``; returns the dataset path.
 
@@ -86,13 +91,18 @@ def write_dataset(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any,
 
     out = output_dir(cfg)
     path = write_parquet(dataset, out / DATASET)
-    write_text(yaml.safe_dump(catalogue, sort_keys=False, allow_unicode=True, width=120),
-               out / CATALOGUE)
+    write_text(
+        yaml.safe_dump(catalogue, sort_keys=False, allow_unicode=True, width=120), out / CATALOGUE
+    )
     # Both fingerprints: of the config as the user gave it, and as filled from the data (a
     # caller holding the filled config, e.g. the same process, recognises the dataset too).
-    meta = {"fingerprint": fingerprint or dataset_fingerprint(cfg),
-            "fingerprint_filled": dataset_fingerprint(cfg), "rows": dataset.height,
-            "columns": dataset.columns, "defaults": defaults or {}}
+    meta = {
+        "fingerprint": fingerprint or dataset_fingerprint(cfg),
+        "fingerprint_filled": dataset_fingerprint(cfg),
+        "rows": dataset.height,
+        "columns": dataset.columns,
+        "defaults": defaults or {},
+    }
     write_text(json.dumps(meta, indent=2), out / META)
     return path
 
@@ -137,8 +147,13 @@ def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     with step("build features and labels", log):
         dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
     path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
-    log.info("wrote %s (%d rows, %d columns) and %s", path, dataset.height, dataset.width,
-             out / CATALOGUE)
+    log.info(
+        "wrote %s (%d rows, %d columns) and %s",
+        path,
+        dataset.height,
+        dataset.width,
+        out / CATALOGUE,
+    )
     return dataset, catalogue
 
 

@@ -33,14 +33,25 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:
         f"cutoffs {dataset['cutoff'].n_unique()} ({dataset['cutoff'].min()} .. {dataset['cutoff'].max()})",
         f"features {len(catalogue)}: " + ", ".join(f"{f} {n}" for f, n in fams.items()),
         f"label {cfg.label.name} (horizon {cfg.label.horizon_days}d): {labelled.height} labelled rows, "
-        f"base rate {rate:.3f}" if rate is not None else f"label {cfg.label.name}: no labelled rows",
+        f"base rate {rate:.3f}"
+        if rate is not None
+        else f"label {cfg.label.name}: no labelled rows",
     ]
     seg = str(cfg.features.peer_segment)
     if seg in dataset.columns and labelled.height:
-        per = (labelled.group_by(seg).agg(pl.len().alias("rows"), pl.col("label").mean().alias("rate"))
-               .sort(seg))
-        lines.append("per " + seg + ": " + ", ".join(
-            f"{r[seg]} {r['rate']:.3f} ({r['rows']} rows)" for r in per.iter_rows(named=True)))
+        per = (
+            labelled.group_by(seg)
+            .agg(pl.len().alias("rows"), pl.col("label").mean().alias("rate"))
+            .sort(seg)
+        )
+        lines.append(
+            "per "
+            + seg
+            + ": "
+            + ", ".join(
+                f"{r[seg]} {r['rate']:.3f} ({r['rows']} rows)" for r in per.iter_rows(named=True)
+            )
+        )
     return "\n".join(lines)
 
 
@@ -53,9 +64,12 @@ def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     fingerprint = dataset_fingerprint(cfg)  # of the config as given, before data defaults
     with step("load tables", log):
         tables, _, resolved = load_profiled_tables(cfg)
-    log.info("read %d events, %s users, %s accounts", tables.events.height,
-             "no" if tables.users is None else tables.users.height,
-             "no" if tables.accounts is None else tables.accounts.height)
+    log.info(
+        "read %d events, %s users, %s accounts",
+        tables.events.height,
+        "no" if tables.users is None else tables.users.height,
+        "no" if tables.accounts is None else tables.accounts.height,
+    )
     with step("build features and labels", log):
         dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
     path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)

@@ -39,12 +39,15 @@ def plan(cfg: DictConfig) -> list[str]:
     steps = [s for s in STEPS if s in cfg.run.steps]
     unknown = sorted(set(cfg.run.steps) - set(STEPS))
     if unknown:
-        raise ConfigValueError(f"run.steps has unknown steps {unknown}",
-                               hint=f"choose from {list(STEPS)}")
+        raise ConfigValueError(
+            f"run.steps has unknown steps {unknown}", hint=f"choose from {list(STEPS)}"
+        )
     if "simulate" in steps and cfg.run.simulate == "if_missing":
         events = Path(str(cfg.data.events))
         if events.exists() or any(events.parent.glob(events.name)):
-            log.info("demo data found at %s: skipping simulate (run.simulate=always to redo)", events)
+            log.info(
+                "demo data found at %s: skipping simulate (run.simulate=always to redo)", events
+            )
             steps.remove("simulate")
     return steps
 
@@ -63,12 +66,20 @@ def _main(cfg: DictConfig) -> None:
         t0 = time.perf_counter()
         rc = subprocess.call(cmd)
         if rc != 0:
-            err = StepFailed(f"step {step!r} failed with exit code {rc}",
-                             hint=f"see the log above; rerun it alone with: decay-{step} {' '.join(overrides)}")
+            err = StepFailed(
+                f"step {step!r} failed with exit code {rc}",
+                hint=f"see the log above; rerun it alone with: decay-{step} {' '.join(overrides)}",
+            )
             err.exit_code = rc
             raise err
         log.info("step %s done in %.1fs", step, time.perf_counter() - t0)
-    report = Path(str(cfg.output.dir)) / "scores" / f"as_of={cfg.snapshot.as_of}" / "report" / "index.html"
+    report = (
+        Path(str(cfg.output.dir))
+        / "scores"
+        / f"as_of={cfg.snapshot.as_of}"
+        / "report"
+        / "index.html"
+    )
     print(f"\ndecay-run finished in {time.perf_counter() - started:.0f}s")
     if report.exists():
         print(f"CSM report: {report.resolve()}")

@@ -75,8 +75,10 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     log.info("model %s (version %s)", info.get("uri"), info.get("version", "n/a"))
     trained_with = model.metadata.get("data_defaults") or {}
     if trained_with:  # the same vocabulary, milestones, segments as the model was trained on
-        log.info("features use the data defaults the model was trained with: %s",
-                 ", ".join(sorted(trained_with)))
+        log.info(
+            "features use the data defaults the model was trained with: %s",
+            ", ".join(sorted(trained_with)),
+        )
         apply_defaults(cfg, trained_with, announce=False)
     with step("load tables", log):
         tables = load_tables(cfg)
@@ -86,38 +88,65 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         features = build_features(tables, [as_of], cfg)
     check_model_columns(model.feature_names, features)
     segments = [str(s) for s in cfg.data.segments if str(s) in features.columns]
-    catalogue = with_never_texts(model_catalogue(model.feature_names, model.categorical_levels,
-                                                       cfg.catalogue, cfg.features), cfg.catalogue, cfg.features)
+    catalogue = with_never_texts(
+        model_catalogue(model.feature_names, model.categorical_levels, cfg.catalogue, cfg.features),
+        cfg.catalogue,
+        cfg.features,
+    )
     playbook = OmegaConf.to_container(cfg.playbook, resolve=True)
     milestones = OmegaConf.to_container(cfg.features.milestones, resolve=True)
     with step(f"score and explain {features.height} accounts ({params.explainer})", log):
         result = score_accounts(
-            model, features, catalogue, params, playbook, as_of=as_of, segments=segments,
-            milestones=milestones, peer_segment=cfg.features.peer_segment or None,
-            model_version=str(info.get("version", "")), model_uri=str(info.get("uri", "")),
-            previous=previous_scores(out_root, as_of), entity=entity)
+            model,
+            features,
+            catalogue,
+            params,
+            playbook,
+            as_of=as_of,
+            segments=segments,
+            milestones=milestones,
+            peer_segment=cfg.features.peer_segment or None,
+            model_version=str(info.get("version", "")),
+            model_uri=str(info.get("uri", "")),
+            previous=previous_scores(out_root, as_of),
+            entity=entity,
+        )
     scores = result.scores
     stats = model.metadata.get(TRAINING_STATS_KEY) or {}
     if not stats:
-        log.warning("model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY)
+        log.warning(
+            "model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY
+        )
     drift = feature_psi(features, stats, float(cfg.score.psi_warn))
     log_drift(drift, float(cfg.score.psi_warn))
     ids = scores["account_id"]
     summary = risk_summary(scores)
     tiers = {t: int(summary[f"tier_{t}"]) for t in ("high", "medium", "low")}
-    meta = {"as_of": as_of.isoformat(), "model_version": str(info.get("version", "")),
-            "model_uri": str(info.get("uri", "")), "segments": segments,
-            "n_accounts": scores.height, "tier_counts": tiers,
-            "tier_mode": params.tier_mode, "tier_thresholds": tier_cuts(scores, params),
-            "horizon_days": int(cfg.label.horizon_days), "explainer": params.explainer,
-            "never_days": params.never_days, "never_features": never_features(catalogue),
-            "entity": entity[0], "entity_plural": entity[1], "label": str(cfg.label.name),
-            "has_users": users,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "evaluation": model.metadata.get("evaluation") or {},
-            "has_profile": (out_root / "profile.html").exists() and bool(cfg.score.report)}
+    meta = {
+        "as_of": as_of.isoformat(),
+        "model_version": str(info.get("version", "")),
+        "model_uri": str(info.get("uri", "")),
+        "segments": segments,
+        "n_accounts": scores.height,
+        "tier_counts": tiers,
+        "tier_mode": params.tier_mode,
+        "tier_thresholds": tier_cuts(scores, params),
+        "horizon_days": int(cfg.label.horizon_days),
+        "explainer": params.explainer,
+        "never_days": params.never_days,
+        "never_features": never_features(catalogue),
+        "entity": entity[0],
+        "entity_plural": entity[1],
+        "label": str(cfg.label.name),
+        "has_users": users,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "evaluation": model.metadata.get("evaluation") or {},
+        "has_profile": (out_root / "profile.html").exists() and bool(cfg.score.report),
+    }
     frames = {
-        "scores": scores, "explanations": result.explanations, "families": result.families,
+        "scores": scores,
+        "explanations": result.explanations,
+        "families": result.families,
         "history": history_frame(out_root, scores),
         "usage": report_inputs.usage_frame(tables.events, ids, as_of, cfg.features),
         "milestones": report_inputs.milestone_frame(tables, ids, as_of, cfg.features),
@@ -128,10 +157,22 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     run_id = log_score_run(cfg, as_of, drift, info, summary)
     meta["mlflow_run_id"] = run_id
     with step(f"write {target}", log), atomic_dir(target) as tmp:
-        write_score_outputs(tmp, frames, crm, meta, csv_neutralise=bool(cfg.score.csv_neutralise),
-                            report=bool(cfg.score.report), profile=out_root / "profile.html")
-    return {"dir": target, "n_accounts": scores.height, "run_id": run_id, "tiers": tiers,
-            "drifted": drift.filter(pl.col("drifted"))["feature"].to_list()}
+        write_score_outputs(
+            tmp,
+            frames,
+            crm,
+            meta,
+            csv_neutralise=bool(cfg.score.csv_neutralise),
+            report=bool(cfg.score.report),
+            profile=out_root / "profile.html",
+        )
+    return {
+        "dir": target,
+        "n_accounts": scores.height,
+        "run_id": run_id,
+        "tiers": tiers,
+        "drifted": drift.filter(pl.col("drifted"))["feature"].to_list(),
+    }
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

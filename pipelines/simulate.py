@@ -37,8 +37,12 @@ def summary(sim: Simulation) -> str:
     """A few human-readable lines: sizes, date range, label base rate, planted causes."""
     ev, tr = sim.events, sim.truth
     first, last = ev["timestamp"].min(), ev["timestamp"].max()
-    causes = (tr.filter(pl.col("cause") != "none").group_by("cause").agg(pl.len())
-              .sort("len", descending=True))
+    causes = (
+        tr.filter(pl.col("cause") != "none")
+        .group_by("cause")
+        .agg(pl.len())
+        .sort("len", descending=True)
+    )
     cause_txt = ", ".join(f"{c} {n}" for c, n in causes.iter_rows()) or "none"
     churned = sim.accounts["churned_at"].is_not_null().sum()
     mean_prob = tr["oracle_prob"].mean()
@@ -59,14 +63,23 @@ def summary(sim: Simulation) -> str:
 def _main(cfg: DictConfig) -> None:
     started = time.perf_counter()
     spec = spec_from_config(cfg)
-    log.info("simulate: %d accounts, %d days to %s, seed %d, %d truth cutoffs, %d replays",
-             spec.accounts, spec.days, spec.end_date, spec.seed, len(spec.cutoffs),
-             spec.oracle_replays)
+    log.info(
+        "simulate: %d accounts, %d days to %s, seed %d, %d truth cutoffs, %d replays",
+        spec.accounts,
+        spec.days,
+        spec.end_date,
+        spec.seed,
+        len(spec.cutoffs),
+        spec.oracle_replays,
+    )
     sim = simulate(spec)
     write_simulation(sim, str(cfg.data.dir))
     elapsed = time.perf_counter() - started
-    log.info("simulate finished in %.1fs (%s)", elapsed,
-             ", ".join(f"{k} {v:.1f}" for k, v in sim.elapsed_s.items()))
+    log.info(
+        "simulate finished in %.1fs (%s)",
+        elapsed,
+        ", ".join(f"{k} {v:.1f}" for k, v in sim.elapsed_s.items()),
+    )
     print(summary(sim))
     print(f"written to {Path(str(cfg.data.dir)).resolve()} in {elapsed:.0f}s")
 

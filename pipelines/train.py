@@ -46,8 +46,12 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
         run_id, info, decision = log_train_run(cfg, result, dataset, catalogue, params)
     print(summary(result.metrics, decision))
     print(f"metrics: {metrics_path}\nmlflow run: {run_id} ({cfg.mlflow.tracking_uri})")
-    return {"metrics": result.metrics, "run_id": run_id, "decision": decision,
-            "model_uri": info.model_uri}
+    return {
+        "metrics": result.metrics,
+        "run_id": run_id,
+        "decision": decision,
+        "model_uri": info.model_uri,
+    }
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

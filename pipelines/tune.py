@@ -37,11 +37,13 @@ def tune_job(cfg: DictConfig) -> tuning.TuneResult:
     train, valid, features, categorical = tuning.tuning_frames(dataset, cfg)
     with step(f"tune ({cfg.tune.n_trials} trials)", log):
         result = tune_tracked(train, valid, features, categorical, cfg, fit_booster, dataset)
-    print(f"study {result.study.study_name}: {result.n_trials} trials "
-          f"({result.new_trials} new, {result.pruned} pruned); best valid {result.objective} "
-          f"{result.best_value:.4f} at trial {result.best_trial}\n"
-          f"best params: {Path(str(cfg.output.dir)) / 'tune' / 'best_params.json'}\n"
-          f"train with them: decay-train model.params=best")
+    print(
+        f"study {result.study.study_name}: {result.n_trials} trials "
+        f"({result.new_trials} new, {result.pruned} pruned); best valid {result.objective} "
+        f"{result.best_value:.4f} at trial {result.best_trial}\n"
+        f"best params: {Path(str(cfg.output.dir)) / 'tune' / 'best_params.json'}\n"
+        f"train with them: decay-train model.params=best"
+    )
     return result
 
 

@@ -63,8 +63,13 @@ def _width(p: float | None) -> str:
 @functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
     """One Jinja environment, autoescaping every template (event names are data)."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(num=fmt_num, share=fmt_share, width=_width, when=fmt_when)
     env.globals["css"] = Markup((TEMPLATES / "report.css").read_text("utf-8"))
     return env
@@ -78,8 +83,13 @@ def _suggestion_view(key: str, s: dict[str, Any]) -> dict[str, Any]:
         kind = "list"
     else:
         kind = "scalar"
-    return {"key": key, "label": SETTING_LABELS.get(key, key), "kind": kind, "value": value,
-            "reason": s.get("reason", "")}
+    return {
+        "key": key,
+        "label": SETTING_LABELS.get(key, key),
+        "kind": kind,
+        "value": value,
+        "reason": s.get("reason", ""),
+    }
 
 
 def render_profile_page(profile: dict[str, Any], out_path: Path) -> Path:
@@ -89,8 +99,12 @@ def render_profile_page(profile: dict[str, Any], out_path: Path) -> Path:
     from JSON). A failed render leaves any previous page untouched.
     """
     suggested = [_suggestion_view(k, v) for k, v in profile["suggested"].items()]
-    weekdays = [{"day": d, "share": s}
-                for d, s in profile["cadence"]["share_events_by_weekday"].items()]
-    html = _environment().get_template("profile.html.j2").render(
-        p=profile, h=profile["history"], suggested=suggested, weekdays=weekdays)
+    weekdays = [
+        {"day": d, "share": s} for d, s in profile["cadence"]["share_events_by_weekday"].items()
+    ]
+    html = (
+        _environment()
+        .get_template("profile.html.j2")
+        .render(p=profile, h=profile["history"], suggested=suggested, weekdays=weekdays)
+    )
     return write_text(html, Path(out_path))

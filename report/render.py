@@ -36,14 +36,35 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TIERS = ("high", "medium", "low")
 
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "scores": ("account_id", "decay_risk", "risk_tier", "rank", "risk_change", "driver_1_text",
-               "next_best_action"),
-    "explanations": ("account_id", "feature", "value", "peer_median", "contribution",
-                     "direction", "sentence"),
+    "scores": (
+        "account_id",
+        "decay_risk",
+        "risk_tier",
+        "rank",
+        "risk_change",
+        "driver_1_text",
+        "next_best_action",
+    ),
+    "explanations": (
+        "account_id",
+        "feature",
+        "value",
+        "peer_median",
+        "contribution",
+        "direction",
+        "sentence",
+    ),
     "history": ("account_id", "as_of", "decay_risk"),
     "usage": ("account_id", "week_start", "active_users"),
-    "milestones": ("account_id", "milestone", "description", "expected_days", "reached_on",
-                   "days_to_reach", "status"),
+    "milestones": (
+        "account_id",
+        "milestone",
+        "description",
+        "expected_days",
+        "reached_on",
+        "days_to_reach",
+        "status",
+    ),
 }
 MILESTONE_STATUSES = ("reached", "late", "missing", "pending")
 
@@ -136,54 +157,73 @@ def _validate(frames: dict[str, pl.DataFrame], segments: list[str]) -> None:
     for name, cols in REQUIRED.items():
         frame = frames[name]
         if not isinstance(frame, pl.DataFrame):
-            raise DataValidationError(f"report: '{name}' must be a polars DataFrame, "
-                                      f"got {type(frame).__name__}")
+            raise DataValidationError(
+                f"report: '{name}' must be a polars DataFrame, got {type(frame).__name__}"
+            )
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise DataValidationError(
                 f"report: frame '{name}' is missing column(s) {missing}",
-                hint="pass the scoring outputs unchanged (see docs/ARCHITECTURE.md)")
+                hint="pass the scoring outputs unchanged (see docs/ARCHITECTURE.md)",
+            )
     scores = frames["scores"]
     missing_seg = [s for s in segments if s not in scores.columns]
     if missing_seg:
-        raise DataValidationError(f"report: segment column(s) {missing_seg} from meta['segments'] "
-                                  "are not in 'scores'")
+        raise DataValidationError(
+            f"report: segment column(s) {missing_seg} from meta['segments'] are not in 'scores'"
+        )
     slugs = [_slug(s) for s in segments]
     if len(set(slugs)) != len(slugs):
-        raise DataValidationError(f"report: segment names {segments} collide once made "
-                                  "attribute-safe; rename one")
+        raise DataValidationError(
+            f"report: segment names {segments} collide once made attribute-safe; rename one"
+        )
     dup = scores.filter(pl.col("account_id").is_duplicated())["account_id"]
     if dup.len():
         raise DataValidationError(f"report: 'scores' has duplicate account_id {dup[0]!r}")
-    bad_risk = scores.filter(pl.col("decay_risk").is_null() | ~pl.col("decay_risk").is_between(0, 1))
+    bad_risk = scores.filter(
+        pl.col("decay_risk").is_null() | ~pl.col("decay_risk").is_between(0, 1)
+    )
     if bad_risk.height:
         row = bad_risk.row(0, named=True)
-        raise DataValidationError(f"report: 'scores'.decay_risk must be in [0, 1]; account "
-                                  f"{row['account_id']!r} has {row['decay_risk']!r}")
+        raise DataValidationError(
+            f"report: 'scores'.decay_risk must be in [0, 1]; account "
+            f"{row['account_id']!r} has {row['decay_risk']!r}"
+        )
     bad_tier = scores.filter(~pl.col("risk_tier").is_in(TIERS) | pl.col("risk_tier").is_null())
     if bad_tier.height:
         row = bad_tier.row(0, named=True)
-        raise DataValidationError(f"report: 'scores'.risk_tier must be one of {TIERS}; account "
-                                  f"{row['account_id']!r} has {row['risk_tier']!r}")
+        raise DataValidationError(
+            f"report: 'scores'.risk_tier must be one of {TIERS}; account "
+            f"{row['account_id']!r} has {row['risk_tier']!r}"
+        )
     bad_status = frames["milestones"].filter(~pl.col("status").is_in(MILESTONE_STATUSES))
     if bad_status.height:
         row = bad_status.row(0, named=True)
-        raise DataValidationError(f"report: 'milestones'.status must be one of "
-                                  f"{MILESTONE_STATUSES}; got {row['status']!r} for account "
-                                  f"{row['account_id']!r}")
+        raise DataValidationError(
+            f"report: 'milestones'.status must be one of "
+            f"{MILESTONE_STATUSES}; got {row['status']!r} for account "
+            f"{row['account_id']!r}"
+        )
     bad_dir = frames["explanations"].filter(~pl.col("direction").is_in(["risk", "protective"]))
     if bad_dir.height:
         row = bad_dir.row(0, named=True)
-        raise DataValidationError(f"report: 'explanations'.direction must be risk|protective; "
-                                  f"got {row['direction']!r} for account {row['account_id']!r}")
+        raise DataValidationError(
+            f"report: 'explanations'.direction must be risk|protective; "
+            f"got {row['direction']!r} for account {row['account_id']!r}"
+        )
 
 
 # --------------------------------------------------------------------------- data prep (polars)
 
 
-def _per_account(scores: pl.DataFrame, explanations: pl.DataFrame, history: pl.DataFrame,
-                 usage: pl.DataFrame, milestones: pl.DataFrame,
-                 metric: str = "active_users") -> pl.DataFrame:
+def _per_account(
+    scores: pl.DataFrame,
+    explanations: pl.DataFrame,
+    history: pl.DataFrame,
+    usage: pl.DataFrame,
+    milestones: pl.DataFrame,
+    metric: str = "active_users",
+) -> pl.DataFrame:
     """One row per scored account (sorted by rank) with its explanations, history, usage (the
     ``metric`` column per week) and milestones gathered as lists: the only grouping the report
     needs, done once."""
@@ -191,32 +231,41 @@ def _per_account(scores: pl.DataFrame, explanations: pl.DataFrame, history: pl.D
     expl_cols = ["feature", "value", "peer_median", "contribution", "direction", "sentence"]
     if "family" in explanations.columns:
         expl_cols.append("family")
-    expl = (explanations.with_columns(aid, pl.col("value", "peer_median", "contribution")
-                                      .cast(pl.Float64))
-            .sort(["account_id", "contribution"], descending=[False, True])
-            .group_by("account_id", maintain_order=True)
-            .agg(pl.struct(expl_cols).alias("explanations")))
-    hist = (history.with_columns(aid, pl.col("decay_risk").cast(pl.Float64))
-            .sort(["account_id", "as_of"])
-            .group_by("account_id", maintain_order=True)
-            .agg(pl.col("as_of").alias("history_dates"),
-                 pl.col("decay_risk").alias("history_risk")))
-    use = (usage.with_columns(aid, pl.col(metric).cast(pl.Float64))
-           .sort(["account_id", "week_start"])
-           .group_by("account_id", maintain_order=True)
-           .agg(pl.col("week_start").alias("usage_weeks"),
-                pl.col(metric).alias("usage_active")))
+    expl = (
+        explanations.with_columns(
+            aid, pl.col("value", "peer_median", "contribution").cast(pl.Float64)
+        )
+        .sort(["account_id", "contribution"], descending=[False, True])
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.struct(expl_cols).alias("explanations"))
+    )
+    hist = (
+        history.with_columns(aid, pl.col("decay_risk").cast(pl.Float64))
+        .sort(["account_id", "as_of"])
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.col("as_of").alias("history_dates"), pl.col("decay_risk").alias("history_risk"))
+    )
+    use = (
+        usage.with_columns(aid, pl.col(metric).cast(pl.Float64))
+        .sort(["account_id", "week_start"])
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.col("week_start").alias("usage_weeks"), pl.col(metric).alias("usage_active"))
+    )
     ms_cols = ["milestone", "description", "expected_days", "reached_on", "days_to_reach", "status"]
-    ms = (milestones.with_columns(aid)
-          .sort(["account_id", "expected_days", "milestone"])
-          .group_by("account_id", maintain_order=True)
-          .agg(pl.struct(ms_cols).alias("milestones")))
-    return (scores.with_columns(aid)
-            .join(expl, on="account_id", how="left")
-            .join(hist, on="account_id", how="left")
-            .join(use, on="account_id", how="left")
-            .join(ms, on="account_id", how="left")
-            .sort("rank"))
+    ms = (
+        milestones.with_columns(aid)
+        .sort(["account_id", "expected_days", "milestone"])
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.struct(ms_cols).alias("milestones"))
+    )
+    return (
+        scores.with_columns(aid)
+        .join(expl, on="account_id", how="left")
+        .join(hist, on="account_id", how="left")
+        .join(use, on="account_id", how="left")
+        .join(ms, on="account_id", how="left")
+        .sort("rank")
+    )
 
 
 # --------------------------------------------------------------------------- per-account views
@@ -230,15 +279,24 @@ def _milestone_view(m: dict[str, Any]) -> dict[str, Any]:
     if status == "reached":
         detail = f"Reached on day {fmt_num(days)}" + (f" ({on})" if on else "") + f", {expected}"
     elif status == "late":
-        detail = (f"Reached late on day {fmt_num(days)}" + (f" ({on})" if on else "")
-                  + f", {expected}")
+        detail = (
+            f"Reached late on day {fmt_num(days)}" + (f" ({on})" if on else "") + f", {expected}"
+        )
     elif status == "missing":
         detail = f"Not reached, {expected}" + (f"; {fmt_num(days)} days so far" if days else "")
     else:
-        detail = (f"In progress: day {fmt_num(days)} of {exp:.0f}" if days is not None and exp
-                  else f"Not reached yet, {expected}")
-    return {"name": m["milestone"], "description": m["description"], "status": status,
-            "status_label": status.capitalize(), "detail": detail}
+        detail = (
+            f"In progress: day {fmt_num(days)} of {exp:.0f}"
+            if days is not None and exp
+            else f"Not reached yet, {expected}"
+        )
+    return {
+        "name": m["milestone"],
+        "description": m["description"],
+        "status": status,
+        "status_label": status.capitalize(),
+        "detail": detail,
+    }
 
 
 def is_never(feature: str, v: float | None, never: tuple[float | None, frozenset[str]]) -> bool:
@@ -253,49 +311,74 @@ def _never_spec(meta: dict[str, Any]) -> tuple[float | None, frozenset[str]]:
     return (None if days is None else float(days)), frozenset(meta.get("never_features") or ())
 
 
-def _account_view(row: dict[str, Any], segments: list[str],
-                  thresholds: dict[str, float] | None,
-                  never: tuple[float | None, frozenset[str]] = (None, frozenset()),
-                  usage_title: str = "Weekly active users") -> dict[str, Any]:
+def _account_view(
+    row: dict[str, Any],
+    segments: list[str],
+    thresholds: dict[str, float] | None,
+    never: tuple[float | None, frozenset[str]] = (None, frozenset()),
+    usage_title: str = "Weekly active users",
+) -> dict[str, Any]:
     aid = row["account_id"]
     expl = row["explanations"] or []
-    max_abs = max((abs(e["contribution"]) for e in expl if e["contribution"] is not None),
-                  default=0.0)
+    max_abs = max(
+        (abs(e["contribution"]) for e in expl if e["contribution"] is not None), default=0.0
+    )
     drivers, peers = [], []
     for e in expl:
         contribution = e["contribution"] or 0.0
         raises = e["direction"] == "risk"
         label = humanize_feature(e["feature"])
-        drivers.append({
-            "feature": e["feature"], "label": label, "family": e.get("family"),
-            "direction": e["direction"], "sentence": e["sentence"],
-            "contribution": f"{contribution:+.2f}",
-            "bar": svg.contribution_bar(contribution, max_abs),
-        })
+        drivers.append(
+            {
+                "feature": e["feature"],
+                "label": label,
+                "family": e.get("family"),
+                "direction": e["direction"],
+                "sentence": e["sentence"],
+                "contribution": f"{contribution:+.2f}",
+                "bar": svg.contribution_bar(contribution, max_abs),
+            }
+        )
         # The sentinel is "never", not a distance: say so and keep it off the scale.
         v_never = is_never(e["feature"], e["value"], never)
         p_never = is_never(e["feature"], e["peer_median"], never)
-        peers.append({
-            "feature": e["feature"], "label": label,
-            "value": "never" if v_never else fmt_num(e["value"]),
-            "peer": "never" if p_never else fmt_num(e["peer_median"]), "direction": e["direction"],
-            "scale": svg.peer_scale(None if v_never else e["value"],
-                                    None if p_never else e["peer_median"], raises),
-        })
+        peers.append(
+            {
+                "feature": e["feature"],
+                "label": label,
+                "value": "never" if v_never else fmt_num(e["value"]),
+                "peer": "never" if p_never else fmt_num(e["peer_median"]),
+                "direction": e["direction"],
+                "scale": svg.peer_scale(
+                    None if v_never else e["value"], None if p_never else e["peer_median"], raises
+                ),
+            }
+        )
     if not drivers:  # no explanation rows: fall back to the sentences stored on the score row
         for k in range(1, 4):
             text = row.get(f"driver_{k}_text")
             if text:
-                drivers.append({"feature": row.get(f"driver_{k}") or "", "label": "",
-                                "family": None, "direction": "risk", "sentence": text,
-                                "contribution": "", "bar": ""})
+                drivers.append(
+                    {
+                        "feature": row.get(f"driver_{k}") or "",
+                        "label": "",
+                        "family": None,
+                        "direction": "risk",
+                        "sentence": text,
+                        "contribution": "",
+                        "bar": "",
+                    }
+                )
     h_dates, h_risk = row["history_dates"] or [], row["history_risk"] or []
     weeks, active = row["usage_weeks"] or [], row["usage_active"] or []
     return {
         "account_id": aid,
         "segments": [(s, row[s]) for s in segments],
-        "risk": row["decay_risk"], "tier": row["risk_tier"], "rank": row["rank"],
-        "change": row["risk_change"], "previous_risk": row.get("previous_risk"),
+        "risk": row["decay_risk"],
+        "tier": row["risk_tier"],
+        "rank": row["rank"],
+        "change": row["risk_change"],
+        "previous_risk": row.get("previous_risk"),
         "model_version": row.get("model_version"),
         "next_best_action": row["next_best_action"],
         "cause": _cause_view(row),
@@ -304,23 +387,33 @@ def _account_view(row: dict[str, Any], segments: list[str],
         "protective": [d for d in drivers if d["direction"] == "protective"],
         "peers": peers,
         "milestones": [_milestone_view(m) for m in row["milestones"] or []],
-        "trend": svg.risk_trend(h_dates, h_risk, f"Decay risk of {aid} over scoring runs",
-                                thresholds) if h_risk else "",
+        "trend": svg.risk_trend(
+            h_dates, h_risk, f"Decay risk of {aid} over scoring runs", thresholds
+        )
+        if h_risk
+        else "",
         "n_runs": len(h_risk),
-        "usage": svg.weekly_bars(weeks, active, f"{usage_title} of {aid}")
-        if weeks else "",
+        "usage": svg.weekly_bars(weeks, active, f"{usage_title} of {aid}") if weeks else "",
         "usage_last": fmt_num(active[-1]) if active else "—",
         "usage_first": fmt_num(active[0]) if active else "—",
     }
 
 
-def _row_view(row: dict[str, Any], segments: list[dict[str, str]], file: str,
-              usage_title: str = "Weekly active users") -> dict[str, Any]:
+def _row_view(
+    row: dict[str, Any],
+    segments: list[dict[str, str]],
+    file: str,
+    usage_title: str = "Weekly active users",
+) -> dict[str, Any]:
     active = row["usage_active"] or []
     change = row["risk_change"]
     return {
-        "account_id": row["account_id"], "file": file, "rank": row["rank"],
-        "risk": row["decay_risk"], "tier": row["risk_tier"], "change": change,
+        "account_id": row["account_id"],
+        "file": file,
+        "rank": row["rank"],
+        "risk": row["decay_risk"],
+        "tier": row["risk_tier"],
+        "change": change,
         "change_attr": "" if change is None else repr(float(change)),
         "segs": [{"slug": s["slug"], "value": row[s["name"]]} for s in segments],
         "spark": svg.sparkline(active, f"{usage_title}, last {len(active)} weeks"),
@@ -333,8 +426,10 @@ def _cause_view(row: dict[str, Any]) -> dict[str, str] | None:
     """The likely cause behind the risk (scoring's ``top_cause_*``), when it is a cause family."""
     if row.get("top_cause_kind") != "cause" or not row.get("top_cause_family"):
         return None
-    return {"family": str(row["top_cause_family"]).replace("_", " "),
-            "text": row.get("top_cause_driver_text") or ""}
+    return {
+        "family": str(row["top_cause_family"]).replace("_", " "),
+        "text": row.get("top_cause_driver_text") or "",
+    }
 
 
 # --------------------------------------------------------------------------- entry point
@@ -343,8 +438,13 @@ def _cause_view(row: dict[str, Any]) -> dict[str, str] | None:
 @functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
     """One Jinja environment (templates compiled once per process), autoescaping everything."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num)
     # Inline on every page, so minified once here rather than re-included per render.
     env.globals["css"] = Markup(_minify_css((TEMPLATES / "report.css").read_text("utf-8")))
@@ -381,11 +481,13 @@ def _has_milestones(meta: dict[str, Any], milestones: pl.DataFrame) -> bool:
     return bool(milestones["reached_on"].is_not_null().any()) if milestones.height else False
 
 
-BASELINE_WORDS = {"recency": "days since the last activity",
-                  "event_counts": "a logistic regression on recent counts per event type",
-                  "btyd": "a buy-till-you-die model (BG/NBD or Pareto/NBD)",
-                  "logistic": "a logistic regression on the same indicators",
-                  "heuristic": "a one-line rule"}
+BASELINE_WORDS = {
+    "recency": "days since the last activity",
+    "event_counts": "a logistic regression on recent counts per event type",
+    "btyd": "a buy-till-you-die model (BG/NBD or Pareto/NBD)",
+    "logistic": "a logistic regression on the same indicators",
+    "heuristic": "a one-line rule",
+}
 
 
 def quality_note(ev: dict[str, Any]) -> str:
@@ -396,30 +498,50 @@ def quality_note(ev: dict[str, Any]) -> str:
     if not ev:
         return ""
     if ev.get("evaluated") is False:
-        return ("This model is UNEVALUATED: the history was too short for a held-out test period, "
-                "so its quality is unknown.")
+        return (
+            "This model is UNEVALUATED: the history was too short for a held-out test period, "
+            "so its quality is unknown."
+        )
     served = str(ev.get("served", "lightgbm"))
-    base = {k: v.get("roc_auc") for k, v in (ev.get("baselines") or {}).items()
-            if k in BASELINE_WORDS and isinstance(v.get("roc_auc"), (int, float))}
+    base = {
+        k: v.get("roc_auc")
+        for k, v in (ev.get("baselines") or {}).items()
+        if k in BASELINE_WORDS and isinstance(v.get("roc_auc"), (int, float))
+    }
     lgb = (ev.get("lightgbm") or {}).get("roc_auc")
     if not isinstance(lgb, (int, float)):
         return ""
-    support = (f" on {int(ev['n']):,} held-out rows ({int(ev['positives']):,} positives)"
-               if ev.get("n") and ev.get("positives") is not None else "")
+    support = (
+        f" on {int(ev['n']):,} held-out rows ({int(ev['positives']):,} positives)"
+        if ev.get("n") and ev.get("positives") is not None
+        else ""
+    )
     if served != "lightgbm" and served in base:
-        return (f"Ranked by {BASELINE_WORDS.get(served, served)}: it ranked better than the "
-                f"gradient-boosted model{support} (ROC-AUC {base[served]:.2f} vs {lgb:.2f}), "
-                f"so it is what is served.")
+        return (
+            f"Ranked by {BASELINE_WORDS.get(served, served)}: it ranked better than the "
+            f"gradient-boosted model{support} (ROC-AUC {base[served]:.2f} vs {lgb:.2f}), "
+            f"so it is what is served."
+        )
     best = max(sorted(base), key=lambda k: base[k]) if base else None
-    vs = (f", against {base[best]:.2f} for the best simple baseline ({BASELINE_WORDS[best]})"
-          if best else "")
+    vs = (
+        f", against {base[best]:.2f} for the best simple baseline ({BASELINE_WORDS[best]})"
+        if best
+        else ""
+    )
     return f"Test ROC-AUC {lgb:.2f}{support}{vs}."
 
 
-def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFrame,
-                  history: pl.DataFrame, usage: pl.DataFrame, milestones: pl.DataFrame,
-                  meta: dict[str, Any], max_accounts: int | None = None,
-                  page_size: int = 500) -> Path:
+def render_report(
+    out_dir: Path,
+    scores: pl.DataFrame,
+    explanations: pl.DataFrame,
+    history: pl.DataFrame,
+    usage: pl.DataFrame,
+    milestones: pl.DataFrame,
+    meta: dict[str, Any],
+    max_accounts: int | None = None,
+    page_size: int = 500,
+) -> Path:
     """Write ``out_dir/index.html`` and ``out_dir/accounts/<file>.html``; return the index path.
 
     Inputs are the scoring outputs (issue 5; ``docs/ARCHITECTURE.md``):
@@ -446,8 +568,16 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
     report untouched and no stale account page survives a re-run.
     """
     segments = list(meta.get("segments") or [])
-    _validate({"scores": scores, "explanations": explanations, "history": history,
-               "usage": usage, "milestones": milestones}, segments)
+    _validate(
+        {
+            "scores": scores,
+            "explanations": explanations,
+            "history": history,
+            "usage": usage,
+            "milestones": milestones,
+        },
+        segments,
+    )
     if max_accounts is not None and max_accounts < 0:
         raise DataValidationError(f"report: max_accounts must be >= 0, got {max_accounts}")
     if page_size < 1:
@@ -456,22 +586,32 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
     shown = scores if max_accounts is None else scores.sort("rank").head(max_accounts)
     # Segment values become attribute and <option> strings: cast once so both spell them alike.
     shown = shown.with_columns(pl.col(segments).cast(pl.String)) if segments else shown
-    seg_info = [{"name": s, "slug": _slug(s), "title": s.replace("_", " ").capitalize(),
-                 "values": shown[s].drop_nulls().unique().sort().to_list()}
-                for s in segments]
+    seg_info = [
+        {
+            "name": s,
+            "slug": _slug(s),
+            "title": s.replace("_", " ").capitalize(),
+            "values": shown[s].drop_nulls().unique().sort().to_list(),
+        }
+        for s in segments
+    ]
     users = _has_users(meta, usage)
     metric = words.usage_metric(usage, users)
     w = words.report_words(meta, users, _has_milestones(meta, milestones), metric)
     table = _per_account(shown, explanations, history, usage, milestones, metric)
     thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
     never = _never_spec(meta)
-    tier_counts = {t: int(c) for t, c in
-                   scores.group_by("risk_tier").len().iter_rows()}
+    tier_counts = {t: int(c) for t, c in scores.group_by("risk_tier").len().iter_rows()}
     common = {
-        "as_of": _iso(meta.get("as_of")), "generated_at": _iso(meta.get("generated_at")),
-        "model_version": meta.get("model_version") or "", "model_uri": meta.get("model_uri") or "",
-        "horizon_days": meta.get("horizon_days"), "thresholds": thresholds or {},
-        "n_accounts": scores.height, "n_rows": table.height, "w": w,
+        "as_of": _iso(meta.get("as_of")),
+        "generated_at": _iso(meta.get("generated_at")),
+        "model_version": meta.get("model_version") or "",
+        "model_uri": meta.get("model_uri") or "",
+        "horizon_days": meta.get("horizon_days"),
+        "thresholds": thresholds or {},
+        "n_accounts": scores.height,
+        "n_rows": table.height,
+        "w": w,
         "quality": quality_note(meta.get("evaluation") or {}),
     }
     account_tpl = env.get_template("account.html.j2")
@@ -482,12 +622,19 @@ def render_report(out_dir: Path, scores: pl.DataFrame, explanations: pl.DataFram
         for row in table.iter_rows(named=True):
             file = account_file_name(row["account_id"])
             html = account_tpl.render(
-                a=_account_view(row, segments, thresholds, never, w["usage_title"]), **common,
-                profile_href="../profile.html" if meta.get("has_profile") else "")
+                a=_account_view(row, segments, thresholds, never, w["usage_title"]),
+                **common,
+                profile_href="../profile.html" if meta.get("has_profile") else "",
+            )
             (acc_dir / file).write_text(html, encoding="utf-8")
             rows.append(_row_view(row, seg_info, file, w["usage_title"]))
         index = env.get_template("index.html.j2").render(
-            rows=rows, segments=seg_info, page_size=page_size, tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
-            **common, profile_href="profile.html" if meta.get("has_profile") else "")
+            rows=rows,
+            segments=seg_info,
+            page_size=page_size,
+            tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
+            **common,
+            profile_href="profile.html" if meta.get("has_profile") else "",
+        )
         (tmp / "index.html").write_text(index, encoding="utf-8")
     return Path(out_dir) / "index.html"

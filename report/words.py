@@ -19,10 +19,16 @@ WITH_USERS, SINGLE_USER = "account", "customer"
 #: label.name -> (the risk for one entity, with ``{entity}``; what the look-alikes do, plural;
 #: the account page's heading). Unknown labels read like ``usage_drop``.
 LABEL_WORDS: dict[str, tuple[str, str, str]] = {
-    "usage_drop": ("the {entity}'s product usage drops sharply", "lose the habit",
-                   "Risk of losing the habit"),
-    "inactivity": ("the {entity} stops using the product (no activity at all)",
-                   "stop using the product", "Risk of going inactive"),
+    "usage_drop": (
+        "the {entity}'s product usage drops sharply",
+        "lose the habit",
+        "Risk of losing the habit",
+    ),
+    "inactivity": (
+        "the {entity} stops using the product (no activity at all)",
+        "stop using the product",
+        "Risk of going inactive",
+    ),
     "churn_event": ("the {entity} cancels", "cancel", "Risk of cancelling"),
 }
 
@@ -64,8 +70,9 @@ def ucfirst(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def report_words(meta: dict[str, Any], users: bool, has_milestones: bool,
-                 usage_metric: str) -> dict[str, Any]:
+def report_words(
+    meta: dict[str, Any], users: bool, has_milestones: bool, usage_metric: str
+) -> dict[str, Any]:
     """Every data-dependent word the report templates use (see ``report.render``).
 
     ``meta``: ``entity``/``entity_plural`` (default "account"/"accounts"), ``label``
@@ -74,15 +81,22 @@ def report_words(meta: dict[str, Any], users: bool, has_milestones: bool,
     """
     entity = str(meta.get("entity") or WITH_USERS)
     entities = str(meta.get("entity_plural") or plural(entity))
-    risk, outcome, heading = LABEL_WORDS.get(str(meta.get("label") or ""),
-                                             LABEL_WORDS["usage_drop"])
+    risk, outcome, heading = LABEL_WORDS.get(
+        str(meta.get("label") or ""), LABEL_WORDS["usage_drop"]
+    )
     usage_title, usage_short = USAGE_TITLES[usage_metric]
     return {
-        "entity": entity, "entities": entities,
-        "Entity": ucfirst(entity), "Entities": ucfirst(entities),
-        "risk": risk.format(entity=entity), "outcome": outcome, "risk_heading": heading,
-        "users": users, "has_milestones": has_milestones,
-        "usage_title": usage_title, "usage_short": usage_short,
+        "entity": entity,
+        "entities": entities,
+        "Entity": ucfirst(entity),
+        "Entities": ucfirst(entities),
+        "risk": risk.format(entity=entity),
+        "outcome": outcome,
+        "risk_heading": heading,
+        "users": users,
+        "has_milestones": has_milestones,
+        "usage_title": usage_title,
+        "usage_short": usage_short,
     }
 
 

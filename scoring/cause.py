@@ -22,8 +22,14 @@ CAUSE_RELATIVE_TO = ("peers", "base")
 
 
 # Columns `cause_attribution` adds to the scores (and the CRM export).
-CAUSE_COLUMNS = ("top_cause_family", "top_cause_kind", "top_cause_contribution",
-                 "top_cause_vs_peers", "top_cause_driver", "top_cause_driver_text")
+CAUSE_COLUMNS = (
+    "top_cause_family",
+    "top_cause_kind",
+    "top_cause_contribution",
+    "top_cause_vs_peers",
+    "top_cause_driver",
+    "top_cause_driver_text",
+)
 
 
 # -- cause attribution: why, not only that ---------------------------------------------------
@@ -31,21 +37,33 @@ def validate_cause_params(params: ScoreParams) -> None:
     """Raise ConfigValueError naming the bad ``score.cause_*`` value."""
     unknown = sorted(set(params.cause_families) - set(FAMILIES) - {"other"})
     if unknown:
-        raise ConfigValueError(f"score.cause_families has unknown families {unknown}",
-                               hint=f"use families of {list(FAMILIES)}")
+        raise ConfigValueError(
+            f"score.cause_families has unknown families {unknown}",
+            hint=f"use families of {list(FAMILIES)}",
+        )
     if params.cause_relative_to not in CAUSE_RELATIVE_TO:
-        raise ConfigValueError(f"score.cause_relative_to={params.cause_relative_to!r} is not known",
-                               hint=f"use one of {list(CAUSE_RELATIVE_TO)}")
+        raise ConfigValueError(
+            f"score.cause_relative_to={params.cause_relative_to!r} is not known",
+            hint=f"use one of {list(CAUSE_RELATIVE_TO)}",
+        )
     if not params.cause_min_contribution >= 0:
-        raise ConfigValueError("score.cause_min_contribution must be >= 0 (log-odds), got "
-                               f"{params.cause_min_contribution}")
+        raise ConfigValueError(
+            "score.cause_min_contribution must be >= 0 (log-odds), got "
+            f"{params.cause_min_contribution}"
+        )
     if not 0 <= params.cause_min_share <= 1:
-        raise ConfigValueError(f"score.cause_min_share must be in [0, 1], got {params.cause_min_share}")
+        raise ConfigValueError(
+            f"score.cause_min_share must be in [0, 1], got {params.cause_min_share}"
+        )
 
 
-def prior_mask(features: pl.DataFrame, feature_names: Sequence[str],
-               families: Mapping[str, str], loss_families: Sequence[str],
-               fam_names: Sequence[str]) -> np.ndarray:
+def prior_mask(
+    features: pl.DataFrame,
+    feature_names: Sequence[str],
+    families: Mapping[str, str],
+    loss_families: Sequence[str],
+    fam_names: Sequence[str],
+) -> np.ndarray:
     """(rows, families) bool: may each family be a *cause* for each row?
 
     Why: a loss family (``score.cause_loss_families``, default ``role``: "key users went quiet")
@@ -91,8 +109,9 @@ def _role_stands_out(features: pl.DataFrame, role_cols: Sequence[str]) -> np.nda
     if left:
         tests.append(pl.sum_horizontal([pl.col(c).fill_null(0) for c in left]) > 0)
     if since:
-        tests.append(pl.min_horizontal([pl.col(c) for c in since]).fill_null(math.inf)
-                     <= ROLE_LEFT_DAYS)
+        tests.append(
+            pl.min_horizontal([pl.col(c) for c in since]).fill_null(math.inf) <= ROLE_LEFT_DAYS
+        )
     if ratios and overall in features.columns:
         lag = pl.min_horizontal([pl.col(c) for c in ratios]) < ROLE_LAG * pl.col(overall)
         tests.append(lag.fill_null(False))
@@ -101,8 +120,13 @@ def _role_stands_out(features: pl.DataFrame, role_cols: Sequence[str]) -> np.nda
     return features.select(pl.any_horizontal(tests)).to_series().to_numpy()
 
 
-def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.Series,
-                      params: ScoreParams, eligible: np.ndarray | None = None) -> pl.DataFrame:
+def cause_attribution(
+    fam_names: Sequence[str],
+    fam_sums: np.ndarray,
+    peer: pl.Series,
+    params: ScoreParams,
+    eligible: np.ndarray | None = None,
+) -> pl.DataFrame:
     """Per row: the family that best says *why* the account is at risk.
 
     Why not simply the largest family: once adoption is already falling, the symptom families
@@ -132,23 +156,27 @@ def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.S
         names = ["other"]
     k = fam_sums.shape[1]
     frame = pl.DataFrame({f"_c{j}": fam_sums[:, j] for j in range(k)}).with_columns(
-        peer.alias("_peer") if n else pl.lit(None, pl.String).alias("_peer"))
+        peer.alias("_peer") if n else pl.lit(None, pl.String).alias("_peer")
+    )
     medians = frame.select([pl.col(f"_c{j}").median().over("_peer") for j in range(k)]).to_numpy()
     vs_peers = fam_sums - medians.reshape(n, k)
     is_cause = np.array([f in params.cause_families for f in names], dtype=bool)
     positive_total = np.clip(fam_sums, 0, None).sum(axis=1, keepdims=True)
     if eligible is None:
         eligible = np.ones((n, k), dtype=bool)
-    material = (is_cause[None, :] & eligible & (fam_sums > 0)
-                & (fam_sums >= params.cause_min_contribution)
-                & (fam_sums >= params.cause_min_share * positive_total))
+    material = (
+        is_cause[None, :]
+        & eligible
+        & (fam_sums > 0)
+        & (fam_sums >= params.cause_min_contribution)
+        & (fam_sums >= params.cause_min_share * positive_total)
+    )
     rank_by = fam_sums
     if params.cause_relative_to == "peers":
         material &= vs_peers > 0
         rank_by = vs_peers
     cause_score = np.where(material, rank_by, -np.inf)
-    symptom_score = np.where((~is_cause[None, :] | ~eligible) & (fam_sums > 0), fam_sums,
-                             -np.inf)
+    symptom_score = np.where((~is_cause[None, :] | ~eligible) & (fam_sums > 0), fam_sums, -np.inf)
     has_cause = material.any(axis=1)
     pick = np.where(has_cause, np.argmax(cause_score, axis=1), np.argmax(symptom_score, axis=1))
     found = has_cause | np.isfinite(symptom_score).any(axis=1)
@@ -157,16 +185,22 @@ def cause_attribution(fam_names: Sequence[str], fam_sums: np.ndarray, peer: pl.S
     kind = np.where(has_cause, "cause", np.where(found, "symptom", None))
     contribution = np.where(found, fam_sums[rows, pick], np.nan)
     excess = np.where(found, vs_peers[rows, pick], np.nan)
-    return pl.DataFrame({
-        "top_cause_family": pl.Series(family.tolist(), dtype=pl.String),
-        "top_cause_kind": pl.Series(kind.tolist(), dtype=pl.String),
-        "top_cause_contribution": pl.Series(contribution, dtype=pl.Float64).fill_nan(None),
-        "top_cause_vs_peers": pl.Series(excess, dtype=pl.Float64).fill_nan(None),
-    })
+    return pl.DataFrame(
+        {
+            "top_cause_family": pl.Series(family.tolist(), dtype=pl.String),
+            "top_cause_kind": pl.Series(kind.tolist(), dtype=pl.String),
+            "top_cause_contribution": pl.Series(contribution, dtype=pl.Float64).fill_nan(None),
+            "top_cause_vs_peers": pl.Series(excess, dtype=pl.Float64).fill_nan(None),
+        }
+    )
 
 
-def family_top_feature(contrib: np.ndarray, feature_names: Sequence[str],
-                       families: Mapping[str, str], chosen: pl.Series) -> pl.DataFrame:
+def family_top_feature(
+    contrib: np.ndarray,
+    feature_names: Sequence[str],
+    families: Mapping[str, str],
+    chosen: pl.Series,
+) -> pl.DataFrame:
     """``_row, _f, contribution, rank, direction`` of each row's largest positive contribution
     among the features of its ``chosen`` family (rows with a null family or no positive feature in
     it are left out); ``direction`` is ``"cause"``. Same shape as `top_contributions`, so
@@ -180,9 +214,19 @@ def family_top_feature(contrib: np.ndarray, feature_names: Sequence[str],
     best = np.argmax(masked, axis=1)
     value = masked[np.arange(n), best]
     keep = np.isfinite(value) & (value > 0)
-    return pl.DataFrame({
-        "_row": np.flatnonzero(keep).astype(np.int64), "_f": best[keep].astype(np.int64),
-        "contribution": value[keep], "rank": np.ones(int(keep.sum()), dtype=np.int64),
-        "direction": np.full(int(keep.sum()), "cause"),
-    }, schema={"_row": pl.Int64, "_f": pl.Int64, "contribution": pl.Float64, "rank": pl.Int64,
-               "direction": pl.String})
+    return pl.DataFrame(
+        {
+            "_row": np.flatnonzero(keep).astype(np.int64),
+            "_f": best[keep].astype(np.int64),
+            "contribution": value[keep],
+            "rank": np.ones(int(keep.sum()), dtype=np.int64),
+            "direction": np.full(int(keep.sum()), "cause"),
+        },
+        schema={
+            "_row": pl.Int64,
+            "_f": pl.Int64,
+            "contribution": pl.Float64,
+            "rank": pl.Int64,
+            "direction": pl.String,
+        },
+    )

@@ -36,8 +36,9 @@ def _values(values: pl.Series | np.ndarray | Sequence[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def bin_proportions(values: pl.Series | np.ndarray | Sequence[float], edges: Sequence[float]
-                    ) -> np.ndarray:
+def bin_proportions(
+    values: pl.Series | np.ndarray | Sequence[float], edges: Sequence[float]
+) -> np.ndarray:
     """Share of ``values`` in each bin of ``edges`` (module contract), null bin last."""
     x = _values(values)
     inner = np.asarray(edges, dtype=np.float64)[1:-1]
@@ -50,8 +51,9 @@ def bin_proportions(values: pl.Series | np.ndarray | Sequence[float], edges: Seq
     return counts / total if total else counts
 
 
-def feature_distribution(values: pl.Series | np.ndarray | Sequence[float], bins: int = 10
-                         ) -> dict[str, list[float]]:
+def feature_distribution(
+    values: pl.Series | np.ndarray | Sequence[float], bins: int = 10
+) -> dict[str, list[float]]:
     """Training-time summary of one feature: quantile ``edges`` and bin ``proportions``."""
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
@@ -63,12 +65,12 @@ def feature_distribution(values: pl.Series | np.ndarray | Sequence[float], bins:
         edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1))).tolist()
         if len(edges) == 1:
             edges = edges * 2
-    return {"edges": [float(e) for e in edges],
-            "proportions": bin_proportions(x, edges).tolist()}
+    return {"edges": [float(e) for e in edges], "proportions": bin_proportions(x, edges).tolist()}
 
 
-def training_distributions(frame: pl.DataFrame, features: Sequence[str], bins: int = 10
-                           ) -> dict[str, dict[str, Any]]:
+def training_distributions(
+    frame: pl.DataFrame, features: Sequence[str], bins: int = 10
+) -> dict[str, dict[str, Any]]:
     """``feature_distribution`` of every feature of the training frame (for model metadata).
 
     With a ``cutoff`` column, each entry also holds ``trend_psi``: the PSI between the rows of
@@ -80,14 +82,17 @@ def training_distributions(frame: pl.DataFrame, features: Sequence[str], bins: i
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise ValueError(f"training frame lacks feature columns {missing[:5]}")
-    out: dict[str, dict[str, Any]] = {f: feature_distribution(frame.get_column(f), bins)
-                                      for f in features}
+    out: dict[str, dict[str, Any]] = {
+        f: feature_distribution(frame.get_column(f), bins) for f in features
+    }
     if "cutoff" in frame.columns and frame.get_column("cutoff").n_unique() > 1:
         first = frame.filter(pl.col("cutoff") == pl.col("cutoff").min())
         last = frame.filter(pl.col("cutoff") == pl.col("cutoff").max())
         for f, s in out.items():
-            s["trend_psi"] = psi(bin_proportions(first.get_column(f), s["edges"]),
-                                 bin_proportions(last.get_column(f), s["edges"]))
+            s["trend_psi"] = psi(
+                bin_proportions(first.get_column(f), s["edges"]),
+                bin_proportions(last.get_column(f), s["edges"]),
+            )
     return out
 
 
@@ -100,8 +105,9 @@ def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) ->
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def feature_psi(frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]],
-                warn: float = 0.2) -> pl.DataFrame:
+def feature_psi(
+    frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]], warn: float = 0.2
+) -> pl.DataFrame:
     """PSI of every feature in ``stats`` between training and ``frame`` (the WHOLE scoring frame).
 
     Returns ``feature, psi, grows_with_time, drifted``, most drifted first: ``grows_with_time``
@@ -115,19 +121,27 @@ def feature_psi(frame: pl.DataFrame, stats: Mapping[str, Mapping[str, Any]],
         if feature not in frame.columns:
             raise ValueError(f"drift: scoring frame lacks feature {feature!r} seen in training")
         if "edges" not in s or "proportions" not in s:
-            raise ValueError(f"drift: training stats of {feature!r} need 'edges' and "
-                             f"'proportions', got keys {sorted(s)}")
+            raise ValueError(
+                f"drift: training stats of {feature!r} need 'edges' and "
+                f"'proportions', got keys {sorted(s)}"
+            )
         actual = bin_proportions(frame.get_column(feature), s["edges"])
         expected = list(s["proportions"])
         if len(expected) == len(actual) - 1:  # stats saved without a null bin
             expected = [*expected, 0.0]
-        rows.append({"feature": feature, "psi": psi(expected, actual),
-                     "grows_with_time": float(s.get("trend_psi") or 0.0) > warn})
-    out = pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64,
-                                     "grows_with_time": pl.Boolean})
-    return (out.with_columns(((pl.col("psi") > warn) & ~pl.col("grows_with_time"))
-                             .alias("drifted"))
-            .sort(["psi", "feature"], descending=[True, False]))
+        rows.append(
+            {
+                "feature": feature,
+                "psi": psi(expected, actual),
+                "grows_with_time": float(s.get("trend_psi") or 0.0) > warn,
+            }
+        )
+    out = pl.DataFrame(
+        rows, schema={"feature": pl.String, "psi": pl.Float64, "grows_with_time": pl.Boolean}
+    )
+    return out.with_columns(
+        ((pl.col("psi") > warn) & ~pl.col("grows_with_time")).alias("drifted")
+    ).sort(["psi", "feature"], descending=[True, False])
 
 
 def log_drift(drift: pl.DataFrame, psi_warn: float) -> None:
@@ -135,8 +149,12 @@ def log_drift(drift: pl.DataFrame, psi_warn: float) -> None:
     feature that really drifted (``feature_psi``'s ``drifted``)."""
     trending = drift.filter(pl.col("grows_with_time") & (pl.col("psi") > psi_warn))
     if trending.height:
-        log.info("drift: %d features moved as they did within training (they grow with time): %s",
-                 trending.height, ", ".join(trending["feature"].to_list()[:8]))
+        log.info(
+            "drift: %d features moved as they did within training (they grow with time): %s",
+            trending.height,
+            ", ".join(trending["feature"].to_list()[:8]),
+        )
     for f, v in drift.filter(pl.col("drifted")).select("feature", "psi").iter_rows():
-        log.warning("drift: feature %s has PSI %.3f > score.psi_warn=%s against training",
-                    f, v, psi_warn)
+        log.warning(
+            "drift: feature %s has PSI %.3f > score.psi_warn=%s against training", f, v, psi_warn
+        )

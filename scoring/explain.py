@@ -33,8 +33,10 @@ BACKENDS = ("pred_contrib", "woodelf", "shap")
 
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
-        raise ConfigValueError(f"score.explainer={backend!r} is not a known explainer",
-                               hint=f"choose from {list(BACKENDS)}")
+        raise ConfigValueError(
+            f"score.explainer={backend!r} is not a known explainer",
+            hint=f"choose from {list(BACKENDS)}",
+        )
 
 
 def base_value(booster: lgb.Booster, n_features: int) -> float:
@@ -49,8 +51,9 @@ def has_categorical_splits(booster: lgb.Booster) -> bool:
     return bool((trees["decision_type"] == "==").any())
 
 
-def booster_contributions(booster: lgb.Booster, X: np.ndarray, backend: str = "pred_contrib"
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def booster_contributions(
+    booster: lgb.Booster, X: np.ndarray, backend: str = "pred_contrib"
+) -> tuple[np.ndarray, np.ndarray]:
     """TreeSHAP of ``booster`` on float64 matrix ``X``: ``(contrib[n, f], base[n])``."""
     _check_backend(backend)
     n, f = X.shape
@@ -70,7 +73,9 @@ def booster_contributions(booster: lgb.Booster, X: np.ndarray, backend: str = "p
 
     with warnings.catch_warnings():  # "output has changed to a list" notice for binary LightGBM
         warnings.simplefilter("ignore", UserWarning)
-        values = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent").shap_values(X)
+        values = shap.TreeExplainer(
+            booster, feature_perturbation="tree_path_dependent"
+        ).shap_values(X)
     values = values[1] if isinstance(values, list) else values
     return np.asarray(values, dtype=np.float64), base
 
@@ -81,8 +86,13 @@ def _chunks(n: int, chunk_rows: int) -> list[slice]:
     return [slice(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
 
 
-def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contrib",
-            chunk_rows: int = 200_000, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def explain(
+    model: RoutedModel,
+    frame: pl.DataFrame,
+    backend: str = "pred_contrib",
+    chunk_rows: int = 200_000,
+    n_jobs: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP of each row's serving model: ``(contrib[n, n_features], base[n])``.
 
     ``contrib`` columns follow ``model.feature_names``; ``contrib.sum(1) + base`` equals
@@ -130,8 +140,9 @@ def explain(model: RoutedModel, frame: pl.DataFrame, backend: str = "pred_contri
     return contrib, base
 
 
-def family_contributions(contrib: np.ndarray, feature_names: Sequence[str],
-                         families: Mapping[str, str]) -> tuple[list[str], np.ndarray]:
+def family_contributions(
+    contrib: np.ndarray, feature_names: Sequence[str], families: Mapping[str, str]
+) -> tuple[list[str], np.ndarray]:
     """Contributions summed per indicator family: ``(family names, sums[n, n_families])``.
 
     ``families`` maps feature -> family (catalogue); features without one count as ``other``.
@@ -156,14 +167,25 @@ def top_contributions(contrib: np.ndarray, k_risk: int, k_protective: int) -> pl
             continue
         order = np.argsort(-sign * contrib, axis=1, kind="stable")[:, :k]
         values = np.take_along_axis(contrib, order, axis=1)
-        frames.append(pl.DataFrame({
-            "_row": np.repeat(np.arange(n), k),
-            "_f": order.ravel(),
-            "contribution": values.ravel(),
-            "rank": np.tile(np.arange(1, k + 1), n),
-            "direction": np.full(n * k, direction),
-        }).filter(pl.col("contribution") * sign > 0))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "_row": np.repeat(np.arange(n), k),
+                    "_f": order.ravel(),
+                    "contribution": values.ravel(),
+                    "rank": np.tile(np.arange(1, k + 1), n),
+                    "direction": np.full(n * k, direction),
+                }
+            ).filter(pl.col("contribution") * sign > 0)
+        )
     if not frames:
-        return pl.DataFrame(schema={"_row": pl.Int64, "_f": pl.Int64, "contribution": pl.Float64,
-                                    "rank": pl.Int64, "direction": pl.String})
+        return pl.DataFrame(
+            schema={
+                "_row": pl.Int64,
+                "_f": pl.Int64,
+                "contribution": pl.Float64,
+                "rank": pl.Int64,
+                "direction": pl.String,
+            }
+        )
     return pl.concat(frames).with_columns(pl.col("_row", "_f", "rank").cast(pl.Int64))

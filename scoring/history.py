@@ -24,8 +24,9 @@ def parse_as_of(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError as err:
-        raise ConfigValueError(f"snapshot.as_of={value!r} is not an ISO date",
-                               hint="use snapshot.as_of=YYYY-MM-DD") from err
+        raise ConfigValueError(
+            f"snapshot.as_of={value!r} is not an ISO date", hint="use snapshot.as_of=YYYY-MM-DD"
+        ) from err
 
 
 def run_dir(out_root: Path, as_of: date) -> Path:
@@ -57,9 +58,14 @@ def previous_scores(out_root: Path, as_of: date) -> pl.DataFrame | None:
 def history_frame(out_root: Path, scores: pl.DataFrame) -> pl.DataFrame:
     """account_id, as_of, decay_risk of every earlier run plus this one, for the scored accounts."""
     as_of = scores["as_of"][0]
-    frames = [pl.read_parquet(p, columns=["account_id", "as_of", "decay_risk"])
-              for _, p in past_runs(out_root, as_of)]
+    frames = [
+        pl.read_parquet(p, columns=["account_id", "as_of", "decay_risk"])
+        for _, p in past_runs(out_root, as_of)
+    ]
     frames.append(scores.select("account_id", "as_of", "decay_risk"))
     ids = scores.select("account_id")
-    return (pl.concat([f.with_columns(pl.col("as_of").cast(pl.Date)) for f in frames])
-            .join(ids, on="account_id", how="semi").sort("account_id", "as_of"))
+    return (
+        pl.concat([f.with_columns(pl.col("as_of").cast(pl.Date)) for f in frames])
+        .join(ids, on="account_id", how="semi")
+        .sort("account_id", "as_of")
+    )

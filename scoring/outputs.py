@@ -21,9 +21,16 @@ from scoring.score import neutralise_formulas
 log = get_logger(__name__)
 
 
-def write_score_outputs(tmp: Path, frames: dict[str, pl.DataFrame], crm: pl.DataFrame,
-                        meta: dict[str, Any], *, csv_neutralise: bool = True,
-                        report: bool = True, profile: Path | None = None) -> None:
+def write_score_outputs(
+    tmp: Path,
+    frames: dict[str, pl.DataFrame],
+    crm: pl.DataFrame,
+    meta: dict[str, Any],
+    *,
+    csv_neutralise: bool = True,
+    report: bool = True,
+    profile: Path | None = None,
+) -> None:
     """Write ``frames`` as parquet, ``crm`` as scores.csv, ``meta`` as meta.json and (``report``)
     the CSM report with the data profile page beside it, all under ``tmp``."""
     for name, frame in frames.items():
@@ -35,7 +42,14 @@ def write_score_outputs(tmp: Path, frames: dict[str, pl.DataFrame], crm: pl.Data
     from report.render import render_report  # lazy: the report is optional
 
     with step("report", log):
-        render_report(tmp / "report", frames["scores"], frames["explanations"],
-                      frames["history"], frames["usage"], frames["milestones"], meta)
+        render_report(
+            tmp / "report",
+            frames["scores"],
+            frames["explanations"],
+            frames["history"],
+            frames["usage"],
+            frames["milestones"],
+            meta,
+        )
     if profile is not None and profile.exists():  # the data profile the model was built on
         shutil.copyfile(profile, tmp / "report" / "profile.html")

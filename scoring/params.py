@@ -43,15 +43,20 @@ class ScoreParams:
     @classmethod
     def from_cfg(cls, cfg: Any) -> ScoreParams:
         s = cfg.score
-        return cls(tier_mode=str(s.tier_mode),
-                   tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
-                   tier_shares={str(k): float(v) for k, v in s.tier_shares.items()},
-                   capacity=int(cfg.eval.capacity), top_drivers=int(s.top_drivers),
-                   top_protective=int(s.top_protective), chunk_rows=int(s.chunk_rows),
-                   explainer=str(s.explainer), n_jobs=int(s.n_jobs),
-                   cause_families=tuple(str(f) for f in s.cause_families),
-                   cause_min_contribution=float(s.cause_min_contribution),
-                   cause_min_share=float(s.cause_min_share),
-                   cause_relative_to=str(s.cause_relative_to),
-                   cause_loss_families=tuple(str(f) for f in s.cause_loss_families),
-                   never_days=float(cfg.features.never_days))
+        return cls(
+            tier_mode=str(s.tier_mode),
+            tier_thresholds={str(k): float(v) for k, v in s.tier_thresholds.items()},
+            tier_shares={str(k): float(v) for k, v in s.tier_shares.items()},
+            capacity=int(cfg.eval.capacity),
+            top_drivers=int(s.top_drivers),
+            top_protective=int(s.top_protective),
+            chunk_rows=int(s.chunk_rows),
+            explainer=str(s.explainer),
+            n_jobs=int(s.n_jobs),
+            cause_families=tuple(str(f) for f in s.cause_families),
+            cause_min_contribution=float(s.cause_min_contribution),
+            cause_min_share=float(s.cause_min_share),
+            cause_relative_to=str(s.cause_relative_to),
+            cause_loss_families=tuple(str(f) for f in s.cause_loss_families),
+            never_days=float(cfg.features.never_days),
+        )

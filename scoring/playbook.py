@@ -28,8 +28,9 @@ def validate_playbook(playbook: Mapping[str, Any]) -> None:
     rules = playbook.get("rules") or {}
     unknown = sorted(set(rules) - set(FAMILIES) - {"other"})
     if unknown:
-        raise ConfigValueError(f"playbook.rules has unknown families {unknown}",
-                               hint=f"use {list(FAMILIES)}")
+        raise ConfigValueError(
+            f"playbook.rules has unknown families {unknown}", hint=f"use {list(FAMILIES)}"
+        )
     if not playbook.get("default"):
         raise ConfigValueError("playbook.default (the step when no rule applies) is missing")
     for fam in FAMILIES:
@@ -39,19 +40,26 @@ def validate_playbook(playbook: Mapping[str, Any]) -> None:
                 raise ConfigValueError(f"playbook rule for {fam!r} has no action: {dict(rule)}")
             bad = sorted(set(rule.get("when") or {}) - {"milestones"})
             if bad:
-                raise ConfigValueError(f"playbook rule for {fam!r} has unknown conditions {bad}",
-                                       hint="supported: milestones (none | partly | all)")
+                raise ConfigValueError(
+                    f"playbook rule for {fam!r} has unknown conditions {bad}",
+                    hint="supported: milestones (none | partly | all)",
+                )
             state = (rule.get("when") or {}).get("milestones")
             if state is not None and state not in MILESTONE_STATES:
-                raise ConfigValueError(f"playbook rule for {fam!r}: milestones={state!r} is not "
-                                       f"one of {list(MILESTONE_STATES)}")
+                raise ConfigValueError(
+                    f"playbook rule for {fam!r}: milestones={state!r} is not "
+                    f"one of {list(MILESTONE_STATES)}"
+                )
         if not any(not r.get("when") for r in fam_rules):
-            raise ConfigValueError(f"playbook has no default rule for family {fam!r}",
-                                   hint="add a rule without `when` under playbook.rules." + fam)
+            raise ConfigValueError(
+                f"playbook has no default rule for family {fam!r}",
+                hint="add a rule without `when` under playbook.rules." + fam,
+            )
 
 
-def milestone_progress(features: pl.DataFrame, milestones: Sequence[Mapping[str, Any]],
-                       peer_segment: str | None) -> pl.DataFrame:
+def milestone_progress(
+    features: pl.DataFrame, milestones: Sequence[Mapping[str, Any]], peer_segment: str | None
+) -> pl.DataFrame:
     """Per row: ``milestones_reached``, ``milestones_total``, ``milestone_state`` (none | partly |
     all | null without milestone features), ``next_milestone`` (description of the first
     configured milestone not reached) and ``peer_share_next`` (share of ALL same-segment accounts
@@ -59,36 +67,59 @@ def milestone_progress(features: pl.DataFrame, milestones: Sequence[Mapping[str,
     ms = [m for m in milestones if f"{m['name']}_reached" in features.columns]
     peer = peer_column(features, peer_segment)
     if not ms:
-        return features.select("account_id").with_columns(
-            pl.lit(None, pl.Int64).alias("milestones_reached"), pl.lit(0, pl.Int64).alias("milestones_total"),
-            pl.lit(None, pl.String).alias("milestone_state"), pl.lit(None, pl.String).alias("next_milestone"),
-            pl.lit(None, pl.Float64).alias("peer_share_next")).drop("account_id")
+        return (
+            features.select("account_id")
+            .with_columns(
+                pl.lit(None, pl.Int64).alias("milestones_reached"),
+                pl.lit(0, pl.Int64).alias("milestones_total"),
+                pl.lit(None, pl.String).alias("milestone_state"),
+                pl.lit(None, pl.String).alias("next_milestone"),
+                pl.lit(None, pl.Float64).alias("peer_share_next"),
+            )
+            .drop("account_id")
+        )
     reached = [pl.col(f"{m['name']}_reached").fill_null(0) >= 1 for m in ms]
     n_reached = pl.sum_horizontal([r.cast(pl.Int64) for r in reached])
     total = len(ms)
     desc = [str(m.get("description") or m["name"]) for m in ms]
     next_ms = pl.coalesce([pl.when(~r).then(pl.lit(d)) for r, d in zip(reached, desc, strict=True)])
-    share = [(pl.col(f"{m['name']}_reached").fill_null(0) >= 1).cast(pl.Float64).mean().over(peer)
-             for m in ms]
+    share = [
+        (pl.col(f"{m['name']}_reached").fill_null(0) >= 1).cast(pl.Float64).mean().over(peer)
+        for m in ms
+    ]
     peer_share = pl.coalesce([pl.when(~r).then(s) for r, s in zip(reached, share, strict=True)])
-    state = (pl.when(n_reached == 0).then(pl.lit("none"))
-             .when(n_reached == total).then(pl.lit("all")).otherwise(pl.lit("partly")))
-    return features.select(n_reached.alias("milestones_reached"),
-                           pl.lit(total, pl.Int64).alias("milestones_total"),
-                           state.alias("milestone_state"), next_ms.alias("next_milestone"),
-                           peer_share.alias("peer_share_next"))
+    state = (
+        pl.when(n_reached == 0)
+        .then(pl.lit("none"))
+        .when(n_reached == total)
+        .then(pl.lit("all"))
+        .otherwise(pl.lit("partly"))
+    )
+    return features.select(
+        n_reached.alias("milestones_reached"),
+        pl.lit(total, pl.Int64).alias("milestones_total"),
+        state.alias("milestone_state"),
+        next_ms.alias("next_milestone"),
+        peer_share.alias("peer_share_next"),
+    )
 
 
 def _progress_words(reached: pl.Expr, total: pl.Expr) -> pl.Expr:
     frac = reached.cast(pl.Float64) / total.cast(pl.Float64)
-    return (pl.when(frac >= 2 / 3).then(pl.lit("almost at"))
-            .when(frac >= 0.5).then(pl.lit("halfway to"))
-            .when(frac > 0).then(pl.lit("on your way to"))
-            .otherwise(pl.lit("at the start of the path to")))
+    return (
+        pl.when(frac >= 2 / 3)
+        .then(pl.lit("almost at"))
+        .when(frac >= 0.5)
+        .then(pl.lit("halfway to"))
+        .when(frac > 0)
+        .then(pl.lit("on your way to"))
+        .otherwise(pl.lit("at the start of the path to"))
+    )
 
 
-def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any],
-                     entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.Series:
+def next_best_action(
+    context: pl.DataFrame, playbook: Mapping[str, Any], entity: tuple[str, str] = DEFAULT_ENTITY
+) -> pl.Series:
     """The suggested step per row of ``context`` (columns: top_family, milestone_state,
     milestones_reached, milestones_total, next_milestone, peer_share_next, segment, driver).
 
@@ -108,8 +139,18 @@ def next_best_action(context: pl.DataFrame, playbook: Mapping[str, Any],
         pl.col("segment").fill_null("your segment"),
         pl.col("driver").fill_null("no single driver stands out"),
     )
-    schema = {c: pl.String for c in ("next_milestone", "progress", "milestones_reached",
-                                     "milestones_total", "peer_share_next", "segment", "driver")}
+    schema = {
+        c: pl.String
+        for c in (
+            "next_milestone",
+            "progress",
+            "milestones_reached",
+            "milestones_total",
+            "peer_share_next",
+            "segment",
+            "driver",
+        )
+    }
     chain = None
     for fam, rules in (playbook.get("rules") or {}).items():
         for rule in rules or []:

@@ -66,27 +66,41 @@ def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
     """
     th = params.tier_thresholds
     if set(th) != {"high", "medium"}:
-        raise ConfigValueError(f"score.tier_thresholds needs exactly keys high and medium, got {sorted(th)}")
+        raise ConfigValueError(
+            f"score.tier_thresholds needs exactly keys high and medium, got {sorted(th)}"
+        )
     if not 0.0 <= th["medium"] <= th["high"] <= 1.0:
-        raise ConfigValueError(f"score.tier_thresholds must satisfy 0 <= medium <= high <= 1, got {th}")
-    ranked = (scores.with_row_index("_i")
-              .sort(["decay_risk", "account_id"], descending=[True, False])
-              .with_row_index("rank", offset=1)
-              .sort("_i").drop("_i")
-              .with_columns(pl.col("rank").cast(pl.Int64)))
+        raise ConfigValueError(
+            f"score.tier_thresholds must satisfy 0 <= medium <= high <= 1, got {th}"
+        )
+    ranked = (
+        scores.with_row_index("_i")
+        .sort(["decay_risk", "account_id"], descending=[True, False])
+        .with_row_index("rank", offset=1)
+        .sort("_i")
+        .drop("_i")
+        .with_columns(pl.col("rank").cast(pl.Int64))
+    )
     risk = pl.col("decay_risk")
     lower = pl.when(risk >= th["medium"]).then(pl.lit("medium")).otherwise(pl.lit("low"))
     if params.tier_mode == "relative":
         sh = params.tier_shares
         if set(sh) != {"high", "medium"} or not 0.0 <= sh["high"] <= sh["medium"] <= 1.0:
-            raise ConfigValueError(f"score.tier_shares needs keys high and medium with "
-                                   f"0 <= high <= medium <= 1, got {dict(sh)}")
+            raise ConfigValueError(
+                f"score.tier_shares needs keys high and medium with "
+                f"0 <= high <= medium <= 1, got {dict(sh)}"
+            )
         n = scores.height
         n_high = max(1, min(int(params.capacity), math.ceil(sh["high"] * n))) if n else 0
         n_medium = max(n_high, math.ceil(sh["medium"] * n))
         rank = pl.col("rank")
-        tier = (pl.when(rank <= n_high).then(pl.lit("high"))
-                .when(rank <= n_medium).then(pl.lit("medium")).otherwise(pl.lit("low")))
+        tier = (
+            pl.when(rank <= n_high)
+            .then(pl.lit("high"))
+            .when(rank <= n_medium)
+            .then(pl.lit("medium"))
+            .otherwise(pl.lit("low"))
+        )
     elif params.tier_mode == "threshold":
         tier = pl.when(risk >= th["high"]).then(pl.lit("high")).otherwise(lower)
     elif params.tier_mode == "capacity":
@@ -94,12 +108,15 @@ def rank_and_tier(scores: pl.DataFrame, params: ScoreParams) -> pl.DataFrame:
             raise ConfigValueError(f"eval.capacity must be >= 0, got {params.capacity}")
         tier = pl.when(pl.col("rank") <= params.capacity).then(pl.lit("high")).otherwise(lower)
     else:
-        raise ConfigValueError(f"score.tier_mode={params.tier_mode!r} is not known",
-                               hint="use relative, threshold or capacity")
+        raise ConfigValueError(
+            f"score.tier_mode={params.tier_mode!r} is not known",
+            hint="use relative, threshold or capacity",
+        )
     cols = [c for c in ranked.columns if c not in ("rank", "risk_tier")]
     at = cols.index("decay_risk") + 1
     return ranked.with_columns(tier.alias("risk_tier")).select(
-        *cols[:at], "risk_tier", "rank", *cols[at:])
+        *cols[:at], "risk_tier", "rank", *cols[at:]
+    )
 
 
 def tier_cuts(scores: pl.DataFrame, params: ScoreParams) -> dict[str, float]:
@@ -120,39 +137,26 @@ def with_change(scores: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataF
     if previous is None or previous.height == 0:
         prev = pl.DataFrame(schema={"account_id": pl.String, "previous_risk": pl.Float64})
     else:
-        prev = previous.select("account_id", pl.col("decay_risk").cast(pl.Float64).alias("previous_risk"))
+        prev = previous.select(
+            "account_id", pl.col("decay_risk").cast(pl.Float64).alias("previous_risk")
+        )
     out = scores.drop("previous_risk", "risk_change", strict=False).join(
-        prev, on="account_id", how="left", maintain_order="left")
+        prev, on="account_id", how="left", maintain_order="left"
+    )
     return out.with_columns((pl.col("decay_risk") - pl.col("previous_risk")).alias("risk_change"))
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
-                      model: RoutedModel, catalogue: Mapping[str, Mapping[str, str]],
-                      peers: pl.DataFrame, peer_segment: str | None,
-                      never_days: float | None = None,
-                      entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.DataFrame:
+def explanation_frame(
+    tops: pl.DataFrame,
+    features: pl.DataFrame,
+    X: np.ndarray,
+    model: RoutedModel,
+    catalogue: Mapping[str, Mapping[str, str]],
+    peers: pl.DataFrame,
+    peer_segment: str | None,
+    never_days: float | None = None,
+    entity: tuple[str, str] = DEFAULT_ENTITY,
+) -> pl.DataFrame:
     """Add account_id, feature, family, value, peer_median and the rendered sentence to ``tops``.
 
     ``never_days`` is ``features.never_days`` (see `template_expr`: "never happened" wording);
@@ -164,72 +168,103 @@ def explanation_frame(tops: pl.DataFrame, features: pl.DataFrame, X: np.ndarray,
     keep = numeric_f[tops["_f"].to_numpy()] if tops.height else np.empty(0, dtype=bool)
     value = np.where(keep, value, np.nan)
     rows = features.select(pl.col("account_id"), peer_column(features, peer_segment).alias("_peer"))
-    out = (tops.with_columns(
-        pl.Series("feature", np.asarray(names, dtype=object)[tops["_f"].to_numpy()].tolist()
-                  if tops.height else [], dtype=pl.String),
-        pl.Series("value", value, dtype=pl.Float64).fill_nan(None))
-        .join(rows.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64)),
-              on="_row", how="left")
-        .join(peers, on=["_peer", "feature"], how="left"))
+    out = (
+        tops.with_columns(
+            pl.Series(
+                "feature",
+                np.asarray(names, dtype=object)[tops["_f"].to_numpy()].tolist()
+                if tops.height
+                else [],
+                dtype=pl.String,
+            ),
+            pl.Series("value", value, dtype=pl.Float64).fill_nan(None),
+        )
+        .join(
+            rows.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64)),
+            on="_row",
+            how="left",
+        )
+        .join(peers, on=["_peer", "feature"], how="left")
+    )
     units = {f: str(e.get("unit", "")) for f, e in catalogue.items()}
     families = {f: str(catalogue[f]["family"]) if f in catalogue else "other" for f in names}
-    out = out.with_columns(pl.col("feature").replace_strict(families, default="other",
-                                                            return_dtype=pl.String).alias("family"))
+    out = out.with_columns(
+        pl.col("feature")
+        .replace_strict(families, default="other", return_dtype=pl.String)
+        .alias("family")
+    )
     parts = []
     for (feature,), part in out.partition_by("feature", as_dict=True, maintain_order=True).items():
         entry = catalogue.get(feature)
         template = str(entry["sentence"]) if entry else f"{humanise(feature)}: {{{feature}}}."
         texts = template + str((entry or {}).get("sentence_never") or "")
-        refs = [r for r in PLACEHOLDER.findall(texts)
-                if r not in ("value", "peer") and r in features.columns]
+        refs = [
+            r
+            for r in PLACEHOLDER.findall(texts)
+            if r not in ("value", "peer") and r in features.columns
+        ]
         if refs:
-            part = part.join(features.select("account_id", *sorted(set(refs))),
-                             on="account_id", how="left")
+            part = part.join(
+                features.select("account_id", *sorted(set(refs))), on="account_id", how="left"
+            )
         schema = dict(part.schema)
-        part = part.with_columns(template_expr(template, feature, units, schema, never_days,
-                                               entry, entity).alias("sentence"))
-        parts.append(part.select("_row", "account_id", "feature", "family", "value", "peer_median",
-                                 "contribution", "rank", "direction", "sentence"))
+        part = part.with_columns(
+            template_expr(template, feature, units, schema, never_days, entry, entity).alias(
+                "sentence"
+            )
+        )
+        parts.append(
+            part.select(
+                "_row",
+                "account_id",
+                "feature",
+                "family",
+                "value",
+                "peer_median",
+                "contribution",
+                "rank",
+                "direction",
+                "sentence",
+            )
+        )
     if not parts:
-        return pl.DataFrame(schema={"_row": pl.Int64, "account_id": pl.String, "feature": pl.String,
-                                    "family": pl.String, "value": pl.Float64,
-                                    "peer_median": pl.Float64, "contribution": pl.Float64,
-                                    "rank": pl.Int64, "direction": pl.String, "sentence": pl.String})
-    return (pl.concat(parts).sort(["_row", "direction", "rank"], descending=[False, True, False]))
+        return pl.DataFrame(
+            schema={
+                "_row": pl.Int64,
+                "account_id": pl.String,
+                "feature": pl.String,
+                "family": pl.String,
+                "value": pl.Float64,
+                "peer_median": pl.Float64,
+                "contribution": pl.Float64,
+                "rank": pl.Int64,
+                "direction": pl.String,
+                "sentence": pl.String,
+            }
+        )
+    return pl.concat(parts).sort(["_row", "direction", "rank"], descending=[False, True, False])
 
 
-def driver_columns(explanations: pl.DataFrame, n: int, k_risk: int, k_protective: int
-                   ) -> pl.DataFrame:
+def driver_columns(
+    explanations: pl.DataFrame, n: int, k_risk: int, k_protective: int
+) -> pl.DataFrame:
     """Wide ``_row, driver_1, driver_1_text, driver_1_family, ..., protective_1, protective_1_text``."""
     out = pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
-    for direction, prefix, k, with_family in (("risk", "driver", k_risk, True),
-                                              ("protective", "protective", k_protective, False)):
+    for direction, prefix, k, with_family in (
+        ("risk", "driver", k_risk, True),
+        ("protective", "protective", k_protective, False),
+    ):
         for r in range(1, k + 1):
-            sel = [pl.col("_row"), pl.col("feature").alias(f"{prefix}_{r}"),
-                   pl.col("sentence").alias(f"{prefix}_{r}_text")]
+            sel = [
+                pl.col("_row"),
+                pl.col("feature").alias(f"{prefix}_{r}"),
+                pl.col("sentence").alias(f"{prefix}_{r}_text"),
+            ]
             if with_family:
                 sel.append(pl.col("family").alias(f"{prefix}_{r}_family"))
             part = explanations.filter((pl.col("direction") == direction) & (pl.col("rank") == r))
             out = out.join(part.select(sel), on="_row", how="left", maintain_order="left")
     return out
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # -- the whole scoring step ------------------------------------------------------------------
@@ -241,13 +276,22 @@ def _predict_proba(model: RoutedModel, features: pl.DataFrame, chunk_rows: int) 
     return out
 
 
-def score_accounts(model: RoutedModel, features: pl.DataFrame,
-                   catalogue: Mapping[str, Mapping[str, str]], params: ScoreParams,
-                   playbook: Mapping[str, Any], *, as_of: date, segments: Sequence[str] = (),
-                   milestones: Sequence[Mapping[str, Any]] = (), peer_segment: str | None = None,
-                   model_version: str = "", model_uri: str = "",
-                   previous: pl.DataFrame | None = None,
-                   entity: tuple[str, str] = DEFAULT_ENTITY) -> ScoreResult:
+def score_accounts(
+    model: RoutedModel,
+    features: pl.DataFrame,
+    catalogue: Mapping[str, Mapping[str, str]],
+    params: ScoreParams,
+    playbook: Mapping[str, Any],
+    *,
+    as_of: date,
+    segments: Sequence[str] = (),
+    milestones: Sequence[Mapping[str, Any]] = (),
+    peer_segment: str | None = None,
+    model_version: str = "",
+    model_uri: str = "",
+    previous: pl.DataFrame | None = None,
+    entity: tuple[str, str] = DEFAULT_ENTITY,
+) -> ScoreResult:
     """Score and explain every row of ``features`` (one cutoff, whole population).
 
     ``catalogue`` maps feature -> {family, unit, sentence, ...}; ``previous`` is the previous
@@ -258,8 +302,10 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
         raise ValueError("score_accounts: empty feature frame")
     dup = features.filter(pl.col("account_id").is_duplicated())
     if dup.height:
-        raise ValueError(f"score_accounts: account_id {dup['account_id'][0]!r} appears more than "
-                         "once; pass the features of ONE cutoff")
+        raise ValueError(
+            f"score_accounts: account_id {dup['account_id'][0]!r} appears more than "
+            "once; pass the features of ONE cutoff"
+        )
     validate_playbook(playbook)
     validate_cause_params(params)
     n = features.height
@@ -269,28 +315,56 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
     flags = [f for f, e in catalogue.items() if str(e.get("unit", "")) == "flag"]
     peers = peer_medians(features, model.feature_names, peer_segment, flags)
     tops = top_contributions(contrib, params.top_drivers, params.top_protective)
-    expl = explanation_frame(tops, features, X, model, catalogue, peers, peer_segment,
-                             params.never_days, entity)
+    expl = explanation_frame(
+        tops, features, X, model, catalogue, peers, peer_segment, params.never_days, entity
+    )
     fam_map = {f: str(e["family"]) for f, e in catalogue.items()}
     fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
     top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
     top_fam = np.where(fam_sums.max(axis=1) > 0, top_fam, None)
-    eligible = prior_mask(features, model.feature_names, fam_map, params.cause_loss_families,
-                          fam_names)
-    cause = cause_attribution(fam_names, fam_sums,
-                              features.with_columns(peer_column(features, peer_segment).alias("_peer"))["_peer"],
-                              params, eligible)
+    eligible = prior_mask(
+        features, model.feature_names, fam_map, params.cause_loss_families, fam_names
+    )
+    cause = cause_attribution(
+        fam_names,
+        fam_sums,
+        features.with_columns(peer_column(features, peer_segment).alias("_peer"))["_peer"],
+        params,
+        eligible,
+    )
     cause_expl = explanation_frame(
         family_top_feature(contrib, model.feature_names, fam_map, cause["top_cause_family"]),
-        features, X, model, catalogue, peers, peer_segment, params.never_days, entity)
-    cause = pl.concat([cause, pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
-                       .join(cause_expl.select("_row", pl.col("feature").alias("top_cause_driver"),
-                                               pl.col("sentence").alias("top_cause_driver_text")),
-                             on="_row", how="left", maintain_order="left").drop("_row")],
-                      how="horizontal")
+        features,
+        X,
+        model,
+        catalogue,
+        peers,
+        peer_segment,
+        params.never_days,
+        entity,
+    )
+    cause = pl.concat(
+        [
+            cause,
+            pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+            .join(
+                cause_expl.select(
+                    "_row",
+                    pl.col("feature").alias("top_cause_driver"),
+                    pl.col("sentence").alias("top_cause_driver_text"),
+                ),
+                on="_row",
+                how="left",
+                maintain_order="left",
+            )
+            .drop("_row"),
+        ],
+        how="horizontal",
+    )
     segs = [s for s in segments if s in features.columns]
     scores = features.select(
-        "account_id", pl.lit(as_of, pl.Date).alias("as_of"),
+        "account_id",
+        pl.lit(as_of, pl.Date).alias("as_of"),
         *[pl.col(s).cast(pl.String) for s in segs],
     ).with_columns(
         pl.Series("decay_risk", risk, dtype=pl.Float64),
@@ -307,23 +381,37 @@ def score_accounts(model: RoutedModel, features: pl.DataFrame,
     wide = driver_columns(expl, n, params.top_drivers, params.top_protective)
     # The playbook acts on the cause (top_cause_family), and {driver} quotes the cause's own
     # driver sentence (else the top risk driver's).
-    first_driver = (wide["driver_1_text"] if params.top_drivers >= 1
-                    else pl.Series("driver_1_text", [None] * n, dtype=pl.String))
-    context = pl.concat([
-        scores.select(pl.col("top_cause_family").alias("top_family"),
-                      (peer_column(features, peer_segment) if peer_segment in scores.columns
-                       else pl.lit(None, pl.String)).alias("segment"),
-                      pl.coalesce(pl.col("top_cause_driver_text"), pl.lit(first_driver))
-                      .alias("driver")),
-        milestone_progress(features, milestones, peer_segment),
-    ], how="horizontal")
+    first_driver = (
+        wide["driver_1_text"]
+        if params.top_drivers >= 1
+        else pl.Series("driver_1_text", [None] * n, dtype=pl.String)
+    )
+    context = pl.concat(
+        [
+            scores.select(
+                pl.col("top_cause_family").alias("top_family"),
+                (
+                    peer_column(features, peer_segment)
+                    if peer_segment in scores.columns
+                    else pl.lit(None, pl.String)
+                ).alias("segment"),
+                pl.coalesce(pl.col("top_cause_driver_text"), pl.lit(first_driver)).alias("driver"),
+            ),
+            milestone_progress(features, milestones, peer_segment),
+        ],
+        how="horizontal",
+    )
     scores = pl.concat([scores, wide.drop("_row")], how="horizontal").with_columns(
-        next_best_action(context, playbook, entity))
-    families = pl.DataFrame({
-        "account_id": np.repeat(features["account_id"].to_numpy(), len(fam_names)),
-        "family": np.tile(np.asarray(fam_names, dtype=object), n),
-        "contribution": fam_sums.ravel(),
-    }, schema={"account_id": pl.String, "family": pl.String, "contribution": pl.Float64})
+        next_best_action(context, playbook, entity)
+    )
+    families = pl.DataFrame(
+        {
+            "account_id": np.repeat(features["account_id"].to_numpy(), len(fam_names)),
+            "family": np.tile(np.asarray(fam_names, dtype=object), n),
+            "contribution": fam_sums.ravel(),
+        },
+        schema={"account_id": pl.String, "family": pl.String, "contribution": pl.Float64},
+    )
     return ScoreResult(scores=scores, explanations=expl.drop("_row"), families=families)
 
 
@@ -341,16 +429,32 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     if not text:
         return frame
     starts = "|".join(re.escape(c) for c in FORMULA_START)
-    return frame.with_columns([
-        pl.when(pl.col(c).str.contains(f"^(?:{starts})"))
-        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text])
+    return frame.with_columns(
+        [
+            pl.when(pl.col(c).str.contains(f"^(?:{starts})"))
+            .then(pl.lit("'") + pl.col(c))
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in text
+        ]
+    )
 
 
-def crm_table(scores: pl.DataFrame, segments: Sequence[str], k_risk: int, k_protective: int
-              ) -> pl.DataFrame:
+def crm_table(
+    scores: pl.DataFrame, segments: Sequence[str], k_risk: int, k_protective: int
+) -> pl.DataFrame:
     """The flat CRM export: one row per account, stable column order, no nested types."""
-    cols = ["account_id", "as_of", *[s for s in segments if s in scores.columns], "decay_risk",
-            "risk_tier", "rank", "previous_risk", "risk_change", "model_version"]
+    cols = [
+        "account_id",
+        "as_of",
+        *[s for s in segments if s in scores.columns],
+        "decay_risk",
+        "risk_tier",
+        "rank",
+        "previous_risk",
+        "risk_change",
+        "model_version",
+    ]
     for r in range(1, k_risk + 1):
         cols += [f"driver_{r}", f"driver_{r}_text", f"driver_{r}_family"]
     for r in range(1, k_protective + 1):
@@ -379,4 +483,5 @@ def check_model_columns(feature_names: Sequence[str], features: pl.DataFrame) ->
         raise DataValidationError(
             f"the features built at this cutoff lack model input columns {missing[:5]} "
             f"({len(missing)} missing)",
-            hint="the data or feature config changed since training: run decay-train again")
+            hint="the data or feature config changed since training: run decay-train again",
+        )

@@ -43,8 +43,12 @@ def fill_entity(text: str, entity: tuple[str, str] = DEFAULT_ENTITY) -> str:
     """``text`` with ``{entity}`` / ``{entities}`` (and capitalised ``{Entity}`` / ``{Entities}``)
     replaced by the ``(singular, plural)`` noun; other placeholders are left as written."""
     one, many = entity
-    for key, word in (("entity", one), ("entities", many), ("Entity", one[:1].upper() + one[1:]),
-                      ("Entities", many[:1].upper() + many[1:])):
+    for key, word in (
+        ("entity", one),
+        ("entities", many),
+        ("Entity", one[:1].upper() + one[1:]),
+        ("Entities", many[:1].upper() + many[1:]),
+    ):
         text = text.replace("{" + key + "}", word)
     return text
 
@@ -55,16 +59,16 @@ def _int_str(x: pl.Expr) -> pl.Expr:
 
 
 def days_word(number_text: pl.Expr) -> pl.Expr:
-    """" day" when the rendered number is exactly 1 (or -1), else " days".
+    """ " day" when the rendered number is exactly 1 (or -1), else " days".
 
     Works on the *formatted* text so it agrees with what the CSM reads ("1" but not "1.5",
     "11" or "never"); used for every placeholder followed by "days", whatever its unit."""
-    return (pl.when(number_text.is_in(["1", "-1"])).then(pl.lit(" day"))
-            .otherwise(pl.lit(" days")))
+    return pl.when(number_text.is_in(["1", "-1"])).then(pl.lit(" day")).otherwise(pl.lit(" days"))
 
 
-def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | None = None
-                  ) -> pl.Expr:
+def format_number(
+    x: pl.Expr, unit: str, follows: str = "", never_days: float | None = None
+) -> pl.Expr:
     """A number as a CSM reads it; ``follows`` is the template text right after the placeholder.
 
     days -> "12 days", "1 day" (just "12" when the template already says "days": `_render` then
@@ -78,19 +82,28 @@ def format_number(x: pl.Expr, unit: str, follows: str = "", never_days: float | 
     nxt = follows.lstrip().lower()
     plain = pl.when(x == x.round(0)).then(_int_str(x)).otherwise(x.round(1).cast(pl.String))
     if unit == "days":
-        text = (_int_str(x) if nxt.startswith("day")
-                else pl.concat_str([_int_str(x), days_word(_int_str(x))]))
+        text = (
+            _int_str(x)
+            if nxt.startswith("day")
+            else pl.concat_str([_int_str(x), days_word(_int_str(x))])
+        )
     elif unit in ("share", "share (0..1)") or (unit == "ratio" and not nxt.startswith("times")):
         text = pl.concat_str([_int_str(x * 100), pl.lit("%")])
     elif unit == "ratio":
         text = x.round(2).cast(pl.String)
     elif unit.startswith("percentile"):
         n = (x * 100).round(0).cast(pl.Int64)
-        suffix = (pl.when((n % 100).is_between(11, 13)).then(pl.lit("th"))
-                  .when(n % 10 == 1).then(pl.lit("st"))
-                  .when(n % 10 == 2).then(pl.lit("nd"))
-                  .when(n % 10 == 3).then(pl.lit("rd"))
-                  .otherwise(pl.lit("th")))
+        suffix = (
+            pl.when((n % 100).is_between(11, 13))
+            .then(pl.lit("th"))
+            .when(n % 10 == 1)
+            .then(pl.lit("st"))
+            .when(n % 10 == 2)
+            .then(pl.lit("nd"))
+            .when(n % 10 == 3)
+            .then(pl.lit("rd"))
+            .otherwise(pl.lit("th"))
+        )
         text = pl.concat_str([n.cast(pl.String), suffix])
     else:
         text = plain
@@ -119,13 +132,18 @@ def peer_never_template(template: str, phrase: str) -> str | None:
         return None
     ends = [i for i in (template.find(".", at), template.find(";", at)) if i >= 0]
     end = min(ends) if ends else len(template)
-    return f"{template[:start + 1]} {phrase}{template[end:]}"
+    return f"{template[: start + 1]} {phrase}{template[end:]}"
 
 
-def template_expr(template: str, feature: str, units: Mapping[str, str],
-                  schema: Mapping[str, pl.DataType], never_days: float | None = None,
-                  entry: Mapping[str, Any] | None = None,
-                  entity: tuple[str, str] = DEFAULT_ENTITY) -> pl.Expr:
+def template_expr(
+    template: str,
+    feature: str,
+    units: Mapping[str, str],
+    schema: Mapping[str, pl.DataType],
+    never_days: float | None = None,
+    entry: Mapping[str, Any] | None = None,
+    entity: tuple[str, str] = DEFAULT_ENTITY,
+) -> pl.Expr:
     """Polars expression rendering ``template`` on each row of an explanation frame.
 
     ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
@@ -146,11 +164,15 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
     if entry.get("sentence_negative"):  # a signed value reads as words on either side of 0
         rest = {k: v for k, v in entry.items() if k != "sentence_negative"}
         neg = str(entry["sentence_negative"])
-        return (pl.when(pl.col("value") < 0)
-                .then(template_expr(neg, feature, units, schema, never_days,
-                                    {**rest, "sentence_never": ""}, entity))
-                .otherwise(template_expr(template, feature, units, schema, never_days, rest,
-                                         entity)))
+        return (
+            pl.when(pl.col("value") < 0)
+            .then(
+                template_expr(
+                    neg, feature, units, schema, never_days, {**rest, "sentence_never": ""}, entity
+                )
+            )
+            .otherwise(template_expr(template, feature, units, schema, never_days, rest, entity))
+        )
     template = fill_entity(template, entity)
     unit = units.get(feature, "").strip().lower()
     if never_days is None or unit != "days":
@@ -162,18 +184,29 @@ def template_expr(template: str, feature: str, units: Mapping[str, str],
         plain = _render(tpl, feature, units, schema, never_days)
         if alt is None:
             return plain
-        return (pl.when(is_never(pl.col("peer_median"), unit, never_days))
-                .then(_render(alt, feature, units, schema, never_days)).otherwise(plain))
+        return (
+            pl.when(is_never(pl.col("peer_median"), unit, never_days))
+            .then(_render(alt, feature, units, schema, never_days))
+            .otherwise(plain)
+        )
 
     expr = with_peer(template)
     if entry.get("sentence_never"):
-        expr = (pl.when(is_never(pl.col("value"), unit, never_days))
-                .then(with_peer(fill_entity(str(entry["sentence_never"]), entity))).otherwise(expr))
+        expr = (
+            pl.when(is_never(pl.col("value"), unit, never_days))
+            .then(with_peer(fill_entity(str(entry["sentence_never"]), entity)))
+            .otherwise(expr)
+        )
     return expr
 
 
-def _render(template: str, feature: str, units: Mapping[str, str],
-            schema: Mapping[str, pl.DataType], never_days: float | None) -> pl.Expr:
+def _render(
+    template: str,
+    feature: str,
+    units: Mapping[str, str],
+    schema: Mapping[str, pl.DataType],
+    never_days: float | None,
+) -> pl.Expr:
     """One template as a concatenation of literal text and formatted columns."""
     parts: list[pl.Expr] = []
     pos = 0
@@ -183,8 +216,8 @@ def _render(template: str, feature: str, units: Mapping[str, str],
     for m in PLACEHOLDER.finditer(template):
         if m.start() < pos:  # inside a "days" word consumed below (cannot hold a placeholder)
             continue
-        parts.append(pl.lit(template[pos:m.start()]))
-        name, follows = m.group(1), template[m.end():]
+        parts.append(pl.lit(template[pos : m.start()]))
+        name, follows = m.group(1), template[m.end() :]
         text: pl.Expr | None = None
         if name == "value":
             text = format_number(pl.col("value"), unit, follows, never_days)
@@ -192,14 +225,16 @@ def _render(template: str, feature: str, units: Mapping[str, str],
             text = format_number(pl.col("value").abs(), unit, follows, never_days)
         elif name == "peer":
             peer_unit = "share" if unit == "flag" else unit
-            text = format_number(pl.col("peer_median"), peer_unit,
-                                 " times" if times else follows, never_days)
+            text = format_number(
+                pl.col("peer_median"), peer_unit, " times" if times else follows, never_days
+            )
         elif name in schema and schema[name] == pl.String:
             # Category values ("financial_services") read as words, like the catalogue's texts.
             parts.append(pl.col(name).fill_null("n/a").str.replace_all("_", " ", literal=True))
         elif name in schema:
-            text = format_number(pl.col(name).cast(pl.Float64), units.get(name, ""), follows,
-                                 never_days)
+            text = format_number(
+                pl.col(name).cast(pl.Float64), units.get(name, ""), follows, never_days
+            )
         else:
             parts.append(pl.lit(m.group(0)))
         pos = m.end()
@@ -219,8 +254,9 @@ def humanise(name: str) -> str:
     return name.replace("_", " ").strip().capitalize()
 
 
-def with_never_texts(catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: Mapping[str, Any],
-                     fcfg: Any) -> dict[str, dict[str, str]]:
+def with_never_texts(
+    catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: Mapping[str, Any], fcfg: Any
+) -> dict[str, dict[str, str]]:
     """``catalogue`` plus the optional `NEVER_KEYS` texts of ``catalogue_cfg`` (the patterns of
     conf/catalogue), expanded for the same concrete features.
 
@@ -230,8 +266,11 @@ def with_never_texts(catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: 
 
     out = {f: dict(e) for f, e in catalogue.items()}
     for key in NEVER_KEYS:
-        patterns = {p: {**dict(raw), "sentence": raw[key]} for p, raw in catalogue_cfg.items()
-                    if raw.get(key)}
+        patterns = {
+            p: {**dict(raw), "sentence": raw[key]}
+            for p, raw in catalogue_cfg.items()
+            if raw.get(key)
+        }
         if not patterns:
             continue
         for f, e in expand_patterns(patterns, fcfg).items():
@@ -243,4 +282,6 @@ def with_never_texts(catalogue: Mapping[str, Mapping[str, str]], catalogue_cfg: 
 def never_features(catalogue: Mapping[str, Mapping[str, str]]) -> list[str]:
     """Features whose value can be the ``features.never_days`` sentinel (unit ``days``), sorted:
     the report shows "never" for them."""
-    return sorted(f for f, e in catalogue.items() if str(e.get("unit", "")).strip().lower() == "days")
+    return sorted(
+        f for f, e in catalogue.items() if str(e.get("unit", "")).strip().lower() == "days"
+    )

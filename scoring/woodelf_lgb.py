@@ -73,13 +73,22 @@ class Mask(np.ndarray):
 class LgbNumericNode(DecisionTreeNode):
     """A LightGBM numeric split: left iff ``x <= threshold``, missing values per ``missing_type``."""
 
-    def __init__(self, feature_name: str, threshold: float, missing_type: str, default_left: bool,
-                 index: int, cover: float) -> None:
+    def __init__(
+        self,
+        feature_name: str,
+        threshold: float,
+        missing_type: str,
+        default_left: bool,
+        index: int,
+        cover: float,
+    ) -> None:
         if missing_type not in MISSING_TYPES:
-            raise UnsupportedBooster(f"numeric split with missing_type={missing_type!r} "
-                                     f"(known: {list(MISSING_TYPES)})")
-        super().__init__(feature_name, threshold, None, None, nan_go_left=default_left,
-                         index=index, cover=cover)
+            raise UnsupportedBooster(
+                f"numeric split with missing_type={missing_type!r} (known: {list(MISSING_TYPES)})"
+            )
+        super().__init__(
+            feature_name, threshold, None, None, nan_go_left=default_left, index=index, cover=cover
+        )
         self.missing_type = missing_type
         self.default_left = bool(default_left)
 
@@ -90,23 +99,27 @@ class LgbNumericNode(DecisionTreeNode):
             x = np.where(np.isnan(x), 0.0, x)
             left = np.where(np.abs(x) <= ZERO_THRESHOLD, self.default_left, x <= self.value)
         elif (self.missing_type == "NaN" and self.default_left) or (
-                self.missing_type == "None" and self.value >= 0.0):
+            self.missing_type == "None" and self.value >= 0.0
+        ):
             left = ~(x > self.value)  # NaN compares False: NaN goes left (as 0.0 <= value)
         else:
             left = x <= self.value  # NaN goes right (default right, or 0.0 > value)
         return left.view(Mask)
 
     def __repr__(self) -> str:
-        return (f"{self.index} (cover: {self.cover}): {self.feature_name} <= {self.value} "
-                f"(missing {self.missing_type}, default {'left' if self.default_left else 'right'})")
+        return (
+            f"{self.index} (cover: {self.cover}): {self.feature_name} <= {self.value} "
+            f"(missing {self.missing_type}, default {'left' if self.default_left else 'right'})"
+        )
 
 
 class LgbCategoricalNode(DecisionTreeNode):
     """A LightGBM categorical split: left iff ``int(x)`` (toward zero) is in ``categories``."""
 
     def __init__(self, feature_name: str, categories: list[int], index: int, cover: float) -> None:
-        super().__init__(feature_name, np.nan, None, None, nan_go_left=False, index=index,
-                         cover=cover)
+        super().__init__(
+            feature_name, np.nan, None, None, nan_go_left=False, index=index, cover=cover
+        )
         self.categories = np.asarray(sorted(set(categories)), dtype=np.float64)
 
     def shall_go_left(self, row: pd.DataFrame, GPU: bool = False) -> Mask:
@@ -118,7 +131,9 @@ class LgbCategoricalNode(DecisionTreeNode):
         return (in_range & np.isin(code, self.categories)).view(Mask)
 
     def __repr__(self) -> str:
-        return f"{self.index} (cover: {self.cover}): {self.feature_name} in {self.categories.tolist()}"
+        return (
+            f"{self.index} (cover: {self.cover}): {self.feature_name} in {self.categories.tolist()}"
+        )
 
 
 def _numeric_threshold(threshold: Any) -> float:
@@ -131,7 +146,9 @@ def _parse_categories(threshold: Any) -> list[int]:
     try:
         return [int(c) for c in str(threshold).split("||")]
     except ValueError as err:
-        raise UnsupportedBooster(f"categorical split threshold {threshold!r} is not 'a||b||c'") from err
+        raise UnsupportedBooster(
+            f"categorical split threshold {threshold!r} is not 'a||b||c'"
+        ) from err
 
 
 def _build_tree(root: dict[str, Any], names: list[str]) -> DecisionTreeNode | None:
@@ -147,15 +164,25 @@ def _build_tree(root: dict[str, Any], names: list[str]) -> DecisionTreeNode | No
         if "split_index" not in d:
             if "leaf_coeff" in d:
                 raise UnsupportedBooster("linear trees (linear_tree=true) are not supported")
-            node = DecisionTreeNode(None, float(d["leaf_value"]), None, None, index=index,
-                                    cover=float(d["leaf_count"]))
+            node = DecisionTreeNode(
+                None, float(d["leaf_value"]), None, None, index=index, cover=float(d["leaf_count"])
+            )
         elif d["decision_type"] == "<=":
-            node = LgbNumericNode(names[d["split_feature"]], _numeric_threshold(d["threshold"]),
-                                  str(d["missing_type"]), bool(d["default_left"]), index,
-                                  float(d["internal_count"]))
+            node = LgbNumericNode(
+                names[d["split_feature"]],
+                _numeric_threshold(d["threshold"]),
+                str(d["missing_type"]),
+                bool(d["default_left"]),
+                index,
+                float(d["internal_count"]),
+            )
         elif d["decision_type"] == "==":
-            node = LgbCategoricalNode(names[d["split_feature"]], _parse_categories(d["threshold"]),
-                                      index, float(d["internal_count"]))
+            node = LgbCategoricalNode(
+                names[d["split_feature"]],
+                _parse_categories(d["threshold"]),
+                index,
+                float(d["internal_count"]),
+            )
         else:
             raise UnsupportedBooster(f"split with decision_type={d['decision_type']!r}")
         nodes.append(node)
@@ -195,8 +222,10 @@ def ensemble_from_dump(dump: dict[str, Any]) -> DecisionTreesEnsemble | None:
     Raises ``UnsupportedBooster`` for structures whose TreeSHAP this would not reproduce.
     """
     if int(dump.get("num_tree_per_iteration", 1)) != 1 or int(dump.get("num_class", 1)) != 1:
-        raise UnsupportedBooster(f"{dump.get('num_tree_per_iteration')} trees per iteration "
-                                 f"(multiclass): only one output is supported")
+        raise UnsupportedBooster(
+            f"{dump.get('num_tree_per_iteration')} trees per iteration "
+            f"(multiclass): only one output is supported"
+        )
     if dump.get("average_output"):
         raise UnsupportedBooster("random-forest averaging (average_output) is not supported")
     names = feature_keys(int(dump["max_feature_idx"]) + 1)
@@ -241,6 +270,8 @@ def contributions(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
     if explainer is None or X.shape[0] == 0:
         return np.zeros(X.shape, dtype=np.float64)
     # column-major: every split reads one column, contiguous columns compare ~5x faster
-    frame = pd.DataFrame(np.asfortranarray(lightgbm_input(X)), columns=feature_keys(n_features), copy=False)
+    frame = pd.DataFrame(
+        np.asfortranarray(lightgbm_input(X)), columns=feature_keys(n_features), copy=False
+    )
     values = explainer.shap_values(frame, verbose=False)
     return np.asarray(values, dtype=np.float64)

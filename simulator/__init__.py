@@ -7,13 +7,19 @@ Modules: ``world`` (parameters), ``calendar`` (rhythms), ``entities`` (accounts,
 """
 
 from simulator.core import (
-           Simulation,
-           SimulationSpec,
-           cutoffs_from_config,
-           simulate,
-           spec_from_config,
+    Simulation,
+    SimulationSpec,
+    cutoffs_from_config,
+    simulate,
+    spec_from_config,
 )
 from simulator.oracle import LabelSpec
 
-__all__ = ["LabelSpec", "Simulation", "SimulationSpec", "cutoffs_from_config", "simulate",
-           "spec_from_config"]
+__all__ = [
+    "LabelSpec",
+    "Simulation",
+    "SimulationSpec",
+    "cutoffs_from_config",
+    "simulate",
+    "spec_from_config",
+]

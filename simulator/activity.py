@@ -32,12 +32,16 @@ def onboarding_ramp(acc: Accounts, acct: np.ndarray, days: np.ndarray) -> np.nda
     return np.where(age > 0, 0.55 + 0.45 * -np.expm1(-np.maximum(age, 0) / 18.0), 0.0)
 
 
-def calendar_base(acc: Accounts, acct: np.ndarray, days: np.ndarray, season: np.ndarray,
-                  weekday: np.ndarray) -> np.ndarray:
+def calendar_base(
+    acc: Accounts, acct: np.ndarray, days: np.ndarray, season: np.ndarray, weekday: np.ndarray
+) -> np.ndarray:
     """Everything of the daily activity probability that is fixed in advance (per account row):
     industry season x weekday x onboarding ramp. Shape (len(acct), len(days))."""
-    return season[acc.industry[acct]][:, days] * weekday[days][None, :] \
+    return (
+        season[acc.industry[acct]][:, days]
+        * weekday[days][None, :]
         * onboarding_ramp(acc, acct, days)
+    )
 
 
 @dataclass
@@ -48,8 +52,14 @@ class Cells:
     day: np.ndarray
 
 
-def draw_active_days(rng: np.random.Generator, acc: Accounts, users: Users, cur: Curves,
-                     base: np.ndarray, n_days: int) -> Cells:
+def draw_active_days(
+    rng: np.random.Generator,
+    acc: Accounts,
+    users: Users,
+    cur: Curves,
+    base: np.ndarray,
+    n_days: int,
+) -> Cells:
     """Bernoulli draw of every (user, day) over ``[0, n_days)``; ``cur``/``base`` are per account
     over at least ``n_days`` days. Vectorised over chunks of users."""
     days = np.arange(n_days)
@@ -58,10 +68,16 @@ def draw_active_days(rng: np.random.Generator, acc: Accounts, users: Users, cur:
     for lo in range(0, users.n, _CHUNK_USERS):
         sl = slice(lo, min(lo + _CHUNK_USERS, users.n))
         a = users.acct[sl]
-        p = (users.p_active[sl, None] * base[a, :n_days] * cur.engagement[a, :n_days]
-             * cur.alive[a, :n_days])
+        p = (
+            users.p_active[sl, None]
+            * base[a, :n_days]
+            * cur.engagement[a, :n_days]
+            * cur.alive[a, :n_days]
+        )
         p = np.minimum(np.where(admin_like[sl, None], p * cur.admin[a, :n_days], p), world.P_MAX)
-        present = (days[None, :] > users.created[sl, None]) & (days[None, :] < users.deactivated[sl, None])
+        present = (days[None, :] > users.created[sl, None]) & (
+            days[None, :] < users.deactivated[sl, None]
+        )
         hit = (rng.random(p.shape, dtype=np.float32) < p) & present
         u, d = np.nonzero(hit)
         users_out.append(u + lo)
@@ -72,8 +88,9 @@ def draw_active_days(rng: np.random.Generator, acc: Accounts, users: Users, cur:
     return Cells(user=user[order].astype(np.int64), day=day[order].astype(np.int64))
 
 
-def _first_cell(acct: np.ndarray, day: np.ndarray, ok: np.ndarray, from_day: np.ndarray
-                ) -> np.ndarray:
+def _first_cell(
+    acct: np.ndarray, day: np.ndarray, ok: np.ndarray, from_day: np.ndarray
+) -> np.ndarray:
     """Index of each account's first active cell with ``ok`` and ``day >= from_day[acct]``."""
     idx = np.flatnonzero(ok & (day >= from_day[acct]))
     order = np.lexsort((day[idx], acct[idx]))
@@ -93,8 +110,9 @@ class RawEvents:
     value: np.ndarray  # NaN = null
 
 
-def build_events(rng: np.random.Generator, acc: Accounts, users: Users, cells: Cells,
-                 cur: Curves) -> tuple[RawEvents, np.ndarray, np.ndarray]:
+def build_events(
+    rng: np.random.Generator, acc: Accounts, users: Users, cells: Cells, cur: Curves
+) -> tuple[RawEvents, np.ndarray, np.ndarray]:
     """Turn active user-days into events. Returns the events, each user's ``created_at`` (set
     from the invitation when an admin invited them) and each account's ``created_at``, both in
     microseconds since day 0."""
@@ -107,16 +125,20 @@ def build_events(rng: np.random.Generator, acc: Accounts, users: Users, cells: C
     integ = day >= acc.m_integration[a]
     err_mean = (world.BASE_ERROR_RATE * integ + cur.error_rate[a, day]) * (role != world.MEMBER)
     n_err = rng.poisson(err_mean)
-    tick_mean = (world.BASE_TICKET_RATE + cur.ticket_rate[a, day]) * np.where(role == world.ADMIN, 1.5, 1.0)
+    tick_mean = (world.BASE_TICKET_RATE + cur.ticket_rate[a, day]) * np.where(
+        role == world.ADMIN, 1.5, 1.0
+    )
     n_tick = rng.poisson(tick_mean)
     n_base = 1 + n_extra + n_err + n_tick
 
     # ---- milestone firsts and invitations: one extra event on a chosen active day
     add_cell, add_type = [], []
     maker = role != world.MEMBER
-    for ev_name, m_day in (("integration_connected", acc.m_integration),
-                           ("workflow_completed", acc.m_workflow),
-                           ("automation_launched", acc.m_automation)):
+    for ev_name, m_day in (
+        ("integration_connected", acc.m_integration),
+        ("workflow_completed", acc.m_workflow),
+        ("automation_launched", acc.m_automation),
+    ):
         c = _first_cell(a, day, maker, m_day)
         add_cell.append(c)
         add_type.append(np.full(len(c), EV[ev_name]))
@@ -159,16 +181,22 @@ def build_events(rng: np.random.Generator, acc: Accounts, users: Users, cells: C
     ev_day = day[cell]
     mix = (pos > 0) & (pos <= k_extra)
     for name, gate in world.GATED.items():
-        m_day = {"integration": acc.m_integration, "workflow": acc.m_workflow,
-                 "automation": acc.m_automation}[gate]
+        m_day = {
+            "integration": acc.m_integration,
+            "workflow": acc.m_workflow,
+            "automation": acc.m_automation,
+        }[gate]
         etype[mix & (etype == EV[name]) & (ev_day < m_day[ev_a])] = EV["dashboard_viewed"]
     # a broken integration turns most syncs into errors
     broken = cur.error_rate[ev_a, ev_day] > 0
-    etype[mix & broken & (etype == EV["integration_synced"]) & (rng.random(len(cell)) < 0.7)] = \
-        EV["integration_error"]
+    etype[mix & broken & (etype == EV["integration_synced"]) & (rng.random(len(cell)) < 0.7)] = EV[
+        "integration_error"
+    ]
 
     # ---- timestamps: a session in the account's business hours, one event every few minutes
-    start_s = (world.REGION_HOUR[acc.region[a]] * 3600 + rng.normal(0, 2.5 * 3600, n_cells)) % 86_400
+    start_s = (
+        world.REGION_HOUR[acc.region[a]] * 3600 + rng.normal(0, 2.5 * 3600, n_cells)
+    ) % 86_400
     gap_s = rng.uniform(20, 480, n_cells)
     start_s = np.minimum(start_s, np.maximum(86_399 - n_tot * gap_s, 0))
     offset_s = start_s[cell] + pos * gap_s[cell]
@@ -176,8 +204,9 @@ def build_events(rng: np.random.Generator, acc: Accounts, users: Users, cells: C
 
     value = _values(rng, etype)
     acc_created = account_created_us(rng, acc)
-    created_us = _user_created(rng, acc_created, users, inv_user,
-                               ts[starts[inv_cell] + n_tot[inv_cell] - 1])
+    created_us = _user_created(
+        rng, acc_created, users, inv_user, ts[starts[inv_cell] + n_tot[inv_cell] - 1]
+    )
     raw = RawEvents(acct=ev_a, user=cells.user[cell], event=etype, ts_us=ts, value=value)
     return raw, created_us, acc_created
 
@@ -185,28 +214,49 @@ def build_events(rng: np.random.Generator, acc: Accounts, users: Users, cells: C
 def _values(rng: np.random.Generator, etype: np.ndarray) -> np.ndarray:
     """Event values: api calls per batch, workflow run seconds, upload MB, exported rows."""
     value = np.full(len(etype), np.nan)
-    for name, draw in (("api_call", lambda k: 1.0 + rng.poisson(20, k)),
-                       ("workflow_completed", lambda k: np.round(rng.lognormal(4.0, 1.0, k), 1)),
-                       ("file_uploaded", lambda k: np.round(rng.lognormal(0.5, 1.2, k), 2)),
-                       ("export_created", lambda k: np.floor(rng.lognormal(6.0, 1.5, k)))):
+    for name, draw in (
+        ("api_call", lambda k: 1.0 + rng.poisson(20, k)),
+        ("workflow_completed", lambda k: np.round(rng.lognormal(4.0, 1.0, k), 1)),
+        ("file_uploaded", lambda k: np.round(rng.lognormal(0.5, 1.2, k), 2)),
+        ("export_created", lambda k: np.floor(rng.lognormal(6.0, 1.5, k))),
+    ):
         m = etype == EV[name]
         value[m] = draw(int(m.sum()))
     return value
 
 
-def _invitations(users: Users, cells: Cells, a: np.ndarray, role: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _invitations(
+    users: Users, cells: Cells, a: np.ndarray, role: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each non-champion user, the latest active admin day of the same account within the
     3 days up to their join day: that admin invites them (no such day: they joined by SSO)."""
-    admin_cells = pl.DataFrame({
-        "acct": a, "day": cells.day, "cell": np.arange(len(a)), "user": cells.user,
-    }).filter(pl.Series(role == world.ADMIN))
-    joiners = pl.DataFrame({
-        "acct": users.acct, "day": users.created, "joiner": np.arange(users.n),
-    }).filter(pl.Series(~users.champion)).sort("day")
-    hit = joiners.join_asof(admin_cells.sort("day"), on="day", by="acct", strategy="backward",
-                            tolerance=3, check_sortedness=False).filter(pl.col("cell").is_not_null()
-                                                & (pl.col("user") != pl.col("joiner")))
+    admin_cells = pl.DataFrame(
+        {
+            "acct": a,
+            "day": cells.day,
+            "cell": np.arange(len(a)),
+            "user": cells.user,
+        }
+    ).filter(pl.Series(role == world.ADMIN))
+    joiners = (
+        pl.DataFrame(
+            {
+                "acct": users.acct,
+                "day": users.created,
+                "joiner": np.arange(users.n),
+            }
+        )
+        .filter(pl.Series(~users.champion))
+        .sort("day")
+    )
+    hit = joiners.join_asof(
+        admin_cells.sort("day"),
+        on="day",
+        by="acct",
+        strategy="backward",
+        tolerance=3,
+        check_sortedness=False,
+    ).filter(pl.col("cell").is_not_null() & (pl.col("user") != pl.col("joiner")))
     return hit["cell"].to_numpy().astype(np.int64), hit["joiner"].to_numpy().astype(np.int64)
 
 
@@ -215,8 +265,13 @@ def account_created_us(rng: np.random.Generator, acc: Accounts) -> np.ndarray:
     return acc.created * US_PER_DAY + (rng.uniform(8, 18, acc.n) * 3600e6).astype(np.int64)
 
 
-def _user_created(rng: np.random.Generator, acc_created: np.ndarray, users: Users,
-                  inv_user: np.ndarray, inv_cell_last_ts: np.ndarray) -> np.ndarray:
+def _user_created(
+    rng: np.random.Generator,
+    acc_created: np.ndarray,
+    users: Users,
+    inv_user: np.ndarray,
+    inv_cell_last_ts: np.ndarray,
+) -> np.ndarray:
     """``created_at`` (us) per user: one minute after the account's signup for the champion, a
     few minutes after the invitation (the inviting session's last event) for invited users, an
     office-hours time on the join day otherwise. Always before the user's first active day."""

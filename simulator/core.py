@@ -86,36 +86,51 @@ def spec_from_config(cfg: Any) -> SimulationSpec:
     from core.config import LabelConfig
 
     lab = cfg.label if str(cfg.label.name) == "usage_drop" else LabelConfig()
-    if "login" in list(lab.excluded_events) or (lab.qualifying_events
-                                                and "login" not in list(lab.qualifying_events)):
-        raise ConfigValueError("the simulator's truth needs `login` to count as usage, but "
-                               f"label.excluded_events={list(lab.excluded_events)} / "
-                               f"label.qualifying_events={list(lab.qualifying_events)}",
-                               hint="keep login a qualifying (non-excluded) event")
+    if "login" in list(lab.excluded_events) or (
+        lab.qualifying_events and "login" not in list(lab.qualifying_events)
+    ):
+        raise ConfigValueError(
+            "the simulator's truth needs `login` to count as usage, but "
+            f"label.excluded_events={list(lab.excluded_events)} / "
+            f"label.qualifying_events={list(lab.qualifying_events)}",
+            hint="keep login a qualifying (non-excluded) event",
+        )
     try:
-        label = LabelSpec(horizon_days=int(lab.horizon_days), baseline_days=int(lab.baseline_days),
-                          assess_days=int(lab.assess_days), drop_fraction=float(lab.drop_fraction),
-                          min_baseline_users=float(lab.min_baseline_users))
-        spec = SimulationSpec(accounts=int(cfg.simulate.accounts), days=int(cfg.simulate.days),
-                              seed=int(cfg.simulate.seed),
-                              end_date=date.fromisoformat(str(cfg.simulate.end_date)),
-                              cutoffs=cutoffs_from_config(cfg.snapshot), label=label,
-                              oracle_replays=int(cfg.simulate.oracle_replays))
+        label = LabelSpec(
+            horizon_days=int(lab.horizon_days),
+            baseline_days=int(lab.baseline_days),
+            assess_days=int(lab.assess_days),
+            drop_fraction=float(lab.drop_fraction),
+            min_baseline_users=float(lab.min_baseline_users),
+        )
+        spec = SimulationSpec(
+            accounts=int(cfg.simulate.accounts),
+            days=int(cfg.simulate.days),
+            seed=int(cfg.simulate.seed),
+            end_date=date.fromisoformat(str(cfg.simulate.end_date)),
+            cutoffs=cutoffs_from_config(cfg.snapshot),
+            label=label,
+            oracle_replays=int(cfg.simulate.oracle_replays),
+        )
     except ValueError as err:
         raise ConfigValueError(str(err), hint="fix the simulate/label/snapshot values") from err
     if spec.accounts < 1 or spec.days < 60 or spec.oracle_replays < 1:
         raise ConfigValueError(
             f"simulate.accounts={spec.accounts}, simulate.days={spec.days}, "
             f"simulate.oracle_replays={spec.oracle_replays}",
-            hint="need accounts >= 1, days >= 60, oracle_replays >= 1")
+            hint="need accounts >= 1, days >= 60, oracle_replays >= 1",
+        )
     return spec
 
 
 def _ts(us: np.ndarray, start: date) -> pl.Series:
     """Microseconds since ``start`` 00:00 UTC -> Datetime(us, UTC)."""
     epoch_us = (start - date(1970, 1, 1)).days * US_PER_DAY
-    return pl.Series(np.asarray(us, dtype=np.int64) + epoch_us).cast(pl.Datetime("us")) \
+    return (
+        pl.Series(np.asarray(us, dtype=np.int64) + epoch_us)
+        .cast(pl.Datetime("us"))
         .dt.replace_time_zone("UTC")
+    )
 
 
 def _date(days: np.ndarray, start: date) -> pl.Series:
@@ -143,15 +158,21 @@ def simulate(spec: SimulationSpec) -> Simulation:
         churn = np.full(acc.n, NEVER)
         free_from[stall.acct] = np.maximum(free_from[stall.acct], stall.end)
         churn[stall.acct] = stall.churn
-        state = HazardState(acct=np.arange(acc.n), free_from=free_from,
-                            champion=np.ones(acc.n, dtype=bool), churn=churn)
+        state = HazardState(
+            acct=np.arange(acc.n),
+            free_from=free_from,
+            champion=np.ones(acc.n, dtype=bool),
+            churn=churn,
+        )
         episodes = Episodes.concat([stall, run_hazards(rng_mech, acc, state, 0, n_ext, dip)])
         churn = state.churn
         cl = episodes.kind == world.CHAMPION_LEFT
         champ_of = np.full(acc.n, -1)
         champ_of[users.acct[users.champion]] = np.flatnonzero(users.champion)
         users.deactivated[champ_of[episodes.acct[cl]]] = episodes.onset[cl]
-        log.info("simulate: %d accounts, %d planned users, %d episodes", acc.n, users.n, len(episodes))
+        log.info(
+            "simulate: %d accounts, %d planned users, %d episodes", acc.n, users.n, len(episodes)
+        )
     timings["entities_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -161,31 +182,49 @@ def simulate(spec: SimulationSpec) -> Simulation:
         base = calendar_base(acc, np.arange(acc.n), days, season, weekday)
         cells = draw_active_days(rng_act, acc, users, cur, base, n_days)
         raw, user_created_us, acc_created_us = build_events(rng_ev, acc, users, cells, cur)
-        events, users_df, accounts_df = _frames(rng_ev, spec, acc, users, raw, user_created_us,
-                                                acc_created_us, churn)
+        events, users_df, accounts_df = _frames(
+            rng_ev, spec, acc, users, raw, user_created_us, acc_created_us, churn
+        )
         log.info("simulate: %d active user-days, %d events", len(cells.user), events.height)
     timings["events_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    truth, realised_rate = _truth(rng_oracle, spec, acc, users, episodes, cells, accounts_df,
-                                  season, weekday, dip)
+    truth, realised_rate = _truth(
+        rng_oracle, spec, acc, users, episodes, cells, accounts_df, season, weekday, dip
+    )
     timings["truth_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
-    return Simulation(events=events, users=users_df, accounts=accounts_df, truth=truth,
-                      realised_label_rate=realised_rate, elapsed_s=timings)
+    return Simulation(
+        events=events,
+        users=users_df,
+        accounts=accounts_df,
+        truth=truth,
+        realised_label_rate=realised_rate,
+        elapsed_s=timings,
+    )
 
 
-def _frames(rng: np.random.Generator, spec: SimulationSpec, acc: Any, users: Any, raw: Any,
-            user_created_us: np.ndarray, acc_created_us: np.ndarray, churn: np.ndarray
-            ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _frames(
+    rng: np.random.Generator,
+    spec: SimulationSpec,
+    acc: Any,
+    users: Any,
+    raw: Any,
+    user_created_us: np.ndarray,
+    acc_created_us: np.ndarray,
+    churn: np.ndarray,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Canonical events/users/accounts frames (cancellations added, churned users deactivated)."""
     start, n_days = spec.start_date, spec.days
     acc_ids = pl.Series("account_id", [f"acc-{i + 1:05d}" for i in range(acc.n)])
     # ---- churn: cancelled by an admin present that day (else anyone present, else the champion)
     churned = np.flatnonzero(churn < n_days)
     churn_us = churn * US_PER_DAY + (rng.uniform(9, 18, acc.n) * 3600e6).astype(np.int64)
-    present = (users.created < churn[users.acct]) & (users.deactivated > churn[users.acct]) \
+    present = (
+        (users.created < churn[users.acct])
+        & (users.deactivated > churn[users.acct])
         & (churn[users.acct] < n_days)
+    )
     pref = np.where(present, np.where(users.role == world.ADMIN, 0, 1), 2 + ~users.champion)
     order = np.lexsort((pref, users.acct))
     first = order[np.unique(users.acct[order], return_index=True)[1]]
@@ -200,65 +239,113 @@ def _frames(rng: np.random.Generator, spec: SimulationSpec, acc: Any, users: Any
     order = np.argsort(ev_ts, kind="stable")
 
     # ---- users: deactivations after the end are not known yet (null)
-    rank = np.arange(users.n) - np.r_[0, np.cumsum(np.bincount(users.acct, minlength=acc.n))[:-1]][users.acct]
+    rank = (
+        np.arange(users.n)
+        - np.r_[0, np.cumsum(np.bincount(users.acct, minlength=acc.n))[:-1]][users.acct]
+    )
     user_ids = acc_ids.gather(users.acct) + pl.Series([f"-u{k:04d}" for k in rank])
-    deact_us = users.deactivated * US_PER_DAY + (rng.uniform(8, 20, users.n) * 3600e6).astype(np.int64)
+    deact_us = users.deactivated * US_PER_DAY + (rng.uniform(8, 20, users.n) * 3600e6).astype(
+        np.int64
+    )
     deact_us = np.where(users.deactivated < n_days, deact_us, np.iinfo(np.int64).max)
-    deact_us = np.minimum(deact_us, np.where(churn[users.acct] < n_days, churn_us[users.acct],
-                                             np.iinfo(np.int64).max))
+    deact_us = np.minimum(
+        deact_us, np.where(churn[users.acct] < n_days, churn_us[users.acct], np.iinfo(np.int64).max)
+    )
     # users planned to join after the end, or after their account churned, never existed
     keep = (user_created_us < n_days * US_PER_DAY) & (user_created_us < churn_us[users.acct])
     never = deact_us == np.iinfo(np.int64).max
-    users_df = pl.DataFrame({
-        "user_id": user_ids.filter(pl.Series(keep)),
-        "account_id": acc_ids.gather(users.acct[keep]),
-        "role": pl.Series(world.ROLES).gather(users.role[keep]),
-        "created_at": _ts(user_created_us[keep], start),
-        "deactivated_at": _ts(np.where(never, 0, deact_us)[keep], start),
-    }).with_columns(pl.when(pl.Series(never[keep])).then(None).otherwise(pl.col("deactivated_at"))
-                    .alias("deactivated_at"))
+    users_df = pl.DataFrame(
+        {
+            "user_id": user_ids.filter(pl.Series(keep)),
+            "account_id": acc_ids.gather(users.acct[keep]),
+            "role": pl.Series(world.ROLES).gather(users.role[keep]),
+            "created_at": _ts(user_created_us[keep], start),
+            "deactivated_at": _ts(np.where(never, 0, deact_us)[keep], start),
+        }
+    ).with_columns(
+        pl.when(pl.Series(never[keep]))
+        .then(None)
+        .otherwise(pl.col("deactivated_at"))
+        .alias("deactivated_at")
+    )
 
-    events = pl.DataFrame({
-        "account_id": acc_ids.gather(ev_acct[order]),
-        "user_id": user_ids.gather(ev_user[order]),
-        "event": pl.Series(world.EVENTS).gather(ev_type[order]),
-        "timestamp": _ts(ev_ts[order], start),
-        "value": pl.Series(ev_val[order]).fill_nan(None),
-    })
+    events = pl.DataFrame(
+        {
+            "account_id": acc_ids.gather(ev_acct[order]),
+            "user_id": user_ids.gather(ev_user[order]),
+            "event": pl.Series(world.EVENTS).gather(ev_type[order]),
+            "timestamp": _ts(ev_ts[order], start),
+            "value": pl.Series(ev_val[order]).fill_nan(None),
+        }
+    )
 
     # ---- accounts: segments, seats, next renewal as seen at the end (or the churn renewal)
-    renewal = np.where(churn < n_days, churn, acc.next_renewal(np.arange(acc.n), np.full(acc.n, n_days)))
-    accounts_df = pl.DataFrame({
-        "account_id": acc_ids,
-        "industry": pl.Series(world.INDUSTRIES).gather(acc.industry),
-        "size_tier": pl.Series(world.TIERS).gather(acc.tier),
-        "use_case": pl.Series(world.USE_CASES).gather(acc.use_case),
-        "plan": pl.Series(world.PLANS).gather(acc.tier),
-        "created_at": _ts(acc_created_us, start),
-        "renewal_date": _ts(renewal * US_PER_DAY, start),
-        "churned_at": _ts(np.where(churn < n_days, churn_us, 0), start),
-        "seats": pl.Series(acc.seats, dtype=pl.Int64),
-    }).with_columns(pl.when(pl.Series(churn < n_days)).then(pl.col("churned_at")).otherwise(None)
-                    .alias("churned_at"))
+    renewal = np.where(
+        churn < n_days, churn, acc.next_renewal(np.arange(acc.n), np.full(acc.n, n_days))
+    )
+    accounts_df = pl.DataFrame(
+        {
+            "account_id": acc_ids,
+            "industry": pl.Series(world.INDUSTRIES).gather(acc.industry),
+            "size_tier": pl.Series(world.TIERS).gather(acc.tier),
+            "use_case": pl.Series(world.USE_CASES).gather(acc.use_case),
+            "plan": pl.Series(world.PLANS).gather(acc.tier),
+            "created_at": _ts(acc_created_us, start),
+            "renewal_date": _ts(renewal * US_PER_DAY, start),
+            "churned_at": _ts(np.where(churn < n_days, churn_us, 0), start),
+            "seats": pl.Series(acc.seats, dtype=pl.Int64),
+        }
+    ).with_columns(
+        pl.when(pl.Series(churn < n_days))
+        .then(pl.col("churned_at"))
+        .otherwise(None)
+        .alias("churned_at")
+    )
     return events, users_df, accounts_df
 
 
-def _truth(rng: np.random.Generator, spec: SimulationSpec, acc: Any, users: Any,
-           episodes: Episodes, cells: Any, accounts_df: pl.DataFrame, season: np.ndarray,
-           weekday: np.ndarray, dip: np.ndarray) -> tuple[pl.DataFrame, float]:
+def _truth(
+    rng: np.random.Generator,
+    spec: SimulationSpec,
+    acc: Any,
+    users: Any,
+    episodes: Episodes,
+    cells: Any,
+    accounts_df: pl.DataFrame,
+    season: np.ndarray,
+    weekday: np.ndarray,
+    dip: np.ndarray,
+) -> tuple[pl.DataFrame, float]:
     """Truth rows for every cutoff inside the simulated period (later cutoffs are skipped)."""
     start, n_days = spec.start_date, spec.days
     cts = [(c - start).days for c in spec.cutoffs]
     skipped = [c for c, ct in zip(spec.cutoffs, cts, strict=True) if not 0 < ct <= n_days]
     if skipped:
-        log.info("simulate: %d cutoffs outside the simulated period skipped in truth (%s..%s)",
-                 len(skipped), skipped[0], skipped[-1])
+        log.info(
+            "simulate: %d cutoffs outside the simulated period skipped in truth (%s..%s)",
+            len(skipped),
+            skipped[0],
+            skipped[-1],
+        )
     parts = []
     realised = []
-    for ct in progress([ct for ct in cts if 0 < ct <= n_days], desc="simulate: truth oracle",
-                       logger=log):
-        tr = cutoff_truth(rng, acc, users, episodes, cells, ct, n_days, spec.label,
-                          spec.oracle_replays, season, weekday, dip)
+    for ct in progress(
+        [ct for ct in cts if 0 < ct <= n_days], desc="simulate: truth oracle", logger=log
+    ):
+        tr = cutoff_truth(
+            rng,
+            acc,
+            users,
+            episodes,
+            cells,
+            ct,
+            n_days,
+            spec.label,
+            spec.oracle_replays,
+            season,
+            weekday,
+            dip,
+        )
         parts.append((np.full(len(tr.acct), ct), tr))
         realised.append(tr.realised)
     if not parts:
@@ -269,20 +356,38 @@ def _truth(rng: np.random.Generator, spec: SimulationSpec, acc: Any, users: Any,
     se = np.concatenate([p[1].oracle_se for p in parts])
     kind, onset = causes(episodes, acct, ct_all, spec.label.horizon_days)
     names = pl.Series([*world.MECHANISMS, "none"])
-    truth = pl.DataFrame({
-        "account_id": accounts_df["account_id"].gather(acct),
-        "cutoff": _date(ct_all, start),
-        "oracle_prob": pl.Series(prob).fill_nan(None),
-        "oracle_se": pl.Series(se).fill_nan(None),
-        "cause": names.gather(np.where(kind < 0, len(world.MECHANISMS), kind)),
-        "cause_onset": _date(np.maximum(onset, 0), start),
-    }).with_columns(pl.when(pl.Series(kind < 0)).then(None).otherwise(pl.col("cause_onset"))
-                    .alias("cause_onset")).sort("cutoff", "account_id")
+    truth = (
+        pl.DataFrame(
+            {
+                "account_id": accounts_df["account_id"].gather(acct),
+                "cutoff": _date(ct_all, start),
+                "oracle_prob": pl.Series(prob).fill_nan(None),
+                "oracle_se": pl.Series(se).fill_nan(None),
+                "cause": names.gather(np.where(kind < 0, len(world.MECHANISMS), kind)),
+                "cause_onset": _date(np.maximum(onset, 0), start),
+            }
+        )
+        .with_columns(
+            pl.when(pl.Series(kind < 0))
+            .then(None)
+            .otherwise(pl.col("cause_onset"))
+            .alias("cause_onset")
+        )
+        .sort("cutoff", "account_id")
+    )
     r = np.concatenate(realised)
     rate = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
     return truth, rate
 
 
 def _empty_truth() -> pl.DataFrame:
-    return pl.DataFrame(schema={"account_id": pl.String, "cutoff": pl.Date, "oracle_prob": pl.Float64,
-                                "oracle_se": pl.Float64, "cause": pl.String, "cause_onset": pl.Date})
+    return pl.DataFrame(
+        schema={
+            "account_id": pl.String,
+            "cutoff": pl.Date,
+            "oracle_prob": pl.Float64,
+            "oracle_se": pl.Float64,
+            "cause": pl.String,
+            "cause_onset": pl.Date,
+        }
+    )

@@ -90,17 +90,32 @@ def draw_accounts(rng: np.random.Generator, n: int, n_days: int) -> Accounts:
     engagement = np.clip(rng.lognormal(0.0, 0.25, size=n), 0.5, 1.6)
     stalled = rng.random(n) < world.STALL_P[tier] / np.minimum(engagement, 1.0)
     integ_p = np.where(use_case == world.USE_CASES.index("integration_hub"), 0.95, 0.78)
-    m_integration = np.where(rng.random(n) < integ_p,
-                             created + 1 + np.round(rng.gamma(2.0, 4.0, n)).astype(np.int64), NEVER)
-    m_workflow = np.where(stalled, NEVER,
-                          created + 1 + np.round(rng.gamma(2.0, 5.0, n)).astype(np.int64))
+    m_integration = np.where(
+        rng.random(n) < integ_p,
+        created + 1 + np.round(rng.gamma(2.0, 4.0, n)).astype(np.int64),
+        NEVER,
+    )
+    m_workflow = np.where(
+        stalled, NEVER, created + 1 + np.round(rng.gamma(2.0, 5.0, n)).astype(np.int64)
+    )
     auto_p = np.where(use_case == world.USE_CASES.index("workflow_automation"), 0.95, 0.75)
-    m_automation = np.where((rng.random(n) < auto_p) & ~stalled,
-                            m_workflow + np.round(rng.gamma(2.0, 8.0, n)).astype(np.int64), NEVER)
+    m_automation = np.where(
+        (rng.random(n) < auto_p) & ~stalled,
+        m_workflow + np.round(rng.gamma(2.0, 8.0, n)).astype(np.int64),
+        NEVER,
+    )
     return Accounts(
-        tier=tier, industry=industry, use_case=use_case, region=region, seats=seats,
-        created=created.astype(np.int64), term=world.TERM_DAYS[tier], engagement=engagement,
-        m_integration=m_integration, m_workflow=m_workflow, m_automation=m_automation,
+        tier=tier,
+        industry=industry,
+        use_case=use_case,
+        region=region,
+        seats=seats,
+        created=created.astype(np.int64),
+        term=world.TERM_DAYS[tier],
+        engagement=engagement,
+        m_integration=m_integration,
+        m_workflow=m_workflow,
+        m_automation=m_automation,
         stalled=stalled,
     )
 
@@ -118,7 +133,9 @@ def draw_users(rng: np.random.Generator, acc: Accounts, until_day: int) -> Users
     founding = ~champion & (slot_idx <= k0[slot_acct])
     c = acc.created[slot_acct]
     growth = c + 10 + np.round(rng.exponential(70.0, len(slot_acct))).astype(np.int64)
-    join = np.where(champion, c, np.where(founding, c + rng.integers(0, 10, len(slot_acct)), growth))
+    join = np.where(
+        champion, c, np.where(founding, c + rng.integers(0, 10, len(slot_acct)), growth)
+    )
     tier = acc.tier[slot_acct]
     u = rng.random(len(slot_acct))[:, None]
     role = (u > np.cumsum(world.ROLE_P_BY_TIER, axis=1)[tier]).sum(axis=1)
@@ -136,8 +153,9 @@ def draw_users(rng: np.random.Generator, acc: Accounts, until_day: int) -> Users
         tenure = np.maximum(1, np.round(rng.exponential(world.USER_TENURE_MEAN_DAYS, len(idx))))
         is_champ = champion[idx] & (gen == 0)
         leave = np.where(is_champ, NEVER, join[idx] + tenure.astype(np.int64))
-        parts.append((slot_acct[idx], role[idx], p, join[idx], leave, is_champ,
-                      founding[idx] & (gen == 0)))
+        parts.append(
+            (slot_acct[idx], role[idx], p, join[idx], leave, is_champ, founding[idx] & (gen == 0))
+        )
         # the replacement joins a few weeks after the departure, same role
         join = join.copy()
         join[idx] = leave + rng.integers(5, 40, len(idx))
@@ -147,6 +165,12 @@ def draw_users(rng: np.random.Generator, acc: Accounts, until_day: int) -> Users
     cols = [np.concatenate(x) for x in zip(*parts, strict=True)]
     order = np.lexsort((cols[3], cols[0]))  # by account, then join day
     acct, role_u, p_u, created, deact, champ, found = (x[order] for x in cols)
-    return Users(acct=acct.astype(np.int64), role=role_u.astype(np.int64), p_active=p_u,
-                 created=created.astype(np.int64), deactivated=deact.astype(np.int64),
-                 champion=champ.astype(bool), founding=found.astype(bool))
+    return Users(
+        acct=acct.astype(np.int64),
+        role=role_u.astype(np.int64),
+        p_active=p_u,
+        created=created.astype(np.int64),
+        deactivated=deact.astype(np.int64),
+        champion=champ.astype(bool),
+        founding=found.astype(bool),
+    )

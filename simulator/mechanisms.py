@@ -48,8 +48,12 @@ class Episodes:
 
     @staticmethod
     def concat(parts: list[Episodes]) -> Episodes:
-        return Episodes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                           for f in fields(Episodes)})
+        return Episodes(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(Episodes)
+            }
+        )
 
     @staticmethod
     def empty() -> Episodes:
@@ -61,8 +65,14 @@ def _int_in(rng: np.random.Generator, ranges: np.ndarray) -> np.ndarray:
     return rng.integers(ranges[:, 0], ranges[:, 1] + 1)
 
 
-def draw_episodes(rng: np.random.Generator, acc: Accounts, row: np.ndarray, acct: np.ndarray,
-                  kind: np.ndarray, onset: np.ndarray) -> Episodes:
+def draw_episodes(
+    rng: np.random.Generator,
+    acc: Accounts,
+    row: np.ndarray,
+    acct: np.ndarray,
+    kind: np.ndarray,
+    onset: np.ndarray,
+) -> Episodes:
     """Draw the parameters of new episodes starting on ``onset`` (all drawn at onset time)."""
     n = len(row)
     tier = acc.tier[acct]
@@ -72,18 +82,36 @@ def draw_episodes(rng: np.random.Generator, acc: Accounts, row: np.ndarray, acct
     tau = rng.uniform(world.TAU_RANGE[kind, 0], world.TAU_RANGE[kind, 1])
     base = world.FLOOR[kind, tier]
     jitter = rng.uniform(-0.2, 0.2, n)
-    floor = np.where(kind == world.RANDOM_ONSET, base + jitter,
-                     np.where(kind == world.SEASONAL_DIP, base + 0.75 * jitter,
-                              np.clip(base * (1 + jitter), 0.02, 0.95)))
+    floor = np.where(
+        kind == world.RANDOM_ONSET,
+        base + jitter,
+        np.where(
+            kind == world.SEASONAL_DIP,
+            base + 0.75 * jitter,
+            np.clip(base * (1 + jitter), 0.02, 0.95),
+        ),
+    )
     u_churn = rng.random(n)
     fall = onset + lag
     candidate = acc.next_renewal(acct, fall + world.CHURN_MIN_DAYS_AFTER_FALL)
-    churns = ((kind != world.SEASONAL_DIP) & (u_churn < world.CHURN_P[tier])
-              & (candidate < fall + dur))
+    churns = (
+        (kind != world.SEASONAL_DIP) & (u_churn < world.CHURN_P[tier]) & (candidate < fall + dur)
+    )
     churn = np.where(churns, candidate, NEVER)
     end = np.where(churns, candidate, fall + dur + rec)
-    return Episodes(row=row, acct=acct, kind=kind, onset=onset, lag=lag, floor=floor, tau=tau,
-                    dur=dur, rec=rec, churn=churn, end=end)
+    return Episodes(
+        row=row,
+        acct=acct,
+        kind=kind,
+        onset=onset,
+        lag=lag,
+        floor=floor,
+        tau=tau,
+        dur=dur,
+        rec=rec,
+        churn=churn,
+        end=end,
+    )
 
 
 def stall_episodes(rng: np.random.Generator, acc: Accounts) -> Episodes:
@@ -104,8 +132,14 @@ class HazardState:
     churn: np.ndarray  # churn day already scheduled (NEVER if none)
 
 
-def run_hazards(rng: np.random.Generator, acc: Accounts, state: HazardState, start: int,
-                stop: int, dip_factor: np.ndarray) -> Episodes:
+def run_hazards(
+    rng: np.random.Generator,
+    acc: Accounts,
+    state: HazardState,
+    start: int,
+    stop: int,
+    dip_factor: np.ndarray,
+) -> Episodes:
     """Draw hazard-driven onsets day by day over ``[start, stop)`` (one vector step per day).
 
     ``dip_factor[d]`` multiplies the seasonal-dip hazard on day ``d``. The hazard of a row on a day
@@ -167,16 +201,25 @@ def episode_curves(ep: Episodes, days: np.ndarray) -> tuple[np.ndarray, ...]:
     decayed = floor + (1 - floor) * np.exp(-np.clip(x - lag, 0, None) / tau)
     v_end = floor + (1 - floor) * np.exp(-dur / tau)
     ramp = v_end + (1 - v_end) * (x - fall_end) / ep.rec[:, None]
-    eng = np.where((x >= lag) & (x < fall_end), decayed,
-                   np.where((x >= fall_end) & (x < rec_end), ramp, 1.0))
+    eng = np.where(
+        (x >= lag) & (x < fall_end), decayed, np.where((x >= fall_end) & (x < rec_end), ramp, 1.0)
+    )
     kind = ep.kind[:, None]
     running = (x >= 0) & (x < rec_end)
-    admin = np.where((kind == world.CHAMPION_LEFT) & running, world.ADMIN_FACTOR_AFTER_CHAMPION, 1.0)
+    admin = np.where(
+        (kind == world.CHAMPION_LEFT) & running, world.ADMIN_FACTOR_AFTER_CHAMPION, 1.0
+    )
     before_recovery = (x >= 0) & (x < fall_end)
-    err = np.where((kind == world.INTEGRATION_BROKEN) & before_recovery,
-                   world.ERROR_SPIKE_RATE * np.minimum(1.0, (x + 1) / 3.0), 0.0)
-    tick = np.where((kind == world.SUPPORT_OVERLOAD) & before_recovery,
-                    world.TICKET_PILEUP_RATE * np.minimum(1.0, (x + 1) / np.maximum(lag, 1)), 0.0)
+    err = np.where(
+        (kind == world.INTEGRATION_BROKEN) & before_recovery,
+        world.ERROR_SPIKE_RATE * np.minimum(1.0, (x + 1) / 3.0),
+        0.0,
+    )
+    tick = np.where(
+        (kind == world.SUPPORT_OVERLOAD) & before_recovery,
+        world.TICKET_PILEUP_RATE * np.minimum(1.0, (x + 1) / np.maximum(lag, 1)),
+        0.0,
+    )
     return eng, admin, err, tick
 
 

@@ -42,10 +42,14 @@ class LabelSpec:
     def __post_init__(self) -> None:
         for name in ("baseline_days", "assess_days"):
             if getattr(self, name) < 7:
-                raise ValueError(f"label.{name} must be >= 7 (whole weeks), got {getattr(self, name)}")
+                raise ValueError(
+                    f"label.{name} must be >= 7 (whole weeks), got {getattr(self, name)}"
+                )
         if self.assess_days > self.horizon_days:
-            raise ValueError(f"label.assess_days={self.assess_days} exceeds label.horizon_days="
-                             f"{self.horizon_days}")
+            raise ValueError(
+                f"label.assess_days={self.assess_days} exceeds label.horizon_days="
+                f"{self.horizon_days}"
+            )
 
     @property
     def baseline_weeks(self) -> int:
@@ -56,8 +60,9 @@ class LabelSpec:
         return self.assess_days // 7
 
 
-def weekly_active(cells: Cells, users: Users, acct_of_interest: np.ndarray, end_day: int,
-                  n_weeks: int) -> np.ndarray:
+def weekly_active(
+    cells: Cells, users: Users, acct_of_interest: np.ndarray, end_day: int, n_weeks: int
+) -> np.ndarray:
     """Realised WAU per account for the ``n_weeks`` weeks ending at ``end_day`` (exclusive).
 
     Returns shape (len(acct_of_interest), n_weeks), week 0 the earliest.
@@ -84,8 +89,9 @@ class CutoffTruth:
     realised: np.ndarray  # realised label (NaN where undefined or horizon not observed)
 
 
-def _known_state(acc: Accounts, ep: Episodes, acct: np.ndarray, ct: int
-                 ) -> tuple[Episodes, HazardState, np.ndarray]:
+def _known_state(
+    acc: Accounts, ep: Episodes, acct: np.ndarray, ct: int
+) -> tuple[Episodes, HazardState, np.ndarray]:
     """Episodes known at day ``ct`` for ``acct`` (row = local index) and the hazard state."""
     lookup = np.full(acc.n, -1)
     lookup[acct] = np.arange(len(acct))
@@ -105,9 +111,20 @@ def _known_state(acc: Accounts, ep: Episodes, acct: np.ndarray, ct: int
     return kep, state, champion_end
 
 
-def cutoff_truth(rng: np.random.Generator, acc: Accounts, users: Users, episodes: Episodes,
-                 cells: Cells, ct: int, n_observed: int, label: LabelSpec, replays: int,
-                 season: np.ndarray, weekday: np.ndarray, dip: np.ndarray) -> CutoffTruth:
+def cutoff_truth(
+    rng: np.random.Generator,
+    acc: Accounts,
+    users: Users,
+    episodes: Episodes,
+    cells: Cells,
+    ct: int,
+    n_observed: int,
+    label: LabelSpec,
+    replays: int,
+    season: np.ndarray,
+    weekday: np.ndarray,
+    dip: np.ndarray,
+) -> CutoffTruth:
     """Oracle for every account existing and not churned at cutoff day ``ct``."""
     realised_churn = np.full(acc.n, NEVER)
     np.minimum.at(realised_churn, episodes.acct, episodes.churn)
@@ -127,8 +144,9 @@ def cutoff_truth(rng: np.random.Generator, acc: Accounts, users: Users, episodes
     sc = np.flatnonzero(ok)
     if len(sc) == 0:
         return CutoffTruth(acct, prob, se, realised)
-    p_sc = _replay(rng, acc, users, episodes, acct[sc], baseline[sc], ct, label, replays,
-                   season, weekday, dip)
+    p_sc = _replay(
+        rng, acc, users, episodes, acct[sc], baseline[sc], ct, label, replays, season, weekday, dip
+    )
     prob[sc] = p_sc
     se[sc] = np.sqrt(p_sc * (1 - p_sc) / replays)
     return CutoffTruth(acct, prob, se, realised)
@@ -140,9 +158,20 @@ def _weekly_q(p: np.ndarray, n_weeks: int) -> np.ndarray:
     return -np.expm1(logs)
 
 
-def _replay(rng: np.random.Generator, acc: Accounts, users: Users, episodes: Episodes,
-            acct: np.ndarray, baseline: np.ndarray, ct: int, label: LabelSpec, R: int,
-            season: np.ndarray, weekday: np.ndarray, dip: np.ndarray) -> np.ndarray:
+def _replay(
+    rng: np.random.Generator,
+    acc: Accounts,
+    users: Users,
+    episodes: Episodes,
+    acct: np.ndarray,
+    baseline: np.ndarray,
+    ct: int,
+    label: LabelSpec,
+    R: int,
+    season: np.ndarray,
+    weekday: np.ndarray,
+    dip: np.ndarray,
+) -> np.ndarray:
     """Monte Carlo over ``R`` replays of the horizon; returns P(label = 1) per account.
 
     Replays without a new onset in the horizon share the account's known path, so each user's
@@ -154,8 +183,12 @@ def _replay(rng: np.random.Generator, acc: Accounts, users: Users, episodes: Epi
     kep, state0, champion_end = _known_state(acc, episodes, acct, ct)
     # ---- replay the mechanisms: rows are (account, replay), row = i * R + r
     rows_acct = np.repeat(acct, R)
-    state = HazardState(acct=rows_acct, free_from=np.repeat(state0.free_from, R),
-                        champion=np.repeat(state0.champion, R), churn=np.repeat(state0.churn, R))
+    state = HazardState(
+        acct=rows_acct,
+        free_from=np.repeat(state0.free_from, R),
+        champion=np.repeat(state0.champion, R),
+        churn=np.repeat(state0.churn, R),
+    )
     h_end = ct + label.horizon_days
     new = run_hazards(rng, acc, state, ct, h_end, dip)
     n_weeks = label.assess_weeks
@@ -208,10 +241,14 @@ def _replay(rng: np.random.Generator, acc: Accounts, users: Users, episodes: Epi
         u_cnt = np.searchsorted(u_loc, np.arange(n), side="right") - u_start
         cnt = u_cnt[ch_acc]
         pair_row = np.repeat(np.arange(len(ch_rows)), cnt)
-        pair_user = (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-                     + np.repeat(u_start[ch_acc], cnt))
-        ends = np.where(u_champ[pair_user], np.minimum(u_e[pair_user], cl_end[pair_row]),
-                        u_e[pair_user])
+        pair_user = (
+            np.arange(cnt.sum())
+            - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            + np.repeat(u_start[ch_acc], cnt)
+        )
+        ends = np.where(
+            u_champ[pair_user], np.minimum(u_e[pair_user], cl_end[pair_row]), u_e[pair_user]
+        )
         q = _weekly_q(daily_p(f_ch[pair_row], a_ch[pair_row], ends, pair_user), n_weeks)
         hits[pair_user, ch_rows[pair_row] % R] = rng.random(q.shape) < q
 
@@ -223,16 +260,22 @@ def _replay(rng: np.random.Generator, acc: Accounts, users: Users, episodes: Epi
     return label_r.mean(axis=1)
 
 
-def causes(episodes: Episodes, acct: np.ndarray, ct: np.ndarray, horizon_days: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def causes(
+    episodes: Episodes, acct: np.ndarray, ct: np.ndarray, horizon_days: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Planted cause per (account, cutoff): the earliest episode running at the cutoff or starting
     within the horizon after it. Returns (kind index or -1, onset day or -1)."""
     rows = pl.DataFrame({"acct": acct, "ct": ct, "i": np.arange(len(acct))})
-    eps = pl.DataFrame({"acct": episodes.acct, "kind": episodes.kind, "onset": episodes.onset,
-                        "end": episodes.end})
-    hit = (rows.join(eps, on="acct", how="inner")
-           .filter((pl.col("onset") < pl.col("ct") + horizon_days) & (pl.col("end") > pl.col("ct")))
-           .sort("onset").group_by("i").first())
+    eps = pl.DataFrame(
+        {"acct": episodes.acct, "kind": episodes.kind, "onset": episodes.onset, "end": episodes.end}
+    )
+    hit = (
+        rows.join(eps, on="acct", how="inner")
+        .filter((pl.col("onset") < pl.col("ct") + horizon_days) & (pl.col("end") > pl.col("ct")))
+        .sort("onset")
+        .group_by("i")
+        .first()
+    )
     kind = np.full(len(acct), -1)
     onset = np.full(len(acct), -1)
     idx = hit["i"].to_numpy()

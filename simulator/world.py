@@ -12,8 +12,15 @@ import numpy as np
 
 NEVER = 10**6  # a day index that is never reached (milestone never met, no churn, ...)
 
-INDUSTRIES = ("software", "financial_services", "healthcare", "retail", "manufacturing",
-              "education", "media")
+INDUSTRIES = (
+    "software",
+    "financial_services",
+    "healthcare",
+    "retail",
+    "manufacturing",
+    "education",
+    "media",
+)
 INDUSTRY_P = np.array([0.24, 0.14, 0.12, 0.14, 0.14, 0.10, 0.12])
 USE_CASES = ("analytics", "workflow_automation", "integration_hub", "reporting")
 USE_CASE_P = np.array([0.32, 0.28, 0.18, 0.22])
@@ -45,10 +52,24 @@ EXTRA_EVENTS_PER_DAY = np.array([1.7, 2.3, 1.0])
 USER_TENURE_MEAN_DAYS = 420.0
 
 EVENTS = (
-    "login", "dashboard_viewed", "report_created", "export_created", "integration_connected",
-    "integration_synced", "integration_error", "workflow_created", "workflow_completed",
-    "automation_launched", "user_invited", "support_ticket_opened", "api_call", "comment_added",
-    "file_uploaded", "settings_changed", "subscription_cancelled", "report_viewed",
+    "login",
+    "dashboard_viewed",
+    "report_created",
+    "export_created",
+    "integration_connected",
+    "integration_synced",
+    "integration_error",
+    "workflow_created",
+    "workflow_completed",
+    "automation_launched",
+    "user_invited",
+    "support_ticket_opened",
+    "api_call",
+    "comment_added",
+    "file_uploaded",
+    "settings_changed",
+    "subscription_cancelled",
+    "report_viewed",
     "search_performed",
 )
 EV = {name: i for i, name in enumerate(EVENTS)}
@@ -56,25 +77,56 @@ EV = {name: i for i, name in enumerate(EVENTS)}
 # Relative weights of the extra events of an active user-day, by role. Events that only come
 # from dedicated processes (login, errors, tickets, invites, cancellation) have weight 0 here.
 _MIX = {
-    "admin": {"dashboard_viewed": 4, "report_created": 1, "export_created": 1,
-              "integration_connected": 0.15, "integration_synced": 1.5, "workflow_created": 0.6,
-              "workflow_completed": 0.6, "automation_launched": 0.3, "api_call": 1,
-              "comment_added": 1, "file_uploaded": 0.5, "settings_changed": 2,
-              "report_viewed": 2, "search_performed": 1},
-    "builder": {"dashboard_viewed": 2, "report_created": 1, "export_created": 0.5,
-                "integration_synced": 1, "workflow_created": 2.5, "workflow_completed": 3,
-                "automation_launched": 1.5, "api_call": 2, "comment_added": 1,
-                "file_uploaded": 0.6, "settings_changed": 0.3, "report_viewed": 1,
-                "search_performed": 1},
-    "member": {"dashboard_viewed": 5, "report_created": 1.2, "export_created": 1,
-               "workflow_completed": 0.4, "comment_added": 2, "file_uploaded": 1,
-               "report_viewed": 3, "search_performed": 1.5},
+    "admin": {
+        "dashboard_viewed": 4,
+        "report_created": 1,
+        "export_created": 1,
+        "integration_connected": 0.15,
+        "integration_synced": 1.5,
+        "workflow_created": 0.6,
+        "workflow_completed": 0.6,
+        "automation_launched": 0.3,
+        "api_call": 1,
+        "comment_added": 1,
+        "file_uploaded": 0.5,
+        "settings_changed": 2,
+        "report_viewed": 2,
+        "search_performed": 1,
+    },
+    "builder": {
+        "dashboard_viewed": 2,
+        "report_created": 1,
+        "export_created": 0.5,
+        "integration_synced": 1,
+        "workflow_created": 2.5,
+        "workflow_completed": 3,
+        "automation_launched": 1.5,
+        "api_call": 2,
+        "comment_added": 1,
+        "file_uploaded": 0.6,
+        "settings_changed": 0.3,
+        "report_viewed": 1,
+        "search_performed": 1,
+    },
+    "member": {
+        "dashboard_viewed": 5,
+        "report_created": 1.2,
+        "export_created": 1,
+        "workflow_completed": 0.4,
+        "comment_added": 2,
+        "file_uploaded": 1,
+        "report_viewed": 3,
+        "search_performed": 1.5,
+    },
 }
 # Use-case tilt: multiplies the weights of these events.
 _USE_CASE_TILT = {
     "analytics": {"dashboard_viewed": 1.5, "report_viewed": 1.5, "export_created": 1.3},
-    "workflow_automation": {"workflow_created": 1.6, "workflow_completed": 1.6,
-                            "automation_launched": 1.8},
+    "workflow_automation": {
+        "workflow_created": 1.6,
+        "workflow_completed": 1.6,
+        "automation_launched": 1.8,
+    },
     "integration_hub": {"integration_synced": 2.5, "api_call": 2.5},
     "reporting": {"report_created": 1.8, "export_created": 1.6, "report_viewed": 1.3},
 }
@@ -95,20 +147,41 @@ def event_mix_cdf() -> np.ndarray:
 
 # Events gated by a milestone: before the account reaches it they cannot happen (replaced by
 # dashboard_viewed). Index into the milestone arrays of `Accounts`.
-GATED = {"integration_synced": "integration", "integration_connected": "integration",
-         "workflow_completed": "workflow", "automation_launched": "automation"}
+GATED = {
+    "integration_synced": "integration",
+    "integration_connected": "integration",
+    "workflow_completed": "workflow",
+    "automation_launched": "automation",
+}
 
 # Extra per-active-user-day rates of the friction events (Poisson means) in a healthy account.
 BASE_ERROR_RATE = 0.02  # integration_error, admins and builders, once an integration exists
 BASE_TICKET_RATE = 0.006  # support_ticket_opened, any role
 
 # ---------------------------------------------------------------- mechanisms
-MECHANISMS = ("champion_left", "integration_broken", "onboarding_stalled", "support_overload",
-              "random_onset", "seasonal_dip")
-CHAMPION_LEFT, INTEGRATION_BROKEN, ONBOARDING_STALLED, SUPPORT_OVERLOAD, RANDOM_ONSET, \
-    SEASONAL_DIP = range(6)
-DECAY_KINDS = (CHAMPION_LEFT, INTEGRATION_BROKEN, ONBOARDING_STALLED, SUPPORT_OVERLOAD,
-               RANDOM_ONSET)
+MECHANISMS = (
+    "champion_left",
+    "integration_broken",
+    "onboarding_stalled",
+    "support_overload",
+    "random_onset",
+    "seasonal_dip",
+)
+(
+    CHAMPION_LEFT,
+    INTEGRATION_BROKEN,
+    ONBOARDING_STALLED,
+    SUPPORT_OVERLOAD,
+    RANDOM_ONSET,
+    SEASONAL_DIP,
+) = range(6)
+DECAY_KINDS = (
+    CHAMPION_LEFT,
+    INTEGRATION_BROKEN,
+    ONBOARDING_STALLED,
+    SUPPORT_OVERLOAD,
+    RANDOM_ONSET,
+)
 # Daily onset hazard of each hazard-driven mechanism for a healthy account (index: mechanism;
 # onboarding_stalled is decided at signup, not by a hazard). Multiplied by 1/engagement.
 HAZARD = np.array([1 / 800, 1 / 700, 0.0, 1 / 1000, 1 / 1200, 1 / 2200])
@@ -122,14 +195,16 @@ STALL_EXPECTED_DAY = 21  # first completed workflow expected by then (conf miles
 # Usage floor (engagement multiplier the decay tends to), by mechanism x tier. Lower = harder.
 # Champion loss hurts smb far more than enterprise; broken integrations hurt integration-heavy
 # enterprises most.
-FLOOR = np.array([
-    [0.08, 0.30, 0.75],   # champion_left
-    [0.45, 0.22, 0.12],   # integration_broken
-    [0.08, 0.18, 0.40],   # onboarding_stalled
-    [0.15, 0.25, 0.40],   # support_overload
-    [0.25, 0.25, 0.25],   # random_onset (drawn 0.05..0.45 around this)
-    [0.65, 0.65, 0.65],   # seasonal_dip (drawn 0.5..0.8)
-])
+FLOOR = np.array(
+    [
+        [0.08, 0.30, 0.75],  # champion_left
+        [0.45, 0.22, 0.12],  # integration_broken
+        [0.08, 0.18, 0.40],  # onboarding_stalled
+        [0.15, 0.25, 0.40],  # support_overload
+        [0.25, 0.25, 0.25],  # random_onset (drawn 0.05..0.45 around this)
+        [0.65, 0.65, 0.65],  # seasonal_dip (drawn 0.5..0.8)
+    ]
+)
 # Lead time (days) between onset (visible leading signal) and the start of the usage fall.
 LAG_RANGE = np.array([[7, 28], [10, 24], [5, 14], [14, 30], [0, 0], [0, 0]])
 # Days the decayed state lasts before a recovery starts (if the account did not churn).

@@ -27,8 +27,9 @@ import polars as pl
 from testlogs import clickstream, purchases, subscription
 from testlogs._common import Shape, Window, make_window, readme, split
 
-SHAPES: dict[str, Shape] = {s.name: s for s in (purchases.SHAPE, subscription.SHAPE,
-                                                 clickstream.SHAPE)}
+SHAPES: dict[str, Shape] = {
+    s.name: s for s in (purchases.SHAPE, subscription.SHAPE, clickstream.SHAPE)
+}
 DEFAULT_AS_OF = "2026-06-01"
 
 __all__ = ["DEFAULT_AS_OF", "SHAPES", "Shape", "generate", "get_shape", "write"]
@@ -42,9 +43,14 @@ def get_shape(shape: str) -> Shape:
         raise ValueError(f"shape={shape!r} is not one of {', '.join(SHAPES)}") from None
 
 
-def generate(shape: str, seed: int = 0, as_of: str | date | datetime = DEFAULT_AS_OF,
-             n: int | None = None, days: int | None = None,
-             future_days: int | None = None) -> dict[str, pl.DataFrame]:
+def generate(
+    shape: str,
+    seed: int = 0,
+    as_of: str | date | datetime = DEFAULT_AS_OF,
+    n: int | None = None,
+    days: int | None = None,
+    future_days: int | None = None,
+) -> dict[str, pl.DataFrame]:
     """Simulate one log and split it at ``as_of`` (00:00 UTC of that day).
 
     ``n`` entities (customers, members, visitors; default per shape, a few thousand) arrive in
@@ -56,9 +62,15 @@ def generate(shape: str, seed: int = 0, as_of: str | date | datetime = DEFAULT_A
     return _generate(shape, seed, as_of, n, days, future_days)[0]
 
 
-def write(shape: str, out_dir: str | Path, seed: int = 0,
-          as_of: str | date | datetime = DEFAULT_AS_OF, n: int | None = None,
-          days: int | None = None, future_days: int | None = None) -> dict[str, Path]:
+def write(
+    shape: str,
+    out_dir: str | Path,
+    seed: int = 0,
+    as_of: str | date | datetime = DEFAULT_AS_OF,
+    n: int | None = None,
+    days: int | None = None,
+    future_days: int | None = None,
+) -> dict[str, Path]:
     """Generate and write ``out_dir/{events,<entities>}.parquet``, ``out_dir/future/`` and README.json.
 
     Returns the written paths by key (``events``, ``future_events``, ..., ``readme``).
@@ -78,15 +90,23 @@ def write(shape: str, out_dir: str | Path, seed: int = 0,
     return paths
 
 
-def _generate(shape: str, seed: int, as_of: str | date | datetime, n: int | None,
-              days: int | None, future_days: int | None
-              ) -> tuple[dict[str, pl.DataFrame], Window]:
+def _generate(
+    shape: str,
+    seed: int,
+    as_of: str | date | datetime,
+    n: int | None,
+    days: int | None,
+    future_days: int | None,
+) -> tuple[dict[str, pl.DataFrame], Window]:
     spec = get_shape(shape)
     n = spec.default_n if n is None else int(n)
     if n < 1:
         raise ValueError(f"n={n} must be at least 1")
-    window = make_window(as_of, spec.default_days if days is None else int(days),
-                         spec.default_future_days if future_days is None else int(future_days))
+    window = make_window(
+        as_of,
+        spec.default_days if days is None else int(days),
+        spec.default_future_days if future_days is None else int(future_days),
+    )
     # One stream per (seed, shape): the same seed gives unrelated worlds for different shapes.
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode())]))
     world = spec.simulate(rng, window, n)

@@ -118,9 +118,15 @@ def to_timestamps(window: Window, t_days: np.ndarray, unit_us: int = 1_000_000) 
     return pl.Series(us, dtype=pl.Int64).cast(TS)
 
 
-def sort_events(frame: pl.DataFrame, t_days: np.ndarray, entity: np.ndarray, n_entities: int,
-                code: np.ndarray | None = None, n_codes: int = 1,
-                unit_us: int = 1_000_000) -> pl.DataFrame:
+def sort_events(
+    frame: pl.DataFrame,
+    t_days: np.ndarray,
+    entity: np.ndarray,
+    n_entities: int,
+    code: np.ndarray | None = None,
+    n_codes: int = 1,
+    unit_us: int = 1_000_000,
+) -> pl.DataFrame:
     """Rows of ``frame`` (aligned with the arrays) ordered by time, entity, code, then input order.
 
     Why one packed int64 key: a multi-column sort of millions of rows is ~10x slower than a
@@ -133,12 +139,14 @@ def sort_events(frame: pl.DataFrame, t_days: np.ndarray, entity: np.ndarray, n_e
     key = (units * n_entities + entity.astype(np.int64)) * n_codes
     if code is not None:
         key += code.astype(np.int64)
-    return (frame.with_columns(pl.Series("__key", key)).sort("__key", maintain_order=True)
-            .drop("__key"))
+    return (
+        frame.with_columns(pl.Series("__key", key)).sort("__key", maintain_order=True).drop("__key")
+    )
 
 
-def arrivals(rng: np.random.Generator, n: int, window: Window, growth: float = 3.0,
-             newcomers: float = 0.2) -> np.ndarray:
+def arrivals(
+    rng: np.random.Generator, n: int, window: Window, growth: float = 3.0, newcomers: float = 0.2
+) -> np.ndarray:
     """Arrival times (float days): ``n`` in the history, ``round(newcomers * n)`` more after as-of.
 
     The history intake grows exponentially (``growth`` = intake at as-of over intake at the
@@ -153,8 +161,9 @@ def arrivals(rng: np.random.Generator, n: int, window: Window, growth: float = 3
     return np.sort(np.concatenate([known, late]))
 
 
-def poisson_times(rng: np.random.Generator, rate: np.ndarray, begin: np.ndarray,
-                  end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def poisson_times(
+    rng: np.random.Generator, rate: np.ndarray, begin: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Homogeneous Poisson candidates per entity: (entity index, time) with time in [begin, end).
 
     Vectorised: one Poisson count per entity, then uniform times; the caller thins them with
@@ -180,13 +189,14 @@ def prefixed_ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
 
 def hashed_ids(prefix: str, n: int, salt: int) -> np.ndarray:
     """Opaque cookie-like ids (``v-3f9a1c2e``), unique: an odd multiplier is a bijection mod 2**32."""
-    h = (np.arange(n, dtype=np.uint64) * np.uint64(2_654_435_761) + np.uint64(salt % 2**32))
+    h = np.arange(n, dtype=np.uint64) * np.uint64(2_654_435_761) + np.uint64(salt % 2**32)
     h = h % np.uint64(2**32)
     return np.char.mod(prefix + "%08x", h)
 
 
-def decode(frame: pl.DataFrame, vocab: dict[str, np.ndarray | list[str] | tuple[str, ...]]
-           ) -> pl.DataFrame:
+def decode(
+    frame: pl.DataFrame, vocab: dict[str, np.ndarray | list[str] | tuple[str, ...]]
+) -> pl.DataFrame:
     """Replace integer code columns by their strings: ``vocab[col][code]``.
 
     Why codes first: sorting millions of rows on integer codes and gathering strings afterwards
@@ -194,9 +204,11 @@ def decode(frame: pl.DataFrame, vocab: dict[str, np.ndarray | list[str] | tuple[
     deterministic (zero-padded ids sort the same either way).
     """
     return frame.with_columns(
-        pl.Series(col, list(names) if not isinstance(names, np.ndarray) else names,
-                  dtype=pl.String).gather(frame[col]).alias(col)
-        for col, names in vocab.items())
+        pl.Series(col, list(names) if not isinstance(names, np.ndarray) else names, dtype=pl.String)
+        .gather(frame[col])
+        .alias(col)
+        for col, names in vocab.items()
+    )
 
 
 def split(shape: Shape, world: dict[str, pl.DataFrame], as_of: datetime) -> dict[str, pl.DataFrame]:
@@ -216,13 +228,15 @@ def split(shape: Shape, world: dict[str, pl.DataFrame], as_of: datetime) -> dict
         table = world[shape.entity_table]
         start, end = pl.col(str(shape.entity_start)), pl.col(str(shape.entity_end))
         out[shape.entity_table] = table.filter(start < as_of).with_columns(
-            pl.when(end < as_of).then(end).otherwise(None).alias(str(shape.entity_end)))
+            pl.when(end < as_of).then(end).otherwise(None).alias(str(shape.entity_end))
+        )
         out[f"future_{shape.entity_table}"] = table
     return out
 
 
-def readme(shape: Shape, frames: dict[str, pl.DataFrame], window: Window, seed: int,
-           out_dir: str) -> dict[str, object]:
+def readme(
+    shape: Shape, frames: dict[str, pl.DataFrame], window: Window, seed: int, out_dir: str
+) -> dict[str, object]:
     """The ``README.json`` content: files, columns, segments and the mapping a user would state."""
     files = {"events": "events.parquet", "future_events": "future/events.parquet"}
     if shape.entity_table is not None:
@@ -241,8 +255,9 @@ def readme(shape: Shape, frames: dict[str, pl.DataFrame], window: Window, seed: 
         "segments": list(shape.segments),
     }
     overrides = ["data=files", f"data.dir={out_dir}", "data.users=null"]
-    overrides.append("data.accounts=null" if accounts is None
-                     else f"data.accounts=${{data.dir}}/{accounts}")
+    overrides.append(
+        "data.accounts=null" if accounts is None else f"data.accounts=${{data.dir}}/{accounts}"
+    )
     overrides += [f"data.columns.{k}={v}" for k, v in shape.mapping.items()]
     overrides.append(f"data.segments=[{','.join(shape.segments)}]")
     overrides += [f"label={shape.label}", f"label.horizon_days={shape.horizon_days}"]

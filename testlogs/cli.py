@@ -24,18 +24,34 @@ from testlogs.public import CDNOW_AS_OF, write_cdnow
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m testlogs",
-        description="Write a foreign event log (not the product's simulator) split at as-of.")
+        description="Write a foreign event log (not the product's simulator) split at as-of.",
+    )
     parser.add_argument("--shape", required=True, choices=[*sorted(SHAPES), "cdnow"])
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--as-of", default=None,
-                        help=f"ISO date, 00:00 UTC (default {DEFAULT_AS_OF}; cdnow {CDNOW_AS_OF})")
-    parser.add_argument("--customers", "--entities", "-n", dest="n", type=int, default=None,
-                        help="customers / members / visitors (default per shape)")
-    parser.add_argument("--days", type=int, default=None,
-                        help="days of history before as-of (default per shape)")
-    parser.add_argument("--future-days", type=int, default=None,
-                        help="days simulated at and after as-of (default 120)")
+    parser.add_argument(
+        "--as-of",
+        default=None,
+        help=f"ISO date, 00:00 UTC (default {DEFAULT_AS_OF}; cdnow {CDNOW_AS_OF})",
+    )
+    parser.add_argument(
+        "--customers",
+        "--entities",
+        "-n",
+        dest="n",
+        type=int,
+        default=None,
+        help="customers / members / visitors (default per shape)",
+    )
+    parser.add_argument(
+        "--days", type=int, default=None, help="days of history before as-of (default per shape)"
+    )
+    parser.add_argument(
+        "--future-days",
+        type=int,
+        default=None,
+        help="days simulated at and after as-of (default 120)",
+    )
     return parser
 
 
@@ -45,12 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.shape == "cdnow":
             if args.n is not None or args.days is not None or args.future_days is not None:
-                raise ValueError("--shape cdnow is a recorded log: --customers/--days/--future-days"
-                                 " do not apply")
+                raise ValueError(
+                    "--shape cdnow is a recorded log: --customers/--days/--future-days do not apply"
+                )
             paths = write_cdnow(args.out, as_of=args.as_of or CDNOW_AS_OF)
         else:
-            paths = write(args.shape, args.out, seed=args.seed, as_of=args.as_of or DEFAULT_AS_OF,
-                          n=args.n, days=args.days, future_days=args.future_days)
+            paths = write(
+                args.shape,
+                args.out,
+                seed=args.seed,
+                as_of=args.as_of or DEFAULT_AS_OF,
+                n=args.n,
+                days=args.days,
+                future_days=args.future_days,
+            )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -46,14 +46,23 @@ from testlogs._common import (
     weekly_multiplier,
 )
 
-PAGES = ("home", "category", "search", "product", "account", "help", "add_to_cart",
-         "checkout", "order_complete")
+PAGES = (
+    "home",
+    "category",
+    "search",
+    "product",
+    "account",
+    "help",
+    "add_to_cart",
+    "checkout",
+    "order_complete",
+)
 BROWSE = {"category": 0.3, "search": 0.2, "product": 0.4, "account": 0.05, "help": 0.05}
 DEVICES = ("mobile", "desktop", "tablet")
 DEVICE_P = (0.55, 0.35, 0.10)
 CHANNELS = ("direct", "organic", "email", "paid_search", "social", "referral")
-FIRST_CHANNEL_P = (0.1, 0.3, 0.05, 0.25, 0.2, 0.1)     # how visitors were acquired
-RETURN_CHANNEL_P = (0.4, 0.2, 0.2, 0.1, 0.07, 0.03)    # how they come back
+FIRST_CHANNEL_P = (0.1, 0.3, 0.05, 0.25, 0.2, 0.1)  # how visitors were acquired
+RETURN_CHANNEL_P = (0.4, 0.2, 0.2, 0.1, 0.07, 0.03)  # how they come back
 REGIONS = ("NA", "EU", "APAC", "LATAM")
 REGION_P = (0.4, 0.3, 0.2, 0.1)
 BOUNCE = 0.45
@@ -68,14 +77,14 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     """Page views of ``n`` visitors over the whole span (sessions may straddle as-of)."""
     span = float(window.total_days)
     first = arrivals(rng, n, window)
-    n = first.size                                       # including the future newcomers
+    n = first.size  # including the future newcomers
     first = np.floor(first) + _session_hour(rng, n)
     first = np.minimum(first, span - 1e-3)
     rate = rng.gamma(1.3, MEAN_SESSIONS_PER_DAY / 1.3, n)
     lifetime = np.where(rng.random(n) < BOUNCE, 0.0, rng.exponential(MEAN_LIFETIME_DAYS, n))
     lapse = first + lifetime
     fade = rng.uniform(*FADE_DAYS, n)
-    depth = rng.gamma(2.0, 2.0, n)                 # mean browse pages per session
+    depth = rng.gamma(2.0, 2.0, n)  # mean browse pages per session
     cart_p = rng.beta(2.0, 8.0, n)
 
     # Return sessions by thinning: weekly rhythm and the pre-lapse fall of the rate.
@@ -83,8 +92,11 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     idx, t = poisson_times(rng, rate * peak, first, np.minimum(lapse, span))
     t = np.floor(t) + _session_hour(rng, t.size)
     progress = _progress(t, lapse[idx], fade[idx])
-    keep = ((rng.random(t.size) * peak < weekly_multiplier(t, window, WEEKDAY)
-             * (1.0 - 0.6 * progress)) & (t > first[idx]) & (t < span))
+    keep = (
+        (rng.random(t.size) * peak < weekly_multiplier(t, window, WEEKDAY) * (1.0 - 0.6 * progress))
+        & (t > first[idx])
+        & (t < span)
+    )
     s_vis = np.concatenate([np.arange(n), idx[keep]])
     s_t = np.concatenate([first, t[keep]])
     s_first = np.concatenate([np.ones(n, dtype=bool), np.zeros(int(keep.sum()), dtype=bool)])
@@ -103,15 +115,18 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     n_pages = 1 + browse + cart + checkout + order_done
     sess = np.repeat(np.arange(n_sess), n_pages)
     starts = np.cumsum(n_pages) - n_pages
-    pos = np.arange(sess.size) - starts[sess]           # 0-based position within the session
+    pos = np.arange(sess.size) - starts[sess]  # 0-based position within the session
 
-    landing = np.where(np.isin(channel, [CHANNELS.index(c) for c in ("paid_search", "social")]),
-                       PAGES.index("product"), PAGES.index("home"))
+    landing = np.where(
+        np.isin(channel, [CHANNELS.index(c) for c in ("paid_search", "social")]),
+        PAGES.index("product"),
+        PAGES.index("home"),
+    )
     browse_codes = np.array([PAGES.index(p) for p in BROWSE])
     browse_p = np.array(list(BROWSE.values()))
     page = browse_codes[rng.choice(browse_codes.size, sess.size, p=browse_p)]
     page = np.where(pos == 0, landing[sess], page)
-    funnel_pos = pos - 1 - browse[sess]                  # 0 cart, 1 checkout, 2 order
+    funnel_pos = pos - 1 - browse[sess]  # 0 cart, 1 checkout, 2 order
     page = np.where(funnel_pos >= 0, PAGES.index("add_to_cart") + funnel_pos, page)
 
     gaps = np.where(pos == 0, 0.0, 3.0 + rng.exponential(45.0, sess.size))
@@ -122,17 +137,27 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     sess, page, t_page = sess[keep], page[keep], t_page[keep]
 
     visitors = hashed_ids("v-", n, salt=int(rng.integers(2**32)))
-    events = pl.DataFrame({
-        "visitor": s_vis[sess].astype(np.int32),
-        "time": to_timestamps(window, t_page, unit_us=MS),
-        "page": page.astype(np.int8),
-        "device": device[sess].astype(np.int8),
-        "channel": channel[sess].astype(np.int8),
-        "region": region[sess].astype(np.int8),
-    })
+    events = pl.DataFrame(
+        {
+            "visitor": s_vis[sess].astype(np.int32),
+            "time": to_timestamps(window, t_page, unit_us=MS),
+            "page": page.astype(np.int8),
+            "device": device[sess].astype(np.int8),
+            "channel": channel[sess].astype(np.int8),
+            "region": region[sess].astype(np.int8),
+        }
+    )
     events = sort_events(events, t_page, s_vis[sess], n, page, len(PAGES), unit_us=MS)
-    events = decode(events, {"visitor": visitors, "page": PAGES, "device": DEVICES,
-                             "channel": CHANNELS, "region": REGIONS})
+    events = decode(
+        events,
+        {
+            "visitor": visitors,
+            "page": PAGES,
+            "device": DEVICES,
+            "channel": CHANNELS,
+            "region": REGIONS,
+        },
+    )
     return {"events": events}
 
 
@@ -143,13 +168,21 @@ def _progress(t: np.ndarray, lapse: np.ndarray, fade: np.ndarray) -> np.ndarray:
 
 def _session_hour(rng: np.random.Generator, size: int) -> np.ndarray:
     """Fraction of the day a session starts: lunch and evening peaks (UTC)."""
-    hour = np.where(rng.random(size) < 0.4, rng.normal(12.5, 1.5, size), rng.normal(21.0, 2.0, size))
+    hour = np.where(
+        rng.random(size) < 0.4, rng.normal(12.5, 1.5, size), rng.normal(21.0, 2.0, size)
+    )
     return np.mod(hour, 24.0) / 24.0
 
 
-def _session_segments(rng: np.random.Generator, n: int, s_vis: np.ndarray, s_t: np.ndarray,
-                      s_first: np.ndarray, first: np.ndarray, lapse: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _session_segments(
+    rng: np.random.Generator,
+    n: int,
+    s_vis: np.ndarray,
+    s_t: np.ndarray,
+    s_first: np.ndarray,
+    first: np.ndarray,
+    lapse: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Device, channel and region codes per session (they change over a visitor's life)."""
     n_sess = s_vis.size
     main = rng.choice(len(DEVICES), n, p=DEVICE_P)
@@ -160,12 +193,16 @@ def _session_segments(rng: np.random.Generator, n: int, s_vis: np.ndarray, s_t: 
     other = rng.choice(len(DEVICES), n_sess, p=DEVICE_P)
     device = np.where(rng.random(n_sess) < 0.12, other, device)
 
-    channel = np.where(s_first, rng.choice(len(CHANNELS), n_sess, p=FIRST_CHANNEL_P),
-                       rng.choice(len(CHANNELS), n_sess, p=RETURN_CHANNEL_P))
+    channel = np.where(
+        s_first,
+        rng.choice(len(CHANNELS), n_sess, p=FIRST_CHANNEL_P),
+        rng.choice(len(CHANNELS), n_sess, p=RETURN_CHANNEL_P),
+    )
 
     home = rng.choice(len(REGIONS), n, p=REGION_P)
-    region = np.where(rng.random(n_sess) < 0.03, rng.choice(len(REGIONS), n_sess, p=REGION_P),
-                      home[s_vis])
+    region = np.where(
+        rng.random(n_sess) < 0.03, rng.choice(len(REGIONS), n_sess, p=REGION_P), home[s_vis]
+    )
     return device, channel, region
 
 
@@ -181,7 +218,9 @@ SHAPE = Shape(
     segments_table="events",
     label="inactivity",
     horizon_days=28,
-    notes={"mechanism": "sessions by thinned Poisson per visitor, exponential lapse; before "
-                        "lapsing fewer sessions, fewer pages per session, fewer funnel pages; "
-                        "segments on the events change per session"},
+    notes={
+        "mechanism": "sessions by thinned Poisson per visitor, exponential lapse; before "
+        "lapsing fewer sessions, fewer pages per session, fewer funnel pages; "
+        "segments on the events change per session"
+    },
 )

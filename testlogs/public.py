@@ -70,41 +70,56 @@ def cdnow_path() -> Path:
             return path
     raise FileNotFoundError(
         "CDNOW_master.txt not found: the PyPI package 'lifetimes' (0.11.x) ships it in "
-        "lifetimes/datasets/; install the project's locked dependencies")
+        "lifetimes/datasets/; install the project's locked dependencies"
+    )
 
 
 def read_cdnow(path: str | Path | None = None) -> pl.DataFrame:
     """The whole CDNOW log in the purchases layout, sorted by time, customer (stable)."""
     source = Path(path) if path is not None else cdnow_path()
-    lines = pl.read_csv(source, has_header=False, new_columns=["line"], separator="\x1f",
-                        skip_rows=1, quote_char=None)
+    lines = pl.read_csv(
+        source,
+        has_header=False,
+        new_columns=["line"],
+        separator="\x1f",
+        skip_rows=1,
+        quote_char=None,
+    )
     parts = lines.select(pl.col("line").str.extract_groups(_LINE)).unnest("line")
     bad = parts.filter(pl.any_horizontal(pl.all().is_null())).height
     if bad:
         raise ValueError(f"{source}: {bad} lines do not read as 'id YYYYMMDD cds dollars'")
     return parts.select(
         pl.col("1").alias("customer"),
-        pl.col("2").str.to_date("%Y%m%d").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        .cast(TS).alias("purchased_at"),
+        pl.col("2")
+        .str.to_date("%Y%m%d")
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+        .cast(TS)
+        .alias("purchased_at"),
         pl.col("4").cast(pl.Float64).alias("amount"),
         pl.col("3").cast(pl.Int64).alias("quantity"),
     ).sort("purchased_at", "customer", maintain_order=True)
 
 
-def load_cdnow(as_of: str | date | datetime = CDNOW_AS_OF,
-               path: str | Path | None = None) -> dict[str, pl.DataFrame]:
+def load_cdnow(
+    as_of: str | date | datetime = CDNOW_AS_OF, path: str | Path | None = None
+) -> dict[str, pl.DataFrame]:
     """CDNOW split at ``as_of`` (00:00 UTC): ``events`` (before) and ``future_events`` (from it)."""
     cut = parse_as_of(as_of)
     events = read_cdnow(path)
     first, last = events["purchased_at"].min(), events["purchased_at"].max()
     if not first < cut <= last:  # type: ignore[operator]
-        raise ValueError(f"as_of={cut.date()} is outside the CDNOW log ({first:%Y-%m-%d} .. "
-                         f"{last:%Y-%m-%d}); the usual cut is {CDNOW_AS_OF}")
+        raise ValueError(
+            f"as_of={cut.date()} is outside the CDNOW log ({first:%Y-%m-%d} .. "
+            f"{last:%Y-%m-%d}); the usual cut is {CDNOW_AS_OF}"
+        )
     return split(CDNOW, {"events": events}, cut)
 
 
-def write_cdnow(out_dir: str | Path, as_of: str | date | datetime = CDNOW_AS_OF,
-                path: str | Path | None = None) -> dict[str, Path]:
+def write_cdnow(
+    out_dir: str | Path, as_of: str | date | datetime = CDNOW_AS_OF, path: str | Path | None = None
+) -> dict[str, Path]:
     """Write ``out_dir/events.parquet``, ``out_dir/future/events.parquet`` and ``README.json``."""
     frames = load_cdnow(as_of, path)
     out = Path(out_dir)

@@ -41,16 +41,16 @@ from testlogs._common import (
     weekly_multiplier,
 )
 
-MEAN_RATE_PER_DAY = 1 / 24      # purchases per day of an average live customer
-RATE_SHAPE = 0.8                # gamma shape of the latent rate (heterogeneity)
-MEAN_LIFETIME_DAYS = 180        # mean of the gamma-distributed dropout rate's reciprocal
+MEAN_RATE_PER_DAY = 1 / 24  # purchases per day of an average live customer
+RATE_SHAPE = 0.8  # gamma shape of the latent rate (heterogeneity)
+MEAN_LIFETIME_DAYS = 180  # mean of the gamma-distributed dropout rate's reciprocal
 LIFETIME_SHAPE = 1.5
-ONE_AND_DONE = 0.25             # share of customers who never come back
-FADE_SHARE = 0.8                # share of dropouts whose rate and baskets fade first
+ONE_AND_DONE = 0.25  # share of customers who never come back
+FADE_SHARE = 0.8  # share of dropouts whose rate and baskets fade first
 FADE_DAYS = (30.0, 75.0)
-FADE_RATE_FLOOR = 0.25          # rate multiplier reached at dropout
-FADE_AMOUNT_FLOOR = 0.35        # basket multiplier reached at dropout
-WEEKDAY = [0.9, 0.9, 0.95, 1.0, 1.1, 1.3, 1.25]   # Monday .. Sunday
+FADE_RATE_FLOOR = 0.25  # rate multiplier reached at dropout
+FADE_AMOUNT_FLOOR = 0.35  # basket multiplier reached at dropout
+WEEKDAY = [0.9, 0.9, 0.95, 1.0, 1.1, 1.3, 1.25]  # Monday .. Sunday
 
 
 def _yearly(t_days: np.ndarray, window: Window) -> np.ndarray:
@@ -72,7 +72,7 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     """The whole purchase log over ``[window.start, window.end)`` for ``n`` customers."""
     span = float(window.total_days)
     join = arrivals(rng, n, window)
-    n = join.size                                        # including the future newcomers
+    n = join.size  # including the future newcomers
     join = np.floor(join) + _time_of_day(rng, n)
     rate = rng.gamma(RATE_SHAPE, MEAN_RATE_PER_DAY / RATE_SHAPE, n)
     dropout = rng.gamma(LIFETIME_SHAPE, 1 / (MEAN_LIFETIME_DAYS * LIFETIME_SHAPE), n)
@@ -80,15 +80,18 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     lifetime[rng.random(n) < ONE_AND_DONE] = 0.0
     death = join + lifetime
     fade = np.where(rng.random(n) < FADE_SHARE, rng.uniform(*FADE_DAYS, n), 0.0)
-    basket = np.exp(rng.normal(np.log(32.0), 0.6, n))     # typical basket per customer
+    basket = np.exp(rng.normal(np.log(32.0), 0.6, n))  # typical basket per customer
 
     # Repeat purchases by thinning a homogeneous process at the peak multiplier.
     peak = max(WEEKDAY) * 1.45
     idx, t = poisson_times(rng, rate * peak, join, np.minimum(death, span))
     t = np.floor(t) + _time_of_day(rng, t.size)
     progress = _fade_progress(t, death[idx], fade[idx])
-    intensity = (weekly_multiplier(t, window, WEEKDAY) * _yearly(t, window)
-                 * (1.0 - (1.0 - FADE_RATE_FLOOR) * progress))
+    intensity = (
+        weekly_multiplier(t, window, WEEKDAY)
+        * _yearly(t, window)
+        * (1.0 - (1.0 - FADE_RATE_FLOOR) * progress)
+    )
     keep = (rng.random(t.size) * peak < intensity) & (t > join[idx]) & (t < span)
     idx, t, progress = idx[keep], t[keep], progress[keep]
 
@@ -97,15 +100,21 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     t = np.concatenate([join, t])
     progress = np.concatenate([np.zeros(n), progress])
     december = _yearly(t, window) > 1.2
-    amount = (basket[idx] * np.exp(rng.normal(0.0, 0.35, t.size))
-              * (1.0 - (1.0 - FADE_AMOUNT_FLOOR) * progress) * np.where(december, 1.15, 1.0))
+    amount = (
+        basket[idx]
+        * np.exp(rng.normal(0.0, 0.35, t.size))
+        * (1.0 - (1.0 - FADE_AMOUNT_FLOOR) * progress)
+        * np.where(december, 1.15, 1.0)
+    )
     amount = np.round(np.maximum(amount, 0.99), 2)
 
-    events = pl.DataFrame({
-        "customer": idx.astype(np.int32),
-        "purchased_at": to_timestamps(window, t),
-        "amount": amount,
-    })
+    events = pl.DataFrame(
+        {
+            "customer": idx.astype(np.int32),
+            "purchased_at": to_timestamps(window, t),
+            "amount": amount,
+        }
+    )
     events = sort_events(events, t, idx, n)
     events = decode(events, {"customer": prefixed_ids("C-", n)})
     return {"events": events}
@@ -113,7 +122,9 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
 
 def _time_of_day(rng: np.random.Generator, size: int) -> np.ndarray:
     """Fraction of the day: shop hours with a lunch and an evening bump, some night orders."""
-    hour = np.where(rng.random(size) < 0.55, rng.normal(13.0, 2.5, size), rng.normal(20.0, 2.0, size))
+    hour = np.where(
+        rng.random(size) < 0.55, rng.normal(13.0, 2.5, size), rng.normal(20.0, 2.0, size)
+    )
     hour = np.where(rng.random(size) < 0.08, rng.uniform(0.0, 24.0, size), hour)
     return np.mod(hour, 24.0) / 24.0
 
@@ -130,6 +141,8 @@ SHAPE = Shape(
     segments_table=None,
     label="inactivity",
     horizon_days=56,
-    notes={"mechanism": "gamma-heterogeneous Poisson purchases, exponential dropout, pre-dropout "
-                        "fade of rate and basket, yearly and weekly seasonality"},
+    notes={
+        "mechanism": "gamma-heterogeneous Poisson purchases, exponential dropout, pre-dropout "
+        "fade of rate and basket, yearly and weekly seasonality"
+    },
 )

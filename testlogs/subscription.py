@@ -51,8 +51,16 @@ from testlogs._common import (
     to_timestamps,
 )
 
-ACTIONS = ("episode_played", "search", "download", "playlist_created", "share",
-           "profile_edited", "payment_failed", "plan_downgraded")
+ACTIONS = (
+    "episode_played",
+    "search",
+    "download",
+    "playlist_created",
+    "share",
+    "profile_edited",
+    "payment_failed",
+    "plan_downgraded",
+)
 # Daily rate of an average member; multiplier at the end of a fade; multiplier once downgraded.
 RATES = {
     "episode_played": (1.0, 0.4, 0.8),
@@ -63,16 +71,25 @@ RATES = {
     "profile_edited": (0.006, 1.0, 1.0),
 }
 WEEKEND_PLAYS = 1.3
-COUNTRIES = {"US": 0.32, "GB": 0.12, "DE": 0.1, "FR": 0.08, "BR": 0.1, "IN": 0.1, "CA": 0.06,
-             "AU": 0.05, "MX": 0.07}
-RISKY_PAYMENTS = ("BR", "IN", "MX")       # card failures 2.5x as often
+COUNTRIES = {
+    "US": 0.32,
+    "GB": 0.12,
+    "DE": 0.1,
+    "FR": 0.08,
+    "BR": 0.1,
+    "IN": 0.1,
+    "CA": 0.06,
+    "AU": 0.05,
+    "MX": 0.07,
+}
+RISKY_PAYMENTS = ("BR", "IN", "MX")  # card failures 2.5x as often
 PLANS = {"basic": 0.35, "premium": 0.35, "family": 0.15, "student": 0.15}
 PLAN_HAZARD = {"basic": 1.3, "premium": 0.9, "family": 0.6, "student": 1.5}
 MEAN_LIFETIME_DAYS = 320
-TRIAL_CHURN = 0.12                        # cancel at the end of the 30-day trial
-PAYMENT_FAILED_PER_DAY = 0.0015           # background card failures (recovered)
-DUNNING_TRIES = 4                         # card retries before an involuntary cancellation
-DOWNGRADE_MEAN_DAYS = 1000                # background downgrades of non-churners
+TRIAL_CHURN = 0.12  # cancel at the end of the 30-day trial
+PAYMENT_FAILED_PER_DAY = 0.0015  # background card failures (recovered)
+DUNNING_TRIES = 4  # card retries before an involuntary cancellation
+DOWNGRADE_MEAN_DAYS = 1000  # background downgrades of non-churners
 VACATIONS_PER_DAY = 1 / 120
 
 
@@ -87,7 +104,7 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     span = float(window.total_days)
     n_days = int(np.ceil(span))
     join = arrivals(rng, n, window)
-    n = join.size                                        # including the future newcomers
+    n = join.size  # including the future newcomers
     join = np.floor(join) + rng.uniform(0.3, 0.95, n)
     country = np.array(list(COUNTRIES))[_categorical(rng, COUNTRIES, n)]
     plan_code = _categorical(rng, PLANS, n)
@@ -96,9 +113,12 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     activity = rng.gamma(1.5, 1 / 1.5, n)
 
     # Cancellation: exponential lifetime with frailty, or the trial-end wave.
-    hazard = (rng.gamma(2.0, 0.5, n) / MEAN_LIFETIME_DAYS
-              * np.array([PLAN_HAZARD[p] for p in PLANS])[plan_code]
-              * np.clip(activity, 0.2, None) ** -0.3)
+    hazard = (
+        rng.gamma(2.0, 0.5, n)
+        / MEAN_LIFETIME_DAYS
+        * np.array([PLAN_HAZARD[p] for p in PLANS])[plan_code]
+        * np.clip(activity, 0.2, None) ** -0.3
+    )
     trial = rng.random(n) < TRIAL_CHURN
     cancel = join + np.where(trial, rng.uniform(27.0, 31.0, n), rng.exponential(1.0, n) / hazard)
     activity = np.where(trial, activity * 0.6, activity)
@@ -106,7 +126,7 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     # Pre-cancellation path of every member (applies even when the cancellation is after the span).
     w = np.stack([np.full(n, 0.5), 0.25 * pay_risk, np.where(plan == "basic", 0.0, 0.25)], axis=1)
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
-    path = (rng.random(n)[:, None] > cum).sum(axis=1)        # 0 fading, 1 payment, 2 downgrade
+    path = (rng.random(n)[:, None] > cum).sum(axis=1)  # 0 fading, 1 payment, 2 downgrade
     path = np.where(trial, 0, path)
     fade = np.where(path == 0, np.where(trial, rng.uniform(10, 20, n), rng.uniform(21, 63, n)), 0.0)
     downgrade = np.where(plan == "basic", np.inf, join + rng.exponential(DOWNGRADE_MEAN_DAYS, n))
@@ -133,8 +153,13 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
         taste = rng.gamma(2.0, 0.5, n)[:, None]
         # Offline listening is the first habit to go: downloads fade twice as fast.
         lead = np.minimum(2.0 * progress, 1.0) if action == "download" else progress
-        lam = (rate * base * taste * (1.0 - (1.0 - faded) * lead)
-               * np.where(downgraded, after_downgrade, 1.0))
+        lam = (
+            rate
+            * base
+            * taste
+            * (1.0 - (1.0 - faded) * lead)
+            * np.where(downgraded, after_downgrade, 1.0)
+        )
         if action in ("episode_played", "share"):
             lam = lam * weekend
         if action in ("playlist_created", "profile_edited"):
@@ -178,27 +203,33 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
         p = np.clip((t - (cancel - fade)[idx]) / fade[idx], 0.0, 1.0)
     p = np.where(fade[idx] > 0, p, 0.0)
     listener = np.exp(rng.normal(0.0, 0.3, n))
-    duration = np.round(np.exp(rng.normal(np.log(1500.0), 0.7, t.size)) * listener[idx]
-                        * (1.0 - 0.5 * p))
+    duration = np.round(
+        np.exp(rng.normal(np.log(1500.0), 0.7, t.size)) * listener[idx] * (1.0 - 0.5 * p)
+    )
     duration = np.where(code == ACTIONS.index("episode_played"), np.maximum(duration, 5.0), np.nan)
 
     ids = prefixed_ids("M-", n)
-    events = pl.DataFrame({
-        "member_id": idx.astype(np.int32),
-        "ts": to_timestamps(window, t),
-        "action": code.astype(np.int8),
-        "duration_s": duration,
-    }).with_columns(pl.col("duration_s").fill_nan(None))
+    events = pl.DataFrame(
+        {
+            "member_id": idx.astype(np.int32),
+            "ts": to_timestamps(window, t),
+            "action": code.astype(np.int8),
+            "duration_s": duration,
+        }
+    ).with_columns(pl.col("duration_s").fill_nan(None))
     events = sort_events(events, t, idx, n, code, len(ACTIONS))
     events = decode(events, {"member_id": ids, "action": ACTIONS})
-    subscribers = pl.DataFrame({
-        "member_id": ids,
-        "joined_at": to_timestamps(window, join),
-        "cancelled_at": to_timestamps(window, np.minimum(cancel, span)),
-        "country": country,
-        "plan": plan,
-    }).with_columns(pl.when(pl.Series(cancel < span)).then(pl.col("cancelled_at"))
-                    .alias("cancelled_at"))
+    subscribers = pl.DataFrame(
+        {
+            "member_id": ids,
+            "joined_at": to_timestamps(window, join),
+            "cancelled_at": to_timestamps(window, np.minimum(cancel, span)),
+            "country": country,
+            "plan": plan,
+        }
+    ).with_columns(
+        pl.when(pl.Series(cancel < span)).then(pl.col("cancelled_at")).alias("cancelled_at")
+    )
     return {"events": events, "subscribers": subscribers}
 
 
@@ -230,8 +261,14 @@ SHAPE = Shape(
     default_days=182,
     id_column="member_id",
     time_column="ts",
-    mapping={"account_id": "member_id", "timestamp": "ts", "event": "action",
-             "value": "duration_s", "created_at": "joined_at", "churned_at": "cancelled_at"},
+    mapping={
+        "account_id": "member_id",
+        "timestamp": "ts",
+        "event": "action",
+        "value": "duration_s",
+        "created_at": "joined_at",
+        "churned_at": "cancelled_at",
+    },
     segments=["country", "plan"],
     segments_table="subscribers",
     label="churn_event",
@@ -239,7 +276,9 @@ SHAPE = Shape(
     entity_table="subscribers",
     entity_start="joined_at",
     entity_end="cancelled_at",
-    notes={"mechanism": "daily Poisson counts per action; pre-cancellation paths fading "
-                        "(downloads vanish, searches rise), payment (payment_failed) and "
-                        "downgrade (plan_downgraded, then fewer downloads); vacations as noise"},
+    notes={
+        "mechanism": "daily Poisson counts per action; pre-cancellation paths fading "
+        "(downloads vanish, searches rise), payment (payment_failed) and "
+        "downgrade (plan_downgraded, then fewer downloads); vacations as noise"
+    },
 )

@@ -30,11 +30,19 @@ class World:
     def run(self, step: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``python -m pipelines.<step>`` with the world's overrides (+ extra) from the repo root."""
         cmd = [sys.executable, "-m", f"pipelines.{step}", *self.overrides, *extra]
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=900)
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            timeout=900,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd[2:])} exited {proc.returncode}\n"
-                                 f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}")
+            raise AssertionError(
+                f"{' '.join(cmd[2:])} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
+            )
         return proc
 
 

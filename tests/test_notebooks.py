@@ -22,8 +22,12 @@ def test_notebook_executes(path: Path, small_world, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ADOPTION_DECAY_OUTPUT", str(small_world.output_dir))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend shows the plots
     nb = jupytext.read(path)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.parent)}},
+    )
     client.execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     errors = [o for o in outputs if o.get("output_type") == "error"]

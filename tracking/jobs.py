@@ -24,9 +24,13 @@ from tracking import registry, runs
 log = get_logger(__name__)
 
 
-def log_train_run(cfg: DictConfig, result: Any, dataset: pl.DataFrame, catalogue: Any,
-                  params: dict[str, Any] | None
-                  ) -> tuple[str, Any, registry.PromotionDecision | None]:
+def log_train_run(
+    cfg: DictConfig,
+    result: Any,
+    dataset: pl.DataFrame,
+    catalogue: Any,
+    params: dict[str, Any] | None,
+) -> tuple[str, Any, registry.PromotionDecision | None]:
     """One MLflow run for a training (``models.train.TrainResult``): everything
     ``runs.log_training_run`` logs plus the data profile, then registration as challenger and the
     promotion gate on the run's own test rows. Returns ``(run_id, model_info, decision)``."""
@@ -38,8 +42,13 @@ def log_train_run(cfg: DictConfig, result: Any, dataset: pl.DataFrame, catalogue
             runs.log_params({f"lgb.{k}": v for k, v in params.items()})
             runs.log_tags({"params_source": "tuning study best trial"})
         info, decision = registry.register_and_promote(
-            result.model, registry.test_rows(dataset, result.test_scores), cfg, run_id,
-            gate_model=result.gate_model, example_frame=dataset.head(2000))
+            result.model,
+            registry.test_rows(dataset, result.test_scores),
+            cfg,
+            run_id,
+            gate_model=result.gate_model,
+            example_frame=dataset.head(2000),
+        )
     return run_id, info, decision
 
 
@@ -49,21 +58,33 @@ def trial_logger(cfg: DictConfig) -> Callable[..., None] | None:
         return None
     objective = str(cfg.tune.objective)
 
-    def on_trial(trial: optuna.Trial, params: dict[str, Any], score: float | None,
-                 state: str) -> None:
+    def on_trial(
+        trial: optuna.Trial, params: dict[str, Any], score: float | None, state: str
+    ) -> None:
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             runs.log_params(params)
-            runs.log_tags({"trial.number": trial.number, "trial.state": state,
-                           "optuna.study": trial.study.study_name})
+            runs.log_tags(
+                {
+                    "trial.number": trial.number,
+                    "trial.state": state,
+                    "optuna.study": trial.study.study_name,
+                }
+            )
             if score is not None:
                 mlflow.log_metric(f"valid_{objective}", score)
 
     return on_trial
 
 
-def tune_tracked(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
-                 categorical: list[str], cfg: DictConfig, fit: Any,
-                 dataset: pl.DataFrame | None = None) -> Any:
+def tune_tracked(
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    cfg: DictConfig,
+    fit: Any,
+    dataset: pl.DataFrame | None = None,
+) -> Any:
     """Run the study (``models.tune.run_study``) inside one parent MLflow run with a nested run
     per trial; write and log the best params. Returns the ``models.tune.TuneResult``."""
     from models import tune as tuning
@@ -75,41 +96,70 @@ def tune_tracked(train: pl.DataFrame, valid: pl.DataFrame, features: list[str],
         runs.log_git_commit()
         if dataset is not None:
             runs.log_dataset(dataset, cfg, context="tuning")
-        result = tuning.run_study(study, train, valid, features, categorical, cfg, fit,
-                                  on_trial=trial_logger(cfg))
+        result = tuning.run_study(
+            study, train, valid, features, categorical, cfg, fit, on_trial=trial_logger(cfg)
+        )
         runs.log_params({f"best.{k}": v for k, v in result.best_params.items()})
-        mlflow.log_metrics({f"best_valid_{result.objective}": result.best_value,
-                            "n_trials": result.n_trials, "new_trials": result.new_trials,
-                            "pruned_trials": result.pruned})
+        mlflow.log_metrics(
+            {
+                f"best_valid_{result.objective}": result.best_value,
+                "n_trials": result.n_trials,
+                "new_trials": result.new_trials,
+                "pruned_trials": result.pruned,
+            }
+        )
         runs.log_tags({"best_trial": result.best_trial})
         runs.log_figures(tuning.figures(study), folder="optuna")
         path = tuning.write_best_params(result, cfg)
         mlflow.log_artifact(str(path), artifact_path="tune")
-    log.info("study %s: %d new trials (%d pruned), %d in total; best %s=%.4f (trial %d)",
-             study.study_name, len(study.trials) - before, result.pruned, result.n_trials,
-             result.objective, result.best_value, result.best_trial)
+    log.info(
+        "study %s: %d new trials (%d pruned), %d in total; best %s=%.4f (trial %d)",
+        study.study_name,
+        len(study.trials) - before,
+        result.pruned,
+        result.n_trials,
+        result.objective,
+        result.best_value,
+        result.best_trial,
+    )
     return result
 
 
-def log_score_run(cfg: DictConfig, as_of: date, drift: pl.DataFrame, info: dict[str, Any],
-                  summary: dict[str, float]) -> str:
+def log_score_run(
+    cfg: DictConfig,
+    as_of: date,
+    drift: pl.DataFrame,
+    info: dict[str, Any],
+    summary: dict[str, float],
+) -> str:
     """One MLflow run (tag ``job=score``) for a scoring run: the scoring params, the risk summary,
     the PSI of every feature and which drifted. Returns the run id."""
-    tags = {"job": "score", "step": "score", "as_of": as_of.isoformat(),
-            "model.version": str(info.get("version", "")), "model.uri": str(info.get("uri", ""))}
+    tags = {
+        "job": "score",
+        "step": "score",
+        "as_of": as_of.isoformat(),
+        "model.version": str(info.get("version", "")),
+        "model.uri": str(info.get("uri", "")),
+    }
     drifted = drift.filter(pl.col("drifted"))["feature"].to_list()
     tags["drift.warn_features"] = ",".join(drifted) if drifted else "none"
     tags["drift.warn"] = str(bool(drifted)).lower()
     with runs.run(cfg, run_name=f"score {as_of.isoformat()}", tags=tags) as active:
-        mlflow.log_params({"as_of": as_of.isoformat(), "explainer": str(cfg.score.explainer),
-                           "tier_mode": str(cfg.score.tier_mode),
-                           "chunk_rows": int(cfg.score.chunk_rows),
-                           "psi_warn": float(cfg.score.psi_warn)})
+        mlflow.log_params(
+            {
+                "as_of": as_of.isoformat(),
+                "explainer": str(cfg.score.explainer),
+                "tier_mode": str(cfg.score.tier_mode),
+                "chunk_rows": int(cfg.score.chunk_rows),
+                "psi_warn": float(cfg.score.psi_warn),
+            }
+        )
         metrics = dict(summary)
         metrics["drift.n_warn"] = float(len(drifted))
         for f, v in drift.select("feature", "psi").iter_rows():
             metrics[runs.metric_key(f"psi.{f}")] = float(v)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict({r["feature"]: r["psi"] for r in drift.iter_rows(named=True)},
-                        "drift/psi.json")
+        mlflow.log_dict(
+            {r["feature"]: r["psi"] for r in drift.iter_rows(named=True)}, "drift/psi.json"
+        )
         return active.info.run_id

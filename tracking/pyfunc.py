@@ -50,8 +50,9 @@ class DecayModel(mlflow.pyfunc.PythonModel):
         """Load the RoutedModel folder logged as the ``routed_model`` artifact."""
         self.model = RoutedModel.load(context.artifacts[ARTIFACT_KEY])
 
-    def predict(self, context: Any, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
         """Calibrated decay probability (0..1, float64) for each row of a feature frame.
 
         The frame needs the model's feature columns and its segment column (unknown or missing

@@ -55,8 +55,10 @@ def promotion_score(label: np.ndarray, proba: np.ndarray, metric: str) -> float:
     Undefined means fewer than one positive and one negative: ranking metrics need both classes.
     """
     if metric not in PROMOTION_METRICS:
-        raise ConfigValueError(f"model.promotion_metric={metric!r} is not supported",
-                               hint=f"choose from {sorted(PROMOTION_METRICS)}")
+        raise ConfigValueError(
+            f"model.promotion_metric={metric!r} is not supported",
+            hint=f"choose from {sorted(PROMOTION_METRICS)}",
+        )
     y = np.asarray(label, dtype=np.float64)
     p = np.clip(np.asarray(proba, dtype=np.float64), 0.0, 1.0)
     if y.size == 0 or np.unique(y).size < 2:
@@ -86,8 +88,9 @@ def input_columns(model: RoutedModel, frame: pl.DataFrame) -> list[str]:
     return cols
 
 
-def signature_and_example(model: RoutedModel, frame: pl.DataFrame, n_example: int = 5,
-                          n_signature: int = 2000):
+def signature_and_example(
+    model: RoutedModel, frame: pl.DataFrame, n_example: int = 5, n_signature: int = 2000
+):
     """MLflow signature and a small pandas input example, both from real rows.
 
     The signature is inferred from up to ``n_signature`` rows (not just the example) so a column
@@ -131,8 +134,9 @@ def log_model(model: RoutedModel, frame: pl.DataFrame, name: str = "model") -> M
 def register(model_uri: str, model_name: str, run_id: str | None = None) -> Any:
     """Register ``model_uri`` under ``model_name`` and give the new version alias ``challenger``."""
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, model_name,
-                                    tags={"run_id": run_id} if run_id else None)
+    version = mlflow.register_model(
+        model_uri, model_name, tags={"run_id": run_id} if run_id else None
+    )
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
     log.info("registered %s version %s (alias %s)", model_name, version.version, CHALLENGER)
     return version
@@ -144,8 +148,10 @@ def _is_missing(err: MlflowException) -> bool:
     REST a missing alias comes back as INVALID_PARAMETER_VALUE "... alias X not found"."""
     if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
         return True
-    return (err.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
-            and "not found" in str(err.message).lower())
+    return (
+        err.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+        and "not found" in str(err.message).lower()
+    )
 
 
 def set_registry(cfg: DictConfig) -> None:
@@ -163,16 +169,22 @@ def model_uri(cfg: DictConfig) -> str:
 def version_info(name: str, version: str) -> dict[str, Any]:
     """The facts of a registered version a scorer should record next to its scores."""
     mv = MlflowClient().get_model_version(name, version)
-    return {"name": mv.name, "version": str(mv.version), "run_id": mv.run_id,
-            "aliases": list(mv.aliases), "source": mv.source, "tags": dict(mv.tags),
-            "created_at_ms": mv.creation_timestamp}
+    return {
+        "name": mv.name,
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "aliases": list(mv.aliases),
+        "source": mv.source,
+        "tags": dict(mv.tags),
+        "created_at_ms": mv.creation_timestamp,
+    }
 
 
 def _resolve_registry_uri(uri: str) -> tuple[str, str] | None:
     """(name, version) for ``models:/name@alias`` or ``models:/name/version``; None otherwise."""
     if not uri.startswith("models:/"):
         return None
-    body = uri[len("models:/"):]
+    body = uri[len("models:/") :]
     client = MlflowClient()
     if "@" in body:
         name, alias = body.split("@", 1)
@@ -194,9 +206,10 @@ def load_routed_model(uri: str | None, cfg: DictConfig) -> tuple[RoutedModel, di
     uri = uri or model_uri(cfg)
     db = tracking.sqlite_file(mlflow.get_registry_uri())
     if uri.startswith("models:/") and db is not None and not db.exists():
-        raise NoModelError(f"no model registry at {db} (so no {uri})",
-                           hint="run decay-train first, or set mlflow.tracking_uri to the "
-                                "store it used")
+        raise NoModelError(
+            f"no model registry at {db} (so no {uri})",
+            hint="run decay-train first, or set mlflow.tracking_uri to the store it used",
+        )
     try:
         resolved = _resolve_registry_uri(uri)
         info = version_info(*resolved) if resolved else {}
@@ -206,17 +219,21 @@ def load_routed_model(uri: str | None, cfg: DictConfig) -> tuple[RoutedModel, di
         pyfunc_model = mlflow.pyfunc.load_model(uri)
     except MlflowException as err:
         if _is_missing(err):
-            raise NoModelError(f"no model at {uri}: {err.message}",
-                               hint="run decay-train first (it registers and promotes a "
-                                    "champion), or set model.uri to an existing model") from err
+            raise NoModelError(
+                f"no model at {uri}: {err.message}",
+                hint="run decay-train first (it registers and promotes a "
+                "champion), or set model.uri to an existing model",
+            ) from err
         raise
     except OSError as err:
         raise NoModelError(f"no model at {uri}: {err}", hint="run decay-train first") from err
     info.setdefault("uri", uri)
     wrapper = pyfunc_model.unwrap_python_model()
     if not isinstance(wrapper, DecayModel) or wrapper.model is None:
-        raise NoModelError(f"{uri} is not an adoption-decay model (python model is "
-                           f"{type(wrapper).__name__})", hint="point model.uri at a decay-train model")
+        raise NoModelError(
+            f"{uri} is not an adoption-decay model (python model is {type(wrapper).__name__})",
+            hint="point model.uri at a decay-train model",
+        )
     return wrapper.model, info
 
 
@@ -252,8 +269,15 @@ def _champion_version(model_name: str) -> str | None:
         raise
 
 
-def decide(model_name: str, version: str, model: RoutedModel, test_frame: pl.DataFrame,
-           metric: str, cfg: DictConfig, label: str = "label") -> PromotionDecision:
+def decide(
+    model_name: str,
+    version: str,
+    model: RoutedModel,
+    test_frame: pl.DataFrame,
+    metric: str,
+    cfg: DictConfig,
+    label: str = "label",
+) -> PromotionDecision:
     """Compare the new version with the current champion on ``test_frame`` (features + label).
 
     Pure decision (no alias is moved). Rows with a null label are ignored. A champion that cannot
@@ -265,11 +289,18 @@ def decide(model_name: str, version: str, model: RoutedModel, test_frame: pl.Dat
     y = rows.get_column(label).to_numpy()
     new_score = promotion_score(y, model.predict_proba(rows), metric)
     champ_version = _champion_version(model_name)
-    facts = dict(model_name=model_name, version=str(version), metric=metric,
-                 challenger_score=new_score, champion_version=champ_version, n_rows=rows.height)
+    facts = dict(
+        model_name=model_name,
+        version=str(version),
+        metric=metric,
+        challenger_score=new_score,
+        champion_version=champ_version,
+        n_rows=rows.height,
+    )
     if champ_version is None:
-        return PromotionDecision(decision="promoted", reason="no champion yet",
-                                 champion_score=float("nan"), **facts)
+        return PromotionDecision(
+            decision="promoted", reason="no champion yet", champion_score=float("nan"), **facts
+        )
     champion, _ = load_routed_model(f"models:/{model_name}/{champ_version}", cfg)
     seen = champion.metadata.get("trained_through")
     if seen is not None and "cutoff" in rows.columns:
@@ -278,10 +309,13 @@ def decide(model_name: str, version: str, model: RoutedModel, test_frame: pl.Dat
         unseen = rows.filter(pl.col("cutoff") > date.fromisoformat(str(seen)))
         y_unseen = unseen.get_column(label).to_numpy()
         if unseen.height == 0 or np.unique(y_unseen).size < 2:
-            reason = (f"champion v{champ_version} was trained on every test row (labels through "
-                      f"{seen}): no unseen rows to compare on, the newer model is promoted")
-            return PromotionDecision(decision="promoted", reason=reason,
-                                     champion_score=float("nan"), **facts)
+            reason = (
+                f"champion v{champ_version} was trained on every test row (labels through "
+                f"{seen}): no unseen rows to compare on, the newer model is promoted"
+            )
+            return PromotionDecision(
+                decision="promoted", reason=reason, champion_score=float("nan"), **facts
+            )
         rows, y = unseen, y_unseen
         facts["challenger_score"] = promotion_score(y, model.predict_proba(rows), metric)
         facts["n_rows"] = rows.height
@@ -289,16 +323,21 @@ def decide(model_name: str, version: str, model: RoutedModel, test_frame: pl.Dat
     try:
         old_score = promotion_score(y, champion.predict_proba(rows), metric)
     except ValueError as err:
-        return PromotionDecision(decision="kept_champion", champion_score=float("nan"),
-                                 reason=f"champion v{champ_version} cannot score these rows: {err}",
-                                 **facts)
+        return PromotionDecision(
+            decision="kept_champion",
+            champion_score=float("nan"),
+            reason=f"champion v{champ_version} cannot score these rows: {err}",
+            **facts,
+        )
     if beats(new_score, old_score, metric):
         reason = f"{metric} {new_score:.4f} beats champion v{champ_version} {old_score:.4f}"
-        return PromotionDecision(decision="promoted", reason=reason, champion_score=old_score,
-                                 **facts)
+        return PromotionDecision(
+            decision="promoted", reason=reason, champion_score=old_score, **facts
+        )
     reason = f"{metric} {new_score:.4f} does not beat champion v{champ_version} {old_score:.4f}"
-    return PromotionDecision(decision="kept_champion", reason=reason, champion_score=old_score,
-                             **facts)
+    return PromotionDecision(
+        decision="kept_champion", reason=reason, champion_score=old_score, **facts
+    )
 
 
 def record(decision: PromotionDecision, run_id: str | None) -> None:
@@ -324,14 +363,23 @@ def record(decision: PromotionDecision, run_id: str | None) -> None:
             value = getattr(decision, k)
             if np.isfinite(value):
                 client.log_metric(run_id, f"promotion.{k}", value)
-    log.info("promotion gate: %s v%s %s (%s)", decision.model_name, decision.version,
-             decision.decision, decision.reason)
+    log.info(
+        "promotion gate: %s v%s %s (%s)",
+        decision.model_name,
+        decision.version,
+        decision.decision,
+        decision.reason,
+    )
 
 
-def register_and_promote(model: RoutedModel, test_frame: pl.DataFrame, cfg: DictConfig,
-                         run_id: str | None = None, gate_model: RoutedModel | None = None,
-                         example_frame: pl.DataFrame | None = None
-                         ) -> tuple[ModelInfo, PromotionDecision]:
+def register_and_promote(
+    model: RoutedModel,
+    test_frame: pl.DataFrame,
+    cfg: DictConfig,
+    run_id: str | None = None,
+    gate_model: RoutedModel | None = None,
+    example_frame: pl.DataFrame | None = None,
+) -> tuple[ModelInfo, PromotionDecision]:
     """Log ``model`` in the active run, register it as challenger and run the promotion gate.
 
     ``gate_model``: what scores the test rows for the gate (the evaluation fit when ``model``
@@ -341,8 +389,14 @@ def register_and_promote(model: RoutedModel, test_frame: pl.DataFrame, cfg: Dict
     rows = test_frame if test_frame.height or example_frame is None else example_frame
     info = log_model(model, rows)
     version = register(info.model_uri, str(cfg.model.name), run_id)
-    decision = decide(str(cfg.model.name), str(version.version), gate_model or model, test_frame,
-                      str(cfg.model.promotion_metric), cfg)
+    decision = decide(
+        str(cfg.model.name),
+        str(version.version),
+        gate_model or model,
+        test_frame,
+        str(cfg.model.promotion_metric),
+        cfg,
+    )
     record(decision, run_id)
     return info, decision
 

@@ -48,7 +48,7 @@ def sqlite_file(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (relative or absolute), else None."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):])
+    return Path(uri[len("sqlite:///") :])
 
 
 def resolve_uri(uri: str) -> str:
@@ -97,12 +97,17 @@ def configure(cfg: DictConfig) -> str:
 
 
 @contextlib.contextmanager
-def run(cfg: DictConfig, run_name: str, nested: bool = False,
-        tags: Mapping[str, Any] | None = None) -> Iterator[mlflow.ActiveRun]:
+def run(
+    cfg: DictConfig, run_name: str, nested: bool = False, tags: Mapping[str, Any] | None = None
+) -> Iterator[mlflow.ActiveRun]:
     """Start a run in the configured experiment (``nested`` under the active run)."""
     exp_id = configure(cfg) if not nested else None
-    with mlflow.start_run(run_name=run_name, nested=nested, experiment_id=exp_id,
-                          tags={k: str(v) for k, v in (tags or {}).items()}) as active:
+    with mlflow.start_run(
+        run_name=run_name,
+        nested=nested,
+        experiment_id=exp_id,
+        tags={k: str(v) for k, v in (tags or {}).items()},
+    ) as active:
         yield active
 
 
@@ -159,7 +164,7 @@ def log_params(params: Mapping[str, Any]) -> None:
     """Log params in batches of MLflow's per-request limit, values truncated."""
     items = [(metric_key(str(k)), str(v)[:MAX_PARAM_VAL_LENGTH]) for k, v in params.items()]
     for i in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
-        mlflow.log_params(dict(items[i:i + MAX_PARAMS_TAGS_PER_BATCH]))
+        mlflow.log_params(dict(items[i : i + MAX_PARAMS_TAGS_PER_BATCH]))
 
 
 def log_config(cfg: DictConfig) -> None:
@@ -189,7 +194,7 @@ def log_metrics(metrics: Mapping[str, Any], backtest_key: str = "backtest") -> N
     flat = numeric_metrics({k: v for k, v in metrics.items() if k != backtest_key})
     items = list(flat.items())
     for i in range(0, len(items), 1000):
-        mlflow.log_metrics(dict(items[i:i + 1000]))
+        mlflow.log_metrics(dict(items[i : i + 1000]))
     for step, origin in enumerate(metrics.get(backtest_key) or []):
         if isinstance(origin, Mapping):
             mlflow.log_metrics(numeric_metrics({backtest_key: origin}), step=step)
@@ -244,8 +249,9 @@ def log_catalogue(catalogue: Any) -> None:
     mlflow.log_dict(_jsonable(catalogue), "feature_catalogue.yaml")
 
 
-def dataset_input(dataset: pl.DataFrame, cfg: DictConfig, name: str = "dataset",
-                  targets: str | None = "label") -> mlflow.data.Dataset:
+def dataset_input(
+    dataset: pl.DataFrame, cfg: DictConfig, name: str = "dataset", targets: str | None = "label"
+) -> mlflow.data.Dataset:
     """The training table as an MLflow dataset (its digest identifies the exact rows and columns)."""
     source = str((Path(str(cfg.output.dir)) / "dataset.parquet").resolve())
     targets = targets if targets in dataset.columns else None
@@ -265,11 +271,24 @@ def log_dataset(dataset: pl.DataFrame, cfg: DictConfig, context: str = "training
 def git_commit(cwd: str | Path | None = None) -> tuple[str | None, bool]:
     """(HEAD commit, working tree dirty?) of the repository containing ``cwd``; (None, False) outside git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    cwd=cwd, capture_output=True, text=True, check=True,
-                                    timeout=10).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
+        )
         return sha, dirty
     except (OSError, subprocess.SubprocessError):
         return None, False
@@ -297,9 +316,13 @@ def log_training_run(result: Any, dataset: pl.DataFrame, catalogue: Any, cfg: Di
     log_figures(result.figures)
     log_catalogue(catalogue)
     log_warnings(list(result.warnings))
-    log_tags({"evaluated": str(result.metrics.get("evaluated", True)).lower(),
-              "served": result.metrics.get("served", "lightgbm"),
-              "served_reason": result.metrics.get("served_reason", "")})
+    log_tags(
+        {
+            "evaluated": str(result.metrics.get("evaluated", True)).lower(),
+            "served": result.metrics.get("served", "lightgbm"),
+            "served_reason": result.metrics.get("served_reason", ""),
+        }
+    )
     log_split(result.split)
     if result.choices:
         mlflow.log_dict(_jsonable(result.choices), "choices.json")

@@ -30,11 +30,18 @@ def scored(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"{shape}_jobs")
     testlogs.write(shape, root / "data", seed=5, n=1200)
     overrides = json.loads((root / "data" / "README.json").read_text())["suggested_config"][
-        "overrides"]
-    base = [*overrides, f"snapshot.as_of={testlogs.DEFAULT_AS_OF}", f"output.dir={root}/out",
-            f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
-            f"mlflow.artifact_location={root}/mlruns/artifacts", f"model.name={shape}",
-            "backtest.origins=1", "model.params.num_threads=1"]
+        "overrides"
+    ]
+    base = [
+        *overrides,
+        f"snapshot.as_of={testlogs.DEFAULT_AS_OF}",
+        f"output.dir={root}/out",
+        f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
+        f"mlflow.artifact_location={root}/mlruns/artifacts",
+        f"model.name={shape}",
+        "backtest.origins=1",
+        "model.params.num_threads=1",
+    ]
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     trained = train_job(load_config(base))
     out = score_job(load_config(base))
@@ -51,8 +58,10 @@ def trained_milestones(out: dict) -> list[str]:
 
 def test_every_page_speaks_the_datas_words(scored) -> None:
     shape, _, out = scored
-    pages = [out["dir"] / "report" / "index.html",
-             *sorted((out["dir"] / "report" / "accounts").glob("*.html"))[:25]]
+    pages = [
+        out["dir"] / "report" / "index.html",
+        *sorted((out["dir"] / "report" / "accounts").glob("*.html"))[:25],
+    ]
     assert len(pages) > 1
     # milestones discovered from the data (first use of its own key events) are the data's own
     discovered = bool(trained_milestones(out))

@@ -24,44 +24,75 @@ def ts(s: str | None) -> datetime | None:
 def events(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
     """(account_id, user_id, event, timestamp) tuples -> canonical events frame."""
     return pl.DataFrame(
-        {"account_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
-         "event": [r[2] for r in rows], "timestamp": [ts(r[3]) for r in rows],
-         "value": [None] * len(rows)},
-        schema={"account_id": pl.String, "user_id": pl.String, "event": pl.String,
-                "timestamp": TS, "value": pl.Float64},
+        {
+            "account_id": [r[0] for r in rows],
+            "user_id": [r[1] for r in rows],
+            "event": [r[2] for r in rows],
+            "timestamp": [ts(r[3]) for r in rows],
+            "value": [None] * len(rows),
+        },
+        schema={
+            "account_id": pl.String,
+            "user_id": pl.String,
+            "event": pl.String,
+            "timestamp": TS,
+            "value": pl.Float64,
+        },
     )
 
 
 def users(rows: list[tuple[str, str, str, str, str | None]]) -> pl.DataFrame:
     """(user_id, account_id, role, created_at, deactivated_at) tuples -> users frame."""
     return pl.DataFrame(
-        {"user_id": [r[0] for r in rows], "account_id": [r[1] for r in rows],
-         "role": [r[2] for r in rows], "created_at": [ts(r[3]) for r in rows],
-         "deactivated_at": [ts(r[4]) for r in rows]},
-        schema={"user_id": pl.String, "account_id": pl.String, "role": pl.String,
-                "created_at": TS, "deactivated_at": TS},
+        {
+            "user_id": [r[0] for r in rows],
+            "account_id": [r[1] for r in rows],
+            "role": [r[2] for r in rows],
+            "created_at": [ts(r[3]) for r in rows],
+            "deactivated_at": [ts(r[4]) for r in rows],
+        },
+        schema={
+            "user_id": pl.String,
+            "account_id": pl.String,
+            "role": pl.String,
+            "created_at": TS,
+            "deactivated_at": TS,
+        },
     )
 
 
 def accounts(rows: list[dict]) -> pl.DataFrame:
     """Dicts with account_id, size_tier, created_at and optional renewal/churned/seats."""
     return pl.DataFrame(
-        {"account_id": [r["account_id"] for r in rows],
-         "industry": [r.get("industry", "saas") for r in rows],
-         "size_tier": [r.get("size_tier", "smb") for r in rows],
-         "use_case": [r.get("use_case", "ops") for r in rows],
-         "created_at": [ts(r["created_at"]) for r in rows],
-         "renewal_date": [ts(r.get("renewal_date")) for r in rows],
-         "churned_at": [ts(r.get("churned_at")) for r in rows],
-         "seats": [r.get("seats") for r in rows]},
-        schema={"account_id": pl.String, "industry": pl.String, "size_tier": pl.String,
-                "use_case": pl.String, "created_at": TS, "renewal_date": TS, "churned_at": TS,
-                "seats": pl.Int64},
+        {
+            "account_id": [r["account_id"] for r in rows],
+            "industry": [r.get("industry", "saas") for r in rows],
+            "size_tier": [r.get("size_tier", "smb") for r in rows],
+            "use_case": [r.get("use_case", "ops") for r in rows],
+            "created_at": [ts(r["created_at"]) for r in rows],
+            "renewal_date": [ts(r.get("renewal_date")) for r in rows],
+            "churned_at": [ts(r.get("churned_at")) for r in rows],
+            "seats": [r.get("seats") for r in rows],
+        },
+        schema={
+            "account_id": pl.String,
+            "industry": pl.String,
+            "size_tier": pl.String,
+            "use_case": pl.String,
+            "created_at": TS,
+            "renewal_date": TS,
+            "churned_at": TS,
+            "seats": pl.Int64,
+        },
     )
 
 
-def tables(ev: pl.DataFrame, us: pl.DataFrame | None = None, acc: pl.DataFrame | None = None,
-           observed_until: str = "2026-06-01") -> Tables:
+def tables(
+    ev: pl.DataFrame,
+    us: pl.DataFrame | None = None,
+    acc: pl.DataFrame | None = None,
+    observed_until: str = "2026-06-01",
+) -> Tables:
     return Tables(ev, us, acc, ts(observed_until), SEGMENTS if acc is not None else [])
 
 
@@ -78,9 +109,10 @@ def by_account(df: pl.DataFrame) -> dict[str, dict]:
     """One dict of features per account (rows of a single-cutoff frame)."""
     return {r["account_id"]: r for r in df.iter_rows(named=True)}
 
+
 SCENARIO_EVENTS = [
-    ("a", "u1", "login", "2026-02-28 23:59"),          # t-1: inside every window
-    ("a", "u1", "login", "2026-03-01 00:00"),          # at t: never visible
+    ("a", "u1", "login", "2026-02-28 23:59"),  # t-1: inside every window
+    ("a", "u1", "login", "2026-03-01 00:00"),  # at t: never visible
     ("a", "u2", "dashboard_viewed", "2026-02-22 00:00"),  # first minute of [t-7, t)
     ("a", "u2", "dashboard_viewed", "2026-02-21 23:59"),  # just outside [t-7, t)
     ("a", "u1", "support_ticket_opened", "2026-02-27 10:00"),
@@ -94,16 +126,16 @@ SCENARIO_EVENTS = [
     ("b", "ub1", "integration_connected", "2026-01-20 08:00"),
     ("b", "ub1", "login", "2026-02-26 08:00"),
     ("c", "uc1", "login", "2026-02-27 08:00"),
-    ("d", "ud1", "login", "2026-02-27 08:00"),         # too young at t
-    ("e", "ue1", "login", "2026-02-10 08:00"),         # churned before t
-    ("g", "ug1", "login", "2026-03-01 00:00"),         # only event at t: 0 events before t
+    ("d", "ud1", "login", "2026-02-27 08:00"),  # too young at t
+    ("e", "ue1", "login", "2026-02-10 08:00"),  # churned before t
+    ("g", "ug1", "login", "2026-03-01 00:00"),  # only event at t: 0 events before t
 ]
 
 SCENARIO_USERS = [
     ("u1", "a", "admin", "2026-01-01", None),
     ("u2", "a", "member", "2026-01-01", None),
     ("u3", "a", "builder", "2026-02-01", "2026-02-25"),
-    ("u4", "a", "member", "2026-03-05", None),          # created after t
+    ("u4", "a", "member", "2026-03-05", None),  # created after t
     ("ub1", "b", "admin", "2026-01-10", None),
     ("uc1", "c", "member", "2025-06-01", None),
     ("ud1", "d", "member", "2026-02-20", None),
@@ -123,5 +155,8 @@ SCENARIO_ACCOUNTS = [
 
 
 def scenario(with_users: bool = True, with_accounts: bool = True) -> Tables:
-    return tables(events(SCENARIO_EVENTS), users(SCENARIO_USERS) if with_users else None,
-                  accounts(SCENARIO_ACCOUNTS) if with_accounts else None)
+    return tables(
+        events(SCENARIO_EVENTS),
+        users(SCENARIO_USERS) if with_users else None,
+        accounts(SCENARIO_ACCOUNTS) if with_accounts else None,
+    )

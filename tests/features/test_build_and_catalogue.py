@@ -27,7 +27,11 @@ def test_dataset_contract(built):
     ds, _ = built
     assert ds.columns[:2] == ["account_id", "cutoff"] and ds.columns[-1] == "label"
     assert ds.schema["label"] == pl.Int8
-    assert sorted(ds["cutoff"].unique().to_list()) == [date(2026, 2, 22), date(2026, 3, 1), date(2026, 3, 8)]
+    assert sorted(ds["cutoff"].unique().to_list()) == [
+        date(2026, 2, 22),
+        date(2026, 3, 1),
+        date(2026, 3, 8),
+    ]
     assert ds.select("account_id", "cutoff").is_unique().all()
 
 
@@ -89,7 +93,8 @@ def test_catalogue_expansion_and_sentences():
     assert "14 days" in cat["first_integration_delay_vs_expected"]["description"]
     row = {"active_admins_28d": 1.0, "active_admins_prev_28d": 3.0}
     assert render_sentence(e, row, "active_admins_28d", peer=2.5) == (
-        "Active admins went from 3 to 1 in the last 28 days; accounts like this one have 2.50.")
+        "Active admins went from 3 to 1 in the last 28 days; accounts like this one have 2.50."
+    )
 
 
 def test_peer_percentile_inherits_the_direction_of_its_metric():
@@ -103,12 +108,26 @@ def test_peer_percentile_inherits_the_direction_of_its_metric():
 def test_catalogue_errors_name_the_problem():
     with pytest.raises(ConfigValueError, match="without a catalogue entry"):
         render_catalogue(["mystery_feature"], CFG.catalogue, CFG.features)
-    bad = {"x_{colour}": {"family": "activity", "unit": "u", "description": "d",
-                          "sentence": "{value}", "higher_is": "healthier"}}
+    bad = {
+        "x_{colour}": {
+            "family": "activity",
+            "unit": "u",
+            "description": "d",
+            "sentence": "{value}",
+            "higher_is": "healthier",
+        }
+    }
     with pytest.raises(ConfigValueError, match="colour"):
         expand_patterns(bad, CFG.features)
-    bad = {"x": {"family": "vibes", "unit": "u", "description": "d", "sentence": "{value}",
-                 "higher_is": "healthier"}}
+    bad = {
+        "x": {
+            "family": "vibes",
+            "unit": "u",
+            "description": "d",
+            "sentence": "{value}",
+            "higher_is": "healthier",
+        }
+    }
     with pytest.raises(ConfigValueError, match="vibes"):
         expand_patterns(bad, CFG.features)
 
@@ -117,18 +136,33 @@ def test_fingerprint_is_stable_and_tracks_the_relevant_sections():
     a = dataset_fingerprint(load_config([]))
     assert a == dataset_fingerprint(load_config([]))
     assert a == dataset_fingerprint(load_config(["model.num_boost_round=5"]))  # not a data section
-    for over in (["label=inactivity"], ["features.windows_days=[7]"], ["snapshot.count=3"],
-                 ["data.dir=elsewhere"]):
+    for over in (
+        ["label=inactivity"],
+        ["features.windows_days=[7]"],
+        ["snapshot.count=3"],
+        ["data.dir=elsewhere"],
+    ):
         assert dataset_fingerprint(load_config(over)) != a
 
 
 def test_constant_features_are_left_out_unless_a_sentence_quotes_them():
     from features.build import drop_constant_features
 
-    ds = pl.DataFrame({"account_id": ["a", "b", "c"], "x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0],
-                       "z": [0.0, 0.0, None], "q": [5.0, 5.0, 5.0]})
-    cat = {"x": {"sentence": "{value}"}, "y": {"sentence": "{value} vs {q}"},
-           "z": {"sentence": "{value}"}, "q": {"sentence": "{value}"}}
+    ds = pl.DataFrame(
+        {
+            "account_id": ["a", "b", "c"],
+            "x": [1.0, 1.0, 1.0],
+            "y": [1.0, 2.0, 3.0],
+            "z": [0.0, 0.0, None],
+            "q": [5.0, 5.0, 5.0],
+        }
+    )
+    cat = {
+        "x": {"sentence": "{value}"},
+        "y": {"sentence": "{value} vs {q}"},
+        "z": {"sentence": "{value}"},
+        "q": {"sentence": "{value}"},
+    }
     out, cat2, dropped = drop_constant_features(ds, cat)
     assert dropped == ["x"]  # q is constant but y's sentence quotes it; z has a null
     assert out.columns == ["account_id", "y", "z", "q"] and "x" not in cat2

@@ -13,7 +13,11 @@ from tests.features.helpers import T0, accounts, events, scenario, tables
 
 
 def test_cutoff_dates_oldest_first_any_step():
-    assert cutoff_dates("2026-03-01", 7, 3) == [date(2026, 2, 15), date(2026, 2, 22), date(2026, 3, 1)]
+    assert cutoff_dates("2026-03-01", 7, 3) == [
+        date(2026, 2, 15),
+        date(2026, 2, 22),
+        date(2026, 3, 1),
+    ]
     assert cutoff_dates(date(2026, 3, 1), 10, 2) == [date(2026, 2, 19), date(2026, 3, 1)]
 
 
@@ -25,15 +29,19 @@ def test_cutoff_dates_rejects_bad_config(args):
 
 def eligible(t, cfg, cutoffs=None) -> list[tuple[str, date]]:
     cutoffs = cutoffs or cutoff_dates(T0, 7, 1)
-    df = eligible_rows(t, cutoffs, cfg.snapshot, ["subscription_cancelled"],
-                       account_event_days(t.events))
+    df = eligible_rows(
+        t, cutoffs, cfg.snapshot, ["subscription_cancelled"], account_event_days(t.events)
+    )
     return list(zip(df["account_id"], df["cutoff"], strict=True))
 
 
 def test_eligibility_rules(cfg_t0):
     # d: tenure 9 < 14; e: churned 02-15 < t; f: no events; g: its only event is at t
-    assert eligible(scenario(), cfg_t0) == [("a", date(2026, 3, 1)), ("b", date(2026, 3, 1)),
-                                           ("c", date(2026, 3, 1))]
+    assert eligible(scenario(), cfg_t0) == [
+        ("a", date(2026, 3, 1)),
+        ("b", date(2026, 3, 1)),
+        ("c", date(2026, 3, 1)),
+    ]
 
 
 def test_eligibility_over_several_cutoffs(cfg_t0):
@@ -48,8 +56,12 @@ def test_eligibility_over_several_cutoffs(cfg_t0):
 
 
 def test_cancellation_event_makes_an_account_churned(cfg_t0):
-    ev = events([("x", "u", "login", "2026-01-05 10:00"),
-                 ("x", "u", "subscription_cancelled", "2026-02-01 10:00")])
+    ev = events(
+        [
+            ("x", "u", "login", "2026-01-05 10:00"),
+            ("x", "u", "subscription_cancelled", "2026-02-01 10:00"),
+        ]
+    )
     t = tables(ev, None, accounts([{"account_id": "x", "created_at": "2026-01-01"}]))
     assert eligible(t, cfg_t0) == []
 

@@ -14,24 +14,37 @@ from features.windows import T, date_to_day
 
 def _events(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
     return pl.DataFrame(
-        {"account_id": [r[0] for r in rows],
-         "timestamp": [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in rows],
-         "device": [r[2] for r in rows]},
-        schema={"account_id": pl.String, "timestamp": pl.Datetime("us", "UTC"),
-                "device": pl.String})
+        {
+            "account_id": [r[0] for r in rows],
+            "timestamp": [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in rows],
+            "device": [r[2] for r in rows],
+        },
+        schema={
+            "account_id": pl.String,
+            "timestamp": pl.Datetime("us", "UTC"),
+            "device": pl.String,
+        },
+    )
 
 
 def _rows(ids: list[str], day: str) -> pl.DataFrame:
     t = date_to_day(datetime.fromisoformat(day).date())
-    return pl.DataFrame({"account_id": ids, T: [t] * len(ids)},
-                        schema={"account_id": pl.String, T: pl.Int32})
+    return pl.DataFrame(
+        {"account_id": ids, T: [t] * len(ids)}, schema={"account_id": pl.String, T: pl.Int32}
+    )
 
 
 def test_latest_value_before_the_cutoff_exact() -> None:
-    ev = _events([("a", "2026-02-01 10:00", "ios"), ("a", "2026-02-20 09:00", "android"),
-                  ("a", "2026-03-01 00:00", "web"),      # at the cutoff: not seen
-                  ("b", "2026-02-10 10:00", "web"), ("b", "2026-02-11 10:00", None),  # null skipped
-                  ("c", "2026-03-02 10:00", "ios")])     # only after the cutoff
+    ev = _events(
+        [
+            ("a", "2026-02-01 10:00", "ios"),
+            ("a", "2026-02-20 09:00", "android"),
+            ("a", "2026-03-01 00:00", "web"),  # at the cutoff: not seen
+            ("b", "2026-02-10 10:00", "web"),
+            ("b", "2026-02-11 10:00", None),  # null skipped
+            ("c", "2026-03-02 10:00", "ios"),
+        ]
+    )  # only after the cutoff
     got = event_segments_at(ev, _rows(["a", "b", "c"], "2026-03-01"), ["device"])
     assert got["device"].to_list() == ["android", "web", None]
     later = event_segments_at(ev, _rows(["a"], "2026-03-02"), ["device"])
@@ -39,8 +52,12 @@ def test_latest_value_before_the_cutoff_exact() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["x", "y", None])), min_size=1,
-                max_size=25), st.integers(1, 45))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(["x", "y", None])), min_size=1, max_size=25
+    ),
+    st.integers(1, 45),
+)
 def test_events_at_or_after_the_cutoff_change_nothing(evs, cut) -> None:
     base = datetime(2026, 1, 1, 12)
     rows = [("a", (base + timedelta(days=d)).isoformat(), v) for d, v in evs]

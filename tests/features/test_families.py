@@ -54,7 +54,11 @@ def test_trends(rows):
 
 def test_breadth_and_depth(rows):
     a = rows["a"]
-    assert (a["distinct_features_7d"], a["distinct_features_28d"], a["distinct_features_90d"]) == (2, 3, 6)
+    assert (a["distinct_features_7d"], a["distinct_features_28d"], a["distinct_features_90d"]) == (
+        2,
+        3,
+        6,
+    )
     assert a["events_per_active_user_28d"] == pytest.approx(4 / 3)
     assert a["share_of_seats_active_28d"] == 0.75  # 3 active / 4 seats
     # b has no seats: 1 active / 1 user existing at t
@@ -71,8 +75,16 @@ def test_share_of_seats_falls_back_to_users_existing_at_t(cfg_t0):
 
 def test_role_disengagement(rows):
     a = rows["a"]
-    assert (a["active_admins_28d"], a["active_admins_prev_28d"], a["active_admins_change_28d"]) == (1, 1, 0)
-    assert (a["active_builders_28d"], a["active_builders_prev_28d"], a["active_builders_change_28d"]) == (1, 0, 1)
+    assert (a["active_admins_28d"], a["active_admins_prev_28d"], a["active_admins_change_28d"]) == (
+        1,
+        1,
+        0,
+    )
+    assert (
+        a["active_builders_28d"],
+        a["active_builders_prev_28d"],
+        a["active_builders_change_28d"],
+    ) == (1, 0, 1)
     assert (a["active_members_28d"], a["active_members_prev_28d"]) == (1, 0)
     assert rows["b"]["active_admins_28d"] == 1
 
@@ -89,7 +101,10 @@ def test_milestones(rows):
     # no automation_launched anywhere in the data: the milestone is left out, not constant 0
     assert not [k for k in a if "first_automation" in k]
     # smb peers reached first_integration after 4 (a) and 10 (b) days: median 7
-    assert (a["first_integration_delay_vs_segment"], b["first_integration_delay_vs_segment"]) == (-3, 3)
+    assert (a["first_integration_delay_vs_segment"], b["first_integration_delay_vs_segment"]) == (
+        -3,
+        3,
+    )
     assert c["first_integration_delay_vs_segment"] is None
 
 
@@ -102,9 +117,13 @@ def test_onboarding(rows):
 def test_onboarding_is_truncated_at_the_cutoff(cfg_t0):
     from tests.features.helpers import accounts, events, tables
 
-    ev = events([("n", "x", "user_invited", "2026-02-10 10:00"),
-                 ("n", "x", "user_invited", "2026-02-14 10:00"),
-                 ("n", "x", "user_invited", "2026-02-16 10:00")])  # after t: not seen
+    ev = events(
+        [
+            ("n", "x", "user_invited", "2026-02-10 10:00"),
+            ("n", "x", "user_invited", "2026-02-14 10:00"),
+            ("n", "x", "user_invited", "2026-02-16 10:00"),
+        ]
+    )  # after t: not seen
     t = tables(ev, None, accounts([{"account_id": "n", "created_at": "2026-02-08"}]))
     cfg = cfg_t0.copy()
     cfg.snapshot.as_of = "2026-02-15"
@@ -116,9 +135,17 @@ def test_onboarding_is_truncated_at_the_cutoff(cfg_t0):
 
 def test_friction(rows):
     a = rows["a"]
-    assert (a["integration_errors_7d"], a["integration_errors_28d"], a["integration_errors_90d"]) == (0, 1, 2)
+    assert (
+        a["integration_errors_7d"],
+        a["integration_errors_28d"],
+        a["integration_errors_90d"],
+    ) == (0, 1, 2)
     assert (a["integration_errors_prev_28d"], a["integration_errors_change_28d"]) == (1, 0)
-    assert (a["support_tickets_7d"], a["support_tickets_28d"], a["support_tickets_prev_28d"]) == (1, 1, 0)
+    assert (a["support_tickets_7d"], a["support_tickets_28d"], a["support_tickets_prev_28d"]) == (
+        1,
+        1,
+        0,
+    )
     assert a["support_tickets_change_28d"] == 1
 
 
@@ -130,7 +157,10 @@ def test_lifecycle(rows):
 
 def test_peer_percentiles_within_segment_at_the_cutoff(rows):
     # smb: a (3 users) above b (1 user); c alone in mid -> 0.5
-    assert (rows["a"]["active_users_28d_peer_pct"], rows["b"]["active_users_28d_peer_pct"]) == (1.0, 0.0)
+    assert (rows["a"]["active_users_28d_peer_pct"], rows["b"]["active_users_28d_peer_pct"]) == (
+        1.0,
+        0.0,
+    )
     assert rows["c"]["active_users_28d_peer_pct"] == 0.5
 
 
@@ -144,6 +174,13 @@ def test_peer_percentile_ties_share_the_mean_rank():
 
 def test_dataset_contract_dtypes_and_order(cfg_t0):
     df = features_at_t0(scenario(), cfg_t0)
-    assert df.columns[:6] == ["account_id", "cutoff", "industry", "size_tier", "use_case", "maturity_stage"]
+    assert df.columns[:6] == [
+        "account_id",
+        "cutoff",
+        "industry",
+        "size_tier",
+        "use_case",
+        "maturity_stage",
+    ]
     assert df.schema["cutoff"] == pl.Date
     assert all(t == pl.Float64 for t in list(df.schema.values())[6:])

@@ -56,7 +56,11 @@ def test_value_features(rows):
     assert p["value_per_active_day_lifetime"] == pytest.approx(210 / 9)
     # 60 in the last 28 days vs 90 in the 56 days before: (60/28) / (90/56)
     assert p["value_trend_ratio"] == pytest.approx(4 / 3)
-    assert (q["value_total_lifetime"], q["value_28d"], q["value_per_active_day_lifetime"]) == (0, 0, 0)
+    assert (q["value_total_lifetime"], q["value_28d"], q["value_per_active_day_lifetime"]) == (
+        0,
+        0,
+        0,
+    )
     assert q["value_trend_ratio"] is None
 
 
@@ -82,7 +86,11 @@ def test_an_account_without_events_before_t_gets_nulls_not_sentinels():
     n = by_account(build_features(tab, CUT, shop_cfg("snapshot.min_events=0")))["n"]
     assert (n["lifetime_events"], n["lifetime_active_days"]) == (0, 0)
     assert (n["tenure_since_first_seen_days"], n["days_since_last_event"]) == (None, None)
-    assert (n["active_days_per_week_lifetime"], n["typical_gap_days"], n["overdue_ratio"]) == (None, None, None)
+    assert (n["active_days_per_week_lifetime"], n["typical_gap_days"], n["overdue_ratio"]) == (
+        None,
+        None,
+        None,
+    )
     assert (n["ev_page_view_28d"], n["ev_page_view_days_since_last"]) == (0, None)
     assert n["ev_page_view_share_28d"] is None
 
@@ -97,13 +105,16 @@ future = st.integers(0, 60 * 1440)
 
 def drawn(offsets):
     value = st.one_of(st.none(), st.floats(0, 100, allow_nan=False))
-    return st.lists(st.tuples(st.sampled_from(ACCS), st.sampled_from(NAMES), offsets, value),
-                    max_size=25)
+    return st.lists(
+        st.tuples(st.sampled_from(ACCS), st.sampled_from(NAMES), offsets, value), max_size=25
+    )
 
 
 def as_rows(draws):
-    return [(a, e, (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"), v)
-            for a, e, m, v in draws]
+    return [
+        (a, e, (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"), v)
+        for a, e, m, v in draws
+    ]
 
 
 def built(draws) -> pl.DataFrame:

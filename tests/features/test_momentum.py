@@ -37,23 +37,43 @@ def _days(first: date, last: date) -> list[date]:
 
 EVENTS = (
     [("a", "u1", "login", f"{d} 09:00") for d in _days(date(2025, 12, 1), date(2026, 2, 25))]
-    + [("a", "u2", "dashboard_viewed", "2026-02-27 23:59"),
-       ("a", "u2", "dashboard_viewed", "2026-03-01 00:00")]  # at t: never visible
-    + [("b", "ub1", "login", f"{d} 10:00") for d in ("2025-02-02", "2025-02-10", "2025-02-20",
-                                                     "2025-03-01", "2025-03-02", "2025-03-29")]
+    + [
+        ("a", "u2", "dashboard_viewed", "2026-02-27 23:59"),
+        ("a", "u2", "dashboard_viewed", "2026-03-01 00:00"),
+    ]  # at t: never visible
+    + [
+        ("b", "ub1", "login", f"{d} 10:00")
+        for d in (
+            "2025-02-02",
+            "2025-02-10",
+            "2025-02-20",
+            "2025-03-01",
+            "2025-03-02",
+            "2025-03-29",
+        )
+    ]
     + [("b", "ub1", "login", f"2026-02-{d:02d} 10:00") for d in (1, 5, 9, 13, 17, 21)]
     + [("b", "ub1", "integration_error", "2025-03-10 10:00")]  # not use: never counted
 )
-USERS = [("u1", "a", "admin", "2025-10-01", None), ("u2", "a", "member", "2025-10-01", None),
-         ("ub1", "b", "admin", "2024-12-01", None)]
-ACCOUNTS = [{"account_id": "a", "created_at": "2025-10-01", "seats": 5},
-            {"account_id": "b", "created_at": "2024-12-01", "seats": 5}]
+USERS = [
+    ("u1", "a", "admin", "2025-10-01", None),
+    ("u2", "a", "member", "2025-10-01", None),
+    ("ub1", "b", "admin", "2024-12-01", None),
+]
+ACCOUNTS = [
+    {"account_id": "a", "created_at": "2025-10-01", "seats": 5},
+    {"account_id": "b", "created_at": "2024-12-01", "seats": 5},
+]
 
 
 #: momentum and last year are off by default (features.momentum=false, last_year_days=0);
 #: these tests switch them on.
-ON = ["snapshot.as_of=2026-03-01", "snapshot.count=1", "features.momentum=true",
-      "features.last_year_days=364"]
+ON = [
+    "snapshot.as_of=2026-03-01",
+    "snapshot.count=1",
+    "features.momentum=true",
+    "features.last_year_days=364",
+]
 
 
 def build(overrides: list[str] | None = None, extra: list | None = None) -> dict[str, dict]:
@@ -96,9 +116,13 @@ def test_same_period_last_year(rows):
 def test_switches_and_parameters():
     off = build(["features.momentum=false"])["a"]
     assert "user_days_3d_vs_usual" not in off and "wau_last_week" in off
-    assert "user_days_vs_last_year_28d" not in features_at_t0(
-        tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)),
-        load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1"])).columns  # default: off
+    assert (
+        "user_days_vs_last_year_28d"
+        not in features_at_t0(
+            tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)),
+            load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1"]),
+        ).columns
+    )  # default: off
     no_year = build(["features.last_year_days=0"])["b"]
     assert "user_days_vs_last_year_28d" not in no_year and "days_below_usual_use" in no_year
     names = set(build(["features.momentum_days=[2]", "features.momentum_slope_days=7"])["a"])
@@ -125,11 +149,17 @@ MIDNIGHT = datetime(2026, 3, 1)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(late=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 60 * 1440)),
-                     max_size=8))
+@given(late=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 60 * 1440)), max_size=8))
 def test_momentum_at_t_ignores_events_at_or_after_t(late):
-    extra = [(acc, "u1" if acc == "a" else "ub1", "login",
-              (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M")) for acc, m in late]
+    extra = [
+        (
+            acc,
+            "u1" if acc == "a" else "ub1",
+            "login",
+            (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"),
+        )
+        for acc, m in late
+    ]
     cfg = load_config(ON)
     base = features_at_t0(tables(events(EVENTS), users(USERS), accounts(ACCOUNTS)), cfg)
     more = features_at_t0(tables(events(EVENTS + extra), users(USERS), accounts(ACCOUNTS)), cfg)

@@ -26,8 +26,14 @@ def write_data(d: Path) -> None:
 
 
 def overrides(tmp: Path) -> list[str]:
-    return [f"data.dir={tmp / 'data'}", "data.truth=null", f"output.dir={tmp / 'out'}",
-            "snapshot.as_of=2026-03-01", "snapshot.count=2", "data.observed_until=2026-06-01"]
+    return [
+        f"data.dir={tmp / 'data'}",
+        "data.truth=null",
+        f"output.dir={tmp / 'out'}",
+        "snapshot.as_of=2026-03-01",
+        "snapshot.count=2",
+        "data.observed_until=2026-06-01",
+    ]
 
 
 def test_load_or_build_writes_then_reuses_then_rebuilds(tmp_path):
@@ -38,7 +44,9 @@ def test_load_or_build_writes_then_reuses_then_rebuilds(tmp_path):
     assert pl.read_parquet(out / "dataset.parquet").equals(ds)
     assert yaml.safe_load((out / "feature_catalogue.yaml").read_text()) == cat
     meta = json.loads((out / "dataset.meta.json").read_text())
-    assert meta["rows"] == ds.height == 5  # a, b, c at 03-01; a, b at 02-22 (c has no event before 02-22)
+    assert (
+        meta["rows"] == ds.height == 5
+    )  # a, b, c at 03-01; a, b at 02-22 (c has no event before 02-22)
     stamp = (out / "dataset.parquet").stat().st_mtime_ns
     ds2, cat2 = load_or_build_dataset(cfg)
     assert (out / "dataset.parquet").stat().st_mtime_ns == stamp and ds2.equals(ds) and cat2 == cat
@@ -49,8 +57,13 @@ def test_load_or_build_writes_then_reuses_then_rebuilds(tmp_path):
 
 def test_console_script_writes_dataset_and_prints_summary(tmp_path):
     write_data(tmp_path / "data")
-    proc = subprocess.run([sys.executable, "-m", "pipelines.features", *overrides(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.features", *overrides(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "rows 5 | accounts 3 | cutoffs 2" in proc.stdout
     assert "per size_tier:" in proc.stdout
@@ -61,6 +74,11 @@ def test_console_script_writes_dataset_and_prints_summary(tmp_path):
 def test_console_script_exit_code_when_nothing_is_eligible(tmp_path):
     write_data(tmp_path / "data")
     args = [*overrides(tmp_path), "snapshot.as_of=2020-01-01"]
-    proc = subprocess.run([sys.executable, "-m", "pipelines.features", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.features", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 5, proc.stderr[-2000:]

@@ -21,9 +21,19 @@ CUT = date(2026, 3, 1)
 MIDNIGHT = datetime(2026, 3, 1)  # the cutoff, 00:00 UTC
 CFG = load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1", "snapshot.min_tenure_days=0"])
 ACCS = ["a", "b", "c"]
-USERS = [(f"{a}{i}", a, role) for a in ACCS for i, role in enumerate(["admin", "builder", "member"])]
-EVENTS = ["login", "dashboard_viewed", "workflow_completed", "integration_connected",
-          "user_invited", "integration_error", "support_ticket_opened", "subscription_cancelled"]
+USERS = [
+    (f"{a}{i}", a, role) for a in ACCS for i, role in enumerate(["admin", "builder", "member"])
+]
+EVENTS = [
+    "login",
+    "dashboard_viewed",
+    "workflow_completed",
+    "integration_connected",
+    "user_invited",
+    "integration_error",
+    "support_ticket_opened",
+    "subscription_cancelled",
+]
 
 # minutes relative to the cutoff; the "past" strictly before it, the "future" at or after it
 past = st.integers(-150 * 1440, -1)
@@ -37,14 +47,25 @@ def event_rows(offsets):
 
 def to_events(rows) -> list[tuple[str, str, str, str]]:
     """Drawn (user, event, minutes from the cutoff) -> helper event tuples."""
-    return [(acc, uid, ev, (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"))
-            for (uid, acc, _), ev, m in rows]
+    return [
+        (acc, uid, ev, (MIDNIGHT + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M"))
+        for (uid, acc, _), ev, m in rows
+    ]
 
 
 def make_tables(rows):
     us = users([(u, a, r, "2025-09-01", None) for u, a, r in USERS])
-    acc = accounts([{"account_id": a, "created_at": "2025-09-01", "seats": 5,
-                     "size_tier": "smb" if a != "c" else "mid"} for a in ACCS])
+    acc = accounts(
+        [
+            {
+                "account_id": a,
+                "created_at": "2025-09-01",
+                "seats": 5,
+                "size_tier": "smb" if a != "c" else "mid",
+            }
+            for a in ACCS
+        ]
+    )
     return tables(events(to_events(rows)), us, acc, observed_until="2026-05-01")
 
 
@@ -67,12 +88,16 @@ def features_at(rows) -> pl.DataFrame | str:
 
 def label_at(rows, name: str):
     lcfg = load_config([f"label={name}"]).label
-    r = pl.DataFrame({"account_id": ACCS, "cutoff": [CUT] * 3, T: [date_to_day(CUT)] * 3},
-                     schema={"account_id": pl.String, "cutoff": pl.Date, T: pl.Int32})
+    r = pl.DataFrame(
+        {"account_id": ACCS, "cutoff": [CUT] * 3, T: [date_to_day(CUT)] * 3},
+        schema={"account_id": pl.String, "cutoff": pl.Date, T: pl.Int32},
+    )
     return build_labels(make_tables(rows), r, lcfg)
 
 
-inside = st.integers(-28 * 1440, 28 * 1440 - 1)  # [t - baseline, t + horizon): what usage labels read
+inside = st.integers(
+    -28 * 1440, 28 * 1440 - 1
+)  # [t - baseline, t + horizon): what usage labels read
 outside = st.one_of(st.integers(-200 * 1440, -28 * 1440 - 1), st.integers(28 * 1440, 90 * 1440))
 
 

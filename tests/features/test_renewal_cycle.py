@@ -18,7 +18,9 @@ def _tables(plan: str | None) -> tuple:
     acc = accounts([{"account_id": "a", "created_at": "2025-01-01", "renewal_date": "2026-04-01"}])
     if plan is not None:
         acc = acc.with_columns(pl.lit(plan).alias("plan"))
-    ev = events([("a", "u1", "login", "2026-01-05 10:00"), ("a", "u1", "login", "2026-02-20 10:00")])
+    ev = events(
+        [("a", "u1", "login", "2026-01-05 10:00"), ("a", "u1", "login", "2026-02-20 10:00")]
+    )
     return tables(ev, None, acc)
 
 
@@ -36,8 +38,11 @@ def test_monthly_cycle_uses_the_plan_column(cfg_t0):
 
 def test_without_plan_the_default_cycle_applies(cfg_t0):
     rows = build_features(_tables(None), cutoff_dates("2026-03-01", 14, 4), cfg_t0)
-    got = dict(zip(rows["cutoff"].cast(pl.String).to_list(), rows["days_to_renewal"].to_list(),
-                   strict=True))
+    got = dict(
+        zip(
+            rows["cutoff"].cast(pl.String).to_list(), rows["days_to_renewal"].to_list(), strict=True
+        )
+    )
     assert got == {"2026-01-18": 73.0, "2026-02-01": 59.0, "2026-02-15": 45.0, "2026-03-01": 31.0}
 
 

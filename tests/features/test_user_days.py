@@ -16,7 +16,9 @@ from features.windows import date_to_day
 from tests.features.helpers import events, scenario, tables
 
 
-def _user_facts(c: cache_mod.DayCache, grid: Grid) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, dict]:
+def _user_facts(
+    c: cache_mod.DayCache, grid: Grid
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, dict]:
     uniq, last = c.user_last(grid)
     return c.user_rows.sort("ent", "day"), uniq, last, c.active_users(grid, [7, 28])
 
@@ -40,8 +42,14 @@ def test_dense_and_hashed_user_days_agree(monkeypatch):
 
 def test_user_in_two_accounts_counts_in_both():
     # u1 uses A and B on the same day: the dense (user x day) path must not merge them.
-    ev = events([("A", "u1", "login", "2026-01-10 09:00"), ("B", "u1", "login", "2026-01-10 10:00"),
-                 ("B", "u2", "login", "2026-01-11 10:00"), ("B", "u2", "login", "2026-01-11 11:00")])
+    ev = events(
+        [
+            ("A", "u1", "login", "2026-01-10 09:00"),
+            ("B", "u1", "login", "2026-01-10 10:00"),
+            ("B", "u2", "login", "2026-01-11 10:00"),
+            ("B", "u2", "login", "2026-01-11 11:00"),
+        ]
+    )
     c = day_cache(tables(ev, None, None), [date_to_day(date(2026, 2, 1))], load_config().features)
     n_users = len(c.enc.users)
     got = c.user_rows.sort("ent", "day")

@@ -35,12 +35,12 @@ from tests.features.helpers import tables as make_tables
 
 SHOP = [
     # (account, event, timestamp, value)
-    ("p", "Purchase", "2026-02-28 23:59", 10.0),   # t - 1: in every window
+    ("p", "Purchase", "2026-02-28 23:59", 10.0),  # t - 1: in every window
     ("p", "Purchase", "2026-02-25 10:00", 20.0),
-    ("p", "Purchase", "2026-02-10 10:00", 30.0),   # 28d, not 7d
-    ("p", "Purchase", "2026-01-20 10:00", 40.0),   # baseline
-    ("p", "Purchase", "2026-01-10 10:00", 50.0),   # baseline
-    ("p", "Purchase", "2025-11-20 10:00", 60.0),   # before the 90 days
+    ("p", "Purchase", "2026-02-10 10:00", 30.0),  # 28d, not 7d
+    ("p", "Purchase", "2026-01-20 10:00", 40.0),  # baseline
+    ("p", "Purchase", "2026-01-10 10:00", 50.0),  # baseline
+    ("p", "Purchase", "2025-11-20 10:00", 60.0),  # before the 90 days
     ("p", "Purchase", "2026-03-01 00:00", 100.0),  # at t: never visible
     ("p", "page view", "2026-02-27 10:00", None),
     ("p", "page view", "2026-02-26 10:00", None),
@@ -51,23 +51,45 @@ SHOP = [
 
 def shop_events(rows=SHOP) -> pl.DataFrame:
     return pl.DataFrame(
-        {"account_id": [r[0] for r in rows], "user_id": [r[0] for r in rows],
-         "event": [r[1] for r in rows], "timestamp": [ts(r[2]) for r in rows],
-         "value": [r[3] for r in rows]},
-        schema={"account_id": pl.String, "user_id": pl.String, "event": pl.String,
-                "timestamp": TS, "value": pl.Float64})
+        {
+            "account_id": [r[0] for r in rows],
+            "user_id": [r[0] for r in rows],
+            "event": [r[1] for r in rows],
+            "timestamp": [ts(r[2]) for r in rows],
+            "value": [r[3] for r in rows],
+        },
+        schema={
+            "account_id": pl.String,
+            "user_id": pl.String,
+            "event": pl.String,
+            "timestamp": TS,
+            "value": pl.Float64,
+        },
+    )
 
 
 def shop(rows=SHOP) -> Tables:
-    acc = accounts([{"account_id": "p", "created_at": "2025-11-01"},
-                    {"account_id": "q", "created_at": "2026-01-01"}])
-    return Tables(shop_events(rows), None, acc, ts("2026-06-01"), ["industry", "size_tier", "use_case"])
+    acc = accounts(
+        [
+            {"account_id": "p", "created_at": "2025-11-01"},
+            {"account_id": "q", "created_at": "2026-01-01"},
+        ]
+    )
+    return Tables(
+        shop_events(rows), None, acc, ts("2026-06-01"), ["industry", "size_tier", "use_case"]
+    )
 
 
 def shop_cfg(*over: str):
-    return load_config(["snapshot.as_of=2026-03-01", "snapshot.count=1",
-                        "snapshot.min_tenure_days=0", "features.families=[vocabulary,history]",
-                        *over])
+    return load_config(
+        [
+            "snapshot.as_of=2026-03-01",
+            "snapshot.count=1",
+            "snapshot.min_tenure_days=0",
+            "features.families=[vocabulary,history]",
+            *over,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +122,20 @@ def test_trend_ratio_recent_rate_over_baseline_rate(rows):
 def test_share_of_the_accounts_events_in_the_recent_window(rows):
     p, q = rows["p"], rows["q"]
     # p: 3 purchases + 2 page views in [02-01, 03-01)
-    assert (p["ev_purchase_share_28d"], p["ev_page_view_share_28d"]) == (pytest.approx(0.6), pytest.approx(0.4))
+    assert (p["ev_purchase_share_28d"], p["ev_page_view_share_28d"]) == (
+        pytest.approx(0.6),
+        pytest.approx(0.4),
+    )
     assert (q["ev_purchase_share_28d"], q["ev_page_view_share_28d"]) == (0.0, 1.0)
 
 
 def test_events_at_or_after_t_change_nothing():
-    later = [*SHOP, ("p", "Purchase", "2026-03-01 00:00", 5.0), ("q", "Purchase", "2026-03-04 09:00", 1.0),
-             ("q", "page view", "2026-03-02 09:00", None)]
+    later = [
+        *SHOP,
+        ("p", "Purchase", "2026-03-01 00:00", 5.0),
+        ("q", "Purchase", "2026-03-04 09:00", 1.0),
+        ("q", "page view", "2026-03-02 09:00", None),
+    ]
     cut = cutoff_dates(T0, 7, 1)
     a = build_features(shop(), cut, shop_cfg())
     b = build_features(shop(later), cut, shop_cfg())
@@ -116,11 +145,17 @@ def test_events_at_or_after_t_change_nothing():
 def test_catalogue_names_use_slugs_and_sentences_the_events_own_words():
     ds, cat = build_dataset(shop(), shop_cfg())
     ev = [c for c in ds.columns if c.startswith("ev_")]
-    assert ev == [f"ev_{s}_{x}" for s in ("page_view", "purchase")
-                  for x in ("7d", "28d", "90d", "days_since_last", "trend_ratio", "share_28d")]
+    assert ev == [
+        f"ev_{s}_{x}"
+        for s in ("page_view", "purchase")
+        for x in ("7d", "28d", "90d", "days_since_last", "trend_ratio", "share_28d")
+    ]
     e = cat["ev_page_view_28d"]
     assert e["family"] == "vocabulary" and e["higher_is"] == "healthier"
-    assert e["sentence"] == "{value} × “page view” in the last 28 days; {entities} like this one have {peer}."
+    assert (
+        e["sentence"]
+        == "{value} × “page view” in the last 28 days; {entities} like this one have {peer}."
+    )
     assert cat["ev_purchase_days_since_last"]["higher_is"] == "riskier"
     assert "“Purchase”" in cat["ev_purchase_trend_ratio"]["sentence"]
 
@@ -129,8 +164,10 @@ def test_the_automatic_pick_is_logged_in_one_line(caplog):
     with caplog.at_level(logging.INFO, logger="adoption_decay"):
         build_features(shop(), cutoff_dates(T0, 7, 1), shop_cfg())
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("vocabulary:")]
-    assert lines == ["vocabulary: 2 event types reached by >= 0.02 of the accounts (at most 12): "
-                     "['page view', 'Purchase']"]
+    assert lines == [
+        "vocabulary: 2 event types reached by >= 0.02 of the accounts (at most 12): "
+        "['page view', 'Purchase']"
+    ]
 
 
 def test_configured_vocabulary_leaves_out_absent_names(caplog):
@@ -180,10 +217,15 @@ def test_colliding_events_get_distinct_columns():
 
 
 def firsts(pairs: list[tuple[str, str]]) -> pl.DataFrame:
-    return pl.DataFrame({"account_id": [a for a, _ in pairs], "event": [e for _, e in pairs],
-                         "day": [0] * len(pairs), "n": [1] * len(pairs)},
-                        schema={"account_id": pl.String, "event": pl.String, "day": pl.Int32,
-                                "n": pl.Int64})
+    return pl.DataFrame(
+        {
+            "account_id": [a for a, _ in pairs],
+            "event": [e for _, e in pairs],
+            "day": [0] * len(pairs),
+            "n": [1] * len(pairs),
+        },
+        schema={"account_id": pl.String, "event": pl.String, "day": pl.Int32, "n": pl.Int64},
+    )
 
 
 def test_auto_pick_share_threshold_cap_and_ties():
@@ -204,7 +246,8 @@ def test_auto_pick_share_threshold_cap_and_ties():
 def test_auto_pick_reads_only_events_before_the_cutoff():
     cfg = load_config([]).features
     fr = firsts([("x0", "a"), ("x1", "late")]).with_columns(
-        pl.Series("day", [5, 20], dtype=pl.Int32))
+        pl.Series("day", [5, 20], dtype=pl.Int32)
+    )
     assert pick_vocabulary(fr, cfg, before=10) == ["a"]
     assert pick_vocabulary(fr, cfg) == ["a", "late"]
 
@@ -236,8 +279,11 @@ def test_absent_key_events_roles_and_friction_give_no_column(caplog):
         df = build_features(tab, cutoff_dates(T0, 7, 1), cfg)
     cols = set(df.columns)
     # key events that never occur: no days_since_last_<event> (one line), present ones stay
-    assert {"days_since_last_automation_launched", "days_since_last_api_call",
-            "days_since_last_integration_synced"}.isdisjoint(cols)
+    assert {
+        "days_since_last_automation_launched",
+        "days_since_last_api_call",
+        "days_since_last_integration_synced",
+    }.isdisjoint(cols)
     assert "days_since_last_dashboard_viewed" in cols
     assert _logged(caplog, "features.key_events absent") == 1
     # no error events in the data: no integration_errors_* (friction and engagement); tickets stay
@@ -261,8 +307,11 @@ def test_no_feature_is_constant_because_its_source_is_absent():
     for lack of its events (the columns that are constant here have their events in the data)."""
     cfg = load_config(["snapshot.as_of=2026-03-08", "snapshot.count=3", "snapshot.every_days=7"])
     ds, _ = build_dataset(scenario(), cfg)
-    assert not [c for c in ds.columns if c.startswith("days_since_last_")
-                and ds.get_column(c).drop_nulls().eq(9999).all()]
+    assert not [
+        c
+        for c in ds.columns
+        if c.startswith("days_since_last_") and ds.get_column(c).drop_nulls().eq(9999).all()
+    ]
 
 
 def test_the_group_by_path_for_large_grids_gives_the_same_counts(monkeypatch):

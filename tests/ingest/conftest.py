@@ -28,24 +28,37 @@ def write_parquet(path: Path, df: pl.DataFrame) -> Path:
     return path
 
 
-def make_cfg(events: Path | str, users: Path | str | None = None,
-             accounts: Path | str | None = None, *extra: str) -> Any:
+def make_cfg(
+    events: Path | str,
+    users: Path | str | None = None,
+    accounts: Path | str | None = None,
+    *extra: str,
+) -> Any:
     """Config pointing at the given tables; None tables become ``data.<table>=null``."""
+
     def spec(p: Path | str | None) -> str:
         return "null" if p is None else f"'{p}'"
 
     segments = [] if any(e.startswith("data.segments=") for e in extra) else ["data.segments=[]"]
-    return load_config([
-        f"data.events={spec(events)}", f"data.users={spec(users)}",
-        f"data.accounts={spec(accounts)}", *segments, *extra,
-    ])
+    return load_config(
+        [
+            f"data.events={spec(events)}",
+            f"data.users={spec(users)}",
+            f"data.accounts={spec(accounts)}",
+            *segments,
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture
 def accounts_csv(tmp_path: Path) -> Path:
     """Three accounts a1..a3 with an industry segment, created in 2025."""
-    return write_csv(tmp_path / "accounts.csv", {
-        "account_id": ["a1", "a2", "a3"],
-        "created_at": ["2025-01-01", "2025-01-02", "2025-01-03"],
-        "industry": ["retail", "saas", "saas"],
-    })
+    return write_csv(
+        tmp_path / "accounts.csv",
+        {
+            "account_id": ["a1", "a2", "a3"],
+            "created_at": ["2025-01-01", "2025-01-02", "2025-01-03"],
+            "industry": ["retail", "saas", "saas"],
+        },
+    )

@@ -13,13 +13,27 @@ PROFILE = {
     "suggested": {
         "snapshot.every_days": {"value": 14, "reason": "gap 9 days"},
         "snapshot.count": {"value": 9, "reason": "span 160 days"},
-        "features.vocabulary_events": {"value": ["play", "search", "payment_failed"],
-                                       "reason": "3 of 3 reached"},
-        "milestones": {"value": [
-            {"name": "first_search", "events": ["search"], "expected_days": 3,
-             "description": "first search"},
-            {"name": "first_payment_failed", "events": ["payment_failed"], "expected_days": 20,
-             "description": "first payment failed"}], "reason": "reached by 5-95%"},
+        "features.vocabulary_events": {
+            "value": ["play", "search", "payment_failed"],
+            "reason": "3 of 3 reached",
+        },
+        "milestones": {
+            "value": [
+                {
+                    "name": "first_search",
+                    "events": ["search"],
+                    "expected_days": 3,
+                    "description": "first search",
+                },
+                {
+                    "name": "first_payment_failed",
+                    "events": ["payment_failed"],
+                    "expected_days": 20,
+                    "description": "first payment failed",
+                },
+            ],
+            "reason": "reached by 5-95%",
+        },
         "entity": {"value": "customer", "reason": "single-user"},
     },
 }
@@ -45,12 +59,25 @@ def test_open_settings_come_from_the_profile_and_configured_names_absent_are_lef
 
 
 def test_explicit_settings_are_kept() -> None:
-    cfg = load_config(["snapshot.every_days=7", "snapshot.count=4", "features.peer_segment=plan",
-                       "model.segment_key=null", "data.entity=member",
-                       "features.vocabulary_events=[play]"])
+    cfg = load_config(
+        [
+            "snapshot.every_days=7",
+            "snapshot.count=4",
+            "features.peer_segment=plan",
+            "model.segment_key=null",
+            "data.entity=member",
+            "features.vocabulary_events=[play]",
+        ]
+    )
     got = resolve_defaults(cfg, PROFILE)
-    assert not {"snapshot.every_days", "snapshot.count", "features.peer_segment",
-                "model.segment_key", "data.entity", "features.vocabulary_events"} & set(got)
+    assert not {
+        "snapshot.every_days",
+        "snapshot.count",
+        "features.peer_segment",
+        "model.segment_key",
+        "data.entity",
+        "features.vocabulary_events",
+    } & set(got)
 
 
 def test_configured_milestones_whose_events_occur_are_kept_and_none_discovered() -> None:

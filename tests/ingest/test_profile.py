@@ -55,11 +55,20 @@ ROWS = [
 
 def events(rows: list[tuple], plan: bool = True) -> pl.DataFrame:
     """(account, user, event, 'YYYY-MM-DD HH:MM', value, plan) tuples -> canonical events."""
-    data = {"account_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
-            "event": [r[2] for r in rows], "timestamp": [ts(r[3]) for r in rows],
-            "value": [r[4] for r in rows]}
-    schema = {"account_id": pl.String, "user_id": pl.String, "event": pl.String,
-              "timestamp": TS, "value": pl.Float64}
+    data = {
+        "account_id": [r[0] for r in rows],
+        "user_id": [r[1] for r in rows],
+        "event": [r[2] for r in rows],
+        "timestamp": [ts(r[3]) for r in rows],
+        "value": [r[4] for r in rows],
+    }
+    schema = {
+        "account_id": pl.String,
+        "user_id": pl.String,
+        "event": pl.String,
+        "timestamp": TS,
+        "value": pl.Float64,
+    }
     if plan:
         data["plan"] = [r[5] for r in rows]
         schema["plan"] = pl.String
@@ -68,33 +77,56 @@ def events(rows: list[tuple], plan: bool = True) -> pl.DataFrame:
 
 def users() -> pl.DataFrame:
     return pl.DataFrame(
-        {"user_id": ["u1", "u2", "u3", "u4"], "account_id": ["a1", "a1", "a2", "a3"],
-         "role": ["admin", "member", "admin", "viewer"],
-         "created_at": [ts("2026-01-01")] * 4, "deactivated_at": [None] * 4},
-        schema={"user_id": pl.String, "account_id": pl.String, "role": pl.String,
-                "created_at": TS, "deactivated_at": TS})
+        {
+            "user_id": ["u1", "u2", "u3", "u4"],
+            "account_id": ["a1", "a1", "a2", "a3"],
+            "role": ["admin", "member", "admin", "viewer"],
+            "created_at": [ts("2026-01-01")] * 4,
+            "deactivated_at": [None] * 4,
+        },
+        schema={
+            "user_id": pl.String,
+            "account_id": pl.String,
+            "role": pl.String,
+            "created_at": TS,
+            "deactivated_at": TS,
+        },
+    )
 
 
 def accounts() -> pl.DataFrame:
     return pl.DataFrame(
-        {"account_id": ["a1", "a2", "a3"], "industry": ["saas", "retail", "saas"],
-         "created_at": [ts("2026-01-01")] * 3},
-        schema={"account_id": pl.String, "industry": pl.String, "created_at": TS})
+        {
+            "account_id": ["a1", "a2", "a3"],
+            "industry": ["saas", "retail", "saas"],
+            "created_at": [ts("2026-01-01")] * 3,
+        },
+        schema={"account_id": pl.String, "industry": pl.String, "created_at": TS},
+    )
 
 
-def tables(ev: pl.DataFrame | None = None, observed_until: str = "2026-03-01",
-           with_tables: bool = True) -> Tables:
-    return Tables(events(ROWS) if ev is None else ev, users() if with_tables else None,
-                  accounts() if with_tables else None, ts(observed_until),
-                  ["industry"] if with_tables else [])
+def tables(
+    ev: pl.DataFrame | None = None, observed_until: str = "2026-03-01", with_tables: bool = True
+) -> Tables:
+    return Tables(
+        events(ROWS) if ev is None else ev,
+        users() if with_tables else None,
+        accounts() if with_tables else None,
+        ts(observed_until),
+        ["industry"] if with_tables else [],
+    )
 
 
-def daily(account_days: dict[str, list[int]], start: str = "2024-01-01",
-          event: str = "use") -> pl.DataFrame:
+def daily(
+    account_days: dict[str, list[int]], start: str = "2024-01-01", event: str = "use"
+) -> pl.DataFrame:
     """One event per listed day offset (from ``start``) per account, user = account."""
     t0 = ts(start)
-    rows = [(a, a, event, (t0 + timedelta(days=d, hours=12)).strftime("%Y-%m-%d %H:%M"), None,
-             None) for a, days in account_days.items() for d in days]
+    rows = [
+        (a, a, event, (t0 + timedelta(days=d, hours=12)).strftime("%Y-%m-%d %H:%M"), None, None)
+        for a, days in account_days.items()
+        for d in days
+    ]
     return events(rows, plan=False)
 
 
@@ -123,9 +155,16 @@ def test_event_types_reach_and_time_to_first(prof: dict) -> None:
     assert [e["event"] for e in prof["event_types"]] == ["signup", "export", "report", "invite"]
     assert prof["n_event_types"] == 4 and prof["event_types_listed"] == 4
     assert prof["event_column_absent"] is False
-    assert by["signup"] == {"event": "signup", "slug": "signup", "n_events": 4,
-                            "share_events": 0.4, "n_accounts": 3, "share_accounts": 1.0,
-                            "median_days_to_first": 0.0, "share_first_day": 1.0}
+    assert by["signup"] == {
+        "event": "signup",
+        "slug": "signup",
+        "n_events": 4,
+        "share_events": 0.4,
+        "n_accounts": 3,
+        "share_accounts": 1.0,
+        "median_days_to_first": 0.0,
+        "share_first_day": 1.0,
+    }
     # report: a1 on its first day (0), a2 on Jan 21 after starting Jan 10 (11) -> 5.5
     assert by["report"]["n_events"] == 3 and by["report"]["n_accounts"] == 2
     assert by["report"]["share_accounts"] == pytest.approx(2 / 3, abs=1e-6)
@@ -141,8 +180,11 @@ def test_users_and_roles(prof: dict) -> None:
     assert u["user_ids_differ"] is True and u["share_events_user_differs"] == 1.0
     assert u["users_per_account"] == {"median": 1.0, "p90": 1.8}  # [2, 1, 1]
     assert u["has_users_table"] is True and u["n_users_table"] == 4
-    assert u["roles"] == [{"role": "admin", "n": 2}, {"role": "member", "n": 1},
-                          {"role": "viewer", "n": 1}]
+    assert u["roles"] == [
+        {"role": "admin", "n": 2},
+        {"role": "member", "n": 1},
+        {"role": "viewer", "n": 1},
+    ]
     assert prof["suggested"]["entity"]["value"] == "account"
 
 
@@ -158,9 +200,17 @@ def test_single_user_log_is_detected() -> None:
 
 
 def test_value_stats(prof: dict) -> None:
-    assert prof["value"] == {"present": True, "n_non_null": 4, "share_non_null": 0.4,
-                             "sum": 14.0, "median": 3.0, "p90": 8.5,  # [-2, 1, 5, 10]
-                             "min": -2.0, "max": 10.0, "share_negative": 0.25}
+    assert prof["value"] == {
+        "present": True,
+        "n_non_null": 4,
+        "share_non_null": 0.4,
+        "sum": 14.0,
+        "median": 3.0,
+        "p90": 8.5,  # [-2, 1, 5, 10]
+        "min": -2.0,
+        "max": 10.0,
+        "share_negative": 0.25,
+    }
 
 
 def test_value_absent() -> None:
@@ -174,21 +224,35 @@ def test_cadence(prof: dict) -> None:
     assert c["typical_gap_days"] == 5.5 and c["n_accounts_with_gap"] == 3
     assert c["share_single_active_day"] == 0.0
     assert c["share_weekend_events"] == 0.3  # events 5 (Sat), 6 (Sun), 10 (Sat)
-    assert c["share_events_by_weekday"] == {"mon": 0.3, "tue": 0.0, "wed": 0.1, "thu": 0.3,
-                                            "fri": 0.0, "sat": 0.2, "sun": 0.1}
+    assert c["share_events_by_weekday"] == {
+        "mon": 0.3,
+        "tue": 0.0,
+        "wed": 0.1,
+        "thu": 0.3,
+        "fri": 0.0,
+        "sat": 0.2,
+        "sun": 0.1,
+    }
 
 
 def test_segments_from_accounts_and_events(prof: dict) -> None:
     seg = {s["column"]: s for s in prof["segments"]}
-    assert seg["industry"] == {"column": "industry", "source": "accounts", "n_distinct": 2,
-                               "top_values": [{"value": "saas", "n": 2},
-                                              {"value": "retail", "n": 1}],
-                               "null_share": 0.0, "varies_within_account": False,
-                               "share_accounts_varying": None}
+    assert seg["industry"] == {
+        "column": "industry",
+        "source": "accounts",
+        "n_distinct": 2,
+        "top_values": [{"value": "saas", "n": 2}, {"value": "retail", "n": 1}],
+        "null_share": 0.0,
+        "varies_within_account": False,
+        "share_accounts_varying": None,
+    }
     plan = seg["plan"]
     assert plan["source"] == "events" and plan["n_distinct"] == 3
-    assert plan["top_values"] == [{"value": "team", "n": 3}, {"value": "free", "n": 2},
-                                  {"value": "pro", "n": 2}]
+    assert plan["top_values"] == [
+        {"value": "team", "n": 3},
+        {"value": "free", "n": 2},
+        {"value": "pro", "n": 2},
+    ]
     assert plan["null_share"] == 0.3
     # a1 moved from free to pro; a2 stays on team; a3 has no plan
     assert plan["varies_within_account"] is True
@@ -199,8 +263,10 @@ def test_event_columns_argument_restricts_profiled_columns() -> None:
     ev = events(ROWS).with_columns(pl.lit("web").alias("device"), pl.lit(1).alias("n"))
     prof = profile_tables(tables(ev))
     assert [s["column"] for s in prof["segments"]] == ["industry", "plan", "device"]
-    assert next(s for s in prof["segments"]
-                if s["column"] == "device")["varies_within_account"] is False
+    assert (
+        next(s for s in prof["segments"] if s["column"] == "device")["varies_within_account"]
+        is False
+    )
     prof = profile_tables(tables(ev), event_columns=["device"])
     assert [s["column"] for s in prof["segments"]] == ["industry", "device"]
 
@@ -208,9 +274,20 @@ def test_event_columns_argument_restricts_profiled_columns() -> None:
 def test_json_able_and_deterministic(prof: dict) -> None:
     again = profile_tables(tables())
     assert json.dumps(prof, allow_nan=False, sort_keys=True) == json.dumps(again, sort_keys=True)
-    assert set(prof) == {"profile_version", "params", "history", "event_types", "n_event_types",
-                         "event_types_listed", "event_column_absent", "users", "value",
-                         "cadence", "segments", "suggested"}
+    assert set(prof) == {
+        "profile_version",
+        "params",
+        "history",
+        "event_types",
+        "n_event_types",
+        "event_types_listed",
+        "event_column_absent",
+        "users",
+        "value",
+        "cadence",
+        "segments",
+        "suggested",
+    }
 
 
 def test_empty_events_do_not_crash() -> None:
@@ -258,7 +335,11 @@ def test_count_is_capped_at_52_and_at_least_1() -> None:
 
 def test_vocabulary_share_threshold_and_cap(prof: dict) -> None:
     assert prof["suggested"]["features.vocabulary_events"]["value"] == [
-        "signup", "export", "report", "invite"]
+        "signup",
+        "export",
+        "report",
+        "invite",
+    ]
     half = profile_tables(tables(), min_account_share=0.5)["suggested"]
     assert half["features.vocabulary_events"]["value"] == ["signup", "export", "report"]
     assert "3 of 4" in half["features.vocabulary_events"]["reason"]
@@ -270,12 +351,24 @@ def test_milestone_candidates(prof: dict) -> None:
     # signup is reached by every account on its first day: not a step. The others are reached
     # by 1/3..2/3 of accounts after their first day; expected_days = ceil(median days to first).
     assert prof["suggested"]["milestones"]["value"] == [
-        {"name": "first_export", "events": ["export"], "expected_days": 4,
-         "description": "first export"},
-        {"name": "first_report", "events": ["report"], "expected_days": 6,
-         "description": "first report"},
-        {"name": "first_invite", "events": ["invite"], "expected_days": 30,
-         "description": "first invite"},
+        {
+            "name": "first_export",
+            "events": ["export"],
+            "expected_days": 4,
+            "description": "first export",
+        },
+        {
+            "name": "first_report",
+            "events": ["report"],
+            "expected_days": 6,
+            "description": "first report",
+        },
+        {
+            "name": "first_invite",
+            "events": ["invite"],
+            "expected_days": 30,
+            "description": "first invite",
+        },
     ]
 
 
@@ -288,8 +381,11 @@ def test_milestones_need_a_later_median_and_at_most_five() -> None:
     # Every account sends "login" on day 0; "x_k" is reached by account k's later days only.
     days = {f"a{i}": [0] for i in range(10)}
     ev = daily(days, event="login")
-    later = [(f"a{i}", f"a{i}", f"Step {k}.done", f"2024-01-{3 + k:02d} 10:00", None, None)
-             for k in range(7) for i in range(k + 1)]
+    later = [
+        (f"a{i}", f"a{i}", f"Step {k}.done", f"2024-01-{3 + k:02d} 10:00", None, None)
+        for k in range(7)
+        for i in range(k + 1)
+    ]
     same_day = [("a0", "a0", "tour", "2024-01-01 15:00", None, None)]
     ev = pl.concat([ev, events(later + same_day, plan=False)])
     prof = profile_tables(tables(ev, "2024-06-01", with_tables=False))
@@ -302,13 +398,16 @@ def test_milestones_need_a_later_median_and_at_most_five() -> None:
 
 
 def test_absent_event_column_gives_no_vocabulary_or_milestones() -> None:
-    prof = profile_tables(tables(daily({"a": [0, 2], "b": [1]}, event="activity"),
-                                 "2024-03-01", with_tables=False))
+    prof = profile_tables(
+        tables(daily({"a": [0, 2], "b": [1]}, event="activity"), "2024-03-01", with_tables=False)
+    )
     assert prof["event_column_absent"] is True and prof["n_event_types"] == 1
     assert prof["suggested"]["features.vocabulary_events"]["value"] == []
     assert prof["suggested"]["milestones"]["value"] == []
-    named = profile_tables(tables(daily({"a": [0, 2]}, event="activity"), "2024-03-01",
-                                  with_tables=False), default_event="event")
+    named = profile_tables(
+        tables(daily({"a": [0, 2]}, event="activity"), "2024-03-01", with_tables=False),
+        default_event="event",
+    )
     assert named["event_column_absent"] is False
 
 
@@ -327,16 +426,20 @@ def test_slug_examples() -> None:
 
 def test_unique_slugs_disambiguates_in_sorted_order() -> None:
     assert unique_slugs(["report_created", "Report Created", "report-created"]) == {
-        "Report Created": "report_created", "report-created": "report_created_2",
-        "report_created": "report_created_3"}
+        "Report Created": "report_created",
+        "report-created": "report_created_2",
+        "report_created": "report_created_3",
+    }
     # "x_2" owns its natural slug, so the second "x" skips to _3
     assert unique_slugs(["x", "X", "x_2"]) == {"X": "x", "x": "x_3", "x_2": "x_2"}
     long = unique_slugs(["a" * 50, "A" * 50])
     assert long == {"A" * 50: "a" * 40, "a" * 50: "a" * 38 + "_2"}
 
 
-names = st.lists(st.text(alphabet=st.sampled_from("aAbB_- .1é?<>\"'注") | st.characters(),
-                         max_size=60), max_size=25)
+names = st.lists(
+    st.text(alphabet=st.sampled_from("aAbB_- .1é?<>\"'注") | st.characters(), max_size=60),
+    max_size=25,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -344,8 +447,7 @@ names = st.lists(st.text(alphabet=st.sampled_from("aAbB_- .1é?<>\"'注") | st.c
 def test_unique_slugs_properties(ns: list[str]) -> None:
     out = unique_slugs(ns)
     assert set(out) == set(ns)
-    assert all(re.fullmatch(r"[a-z0-9_]{1,40}", s) and SLUG_PATTERN.match(s)
-               for s in out.values())
+    assert all(re.fullmatch(r"[a-z0-9_]{1,40}", s) and SLUG_PATTERN.match(s) for s in out.values())
     assert len(set(out.values())) == len(out)  # distinct names, distinct slugs
     assert unique_slugs(list(reversed(ns))) == out  # input order does not matter
     assert all(slug(n) == slug(n) for n in ns)

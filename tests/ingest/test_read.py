@@ -71,8 +71,9 @@ def test_no_files_error_names_table_and_path(tmp_path: Path) -> None:
 
 def test_mapping_renames_only_present_columns(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "e.csv", {"acct": ["a"], "when": ["2026-01-01"], "kind": ["x"]})
-    mapping = column_mapping({"account_id": "acct", "timestamp": "when", "user_id": "uid",
-                              "event": "event"})
+    mapping = column_mapping(
+        {"account_id": "acct", "timestamp": "when", "user_id": "uid", "event": "event"}
+    )
     assert mapping == {"account_id": "acct", "timestamp": "when", "user_id": "uid"}
     raw = scan_table("events", str(path), None, mapping)
     assert raw.frame.collect_schema().names() == ["account_id", "timestamp", "kind", SOURCE_FILE]
@@ -95,10 +96,14 @@ def test_absent_table_is_none_with_one_log_line(caplog: pytest.LogCaptureFixture
 
 
 def test_parquet_files_with_different_types_fail_clearly(tmp_path: Path) -> None:
-    write_parquet(tmp_path / "ev" / "a.parquet", pl.DataFrame({"account_id": ["a"],
-                                                                "timestamp": ["2026-01-01"]}))
-    write_parquet(tmp_path / "ev" / "b.parquet", pl.DataFrame({"account_id": [1],
-                                                                "timestamp": ["2026-01-01"]}))
+    write_parquet(
+        tmp_path / "ev" / "a.parquet",
+        pl.DataFrame({"account_id": ["a"], "timestamp": ["2026-01-01"]}),
+    )
+    write_parquet(
+        tmp_path / "ev" / "b.parquet",
+        pl.DataFrame({"account_id": [1], "timestamp": ["2026-01-01"]}),
+    )
     raw = scan_table("events", str(tmp_path / "ev"), None, {})
     with pytest.raises(DataValidationError, match=r"events \(.*ev \[.*a\.parquet.*cannot read"):
         validate_table(raw, contract_for("events"), now=NOW)

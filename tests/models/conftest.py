@@ -30,8 +30,9 @@ SMALL = [
 ]
 
 
-def make_dataset(n_accounts: int = 150, n_cutoffs: int = 30, seed: int = 0,
-                 unlabelled_cutoffs: int = 2) -> pl.DataFrame:
+def make_dataset(
+    n_accounts: int = 150, n_cutoffs: int = 30, seed: int = 0, unlabelled_cutoffs: int = 2
+) -> pl.DataFrame:
     """Dataset contract frame: account_id, cutoff, industry, size_tier, maturity_stage, Float64
     features, Int8 label (null for the last ``unlabelled_cutoffs`` cutoffs).
 
@@ -52,23 +53,33 @@ def make_dataset(n_accounts: int = 150, n_cutoffs: int = 30, seed: int = 0,
     ratio = np.exp(rng.normal(scale=0.5, size=n))
     noise = rng.normal(size=n)
     tier = tier_of[acc]
-    logit = (-2.0 + np.where(tier == "smb", 2.0 * x1, 0.0) + np.where(tier == "mid", -2.0 * x2, 0.0)
-             - 1.5 * np.log(ratio))
+    logit = (
+        -2.0
+        + np.where(tier == "smb", 2.0 * x1, 0.0)
+        + np.where(tier == "mid", -2.0 * x2, 0.0)
+        - 1.5 * np.log(ratio)
+    )
     y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
     x2 = np.where(rng.random(n) < 0.05, np.nan, x2)  # some missing values
     maturity = np.where(k < 8, "onboarding", np.where(k < 20, "growing", "mature"))
-    df = pl.DataFrame({
-        "account_id": [f"a{i:04d}" for i in acc],
-        "cutoff": pl.Series(cutoffs, dtype=pl.Date),
-        "industry": industry_of[acc],
-        "size_tier": tier,
-        "maturity_stage": maturity,
-        "x1": x1, "x2": x2, "active_users_trend_ratio": ratio, "noise": noise,
-        "label": pl.Series(y, dtype=pl.Int8),
-    }).with_columns(pl.col("x2").fill_nan(None))
+    df = pl.DataFrame(
+        {
+            "account_id": [f"a{i:04d}" for i in acc],
+            "cutoff": pl.Series(cutoffs, dtype=pl.Date),
+            "industry": industry_of[acc],
+            "size_tier": tier,
+            "maturity_stage": maturity,
+            "x1": x1,
+            "x2": x2,
+            "active_users_trend_ratio": ratio,
+            "noise": noise,
+            "label": pl.Series(y, dtype=pl.Int8),
+        }
+    ).with_columns(pl.col("x2").fill_nan(None))
     last = sorted(set(cutoffs))[-unlabelled_cutoffs:] if unlabelled_cutoffs else []
-    return df.with_columns(pl.when(pl.col("cutoff").is_in(last)).then(None)
-                           .otherwise(pl.col("label")).alias("label"))
+    return df.with_columns(
+        pl.when(pl.col("cutoff").is_in(last)).then(None).otherwise(pl.col("label")).alias("label")
+    )
 
 
 @functools.lru_cache(maxsize=32)

@@ -20,8 +20,9 @@ from .conftest import small_cfg
 
 def test_heuristic_scores_exact() -> None:
     frame = pl.DataFrame({"r": [0.5, None, 2.0, float("inf")]})
-    np.testing.assert_array_equal(heuristic_scores(frame, "r", "healthier", fill=1.0),
-                                  [-0.5, -1.0, -2.0, -1.0])
+    np.testing.assert_array_equal(
+        heuristic_scores(frame, "r", "healthier", fill=1.0), [-0.5, -1.0, -2.0, -1.0]
+    )
     np.testing.assert_array_equal(heuristic_scores(frame, "r", "riskier"), [0.5, 1.25, 2.0, 1.25])
     assert training_median(frame, "r") == 1.25
     with pytest.raises(ConfigValueError, match="healthier\\|riskier, got 'up'"):
@@ -38,11 +39,14 @@ def test_heuristic_feature_falls_back() -> None:
 def test_logistic_learns_and_tolerates_unseen_levels_and_inf() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=400)
-    train = pl.DataFrame({"x": x, "empty": [None] * 400, "tier": ["a", "b"] * 200,
-                          "label": (x > 0).astype(np.int8)}, schema_overrides={"empty": pl.Float64})
+    train = pl.DataFrame(
+        {"x": x, "empty": [None] * 400, "tier": ["a", "b"] * 200, "label": (x > 0).astype(np.int8)},
+        schema_overrides={"empty": pl.Float64},
+    )
     model = fit_logistic(train, ["x", "empty", "tier"], ["tier"], seed=0)
-    test = pl.DataFrame({"x": [-3.0, 3.0, float("inf")], "empty": [1.0, None, None],
-                         "tier": ["zz", None, "a"]})
+    test = pl.DataFrame(
+        {"x": [-3.0, 3.0, float("inf")], "empty": [1.0, None, None], "tier": ["zz", None, "a"]}
+    )
     p = predict_logistic(model, test)
     assert p[0] < 0.05 and p[1] > 0.95
     assert 0 < p[2] < 1  # inf treated as missing -> median

@@ -41,36 +41,59 @@ def _ts(*parts: int) -> datetime:
 
 
 def _events(rows: list[tuple[str, datetime]]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "account_id": [a for a, _ in rows], "user_id": [f"{a}-u" for a, _ in rows],
-        "event": ["use"] * len(rows), "timestamp": pl.Series([t for _, t in rows], dtype=TS),
-        "value": pl.Series([None] * len(rows), dtype=pl.Float64),
-    })
+    return pl.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "user_id": [f"{a}-u" for a, _ in rows],
+            "event": ["use"] * len(rows),
+            "timestamp": pl.Series([t for _, t in rows], dtype=TS),
+            "value": pl.Series([None] * len(rows), dtype=pl.Float64),
+        }
+    )
 
 
 def _rows(pairs: list[tuple[str, date]]) -> pl.DataFrame:
-    return pl.DataFrame({"account_id": [a for a, _ in pairs],
-                         "cutoff": pl.Series([c for _, c in pairs], dtype=pl.Date)})
+    return pl.DataFrame(
+        {
+            "account_id": [a for a, _ in pairs],
+            "cutoff": pl.Series([c for _, c in pairs], dtype=pl.Date),
+        }
+    )
 
 
 def _summary(x, t_x, age) -> pl.DataFrame:
-    return pl.DataFrame({"frequency": np.atleast_1d(x), "recency": np.atleast_1d(t_x),
-                         "T": np.atleast_1d(age)}).cast(pl.Float64)
+    return pl.DataFrame(
+        {"frequency": np.atleast_1d(x), "recency": np.atleast_1d(t_x), "T": np.atleast_1d(age)}
+    ).cast(pl.Float64)
 
 
 # --- summaries ---------------------------------------------------------------------------------
 
-TEN_EVENTS = _events([
-    ("a", _ts(2025, 1, 1, 10)), ("a", _ts(2025, 1, 1, 18)),          # one active day
-    ("a", _ts(2025, 1, 4, 23, 59, 59)), ("a", _ts(2025, 1, 10)),      # 01-10 00:00 = cutoff
-    ("a", _ts(2025, 1, 12, 9)),
-    ("b", _ts(2025, 1, 5)), ("b", _ts(2025, 1, 7, 12)),
-    ("b", datetime(2025, 1, 9, 23, 59, 59, 999999, tzinfo=UTC)),
-    ("c", _ts(2025, 1, 15, 8)), ("c", _ts(2025, 1, 20, 0, 0, 1)),
-])
-ROWS = _rows([("a", date(2025, 1, 10)), ("b", date(2025, 1, 10)), ("c", date(2025, 1, 10)),
-              ("d", date(2025, 1, 10)), ("a", date(2025, 1, 2)), ("c", date(2025, 1, 20)),
-              ("a", date(2025, 1, 1))])
+TEN_EVENTS = _events(
+    [
+        ("a", _ts(2025, 1, 1, 10)),
+        ("a", _ts(2025, 1, 1, 18)),  # one active day
+        ("a", _ts(2025, 1, 4, 23, 59, 59)),
+        ("a", _ts(2025, 1, 10)),  # 01-10 00:00 = cutoff
+        ("a", _ts(2025, 1, 12, 9)),
+        ("b", _ts(2025, 1, 5)),
+        ("b", _ts(2025, 1, 7, 12)),
+        ("b", datetime(2025, 1, 9, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("c", _ts(2025, 1, 15, 8)),
+        ("c", _ts(2025, 1, 20, 0, 0, 1)),
+    ]
+)
+ROWS = _rows(
+    [
+        ("a", date(2025, 1, 10)),
+        ("b", date(2025, 1, 10)),
+        ("c", date(2025, 1, 10)),
+        ("d", date(2025, 1, 10)),
+        ("a", date(2025, 1, 2)),
+        ("c", date(2025, 1, 20)),
+        ("a", date(2025, 1, 1)),
+    ]
+)
 
 
 def test_rfm_summary_exact_numbers_point_in_time():
@@ -92,6 +115,7 @@ def test_rfm_summary_ignores_events_at_and_after_the_cutoff():
 
 # --- P(no active day in the horizon) -------------------------------------------------------------
 
+
 @st.composite
 def histories(draw, min_gap: int = 1):
     age = draw(st.integers(2, 500))
@@ -101,8 +125,12 @@ def histories(draw, min_gap: int = 1):
 
 
 @settings(max_examples=40, deadline=None)
-@given(name=st.sampled_from(sorted(MODELS)), h=histories(), shift=st.integers(1, 200),
-       horizon=st.integers(1, 90))
+@given(
+    name=st.sampled_from(sorted(MODELS)),
+    h=histories(),
+    shift=st.integers(1, 200),
+    horizon=st.integers(1, 90),
+)
 def test_p_inactive_bounded_and_rises_with_the_silence(name, h, shift, horizon):
     """In [0, 1]; for a fixed frequency it rises with T - recency (an earlier last active day
     at the same T, or a later cutoff with the same history) and falls with a longer horizon."""
@@ -140,10 +168,18 @@ def test_bgnbd_matches_hardie_eq34_including_no_repeat_days():
     from scipy.special import betaln
 
     r, alpha, a, b = 0.47, 5.5, 0.46, 5.0
-    x, t_x, age, h = np.array([0, 0, 3, 40]), np.array([0, 0, 10, 90]), np.array([5, 200, 30, 91]), 28
-    dead = np.where(x > 0, np.exp(betaln(a + 1, b + x - 1) - betaln(a, b + x)
-                                  - (r + x) * np.log(alpha + t_x)), 0.0)
-    expected = (((alpha + age + h) ** -(r + x) + dead) / ((alpha + age) ** -(r + x) + dead))
+    x, t_x, age, h = (
+        np.array([0, 0, 3, 40]),
+        np.array([0, 0, 10, 90]),
+        np.array([5, 200, 30, 91]),
+        28,
+    )
+    dead = np.where(
+        x > 0,
+        np.exp(betaln(a + 1, b + x - 1) - betaln(a, b + x) - (r + x) * np.log(alpha + t_x)),
+        0.0,
+    )
+    expected = ((alpha + age + h) ** -(r + x) + dead) / ((alpha + age) ** -(r + x) + dead)
     got = MODELS["bgnbd"].p_inactive(_summary(x, t_x, age), h)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
@@ -163,8 +199,9 @@ def test_pareto_nbd_matches_lifetimes_where_finite_and_stays_finite_for_heavy_us
         ref.params_ = pd.Series(params, index=["r", "alpha", "s", "beta"])
         with np.errstate(all="ignore"):
             ll_ref = ref._conditional_log_likelihood(params, x, t_x, age)
-            p_ref = np.asarray(ref.conditional_probability_of_n_purchases_up_to_time(
-                0, 28.0, x, t_x, age), float)
+            p_ref = np.asarray(
+                ref.conditional_probability_of_n_purchases_up_to_time(0, 28.0, x, t_x, age), float
+            )
         ll, p = _pnbd_loglik(params, x, t_x, age)[0], m.p_inactive(_summary(x, t_x, age), 28)
         ok = np.isfinite(ll_ref) & np.isfinite(p_ref)
         np.testing.assert_allclose(ll[ok], ll_ref[ok], rtol=1e-10, atol=1e-9)
@@ -190,27 +227,36 @@ def _simulate(n: int = 1500, seed: int = 3) -> tuple[pl.DataFrame, np.ndarray]:
     birth = rng.integers(0, 150, n)
     death = birth + rng.exponential(1 / mu)
     day = np.arange(DAYS)
-    active = ((rng.random((n, DAYS)) < -np.expm1(-lam[:, None])) & (day >= birth[:, None])
-              & (day < death[:, None]))
+    active = (
+        (rng.random((n, DAYS)) < -np.expm1(-lam[:, None]))
+        & (day >= birth[:, None])
+        & (day < death[:, None])
+    )
     active[np.arange(n), birth] = True
     acc, d = np.nonzero(active)
     reps = rng.integers(1, 4, acc.size)
     acc, d = np.repeat(acc, reps), np.repeat(d, reps)
     us = (d * 86_400 + rng.integers(0, 86_400, d.size)) * 1_000_000
     t0 = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
-    events = pl.DataFrame({
-        "account_id": [f"acc{i:05d}" for i in acc], "user_id": [f"u{i:05d}" for i in acc],
-        "event": ["use"] * acc.size,
-        "timestamp": pl.Series(us + t0, dtype=pl.Int64).cast(TS),
-        "value": pl.Series([None] * acc.size, dtype=pl.Float64),
-    }).sample(fraction=1.0, shuffle=True, seed=seed)
+    events = pl.DataFrame(
+        {
+            "account_id": [f"acc{i:05d}" for i in acc],
+            "user_id": [f"u{i:05d}" for i in acc],
+            "event": ["use"] * acc.size,
+            "timestamp": pl.Series(us + t0, dtype=pl.Int64).cast(TS),
+            "value": pl.Series([None] * acc.size, dtype=pl.Float64),
+        }
+    ).sample(fraction=1.0, shuffle=True, seed=seed)
     return events, active
 
 
 def _cutoff_rows(n: int, days: list[int]) -> pl.DataFrame:
     return pl.DataFrame({"account_id": [f"acc{i:05d}" for i in range(n)]}).join(
-        pl.DataFrame({"cutoff": pl.Series([START + timedelta(days=d) for d in days],
-                                          dtype=pl.Date)}), how="cross")
+        pl.DataFrame(
+            {"cutoff": pl.Series([START + timedelta(days=d) for d in days], dtype=pl.Date)}
+        ),
+        how="cross",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +265,7 @@ def simulated():
     n = active.shape[0]
     fit_rows = _cutoff_rows(n, list(range(100, SCORE_DAY - H + 1, 7)))  # labels end <= SCORE_DAY
     score_rows = _cutoff_rows(n, [SCORE_DAY])
-    inactive = ~active[:, SCORE_DAY:SCORE_DAY + H].any(axis=1)
+    inactive = ~active[:, SCORE_DAY : SCORE_DAY + H].any(axis=1)
     risk, facts = btyd_scores(events, fit_rows, score_rows, H, seed=0, model="auto")
     return events, fit_rows, score_rows, inactive, risk, facts
 
@@ -250,8 +296,9 @@ def test_pareto_nbd_fit_reaches_the_lifetimes_optimum(simulated):
     p = _Patterns.of(_fit_sample(rfm_summary(events, fit_rows), 0, 10_000))
     lt = _lifetimes()
     with np.errstate(all="ignore"):
-        ref = lt.ParetoNBDFitter().fit(p.x, p.t_x, p.age, weights=p.weight,
-                                       initial_params=np.ones(4), fit_method="BFGS")
+        ref = lt.ParetoNBDFitter().fit(
+            p.x, p.t_x, p.age, weights=p.weight, initial_params=np.ones(4), fit_method="BFGS"
+        )
     params = np.array([ours.params[k] for k in ("r", "alpha", "s", "beta")])
     ll_ours = np.dot(p.weight, _pnbd_loglik(params, p.x, p.t_x, p.age)[0])
     ll_ref = np.dot(p.weight, _pnbd_loglik(ref.params_.to_numpy(), p.x, p.t_x, p.age)[0])

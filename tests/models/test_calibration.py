@@ -48,9 +48,11 @@ def test_sigmoid_stays_finite_on_separable_data() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(raw=st.lists(st.floats(-20, 20), min_size=2, max_size=60),
-       bits=st.lists(st.integers(0, 1), min_size=60, max_size=60),
-       kind=st.sampled_from(["isotonic", "sigmoid", "none"]))
+@given(
+    raw=st.lists(st.floats(-20, 20), min_size=2, max_size=60),
+    bits=st.lists(st.integers(0, 1), min_size=60, max_size=60),
+    kind=st.sampled_from(["isotonic", "sigmoid", "none"]),
+)
 def test_calibration_maps_into_unit_interval_monotonically(raw, bits, kind) -> None:
     raw = np.array(raw)
     y = np.array(bits[: raw.size], dtype=float)

@@ -77,16 +77,26 @@ def test_rank_scores_skip_probability_metrics_and_bad_input_is_named() -> None:
 
 def test_evaluate_per_segment_and_oracle_ratios() -> None:
     cut = [date(2026, 1, 5)] * 5 + [date(2026, 1, 12)] * 5
-    scores = pl.DataFrame({"account_id": [f"a{i}" for i in range(10)], "cutoff": cut,
-                           "tier": ["s"] * 4 + ["m"] * 6, "label": Y, "score": S})
-    out = evaluate(scores, small_cfg("eval.capacity=1", "eval.top_fraction=0.2"), segment_key="tier")
+    scores = pl.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(10)],
+            "cutoff": cut,
+            "tier": ["s"] * 4 + ["m"] * 6,
+            "label": Y,
+            "score": S,
+        }
+    )
+    out = evaluate(
+        scores, small_cfg("eval.capacity=1", "eval.top_fraction=0.2"), segment_key="tier"
+    )
     assert out["roc_auc"] == pytest.approx(15 / 21)
     assert list(out["per_segment"]) == ["m", "s"]
     # segment s: labels 1,0,1,0 with decreasing scores: AUC 3/4
     assert out["per_segment"]["s"]["roc_auc"] == pytest.approx(0.75)
     assert out["per_segment"]["m"]["n"] == 6
-    truth = pl.DataFrame({"account_id": [f"a{i}" for i in range(10)], "cutoff": cut,
-                          "oracle_prob": Y * 0.9 + 0.05})  # a perfect oracle
+    truth = pl.DataFrame(
+        {"account_id": [f"a{i}" for i in range(10)], "cutoff": cut, "oracle_prob": Y * 0.9 + 0.05}
+    )  # a perfect oracle
     o = oracle_metrics(scores, truth)
     assert o["oracle_rows"] == 10
     assert o["oracle_roc_auc"] == 1.0 and o["oracle_pr_auc"] == 1.0

@@ -17,7 +17,9 @@ from models.train import gate_against_baselines
 
 def _xy(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = np.column_stack([rng.poisson(3, n), rng.normal(size=n), rng.exponential(10, n)]).astype(float)
+    X = np.column_stack([rng.poisson(3, n), rng.normal(size=n), rng.exponential(10, n)]).astype(
+        float
+    )
     X[rng.random(n) < 0.1, 1] = np.nan
     logit = -0.5 * np.log1p(X[:, 0]) + 0.8 * np.nan_to_num(X[:, 1])
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
@@ -49,8 +51,14 @@ def test_routed_baseline_saves_and_loads_exactly(tmp_path) -> None:
     X, y = _xy()
     sc = LinearScorer.fit("event_counts", X, y, [0, 1], seed=1)
     feats = ["a", "b", "c"]
-    m = RoutedModel(feats, {}, None, {GLOBAL: SegmentModel(sc, Calibrator("none"))}, {},
-                    {"served": "event_counts"})
+    m = RoutedModel(
+        feats,
+        {},
+        None,
+        {GLOBAL: SegmentModel(sc, Calibrator("none"))},
+        {},
+        {"served": "event_counts"},
+    )
     frame = pl.DataFrame({f: X[:, i] for i, f in enumerate(feats)})
     back = RoutedModel.load(m.save(tmp_path / "m"))
     np.testing.assert_array_equal(back.predict_proba(frame), m.predict_proba(frame))
@@ -80,23 +88,40 @@ def test_btyd_scorer_shapley_values_are_exact_and_additive(seed) -> None:
 
 
 def test_servable_inputs_follow_the_dataset() -> None:
-    cols = ["ev_play_28d", "ev_play_7d", "ev_search_28d", "tenure_since_first_seen_days",
-            "days_since_last_event", "lifetime_active_days"]
+    cols = [
+        "ev_play_28d",
+        "ev_play_7d",
+        "ev_search_28d",
+        "tenure_since_first_seen_days",
+        "days_since_last_event",
+        "lifetime_active_days",
+    ]
     assert servable_inputs("recency", cols, 28) == ["days_since_last_event"]
-    assert servable_inputs("event_counts", cols, 28) == ["ev_play_28d", "ev_search_28d",
-                                                         "tenure_since_first_seen_days"]
-    assert servable_inputs("btyd", cols, 28) == ["lifetime_active_days", "days_since_last_event",
-                                                 "tenure_since_first_seen_days"]
+    assert servable_inputs("event_counts", cols, 28) == [
+        "ev_play_28d",
+        "ev_search_28d",
+        "tenure_since_first_seen_days",
+    ]
+    assert servable_inputs("btyd", cols, 28) == [
+        "lifetime_active_days",
+        "days_since_last_event",
+        "tenure_since_first_seen_days",
+    ]
     assert servable_inputs("event_counts", ["usage_events_28d", "tenure_days"], 28) == [
-        "usage_events_28d", "tenure_days"]
+        "usage_events_28d",
+        "tenure_days",
+    ]
     assert servable_inputs("btyd", cols[:2], 28) == []
     with pytest.raises(ValueError, match="unknown servable"):
         servable_inputs("oracle", cols, 28)
 
 
 def test_gate_serves_lightgbm_only_when_it_strictly_beats_every_baseline() -> None:
-    base = {"recency": {"roc_auc": 0.70}, "event_counts": {"roc_auc": 0.76},
-            "logistic": {"roc_auc": 0.99}}  # the non-servable logistic is reported, not served
+    base = {
+        "recency": {"roc_auc": 0.70},
+        "event_counts": {"roc_auc": 0.76},
+        "logistic": {"roc_auc": 0.99},
+    }  # the non-servable logistic is reported, not served
     assert gate_against_baselines({"roc_auc": 0.80}, base, "roc_auc")[0] == "lightgbm"
     served, why = gate_against_baselines({"roc_auc": 0.76}, base, "roc_auc")
     assert served == "event_counts" and "does not beat" in why  # a tie serves the baseline

@@ -47,8 +47,12 @@ def test_split_cutoffs_too_short_names_the_problem() -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(offsets=st.lists(st.integers(0, 400), min_size=3, max_size=40, unique=True),
-       n_val=st.integers(1, 4), n_test=st.integers(1, 4), gap=st.integers(0, 60))
+@given(
+    offsets=st.lists(st.integers(0, 400), min_size=3, max_size=40, unique=True),
+    n_val=st.integers(1, 4),
+    n_test=st.integers(1, 4),
+    gap=st.integers(0, 60),
+)
 def test_split_never_leaks_on_random_schedules(offsets, n_val, n_test, gap) -> None:
     cs = [D0 + timedelta(days=o) for o in offsets]
     try:
@@ -92,8 +96,10 @@ def test_embargo_shorter_than_horizon_is_raised_to_the_horizon(dataset) -> None:
     assert s.embargo_days == 14
     s = time_split(dataset, small_cfg("split.embargo_days=21"))
     assert s.embargo_days == 21
-    assert s.train.get_column("cutoff").max() + timedelta(days=21) <= \
-        s.validation.get_column("cutoff").min()
+    assert (
+        s.train.get_column("cutoff").max() + timedelta(days=21)
+        <= s.validation.get_column("cutoff").min()
+    )
 
 
 def test_rolling_origins_move_back_and_stay_leak_free(dataset) -> None:
@@ -117,8 +123,11 @@ def test_rolling_origins_skip_origins_without_history(dataset) -> None:
 
 def test_bad_label_values_are_named() -> None:
     ds = make_dataset(n_accounts=10, n_cutoffs=12).with_columns(
-        pl.when(pl.col("account_id") == "a0003").then(pl.lit(2, pl.Int8))
-        .otherwise(pl.col("label")).alias("label"))
+        pl.when(pl.col("account_id") == "a0003")
+        .then(pl.lit(2, pl.Int8))
+        .otherwise(pl.col("label"))
+        .alias("label")
+    )
     with pytest.raises(DataValidationError, match="'label' must be 0/1/null, got value 2"):
         time_split(ds, small_cfg("split.test_cutoffs=1", "split.validation_cutoffs=1"))
 
@@ -146,20 +155,27 @@ def test_time_split_dense_schedule_keeps_the_weekly_test_rows() -> None:
     weekly_ds = make_dataset(n_accounts=40, n_cutoffs=30)
     start = weekly_ds.get_column("cutoff").min()
     # the same accounts at daily cutoffs: a row per day (labels copied from the week's row)
-    daily = weekly_ds.with_columns(pl.col("cutoff").alias("week")).join(
-        pl.DataFrame({"d": list(range(7))}), how="cross").with_columns(
-        (pl.col("week") - pl.duration(days=pl.col("d"))).alias("cutoff")).filter(
-        pl.col("cutoff") >= start).drop("week", "d")
+    daily = (
+        weekly_ds.with_columns(pl.col("cutoff").alias("week"))
+        .join(pl.DataFrame({"d": list(range(7))}), how="cross")
+        .with_columns((pl.col("week") - pl.duration(days=pl.col("d"))).alias("cutoff"))
+        .filter(pl.col("cutoff") >= start)
+        .drop("week", "d")
+    )
     cfg = small_cfg("split.evaluate_every_days=7")
     dense, plain = time_split(daily, cfg), time_split(weekly_ds, small_cfg())
     for p in ("validation", "test"):
         assert dense.cutoffs[p] == plain.cutoffs[p]
         assert dense.frame(p).height == plain.frame(p).height
     assert set(plain.cutoffs["train"]) < set(dense.cutoffs["train"])
-    assert max(dense.cutoffs["train"]) + timedelta(days=dense.embargo_days) <= dense.cutoffs["validation"][0]
+    assert (
+        max(dense.cutoffs["train"]) + timedelta(days=dense.embargo_days)
+        <= dense.cutoffs["validation"][0]
+    )
     # a backtest origin moves back by whole evaluation cutoffs
-    back = time_split(daily, small_cfg("split.evaluate_every_days=7", "backtest.step_cutoffs=2"),
-                      origin=1)
+    back = time_split(
+        daily, small_cfg("split.evaluate_every_days=7", "backtest.step_cutoffs=2"), origin=1
+    )
     assert back.cutoffs["test"][-1] == plain.cutoffs["test"][-1] - timedelta(days=14)
 
 

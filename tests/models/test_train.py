@@ -19,8 +19,17 @@ from scoring.drift import TRAINING_STATS_KEY, feature_psi
 
 from .conftest import make_dataset, small_cfg
 
-FIGURES = {"roc", "pr", "calibration", "lift", "shap_importance", "shap_importance_ent",
-           "shap_importance_mid", "shap_importance_smb", "backtest"}
+FIGURES = {
+    "roc",
+    "pr",
+    "calibration",
+    "lift",
+    "shap_importance",
+    "shap_importance_ent",
+    "shap_importance_mid",
+    "shap_importance_smb",
+    "backtest",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +45,23 @@ def auto(split):
 @pytest.fixture(scope="module")
 def result(dataset):
     test_rows = dataset.filter(pl.col("label").is_not_null())
-    truth = test_rows.select("account_id", "cutoff",
-                             (pl.col("label").cast(pl.Float64) * 0.8 + 0.1).alias("oracle_prob"))
+    truth = test_rows.select(
+        "account_id", "cutoff", (pl.col("label").cast(pl.Float64) * 0.8 + 0.1).alias("oracle_prob")
+    )
     return train_models(dataset, small_cfg(), truth=truth)
 
 
 def test_feature_columns_and_bad_dtype_named(dataset) -> None:
     features, categorical = feature_columns(dataset, small_cfg())
-    assert features == ["industry", "size_tier", "maturity_stage", "x1", "x2",
-                        "active_users_trend_ratio", "noise"]
+    assert features == [
+        "industry",
+        "size_tier",
+        "maturity_stage",
+        "x1",
+        "x2",
+        "active_users_trend_ratio",
+        "noise",
+    ]
     assert categorical == ["industry", "size_tier", "maturity_stage"]
     bad = dataset.with_columns(pl.lit(date(2026, 1, 1)).alias("signup_day"))
     with pytest.raises(DataValidationError, match="'signup_day' has dtype Date"):
@@ -71,24 +88,35 @@ def test_auto_keeps_per_segment_winner_and_records_both_scores(auto) -> None:
 def test_per_segment_routes_rows_to_their_booster_and_tiny_segments_to_global(split) -> None:
     model, details = fit_routed(split, small_cfg("model.strategy=per_segment"))
     assert {s: d["serves"] for s, d in details.items()} == {
-        "ent": "global", "mid": "segment", "smb": "segment"}
+        "ent": "global",
+        "mid": "segment",
+        "smb": "segment",
+    }
     assert sorted(model.models) == [GLOBAL, "mid", "smb"]
     test = split.test.with_columns(
-        pl.when(pl.col("account_id") == "a0000").then(pl.lit("xl"))  # unseen segment
-        .otherwise(pl.col("size_tier")).alias("size_tier"))
+        pl.when(pl.col("account_id") == "a0000")
+        .then(pl.lit("xl"))  # unseen segment
+        .otherwise(pl.col("size_tier"))
+        .alias("size_tier")
+    )
     raw = model.predict_raw(test)
     X = model.to_matrix(test)
     seg = test.get_column("size_tier").to_numpy()
-    for key, rows in ((GLOBAL, (seg == "ent") | (seg == "xl")), ("mid", seg == "mid"),
-                      ("smb", seg == "smb")):
+    for key, rows in (
+        (GLOBAL, (seg == "ent") | (seg == "xl")),
+        ("mid", seg == "mid"),
+        ("smb", seg == "smb"),
+    ):
         assert rows.any()
-        np.testing.assert_array_equal(raw[rows],
-                                      model.models[key].booster.predict(X[rows], raw_score=True))
+        np.testing.assert_array_equal(
+            raw[rows], model.models[key].booster.predict(X[rows], raw_score=True)
+        )
 
 
 def test_min_segment_positives_forces_fallback(split) -> None:
-    _, details = fit_routed(split, small_cfg("model.strategy=per_segment",
-                                             "model.min_segment_positives=100000"))
+    _, details = fit_routed(
+        split, small_cfg("model.strategy=per_segment", "model.min_segment_positives=100000")
+    )
     assert {d["serves"] for d in details.values()} == {"global"}
     assert "model.min_segment_positives=100000" in details["smb"]["reason"]
 
@@ -106,7 +134,9 @@ def test_global_strategy_and_missing_segment_key(split) -> None:
 
 def test_same_seed_identical_predictions_other_seed_differs(split, auto) -> None:
     again, _ = fit_routed(split, small_cfg("model.strategy=auto"))
-    np.testing.assert_array_equal(auto[0].predict_proba(split.test), again.predict_proba(split.test))
+    np.testing.assert_array_equal(
+        auto[0].predict_proba(split.test), again.predict_proba(split.test)
+    )
     other, _ = fit_routed(split, small_cfg("model.strategy=auto", "seed=7"))
     assert not np.array_equal(auto[0].predict_raw(split.test), other.predict_raw(split.test))
 
@@ -127,8 +157,9 @@ def test_contributions_add_up_to_raw_score(auto, split) -> None:
     model = auto[0]
     contrib, base = model.contributions(split.test)
     assert contrib.shape == (split.test.height, len(model.feature_names))
-    np.testing.assert_allclose(contrib.sum(axis=1) + base, model.predict_raw(split.test),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1) + base, model.predict_raw(split.test), rtol=1e-9, atol=1e-9
+    )
 
 
 def test_probabilities_are_calibrated_into_unit_interval(auto, split) -> None:
@@ -142,15 +173,17 @@ def test_probabilities_are_calibrated_into_unit_interval(auto, split) -> None:
     p_global = g.calibrator(g.booster.predict(model.to_matrix(split.validation), raw_score=True))
     assert p_global.mean() == pytest.approx(split.validation.get_column("label").mean(), abs=0.03)
     smb = split.validation.filter(pl.col("size_tier") == "smb")
-    assert model.predict_proba(smb).mean() == pytest.approx(smb.get_column("label").mean(),
-                                                            abs=0.03)
+    assert model.predict_proba(smb).mean() == pytest.approx(
+        smb.get_column("label").mean(), abs=0.03
+    )
 
 
 def test_calibrator_is_exact_on_its_own_rows_without_the_validation_refit(split) -> None:
     # isotonic fit on validation reproduces the validation base rate of the rows it was fit on
     # (up to the tie-break tilt of at most 1e-4)
-    model, _ = fit_routed(split, small_cfg("model.fit_on_validation=false",
-                                           "model.strategy=global"))
+    model, _ = fit_routed(
+        split, small_cfg("model.fit_on_validation=false", "model.strategy=global")
+    )
     g = model.models[GLOBAL]
     p_global = g.calibrator(g.booster.predict(model.to_matrix(split.validation), raw_score=True))
     assert p_global.mean() == pytest.approx(split.validation.get_column("label").mean(), abs=1e-4)
@@ -178,14 +211,27 @@ def test_class_imbalance_weight_and_callbacks(split) -> None:
     cfg = small_cfg()
     features, categorical = feature_columns(split.train, cfg)
     seen: list[int] = []
-    booster = fit_booster(split.train, split.validation, features, categorical, {}, cfg,
-                          callbacks=[lambda env: seen.append(env.iteration)])
+    booster = fit_booster(
+        split.train,
+        split.validation,
+        features,
+        categorical,
+        {},
+        cfg,
+        callbacks=[lambda env: seen.append(env.iteration)],
+    )
     y = split.train.get_column("label").to_numpy()
     assert booster.params["scale_pos_weight"] == pytest.approx((y == 0).sum() / y.sum())
     assert seen and seen[0] == 0
     assert "validation" in booster.best_score
-    plain = fit_booster(split.train, split.validation, features, categorical, {},
-                        small_cfg("model.calibration=none"))
+    plain = fit_booster(
+        split.train,
+        split.validation,
+        features,
+        categorical,
+        {},
+        small_cfg("model.calibration=none"),
+    )
     assert "scale_pos_weight" not in plain.params
 
 
@@ -217,8 +263,9 @@ def test_train_models_result(result, dataset) -> None:
 def test_warns_loudly_when_a_baseline_is_not_beaten(caplog) -> None:
     ds = make_dataset(n_accounts=100, n_cutoffs=24)
     # the heuristic feature *is* the label: LightGBM can at best tie it
-    ds = ds.with_columns((1.0 - pl.col("label").cast(pl.Float64).fill_null(0.0))
-                         .alias("active_users_trend_ratio"))
+    ds = ds.with_columns(
+        (1.0 - pl.col("label").cast(pl.Float64).fill_null(0.0)).alias("active_users_trend_ratio")
+    )
     with caplog.at_level("WARNING", logger="adoption_decay"):
         res = train_models(ds, small_cfg("backtest.origins=1", "model.strategy=global"))
     assert any("heuristic baseline on test pr_auc" in w for w in res.warnings)
@@ -226,7 +273,8 @@ def test_warns_loudly_when_a_baseline_is_not_beaten(caplog) -> None:
 
 
 def test_baseline_warnings_exact() -> None:
-    w = baseline_warnings({"roc_auc": 0.8, "pr_auc": 0.5},
-                          {"logistic": {"roc_auc": 0.7, "pr_auc": 0.5},
-                           "heuristic": {"skipped": "no feature"}})
+    w = baseline_warnings(
+        {"roc_auc": 0.8, "pr_auc": 0.5},
+        {"logistic": {"roc_auc": 0.7, "pr_auc": 0.5}, "heuristic": {"skipped": "no feature"}},
+    )
     assert w == ["LightGBM does not beat the logistic baseline on test pr_auc: 0.5000 vs 0.5000"]

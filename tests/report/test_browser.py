@@ -46,10 +46,18 @@ def browser() -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                f"--user-data-dir={profile.name}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile.name}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path means selenium-manager is never consulted (no downloads).
@@ -71,7 +79,8 @@ def visible_ids(driver: WebDriver) -> list[str]:
     """Account ids of the rows the browser actually lays out, in on-screen order."""
     return driver.execute_script(
         "return Array.from(document.querySelectorAll('#accounts tbody tr'))"
-        ".filter(r => r.offsetParent !== null).map(r => r.getAttribute('data-account-id'));")
+        ".filter(r => r.offsetParent !== null).map(r => r.getAttribute('data-account-id'));"
+    )
 
 
 def shown_count(driver: WebDriver) -> int:
@@ -97,16 +106,19 @@ def open_portfolio(driver: WebDriver, report: dict[str, Any]) -> None:
     driver.find_element(By.ID, "accounts")
 
 
-def test_portfolio_loads_clean_with_every_account(browser: WebDriver,
-                                                  report: dict[str, Any]) -> None:
+def test_portfolio_loads_clean_with_every_account(
+    browser: WebDriver, report: dict[str, Any]
+) -> None:
     open_portfolio(browser, report)
     assert console_errors(browser) == []
     scores = report["scores"]
     assert visible_ids(browser) == scores.sort("rank")["account_id"].to_list()
     assert shown_count(browser) == scores.height == N_ACCOUNTS
     assert browser.find_element(By.ID, "total-n").text == str(N_ACCOUNTS)
-    assert browser.find_element(By.CSS_SELECTOR, 'th[data-sort="rank"]').get_attribute(
-        "aria-sort") == "ascending"
+    assert (
+        browser.find_element(By.CSS_SELECTOR, 'th[data-sort="rank"]').get_attribute("aria-sort")
+        == "ascending"
+    )
     shot = screenshot(browser, "report-portfolio.png")
     assert shot.stat().st_size > 10_000
 
@@ -117,19 +129,26 @@ def test_sorting_by_headers(browser: WebDriver, report: dict[str, Any]) -> None:
     by_rank = pl.col("rank")
 
     click_sort(browser, "risk")  # first click: riskiest first
-    assert visible_ids(browser) == s.sort(["decay_risk", "rank"], descending=[True, False])[
-        "account_id"].to_list()
+    assert (
+        visible_ids(browser)
+        == s.sort(["decay_risk", "rank"], descending=[True, False])["account_id"].to_list()
+    )
     th = browser.find_element(By.CSS_SELECTOR, 'th[data-sort="risk"]')
     assert th.get_attribute("aria-sort") == "descending"
 
     click_sort(browser, "risk")  # second click reverses
-    assert visible_ids(browser) == s.sort(["decay_risk", "rank"], descending=[False, False])[
-        "account_id"].to_list()
+    assert (
+        visible_ids(browser)
+        == s.sort(["decay_risk", "rank"], descending=[False, False])["account_id"].to_list()
+    )
     assert th.get_attribute("aria-sort") == "ascending"
 
     click_sort(browser, "change")  # biggest rise first, accounts with no previous run last
-    known = s.filter(pl.col("risk_change").is_not_null()).sort(
-        ["risk_change", "rank"], descending=[True, False])["account_id"].to_list()
+    known = (
+        s.filter(pl.col("risk_change").is_not_null())
+        .sort(["risk_change", "rank"], descending=[True, False])["account_id"]
+        .to_list()
+    )
     new = s.filter(pl.col("risk_change").is_null()).sort(by_rank)["account_id"].to_list()
     assert new, "the sample must contain accounts without a previous run"
     assert visible_ids(browser) == known + new
@@ -156,7 +175,8 @@ def test_filtering_by_segment_and_tier(browser: WebDriver, report: dict[str, Any
 
     Select(browser.find_element(By.ID, "filter-tier")).select_by_value("high")
     both = s.filter((pl.col("industry") == "retail") & (pl.col("risk_tier") == "high"))[
-        "account_id"].to_list()
+        "account_id"
+    ].to_list()
     assert visible_ids(browser) == both
     assert shown_count(browser) == len(both)
 
@@ -169,8 +189,10 @@ def test_filtering_by_segment_and_tier(browser: WebDriver, report: dict[str, Any
     Select(browser.find_element(By.ID, "filter-size-tier")).select_by_value("enterprise")
     click_sort(browser, "risk")
     low_ent = s.filter((pl.col("risk_tier") == "low") & (pl.col("size_tier") == "enterprise"))
-    assert visible_ids(browser) == low_ent.sort(["decay_risk", "rank"],
-                                                descending=[True, False])["account_id"].to_list()
+    assert (
+        visible_ids(browser)
+        == low_ent.sort(["decay_risk", "rank"], descending=[True, False])["account_id"].to_list()
+    )
 
     browser.find_element(By.ID, "reset").click()
     assert visible_ids(browser) == s["account_id"].to_list()
@@ -178,12 +200,14 @@ def test_filtering_by_segment_and_tier(browser: WebDriver, report: dict[str, Any
     assert console_errors(browser) == []
 
 
-def test_account_page_shows_drivers_and_next_step(browser: WebDriver,
-                                                  report: dict[str, Any]) -> None:
+def test_account_page_shows_drivers_and_next_step(
+    browser: WebDriver, report: dict[str, Any]
+) -> None:
     open_portfolio(browser, report)
     top = report["scores"].sort("rank").row(0, named=True)
     browser.find_element(
-        By.CSS_SELECTOR, f'tr[data-rank="1"] a[href="accounts/{top["account_id"]}.html"]').click()
+        By.CSS_SELECTOR, f'tr[data-rank="1"] a[href="accounts/{top["account_id"]}.html"]'
+    ).click()
     assert browser.current_url.endswith(f"/accounts/{top['account_id']}.html")
     assert console_errors(browser) == []
 
@@ -191,12 +215,16 @@ def test_account_page_shows_drivers_and_next_step(browser: WebDriver,
     assert headline == f"Decay risk {top['decay_risk'] * 100:.0f}% — {top['risk_tier']}"
     assert browser.find_element(By.CSS_SELECTOR, "#next-step p").text == top["next_best_action"]
 
-    expl = report["explanations"].filter(pl.col("account_id") == top["account_id"]).sort(
-        "contribution", descending=True)
+    expl = (
+        report["explanations"]
+        .filter(pl.col("account_id") == top["account_id"])
+        .sort("contribution", descending=True)
+    )
     items = browser.find_elements(By.CSS_SELECTOR, "#drivers li[data-feature]")
     assert [i.get_attribute("data-feature") for i in items] == expl["feature"].to_list()
     assert [i.find_element(By.CLASS_NAME, "sentence").text for i in items] == expl[
-        "sentence"].to_list()
+        "sentence"
+    ].to_list()
     assert [i.get_attribute("data-direction") for i in items] == expl["direction"].to_list()
     assert all(i.find_element(By.TAG_NAME, "svg").is_displayed() for i in items)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#milestones li[data-status]")) == 4
@@ -217,10 +245,12 @@ def test_account_with_unusual_id_opens(browser: WebDriver, report: dict[str, Any
     assert console_errors(browser) == []
 
 
-def test_paging_lists_a_page_at_a_time(browser: WebDriver, report: dict[str, Any],
-                                       tmp_path: Path) -> None:
-    inputs = {k: report[k] for k in ("scores", "explanations", "history", "usage", "milestones",
-                                     "meta")}
+def test_paging_lists_a_page_at_a_time(
+    browser: WebDriver, report: dict[str, Any], tmp_path: Path
+) -> None:
+    inputs = {
+        k: report[k] for k in ("scores", "explanations", "history", "usage", "milestones", "meta")
+    }
     index = render_report(tmp_path / "paged", **inputs, page_size=25)
     browser.get(index.as_uri())
     s = report["scores"].sort("rank")
@@ -237,8 +267,9 @@ def test_paging_lists_a_page_at_a_time(browser: WebDriver, report: dict[str, Any
     click_sort(browser, "risk")  # sorting keeps what is listed; the page covers all 60 now
     assert len(visible_ids(browser)) == N_ACCOUNTS
     Select(browser.find_element(By.ID, "filter-tier")).select_by_value("low")  # back to one page
-    low = s.filter(pl.col("risk_tier") == "low").sort(["decay_risk", "rank"],
-                                                      descending=[True, False])
+    low = s.filter(pl.col("risk_tier") == "low").sort(
+        ["decay_risk", "rank"], descending=[True, False]
+    )
     assert low.height > 0
     assert visible_ids(browser) == low["account_id"].to_list()[:25]
     assert shown_count(browser) == low.height

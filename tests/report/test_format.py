@@ -22,16 +22,36 @@ SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.html$")
 
 def test_percent_and_points() -> None:
     assert [fmt_pct(p) for p in (0.723, 0.0, 1.0, 0.004, 0.994, 0.006)] == [
-        "72%", "<1%", ">99%", "<1%", "99%", "1%"]
+        "72%",
+        "<1%",
+        ">99%",
+        "<1%",
+        "99%",
+        "1%",
+    ]
     assert fmt_pct(None) == "—"
     assert [fmt_points(c) for c in (0.05, -0.031, 0.004, -0.004, None, float("nan"))] == [
-        "+5 pts", "−3 pts", "no change", "no change", "new", "new"]
+        "+5 pts",
+        "−3 pts",
+        "no change",
+        "no change",
+        "new",
+        "new",
+    ]
     assert [change_class(c) for c in (0.05, -0.031, 0.004, None)] == ["up", "down", "flat", "new"]
 
 
 def test_numbers_and_labels() -> None:
     assert [fmt_num(v) for v in (3.0, 1234.0, 12.345, 0.5, 0.125, -0.1, 250.7, None)] == [
-        "3", "1,234", "12.3", "0.5", "0.12", "-0.1", "251", "—"]
+        "3",
+        "1,234",
+        "12.3",
+        "0.5",
+        "0.12",
+        "-0.1",
+        "251",
+        "—",
+    ]
     assert humanize_feature("active_admins_28d") == "Active admins (28 days)"
     assert humanize_feature("seats_used") == "Seats used"
 
@@ -57,11 +77,16 @@ def test_different_ids_get_different_files(a: str, b: str) -> None:
         assert account_file_name(a) != account_file_name(b)
 
 
-@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True,
-                                               width=32)), max_size=30),
-       st.integers(10, 200), st.integers(6, 80))
-def test_sparkline_stays_inside_its_box(values: list[float | None], width: int,
-                                        height: int) -> None:
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32)), max_size=30
+    ),
+    st.integers(10, 200),
+    st.integers(6, 80),
+)
+def test_sparkline_stays_inside_its_box(
+    values: list[float | None], width: int, height: int
+) -> None:
     pts = sparkline_points(values, width, height)
     finite = [v for v in values if v is not None and abs(v) != float("inf") and v == v]
     assert len(pts) == len(finite)

@@ -24,17 +24,35 @@ def _ts(day: int, hour: int = 10) -> datetime:
 
 @pytest.fixture(scope="module")
 def profile() -> dict:
-    rows = [("a1", "u1", "signup", _ts(1), "gold"), ("a1", "u2", SCRIPT, _ts(3), "gold"),
-            ("a2", "u3", "signup", _ts(2), SCRIPT), ("a2", "u3", ATTR, _ts(9), ATTR),
-            ("a3", "u4", "signup", _ts(5), "gold"), ("a3", "u4", SCRIPT, _ts(8), "gold")]
+    rows = [
+        ("a1", "u1", "signup", _ts(1), "gold"),
+        ("a1", "u2", SCRIPT, _ts(3), "gold"),
+        ("a2", "u3", "signup", _ts(2), SCRIPT),
+        ("a2", "u3", ATTR, _ts(9), ATTR),
+        ("a3", "u4", "signup", _ts(5), "gold"),
+        ("a3", "u4", SCRIPT, _ts(8), "gold"),
+    ]
     ev = pl.DataFrame(
-        {"account_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
-         "event": [r[2] for r in rows], "timestamp": [r[3] for r in rows],
-         "value": [None] * len(rows), '<b>"tier"</b>': [r[4] for r in rows]},
-        schema={"account_id": pl.String, "user_id": pl.String, "event": pl.String,
-                "timestamp": TS, "value": pl.Float64, '<b>"tier"</b>': pl.String})
-    return profile_tables(Tables(ev, None, None, datetime(2026, 3, 1, tzinfo=UTC), []),
-                          horizon_days=14)
+        {
+            "account_id": [r[0] for r in rows],
+            "user_id": [r[1] for r in rows],
+            "event": [r[2] for r in rows],
+            "timestamp": [r[3] for r in rows],
+            "value": [None] * len(rows),
+            '<b>"tier"</b>': [r[4] for r in rows],
+        },
+        schema={
+            "account_id": pl.String,
+            "user_id": pl.String,
+            "event": pl.String,
+            "timestamp": TS,
+            "value": pl.Float64,
+            '<b>"tier"</b>': pl.String,
+        },
+    )
+    return profile_tables(
+        Tables(ev, None, None, datetime(2026, 3, 1, tzinfo=UTC), []), horizon_days=14
+    )
 
 
 def test_page_escapes_customer_data(profile: dict, tmp_path: Path) -> None:
@@ -42,7 +60,7 @@ def test_page_escapes_customer_data(profile: dict, tmp_path: Path) -> None:
     html = out.read_text("utf-8")
     assert SCRIPT not in html and "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert '"onmouseover=' not in html and "onmouseover=\"" not in html
+    assert '"onmouseover=' not in html and 'onmouseover="' not in html
     assert "x&#34; onmouseover=&#34;alert(2)" in html
     assert '<b>"tier"</b>' not in html and "&lt;b&gt;&#34;tier&#34;&lt;/b&gt;" in html
 
@@ -71,8 +89,13 @@ def test_page_renders_a_profile_read_back_from_json(profile: dict, tmp_path: Pat
 
 
 def test_fmt_share() -> None:
-    assert [fmt_share(p) for p in (None, 0.0, 0.034, 0.5, 1.0)] == ["—", "0%", "3.4%", "50%",
-                                                                    "100%"]
+    assert [fmt_share(p) for p in (None, 0.0, 0.034, 0.5, 1.0)] == [
+        "—",
+        "0%",
+        "3.4%",
+        "50%",
+        "100%",
+    ]
 
 
 def test_fmt_when() -> None:

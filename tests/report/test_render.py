@@ -54,10 +54,16 @@ def test_writes_index_and_one_page_per_account(tmp_path: Path, tiny: dict[str, A
     pages = sorted(p.name for p in (tmp_path / "report" / "accounts").iterdir())
     assert pages == sorted(["A1.html", "Z-9.html", account_file_name(HOSTILE_ID)])
     # links in the table point at exactly those files, in rank order
-    links = [a["href"] for t, a in parse(index).tags if t == "a" and
-             (a.get("href") or "").startswith("accounts/")]
-    assert links == ["accounts/A1.html", f"accounts/{account_file_name(HOSTILE_ID)}",
-                     "accounts/Z-9.html"]
+    links = [
+        a["href"]
+        for t, a in parse(index).tags
+        if t == "a" and (a.get("href") or "").startswith("accounts/")
+    ]
+    assert links == [
+        "accounts/A1.html",
+        f"accounts/{account_file_name(HOSTILE_ID)}",
+        "accounts/Z-9.html",
+    ]
 
 
 def test_portfolio_rows_carry_stable_data_attributes(tmp_path: Path, tiny: dict[str, Any]) -> None:
@@ -82,8 +88,18 @@ def test_portfolio_words_counts_and_filters(tmp_path: Path, tiny: dict[str, Any]
     selects = [a["data-filter"] for t, a in tags if t == "select"]
     assert selects == ["data-tier", "data-seg-industry", "data-seg-size-tier"]
     options = [a["value"] for t, a in tags if t == "option"]
-    assert options == ["", "high", "medium", "low", "", "fintech", "retail & <more>", "", "mid",
-                       "smb"]
+    assert options == [
+        "",
+        "high",
+        "medium",
+        "low",
+        "",
+        "fintech",
+        "retail & <more>",
+        "",
+        "mid",
+        "smb",
+    ]
     sortable = [a["data-sort"] for t, a in tags if t == "th" and "data-sort" in a]
     assert sortable == ["rank", "account", "risk", "change"]
     cards = {a["data-tier-count"]: None for t, a in tags if "data-tier-count" in a}
@@ -141,21 +157,32 @@ def test_account_page_content(tmp_path: Path, tiny: dict[str, Any]) -> None:
     assert "Call the new admin & re-run onboarding." in text
     assert "rank 1 of 3" in text
     tags = parse(page).tags
-    drivers = [(a["data-feature"], a["data-direction"], a["data-contribution"])
-               for t, a in tags if t == "li" and "data-direction" in a]
-    assert drivers == [("active_admins_28d", "risk", "+0.90"),
-                       ("support_tickets_28d", "risk", "+0.60"),
-                       ("workflows_7d", "risk", "+0.30"),
-                       ("integrations_connected", "protective", "-0.20"),
-                       ("features_used_28d", "protective", "-0.45")]
+    drivers = [
+        (a["data-feature"], a["data-direction"], a["data-contribution"])
+        for t, a in tags
+        if t == "li" and "data-direction" in a
+    ]
+    assert drivers == [
+        ("active_admins_28d", "risk", "+0.90"),
+        ("support_tickets_28d", "risk", "+0.60"),
+        ("workflows_7d", "risk", "+0.30"),
+        ("integrations_connected", "protective", "-0.20"),
+        ("features_used_28d", "protective", "-0.45"),
+    ]
     assert "Active admins (28 days)" in text
     assert "2 workflows ran last week; peers ran 10." in text
     # value vs peer median, formatted
-    assert ('<tr data-feature="features_used_28d"><td>Features used (28 days)</td>'
-            '<td class="num">12.5</td><td class="num">8</td>') in page.read_text("utf-8")
+    assert (
+        '<tr data-feature="features_used_28d"><td>Features used (28 days)</td>'
+        '<td class="num">12.5</td><td class="num">8</td>'
+    ) in page.read_text("utf-8")
     statuses = [(a["data-milestone"], a["data-status"]) for t, a in tags if "data-milestone" in a]
-    assert statuses == [("first_dashboard", "reached"), ("first_workflow", "late"),
-                        ("first_integration", "missing"), ("five_users", "pending")]
+    assert statuses == [
+        ("first_dashboard", "reached"),
+        ("first_workflow", "late"),
+        ("first_integration", "missing"),
+        ("five_users", "pending"),
+    ]
     assert "Reached on day 4 (2026-03-05), expected by day 7" in text
     assert "Reached late on day 32 (2026-04-02), expected by day 21" in text
     assert "Not reached, expected by day 30; 60 days so far" in text
@@ -164,7 +191,8 @@ def test_account_page_content(tmp_path: Path, tiny: dict[str, Any]) -> None:
 
 
 def test_account_without_explanations_falls_back_to_score_sentences(
-        tmp_path: Path, tiny: dict[str, Any]) -> None:
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
     tiny["explanations"] = tiny["explanations"].filter(pl.col("account_id") != "Z-9")
     render(tmp_path, tiny)
     page = tmp_path / "report" / "accounts" / "Z-9.html"
@@ -190,8 +218,9 @@ def test_max_accounts_keeps_the_riskiest(tmp_path: Path, tiny: dict[str, Any]) -
     assert "2 of 2 accounts shown" in text
 
 
-def test_non_string_segments_match_their_filter_options(tmp_path: Path,
-                                                       tiny: dict[str, Any]) -> None:
+def test_non_string_segments_match_their_filter_options(
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
     tiny["scores"] = tiny["scores"].with_columns(pl.Series("size_tier", [True, False, True]))
     index = render(tmp_path, tiny)
     assert [r["data-seg-size-tier"] for r in rows_of(index)] == ["true", "false", "true"]
@@ -214,31 +243,64 @@ def test_failed_render_leaves_previous_report(tmp_path: Path, tiny: dict[str, An
     assert index.read_text("utf-8") == before
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(scores=d["scores"].drop("next_best_action")),
-     "frame 'scores' is missing column(s) ['next_best_action']"),
-    (lambda d: d.update(usage=d["usage"].drop("active_users")),
-     "frame 'usage' is missing column(s) ['active_users']"),
-    (lambda d: d.update(scores=d["scores"].with_columns(
-        pl.when(pl.col("account_id") == "Z-9").then(1.2).otherwise(pl.col("decay_risk"))
-        .alias("decay_risk"))),
-     "decay_risk must be in [0, 1]; account 'Z-9' has 1.2"),
-    (lambda d: d.update(scores=d["scores"].with_columns(
-        pl.when(pl.col("rank") == 2).then(pl.lit("urgent")).otherwise(pl.col("risk_tier"))
-        .alias("risk_tier"))),
-     "has 'urgent'"),
-    (lambda d: d.update(scores=pl.concat([d["scores"], d["scores"].head(1)])),
-     "duplicate account_id 'A1'"),
-    (lambda d: d.update(milestones=d["milestones"].with_columns(pl.lit("done").alias("status"))),
-     "got 'done' for account 'A1'"),
-    (lambda d: d["meta"].update(segments=["industry", "region"]),
-     "segment column(s) ['region']"),
-    (lambda d: d.update(explanations=d["explanations"].with_columns(
-        pl.lit("up").alias("direction"))),
-     "direction must be risk|protective; got 'up'"),
-])
-def test_bad_input_names_column_and_value(tmp_path: Path, tiny: dict[str, Any], change: Any,
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d.update(scores=d["scores"].drop("next_best_action")),
+            "frame 'scores' is missing column(s) ['next_best_action']",
+        ),
+        (
+            lambda d: d.update(usage=d["usage"].drop("active_users")),
+            "frame 'usage' is missing column(s) ['active_users']",
+        ),
+        (
+            lambda d: d.update(
+                scores=d["scores"].with_columns(
+                    pl.when(pl.col("account_id") == "Z-9")
+                    .then(1.2)
+                    .otherwise(pl.col("decay_risk"))
+                    .alias("decay_risk")
+                )
+            ),
+            "decay_risk must be in [0, 1]; account 'Z-9' has 1.2",
+        ),
+        (
+            lambda d: d.update(
+                scores=d["scores"].with_columns(
+                    pl.when(pl.col("rank") == 2)
+                    .then(pl.lit("urgent"))
+                    .otherwise(pl.col("risk_tier"))
+                    .alias("risk_tier")
+                )
+            ),
+            "has 'urgent'",
+        ),
+        (
+            lambda d: d.update(scores=pl.concat([d["scores"], d["scores"].head(1)])),
+            "duplicate account_id 'A1'",
+        ),
+        (
+            lambda d: d.update(
+                milestones=d["milestones"].with_columns(pl.lit("done").alias("status"))
+            ),
+            "got 'done' for account 'A1'",
+        ),
+        (
+            lambda d: d["meta"].update(segments=["industry", "region"]),
+            "segment column(s) ['region']",
+        ),
+        (
+            lambda d: d.update(
+                explanations=d["explanations"].with_columns(pl.lit("up").alias("direction"))
+            ),
+            "direction must be risk|protective; got 'up'",
+        ),
+    ],
+)
+def test_bad_input_names_column_and_value(
+    tmp_path: Path, tiny: dict[str, Any], change: Any, message: str
+) -> None:
     change(tiny)
     with pytest.raises(DataValidationError) as err:
         render(tmp_path, tiny)
@@ -255,7 +317,8 @@ def test_empty_portfolio_renders(tmp_path: Path, tiny: dict[str, Any]) -> None:
 
 
 def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_page(
-        tmp_path: Path, tiny: dict[str, Any]) -> None:
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
     scores = tiny["scores"].with_columns(
         pl.Series("top_cause_kind", ["cause", "symptom", None]),
         pl.Series("top_cause_family", ["role", "activity", None]),
@@ -263,7 +326,7 @@ def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_pa
     )
     index = render(tmp_path, {**tiny, "scores": scores})
     text = text_of(index)
-    assert "2 admins left in the last 28 days." in text       # A1: the cause sentence
+    assert "2 admins left in the last 28 days." in text  # A1: the cause sentence
     assert "Support tickets <script>alert(1)</script> doubled." in text  # no cause: driver 1
     a1 = text_of(tmp_path / "report" / "accounts" / "A1.html")
     assert "Likely cause: role — 2 admins left in the last 28 days." in a1
@@ -272,27 +335,47 @@ def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_pa
 
 
 def test_never_happened_sentinel_reads_never_and_stays_off_the_scale(
-        tmp_path: Path, tiny: dict[str, Any]) -> None:
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
     """meta's never_days (features.never_days) on a never_features row: "never", not 9,999."""
-    extra = pl.DataFrame({
-        "account_id": ["Z-9", "Z-9"], "feature": ["days_since_admin_left", "days_since_last_use"],
-        "family": ["role", "trends"], "value": [9999.0, 12.0], "peer_median": [40.0, 9999.0],
-        "contribution": [0.02, 0.01], "rank": [2, 3], "direction": ["risk", "risk"],
-        "sentence": ["No admin has left the account.",
-                     "Nobody has used the product for 12 days; most accounts like this one never did."]})
+    extra = pl.DataFrame(
+        {
+            "account_id": ["Z-9", "Z-9"],
+            "feature": ["days_since_admin_left", "days_since_last_use"],
+            "family": ["role", "trends"],
+            "value": [9999.0, 12.0],
+            "peer_median": [40.0, 9999.0],
+            "contribution": [0.02, 0.01],
+            "rank": [2, 3],
+            "direction": ["risk", "risk"],
+            "sentence": [
+                "No admin has left the account.",
+                "Nobody has used the product for 12 days; most accounts like this one never did.",
+            ],
+        }
+    )
     tiny["explanations"] = pl.concat([tiny["explanations"], extra], how="diagonal_relaxed")
-    tiny["meta"] = {**tiny["meta"], "never_days": 9999,
-                    "never_features": ["days_since_admin_left", "days_since_last_use"]}
+    tiny["meta"] = {
+        **tiny["meta"],
+        "never_days": 9999,
+        "never_features": ["days_since_admin_left", "days_since_last_use"],
+    }
     render(tmp_path, tiny)
     html = (tmp_path / "report" / "accounts" / "Z-9.html").read_text("utf-8")
-    assert ('<tr data-feature="days_since_admin_left"><td>Days since admin left</td>'
-            '<td class="num">never</td><td class="num">40</td>') in html
-    assert ('<tr data-feature="days_since_last_use"><td>Days since last use</td>'
-            '<td class="num">12</td><td class="num">never</td>') in html
+    assert (
+        '<tr data-feature="days_since_admin_left"><td>Days since admin left</td>'
+        '<td class="num">never</td><td class="num">40</td>'
+    ) in html
+    assert (
+        '<tr data-feature="days_since_last_use"><td>Days since last use</td>'
+        '<td class="num">12</td><td class="num">never</td>'
+    ) in html
     assert "9,999" not in html and "9999" not in html
     rows = re.findall(r'<tr data-feature="(days_since_[a-z_]+)">.*?</tr>', html, flags=re.S)
     assert rows == ["days_since_admin_left", "days_since_last_use"]
-    scales = re.findall(r'<tr data-feature="days_since_[a-z_]+">.*?(<svg.*?</svg>)', html, flags=re.S)
+    scales = re.findall(
+        r'<tr data-feature="days_since_[a-z_]+">.*?(<svg.*?</svg>)', html, flags=re.S
+    )
     # Admin row: only the peer tick (value is "never"), at the far end of a 0..40 scale;
     # last-use row: only the dot, at the far end of a 0..12 scale (not squeezed to 0 by 9999).
     assert "<circle" not in scales[0] and 'x1="194"' in scales[0]
@@ -303,8 +386,11 @@ def test_never_happened_sentinel_reads_never_and_stays_off_the_scale(
 def test_without_never_meta_numbers_render_as_numbers(tmp_path: Path, tiny: dict[str, Any]) -> None:
     """A feature not named in never_features keeps its number even at the sentinel."""
     tiny["explanations"] = tiny["explanations"].with_columns(
-        pl.when(pl.col("feature") == "seats_used").then(9999.0).otherwise(pl.col("value"))
-        .alias("value"))
+        pl.when(pl.col("feature") == "seats_used")
+        .then(9999.0)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
     tiny["meta"] = {**tiny["meta"], "never_days": 9999, "never_features": ["days_since_admin_left"]}
     render(tmp_path, tiny)
     html = (tmp_path / "report" / "accounts" / "Z-9.html").read_text("utf-8")

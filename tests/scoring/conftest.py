@@ -21,9 +21,15 @@ from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel
 from scoring.drift import TRAINING_STATS_KEY, training_distributions
 
 AS_OF = date(2026, 11, 1)
-FEATURES = ["active_users_28d", "active_users_prev_28d", "active_users_trend_ratio",
-            "integration_errors_28d", "first_integration_reached", "first_workflow_reached",
-            "days_since_last_use"]
+FEATURES = [
+    "active_users_28d",
+    "active_users_prev_28d",
+    "active_users_trend_ratio",
+    "integration_errors_28d",
+    "first_integration_reached",
+    "first_workflow_reached",
+    "days_since_last_use",
+]
 
 # A one-tree model written by hand: split on feature `a` at 0.5 (NaN goes left), leaves -1 / +2
 # with covers 30 / 10, so raw = -1 or 2, base = (30 * -1 + 10 * 2) / 40 = -0.25.
@@ -66,8 +72,9 @@ pandas_categorical:null
 def stump_model(calibrator: Calibrator | None = None) -> RoutedModel:
     """RoutedModel serving every row with the hand-written stump (features ``a``, ``b``)."""
     booster = lgb.Booster(model_str=STUMP)
-    return RoutedModel(["a", "b"], {}, None,
-                       {GLOBAL: SegmentModel(booster, calibrator or Calibrator("none"))}, {})
+    return RoutedModel(
+        ["a", "b"], {}, None, {GLOBAL: SegmentModel(booster, calibrator or Calibrator("none"))}, {}
+    )
 
 
 def make_features(n: int = 300, seed: int = 0) -> pl.DataFrame:
@@ -83,39 +90,59 @@ def make_features(n: int = 300, seed: int = 0) -> pl.DataFrame:
     logit = 1.5 * (errors - 1.5) - 2.0 * (ratio - 0.8) - 0.8 * ms1
     label = (logit + rng.logistic(size=n) > 0).astype(np.int8)
     now[rng.random(n) < 0.05] = np.nan
-    return pl.DataFrame({
-        "account_id": [f"acc{i:04d}" for i in range(n)],
-        "cutoff": [AS_OF] * n,
-        "industry": rng.choice(["retail", "tech"], n).tolist(),
-        "size_tier": rng.choice(["smb", "mid", "enterprise"], n).tolist(),
-        "use_case": rng.choice(["ops", "sales"], n).tolist(),
-        "maturity_stage": ["mature"] * n,
-        "active_users_28d": now, "active_users_prev_28d": prev,
-        "active_users_trend_ratio": ratio, "integration_errors_28d": errors,
-        "first_integration_reached": ms1, "first_workflow_reached": ms2,
-        "days_since_last_use": idle,
-        "label": pl.Series(label, dtype=pl.Int8),
-    })
+    return pl.DataFrame(
+        {
+            "account_id": [f"acc{i:04d}" for i in range(n)],
+            "cutoff": [AS_OF] * n,
+            "industry": rng.choice(["retail", "tech"], n).tolist(),
+            "size_tier": rng.choice(["smb", "mid", "enterprise"], n).tolist(),
+            "use_case": rng.choice(["ops", "sales"], n).tolist(),
+            "maturity_stage": ["mature"] * n,
+            "active_users_28d": now,
+            "active_users_prev_28d": prev,
+            "active_users_trend_ratio": ratio,
+            "integration_errors_28d": errors,
+            "first_integration_reached": ms1,
+            "first_workflow_reached": ms2,
+            "days_since_last_use": idle,
+            "label": pl.Series(label, dtype=pl.Int8),
+        }
+    )
 
 
-def make_model(frame: pl.DataFrame, features: list[str] | None = None, rounds: int = 30,
-               leaves: int = 7, seed: int = 0) -> RoutedModel:
+def make_model(
+    frame: pl.DataFrame,
+    features: list[str] | None = None,
+    rounds: int = 30,
+    leaves: int = 7,
+    seed: int = 0,
+) -> RoutedModel:
     """Real LightGBM per ``size_tier`` (smb has its own; others use the global), Platt-scaled,
     with per-feature training distributions in the metadata for PSI."""
     feats = list(features or FEATURES)
-    shell = RoutedModel(feats, {}, "size_tier",
-                        {GLOBAL: SegmentModel(None, Calibrator())}, {})  # type: ignore[arg-type]
-    params = {"objective": "binary", "num_leaves": leaves, "min_data_in_leaf": 5, "verbose": -1,
-              "seed": seed, "num_threads": 1, "deterministic": True}
+    shell = RoutedModel(feats, {}, "size_tier", {GLOBAL: SegmentModel(None, Calibrator())}, {})  # type: ignore[arg-type]
+    params = {
+        "objective": "binary",
+        "num_leaves": leaves,
+        "min_data_in_leaf": 5,
+        "verbose": -1,
+        "seed": seed,
+        "num_threads": 1,
+        "deterministic": True,
+    }
 
     def fit(rows: pl.DataFrame, on: str) -> SegmentModel:
         ds = lgb.Dataset(shell.to_matrix(rows), rows["label"].to_numpy(), feature_name=feats)
         return SegmentModel(lgb.train(params, ds, rounds), Calibrator("sigmoid", a=0.8, b=-0.2), on)
 
-    models = {GLOBAL: fit(frame, GLOBAL), "smb": fit(frame.filter(pl.col("size_tier") == "smb"), "smb")}
+    models = {
+        GLOBAL: fit(frame, GLOBAL),
+        "smb": fit(frame.filter(pl.col("size_tier") == "smb"), "smb"),
+    }
     meta = {TRAINING_STATS_KEY: training_distributions(frame, feats, 10)}
-    return RoutedModel(feats, {}, "size_tier", models,
-                       {"smb": "smb", "mid": GLOBAL, "enterprise": GLOBAL}, meta)
+    return RoutedModel(
+        feats, {}, "size_tier", models, {"smb": "smb", "mid": GLOBAL, "enterprise": GLOBAL}, meta
+    )
 
 
 @pytest.fixture(scope="session")

@@ -32,11 +32,15 @@ def _attr(sums: list[list[float]], peer: list[str] | None = None, **kw: Any) -> 
 
 # -- exact, hand-made ------------------------------------------------------------------------
 def test_material_cause_beats_a_larger_symptom_and_falls_back_to_the_top_symptom() -> None:
-    out = _attr([[2.0, 0.3, 0.0, 0.1, 1.0],     # friction is a material cause: it wins over activity
-                 [2.0, 0.04, 0.0, 0.0, 1.0],    # friction 0.04 < 0.05 log-odds: top symptom
-                 [-1.0, -0.2, 0.0, 0.0, -0.5],  # nothing raises the risk
-                 [0.1, 0.0, 0.2, 0.6, 0.0]],    # role beats milestones
-                cause_relative_to="base")
+    out = _attr(
+        [
+            [2.0, 0.3, 0.0, 0.1, 1.0],  # friction is a material cause: it wins over activity
+            [2.0, 0.04, 0.0, 0.0, 1.0],  # friction 0.04 < 0.05 log-odds: top symptom
+            [-1.0, -0.2, 0.0, 0.0, -0.5],  # nothing raises the risk
+            [0.1, 0.0, 0.2, 0.6, 0.0],
+        ],  # role beats milestones
+        cause_relative_to="base",
+    )
     assert out["top_cause_family"].to_list() == ["friction", "activity", None, "role"]
     assert out["top_cause_kind"].to_list() == ["cause", "symptom", None, "cause"]
     assert out["top_cause_contribution"].to_list() == [0.3, 2.0, None, 0.6]
@@ -45,16 +49,25 @@ def test_material_cause_beats_a_larger_symptom_and_falls_back_to_the_top_symptom
 def test_a_loss_family_needs_something_to_lose() -> None:
     # Two rows where role carries the largest cause mass; the second had no active admin or
     # builder in the previous window (dormant), so for it role is one more symptom.
-    feats = pl.DataFrame({"active_admins_prev_28d": [2.0, 0.0], "active_builders_prev_28d": [1.0, None],
-                          "active_admins_28d": [0.0, 0.0]})
-    fam_of = {"active_admins_prev_28d": "role", "active_builders_prev_28d": "role",
-              "active_admins_28d": "role"}
+    feats = pl.DataFrame(
+        {
+            "active_admins_prev_28d": [2.0, 0.0],
+            "active_builders_prev_28d": [1.0, None],
+            "active_admins_28d": [0.0, 0.0],
+        }
+    )
+    fam_of = {
+        "active_admins_prev_28d": "role",
+        "active_builders_prev_28d": "role",
+        "active_admins_28d": "role",
+    }
     mask = prior_mask(feats, list(fam_of), fam_of, ["role"], FAMS)
     assert mask[:, FAMS.index("role")].tolist() == [True, False]
     assert mask[:, FAMS.index("friction")].tolist() == [True, True]  # not a loss family
     sums = np.asarray([[0.5, 0.0, 0.0, 1.0, 0.2], [0.5, 0.0, 0.0, 1.0, 0.2]])
-    out = cause_attribution(FAMS, sums, pl.Series(["all", "all"]),
-                            ScoreParams(cause_relative_to="base"), mask)
+    out = cause_attribution(
+        FAMS, sums, pl.Series(["all", "all"]), ScoreParams(cause_relative_to="base"), mask
+    )
     assert out["top_cause_family"].to_list() == ["role", "role"]
     assert out["top_cause_kind"].to_list() == ["cause", "symptom"]
 
@@ -63,12 +76,16 @@ def test_role_is_a_cause_only_where_a_role_stands_out() -> None:
     # a: admins lag the account (0.2 vs 1.0); b: every role fades together (0.3 vs 0.3);
     # c: fading together, but a builder left this month; d: an admin left 60 days ago
     # (9999 = never: the features' sentinel)
-    feats = pl.DataFrame({"active_admins_prev_28d": [2.0, 2.0, 2.0, 2.0],
-                          "admin_user_days_last_week_ratio": [0.2, 0.3, 0.3, 0.3],
-                          "builder_user_days_last_week_ratio": [1.1, 0.3, 0.3, 0.3],
-                          "builders_left_28d": [0.0, 0.0, 1.0, 0.0],
-                          "days_since_admin_left": [9999.0, 9999.0, 9999.0, 60.0],
-                          "user_days_last_week_ratio": [1.0, 0.3, 0.3, 0.3]})
+    feats = pl.DataFrame(
+        {
+            "active_admins_prev_28d": [2.0, 2.0, 2.0, 2.0],
+            "admin_user_days_last_week_ratio": [0.2, 0.3, 0.3, 0.3],
+            "builder_user_days_last_week_ratio": [1.1, 0.3, 0.3, 0.3],
+            "builders_left_28d": [0.0, 0.0, 1.0, 0.0],
+            "days_since_admin_left": [9999.0, 9999.0, 9999.0, 60.0],
+            "user_days_last_week_ratio": [1.0, 0.3, 0.3, 0.3],
+        }
+    )
     fam_of = {c: "role" for c in feats.columns if c != "user_days_last_week_ratio"}
     mask = prior_mask(feats, list(feats.columns), fam_of, ["role"], FAMS)
     assert mask[:, FAMS.index("role")].tolist() == [True, False, True, True]
@@ -84,10 +101,12 @@ def test_min_share_of_the_positive_mass_is_configurable() -> None:
 
 def test_peers_mode_prefers_the_family_that_sets_the_account_apart_from_its_segment() -> None:
     # Segment "a": milestones raise everyone's risk by 0.5 or more; account 0 also has role 0.4.
-    sums = [[1.0, 0.0, 0.6, 0.4, 0.0],
-            [0.0, 0.0, 0.5, 0.0, 0.0],
-            [0.0, 0.0, 0.5, 0.0, 0.0],
-            [1.0, 0.0, 0.6, 0.0, 0.0]]  # alone in segment "b": it IS its peers' median
+    sums = [
+        [1.0, 0.0, 0.6, 0.4, 0.0],
+        [0.0, 0.0, 0.5, 0.0, 0.0],
+        [0.0, 0.0, 0.5, 0.0, 0.0],
+        [1.0, 0.0, 0.6, 0.0, 0.0],
+    ]  # alone in segment "b": it IS its peers' median
     peer = ["a", "a", "a", "b"]
     base = _attr(sums, peer, cause_relative_to="base")
     assert base["top_cause_family"].to_list() == ["milestones"] * 4
@@ -109,16 +128,20 @@ def test_bad_cause_config_is_rejected_with_the_value_named() -> None:
 
 
 def test_cause_driver_is_the_largest_positive_feature_of_the_chosen_family() -> None:
-    contrib = np.array([[0.5, 0.1, 0.3, 2.0],
-                        [0.5, -0.1, -0.3, 2.0],
-                        [0.5, 0.1, 0.3, 2.0]])
+    contrib = np.array([[0.5, 0.1, 0.3, 2.0], [0.5, -0.1, -0.3, 2.0], [0.5, 0.1, 0.3, 2.0]])
     names = ["errors", "tickets", "errors_change", "users"]
-    fams = {"errors": "friction", "tickets": "friction", "errors_change": "friction",
-            "users": "activity"}
+    fams = {
+        "errors": "friction",
+        "tickets": "friction",
+        "errors_change": "friction",
+        "users": "activity",
+    }
     chosen = pl.Series(["friction", "friction", None], dtype=pl.String)
     top = family_top_feature(contrib, names, fams, chosen)
     assert top.select("_row", "_f", "contribution", "direction").rows() == [
-        (0, 0, 0.5, "cause"), (1, 0, 0.5, "cause")]
+        (0, 0, 0.5, "cause"),
+        (1, 0, 0.5, "cause"),
+    ]
 
 
 # -- on simulated data -----------------------------------------------------------------------
@@ -138,11 +161,16 @@ def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from simulator import simulate, spec_from_config
 
     root = tmp_path_factory.mktemp("cause_world")
-    base = [f"data.dir={root}/data", f"output.dir={root}/out",
-            f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
-            f"mlflow.artifact_location={root}/mlruns/artifacts",
-            "simulate.accounts=1200", "simulate.days=540", "simulate.oracle_replays=5",
-            "backtest.origins=1"]
+    base = [
+        f"data.dir={root}/data",
+        f"output.dir={root}/out",
+        f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
+        f"mlflow.artifact_location={root}/mlruns/artifacts",
+        "simulate.accounts=1200",
+        "simulate.days=540",
+        "simulate.oracle_replays=5",
+        "backtest.origins=1",
+    ]
     cfg = load_config(base)
     write_simulation(simulate(spec_from_config(cfg)), cfg.data.dir)
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -156,8 +184,12 @@ def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         out = score_job(load_config([*base, f"snapshot.as_of={day}", "score.report=false"]))
         runs.append(pl.read_parquet(out["dir"] / "scores.parquet"))
         dirs.append(out["dir"])
-    yield {"scores": pl.concat(runs), "dirs": dirs,
-           "truth": pl.read_parquet(f"{root}/data/truth.parquet"), "cfg": cfg}
+    yield {
+        "scores": pl.concat(runs),
+        "dirs": dirs,
+        "truth": pl.read_parquet(f"{root}/data/truth.parquet"),
+        "cfg": cfg,
+    }
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
 
@@ -165,11 +197,15 @@ def cause_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_top_cause_family_names_the_planted_cause_in_at_least_80_percent(cause_world) -> None:
     scores, truth = cause_world["scores"], cause_world["truth"]
     summary = summarise(scores, truth)
-    print(f"\ncause attribution: rate {summary['rate']} "
-          f"({summary['matched']}/{summary['n_high_risk_with_cause']} high-risk accounts with a "
-          f"planted cause; plain top family: {summary['rate_if_plain_top_family']})")
+    print(
+        f"\ncause attribution: rate {summary['rate']} "
+        f"({summary['matched']}/{summary['n_high_risk_with_cause']} high-risk accounts with a "
+        f"planted cause; plain top family: {summary['rate_if_plain_top_family']})"
+    )
     for cause, c in summary["per_cause"].items():
-        print(f"  {cause:20s} {c['matched']:3d}/{c['n']:3d} = {c['rate']:.2f}  instead: {c['won_instead']}")
+        print(
+            f"  {cause:20s} {c['matched']:3d}/{c['n']:3d} = {c['rate']:.2f}  instead: {c['won_instead']}"
+        )
     assert summary["n_high_risk_with_cause"] >= 60  # enough rows for the rate to mean something
     assert set(summary["per_cause"]) == set(EXPECTED_FAMILIES)
     assert summary["rate"] >= 0.8
@@ -187,13 +223,17 @@ def test_cause_columns_are_in_the_outputs_and_drive_the_next_step(cause_world) -
     assert scores.filter(pl.col("driver_1").is_not_null()).height > 0
     causes = scores.filter(pl.col("top_cause_kind") == "cause")
     assert causes["top_cause_family"].is_in(list(cause_world["cfg"].score.cause_families)).all()
-    assert (causes["top_cause_contribution"] >= cause_world["cfg"].score.cause_min_contribution).all()
+    assert (
+        causes["top_cause_contribution"] >= cause_world["cfg"].score.cause_min_contribution
+    ).all()
     assert causes["top_cause_driver_text"].null_count() == 0
     friction = causes.filter(pl.col("top_cause_family") == "friction")
     assert friction.height > 0
     assert friction["next_best_action"].str.starts_with("Friction is rising").all()
     # {driver} in the friction rule quotes the cause's own sentence, not the top risk driver's.
-    assert all(a.endswith(t) for a, t in friction.select("next_best_action",
-                                                         "top_cause_driver_text").iter_rows())
+    assert all(
+        a.endswith(t)
+        for a, t in friction.select("next_best_action", "top_cause_driver_text").iter_rows()
+    )
     table = attribution_table(cause_world["scores"], cause_world["truth"])
     assert table["match"].dtype == pl.Boolean

@@ -30,9 +30,10 @@ def test_same_frame_has_zero_psi_and_a_shift_is_flagged() -> None:
     same = feature_psi(train, stats, warn=0.2)
     assert same["psi"].max() < 1e-12
     assert not same["drifted"].any()
-    shifted = train.with_columns(pl.col("x") + 1.0,
-                                 pl.when(pl.int_range(pl.len()) % 2 == 0).then(None)
-                                 .otherwise(pl.col("y")).alias("y"))
+    shifted = train.with_columns(
+        pl.col("x") + 1.0,
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(None).otherwise(pl.col("y")).alias("y"),
+    )
     out = feature_psi(shifted, stats, warn=0.2)
     assert sorted(out["feature"].to_list()) == ["x", "y"]
     assert out["drifted"].all()
@@ -47,9 +48,11 @@ def test_missing_feature_is_named() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=60),
-       st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=60),
-       st.integers(1, 12))
+@given(
+    st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=60),
+    st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), min_size=1, max_size=60),
+    st.integers(1, 12),
+)
 def test_proportions_sum_to_one_and_psi_is_non_negative(train, score, bins) -> None:
     stats = feature_distribution(pl.Series(train, dtype=pl.Float64), bins)
     assert math.isclose(sum(stats["proportions"]), 1.0)
@@ -69,15 +72,17 @@ def test_features_that_grow_with_time_are_reported_not_warned() -> None:
     rng = np.random.default_rng(0)
     cut = [date(2026, 1, 5) + timedelta(days=7 * k) for k in range(10)]
     n = 200
-    rows = pl.DataFrame({
-        "cutoff": pl.Series([c for c in cut for _ in range(n)], dtype=pl.Date),
-        "tenure": np.concatenate([rng.normal(30 + 7 * k, 5, n) for k in range(10)]),  # grows
-        "usage": rng.normal(10, 2, 10 * n),                                           # stable
-    })
+    rows = pl.DataFrame(
+        {
+            "cutoff": pl.Series([c for c in cut for _ in range(n)], dtype=pl.Date),
+            "tenure": np.concatenate([rng.normal(30 + 7 * k, 5, n) for k in range(10)]),  # grows
+            "usage": rng.normal(10, 2, 10 * n),  # stable
+        }
+    )
     stats = training_distributions(rows, ["tenure", "usage"], bins=10)
     assert stats["tenure"]["trend_psi"] > 1.0 and stats["usage"]["trend_psi"] < 0.1
     later = pl.DataFrame({"tenure": rng.normal(130, 5, n), "usage": rng.normal(14, 2, n)})
     out = feature_psi(later, stats, warn=0.2)
     got = {r["feature"]: (r["grows_with_time"], r["drifted"]) for r in out.iter_rows(named=True)}
     assert got["tenure"] == (True, False)  # moved as it always does: no warning
-    assert got["usage"] == (False, True)   # a real shift: warned
+    assert got["usage"] == (False, True)  # a real shift: warned

@@ -29,12 +29,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from simulator import simulate, spec_from_config
 
     root = tmp_path_factory.mktemp("score_world")
-    base = [f"data.dir={root}/data", f"output.dir={root}/out",
-            f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
-            f"mlflow.artifact_location={root}/mlruns/artifacts",
-            "simulate.accounts=120", "simulate.days=200", "simulate.oracle_replays=5",
-            "snapshot.count=16", "split.test_cutoffs=2", "split.validation_cutoffs=2",
-            "model.num_boost_round=40", "backtest.origins=1"]
+    base = [
+        f"data.dir={root}/data",
+        f"output.dir={root}/out",
+        f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
+        f"mlflow.artifact_location={root}/mlruns/artifacts",
+        "simulate.accounts=120",
+        "simulate.days=200",
+        "simulate.oracle_replays=5",
+        "snapshot.count=16",
+        "split.test_cutoffs=2",
+        "split.validation_cutoffs=2",
+        "model.num_boost_round=40",
+        "backtest.origins=1",
+    ]
     cfg = load_config(base)
     write_simulation(simulate(spec_from_config(cfg)), cfg.data.dir)
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -119,7 +127,9 @@ def test_schema_error_exits_3_and_leaves_previous_outputs(world, capsys) -> None
 
 
 def test_no_champion_exits_4_with_what_to_do(world, tmp_path, capsys) -> None:
-    code, err = _exit_code(_cfg(world, f"mlflow.tracking_uri=sqlite:///{tmp_path}/empty.db"), capsys)
+    code, err = _exit_code(
+        _cfg(world, f"mlflow.tracking_uri=sqlite:///{tmp_path}/empty.db"), capsys
+    )
     assert code == 4
     assert "run decay-train first" in err
 

@@ -25,8 +25,14 @@ from scoring.explain import booster_contributions, explain
 TOL = 1e-4
 
 # LightGBM decision_type bits: 1 categorical, 2 default_left, missing type << 2 (0 None, 1 Zero, 2 NaN)
-DECISION = {("None", False): 0, ("None", True): 2, ("Zero", False): 4, ("Zero", True): 6,
-            ("NaN", False): 8, ("NaN", True): 10}
+DECISION = {
+    ("None", False): 0,
+    ("None", True): 2,
+    ("Zero", False): 4,
+    ("Zero", True): 6,
+    ("NaN", False): 8,
+    ("NaN", True): 10,
+}
 
 
 def model_string(missing_type: str, default_left: bool, threshold: float) -> str:
@@ -73,8 +79,31 @@ pandas_categorical:null
 
 
 #: Values that exercise every routing rule, for both columns.
-EDGE = [np.nan, 0.0, -0.0, 1e-40, -1e-40, 3.0, 3.9, -0.5, -0.99, -1.0, 0.7, 1.0, 5.0, 6.0,
-        2.0**31 + 3, 1e10, -1e10, np.inf, -np.inf, 0.5, -0.5, 0.25, -2.0]
+EDGE = [
+    np.nan,
+    0.0,
+    -0.0,
+    1e-40,
+    -1e-40,
+    3.0,
+    3.9,
+    -0.5,
+    -0.99,
+    -1.0,
+    0.7,
+    1.0,
+    5.0,
+    6.0,
+    2.0**31 + 3,
+    1e10,
+    -1e10,
+    np.inf,
+    -np.inf,
+    0.5,
+    -0.5,
+    0.25,
+    -2.0,
+]
 
 
 def edge_grid() -> np.ndarray:
@@ -119,8 +148,9 @@ def test_categorical_stump_exact_numbers() -> None:
 @pytest.mark.parametrize("default_left", [False, True])
 # inf: the threshold LightGBM writes when every seen value went left (dumped as 1e300)
 @pytest.mark.parametrize("threshold", [0.5, -0.5, 0.0, 1e-40, float("inf")])
-def test_every_missing_rule_matches_lightgbm(missing_type: str, default_left: bool,
-                                             threshold: float) -> None:
+def test_every_missing_rule_matches_lightgbm(
+    missing_type: str, default_left: bool, threshold: float
+) -> None:
     booster = lgb.Booster(model_str=model_string(missing_type, default_left, threshold))
     X = edge_grid()
     assert_matches_pred_contrib(booster, X, tol=1e-6)
@@ -140,16 +170,25 @@ def _random_booster(data: st.DataObject) -> tuple[lgb.Booster, np.ndarray]:
     cats = [rng.integers(0, data.draw(st.integers(2, 9)), n).astype(float) for _ in range(n_cat)]
     nums = [np.round(rng.normal(size=n), 1) for _ in range(n_num)]  # ties at thresholds
     X = np.column_stack(cats + nums)
-    logit = sum(np.isin(c, [0, 2]) * rng.normal() for c in cats) + sum(v * rng.normal() for v in nums)
+    logit = sum(np.isin(c, [0, 2]) * rng.normal() for c in cats) + sum(
+        v * rng.normal() for v in nums
+    )
     y = (logit + rng.logistic(size=n) > 0).astype(float)
     X[rng.random(X.shape) < nan_rate] = np.nan
-    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "seed": seed,
-              "num_leaves": data.draw(st.integers(2, 15), label="num_leaves"),
-              "max_depth": data.draw(st.sampled_from([-1, 2, 4]), label="max_depth"),
-              "min_data_in_leaf": 5, "min_data_per_group": 5, "cat_smooth": 1.0,
-              "max_cat_to_onehot": data.draw(st.sampled_from([1, 4]), label="onehot"),
-              "zero_as_missing": data.draw(st.booleans(), label="zero_as_missing"),
-              "use_missing": data.draw(st.booleans(), label="use_missing")}
+    params = {
+        "objective": "binary",
+        "verbose": -1,
+        "num_threads": 1,
+        "seed": seed,
+        "num_leaves": data.draw(st.integers(2, 15), label="num_leaves"),
+        "max_depth": data.draw(st.sampled_from([-1, 2, 4]), label="max_depth"),
+        "min_data_in_leaf": 5,
+        "min_data_per_group": 5,
+        "cat_smooth": 1.0,
+        "max_cat_to_onehot": data.draw(st.sampled_from([1, 4]), label="onehot"),
+        "zero_as_missing": data.draw(st.booleans(), label="zero_as_missing"),
+        "use_missing": data.draw(st.booleans(), label="use_missing"),
+    }
     rounds = data.draw(st.integers(1, 12), label="rounds")
     booster = lgb.train(params, lgb.Dataset(X, y, categorical_feature=list(range(n_cat))), rounds)
     # explain training rows plus rows of edge values (unseen / negative / fractional codes)
@@ -167,8 +206,11 @@ def test_random_boosters_with_nans_and_categoricals_match_pred_contrib(data: st.
 
 def test_single_leaf_booster_has_zero_contributions() -> None:
     X = np.zeros((20, 2))
-    booster = lgb.train({"objective": "regression", "verbose": -1, "min_data_in_leaf": 50},
-                        lgb.Dataset(X, np.arange(20.0)), 3)
+    booster = lgb.train(
+        {"objective": "regression", "verbose": -1, "min_data_in_leaf": 50},
+        lgb.Dataset(X, np.arange(20.0)),
+        3,
+    )
     assert woodelf_lgb.unsupported_reason(booster) is None
     contrib, base = booster_contributions(booster, X, "woodelf")
     assert not contrib.any()
@@ -178,18 +220,35 @@ def test_single_leaf_booster_has_zero_contributions() -> None:
 def test_unsupported_boosters_are_named_and_explain_falls_back(caplog) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 2))
-    multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1},
-                      lgb.Dataset(X, rng.integers(0, 3, 300)), 2)
+    multi = lgb.train(
+        {"objective": "multiclass", "num_class": 3, "verbose": -1},
+        lgb.Dataset(X, rng.integers(0, 3, 300)),
+        2,
+    )
     assert "multiclass" in woodelf_lgb.unsupported_reason(multi)
-    linear = lgb.train({"objective": "regression", "linear_tree": True, "verbose": -1},
-                       lgb.Dataset(X, X[:, 0] * 2 + rng.normal(size=300)), 3)
+    linear = lgb.train(
+        {"objective": "regression", "linear_tree": True, "verbose": -1},
+        lgb.Dataset(X, X[:, 0] * 2 + rng.normal(size=300)),
+        3,
+    )
     assert "linear" in woodelf_lgb.unsupported_reason(linear)
     with pytest.raises(woodelf_lgb.UnsupportedBooster):
         woodelf_lgb.contributions(linear, X)
-    forest = lgb.train({"objective": "binary", "boosting": "rf", "bagging_fraction": 0.5,
-                        "bagging_freq": 1, "verbose": -1}, lgb.Dataset(X, X[:, 0] > 0), 3)
+    forest = lgb.train(
+        {
+            "objective": "binary",
+            "boosting": "rf",
+            "bagging_fraction": 0.5,
+            "bagging_freq": 1,
+            "verbose": -1,
+        },
+        lgb.Dataset(X, X[:, 0] > 0),
+        3,
+    )
     assert "average_output" in woodelf_lgb.unsupported_reason(forest)
-    model = RoutedModel(["a", "b"], {}, None, {GLOBAL: SegmentModel(forest, Calibrator("none"))}, {})
+    model = RoutedModel(
+        ["a", "b"], {}, None, {GLOBAL: SegmentModel(forest, Calibrator("none"))}, {}
+    )
     frame = pl.DataFrame({"a": X[:, 0], "b": X[:, 1]})
     with caplog.at_level("INFO", logger="adoption_decay"):
         contrib, base = explain(model, frame, "woodelf")
@@ -210,8 +269,9 @@ def test_decay_train_model_on_simulated_features_matches_pred_contrib(small_worl
     from models.split import time_split
     from models.train import fit_routed
 
-    cfg = load_config([*small_world.overrides, "model.min_segment_rows=300",
-                       "model.min_segment_positives=10"])
+    cfg = load_config(
+        [*small_world.overrides, "model.min_segment_rows=300", "model.min_segment_positives=10"]
+    )
     dataset = pl.read_parquet(small_world.output_dir / "dataset.parquet")
     model, _ = fit_routed(time_split(dataset, cfg), cfg)
     cat_features = set(model.categorical_features)

@@ -11,32 +11,60 @@ from simulator.entities import draw_accounts
 from simulator.mechanisms import Episodes, draw_episodes, episode_curves
 
 
-def _episode(kind: int, onset: int, lag: int, floor: float, tau: float, dur: int, rec: int
-             ) -> Episodes:
+def _episode(
+    kind: int, onset: int, lag: int, floor: float, tau: float, dur: int, rec: int
+) -> Episodes:
     a = np.array
-    return Episodes(row=a([0]), acct=a([0]), kind=a([kind]), onset=a([onset]), lag=a([lag]),
-                    floor=a([floor]), tau=a([tau]), dur=a([dur]), rec=a([rec]),
-                    churn=a([world.NEVER]), end=a([onset + lag + dur + rec]))
+    return Episodes(
+        row=a([0]),
+        acct=a([0]),
+        kind=a([kind]),
+        onset=a([onset]),
+        lag=a([lag]),
+        floor=a([floor]),
+        tau=a([tau]),
+        dur=a([dur]),
+        rec=a([rec]),
+        churn=a([world.NEVER]),
+        end=a([onset + lag + dur + rec]),
+    )
 
 
 def test_exact_curve_values() -> None:
     ep = _episode(world.INTEGRATION_BROKEN, onset=10, lag=5, floor=0.2, tau=10.0, dur=20, rec=10)
     eng, admin, err, tick = episode_curves(ep, np.array([9, 10, 14, 15, 25, 35, 40, 45]))
     v_end = 0.2 + 0.8 * np.exp(-2.0)
-    np.testing.assert_allclose(eng[0], [1, 1, 1, 1, 0.2 + 0.8 * np.exp(-1.0), v_end,
-                                        v_end + (1 - v_end) * 0.5, 1])
-    np.testing.assert_allclose(err[0], [0, world.ERROR_SPIKE_RATE / 3, world.ERROR_SPIKE_RATE,
-                                        world.ERROR_SPIKE_RATE, world.ERROR_SPIKE_RATE,
-                                        0, 0, 0])
+    np.testing.assert_allclose(
+        eng[0], [1, 1, 1, 1, 0.2 + 0.8 * np.exp(-1.0), v_end, v_end + (1 - v_end) * 0.5, 1]
+    )
+    np.testing.assert_allclose(
+        err[0],
+        [
+            0,
+            world.ERROR_SPIKE_RATE / 3,
+            world.ERROR_SPIKE_RATE,
+            world.ERROR_SPIKE_RATE,
+            world.ERROR_SPIKE_RATE,
+            0,
+            0,
+            0,
+        ],
+    )
     assert (admin == 1).all() and (tick == 0).all()
 
 
 @settings(max_examples=60, deadline=None)
-@given(kind=st.sampled_from([*world.DECAY_KINDS, world.SEASONAL_DIP]),
-       lag=st.integers(0, 30), floor=st.floats(0.02, 0.95), tau=st.floats(1, 30),
-       dur=st.integers(1, 200), rec=st.integers(1, 40))
-def test_curve_invariants(kind: int, lag: int, floor: float, tau: float, dur: int, rec: int
-                          ) -> None:
+@given(
+    kind=st.sampled_from([*world.DECAY_KINDS, world.SEASONAL_DIP]),
+    lag=st.integers(0, 30),
+    floor=st.floats(0.02, 0.95),
+    tau=st.floats(1, 30),
+    dur=st.integers(1, 200),
+    rec=st.integers(1, 40),
+)
+def test_curve_invariants(
+    kind: int, lag: int, floor: float, tau: float, dur: int, rec: int
+) -> None:
     onset = 50
     ep = _episode(kind, onset, lag, floor, tau, dur, rec)
     days = np.arange(0, onset + lag + dur + rec + 20)
@@ -65,8 +93,7 @@ def test_champion_loss_hurts_smb_more_than_enterprise() -> None:
     rng = np.random.default_rng(0)
     acc = draw_accounts(rng, 3000, 400)
     acct = np.arange(acc.n)
-    ep = draw_episodes(rng, acc, acct, acct, np.full(acc.n, world.CHAMPION_LEFT),
-                       acc.created + 40)
+    ep = draw_episodes(rng, acc, acct, acct, np.full(acc.n, world.CHAMPION_LEFT), acc.created + 40)
     floor = {t: ep.floor[acc.tier == i].mean() for i, t in enumerate(world.TIERS)}
     assert floor["smb"] < floor["mid"] < floor["enterprise"]
     churn = {t: (ep.churn[acc.tier == i] < world.NEVER).mean() for i, t in enumerate(world.TIERS)}

@@ -31,30 +31,44 @@ def test_oracle_is_calibrated_and_sharp_on_realised_labels(sim: Simulation) -> N
 def test_oracle_is_null_only_where_the_label_cannot_exist(sim: Simulation) -> None:
     tr = sim.truth
     assert tr["oracle_prob"].null_count() > 0  # brand-new / inactive accounts have no label
-    assert tr.filter(pl.col("oracle_prob").is_null())["oracle_se"].null_count() == \
-        tr["oracle_prob"].null_count()
+    assert (
+        tr.filter(pl.col("oracle_prob").is_null())["oracle_se"].null_count()
+        == tr["oracle_prob"].null_count()
+    )
     assert tr["oracle_prob"].drop_nulls().is_between(0, 1).all()
 
 
 def _onsets(sim: Simulation, cause: str, before: int, after: int) -> pl.DataFrame:
     """Distinct (account, onset) of a cause with `before` days of history and `after` of future."""
-    return (sim.truth.filter(pl.col("cause") == cause).select("account_id", "cause_onset").unique()
-            .filter((pl.col("cause_onset") >= START + timedelta(days=before))
-                    & (pl.col("cause_onset") + pl.duration(days=after) <= AS_OF)))
+    return (
+        sim.truth.filter(pl.col("cause") == cause)
+        .select("account_id", "cause_onset")
+        .unique()
+        .filter(
+            (pl.col("cause_onset") >= START + timedelta(days=before))
+            & (pl.col("cause_onset") + pl.duration(days=after) <= AS_OF)
+        )
+    )
 
 
-def _window_stats(sim: Simulation, onsets: pl.DataFrame, lo: int, hi: int, event: str
-                  ) -> tuple[float, np.ndarray]:
+def _window_stats(
+    sim: Simulation, onsets: pl.DataFrame, lo: int, hi: int, event: str
+) -> tuple[float, np.ndarray]:
     """Over days [onset + lo, onset + hi): `event` per active user-day pooled over the accounts,
     and each account's mean weekly active users (ordered as `onsets`)."""
     ev = sim.events.join(onsets, on="account_id").with_columns(
-        rel=(pl.col("timestamp").dt.date() - pl.col("cause_onset")).dt.total_days())
+        rel=(pl.col("timestamp").dt.date() - pl.col("cause_onset")).dt.total_days()
+    )
     ev = ev.filter(pl.col("rel").is_between(lo, hi - 1))
     logins = ev.filter(pl.col("event") == "login")
     rate = ev.filter(pl.col("event") == event).height / max(logins.height, 1)
-    wau = (logins.with_columns(wk=(pl.col("rel") - lo) // 7)
-           .group_by("account_id", "wk").agg(n=pl.col("user_id").n_unique())
-           .group_by("account_id").agg(wau=pl.col("n").sum() / ((hi - lo) / 7)))
+    wau = (
+        logins.with_columns(wk=(pl.col("rel") - lo) // 7)
+        .group_by("account_id", "wk")
+        .agg(n=pl.col("user_id").n_unique())
+        .group_by("account_id")
+        .agg(wau=pl.col("n").sum() / ((hi - lo) / 7))
+    )
     wau = onsets.join(wau, on="account_id", how="left", maintain_order="left")
     return rate, wau["wau"].fill_null(0).to_numpy()
 
@@ -85,8 +99,12 @@ def test_support_tickets_pile_up_before_usage_falls(sim: Simulation) -> None:
 def test_champion_left_is_the_main_admin_deactivated_at_onset(sim: Simulation) -> None:
     onsets = _onsets(sim, "champion_left", 0, 0)
     assert onsets.height >= 5
-    first_admin = (sim.users.filter(pl.col("role") == "admin").sort("created_at")
-                   .group_by("account_id").first())
+    first_admin = (
+        sim.users.filter(pl.col("role") == "admin")
+        .sort("created_at")
+        .group_by("account_id")
+        .first()
+    )
     joined = onsets.join(first_admin, on="account_id")
     assert joined.height == onsets.height
     assert (joined["deactivated_at"].dt.date() == joined["cause_onset"]).all()
@@ -96,7 +114,12 @@ def test_seasonal_dips_are_harmless(sim: Simulation) -> None:
     lab = realised_labels(sim)
     by_cause = dict(lab.group_by("cause").agg(pl.col("label").mean()).iter_rows())
     assert by_cause["seasonal_dip"] < 0.05
-    decays = ("champion_left", "integration_broken", "onboarding_stalled", "support_overload",
-              "random_onset")
+    decays = (
+        "champion_left",
+        "integration_broken",
+        "onboarding_stalled",
+        "support_overload",
+        "random_onset",
+    )
     assert min(by_cause[c] for c in decays) > 2 * by_cause["seasonal_dip"]
     assert by_cause["none"] < 0.02

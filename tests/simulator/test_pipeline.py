@@ -19,8 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_decay_simulate_writes_valid_tables(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "pipelines.simulate", "simulate.accounts=30", "simulate.days=120",
-           "simulate.oracle_replays=10", f"data.dir={data}", f"output.dir={tmp_path / 'out'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.simulate",
+        "simulate.accounts=30",
+        "simulate.days=120",
+        "simulate.oracle_replays=10",
+        f"data.dir={data}",
+        f"output.dir={tmp_path / 'out'}",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "accounts: 30" in done.stdout and "causes" in done.stdout
@@ -33,8 +41,9 @@ def test_decay_simulate_writes_valid_tables(tmp_path: Path) -> None:
 
 
 def test_spec_follows_config_and_rejects_a_label_without_login() -> None:
-    spec = spec_from_config(load_config(["simulate.accounts=77", "seed=5", "snapshot.count=3",
-                                         "label.horizon_days=21"]))
+    spec = spec_from_config(
+        load_config(["simulate.accounts=77", "seed=5", "snapshot.count=3", "label.horizon_days=21"])
+    )
     assert (spec.accounts, spec.seed, spec.label.horizon_days) == (77, 5, 21)
     assert [str(c) for c in spec.cutoffs] == ["2026-10-18", "2026-10-25", "2026-11-01"]
     with pytest.raises(ConfigValueError, match="login"):

@@ -20,15 +20,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_tune_resumes_and_train_uses_best_params(tmp_path: Path, monkeypatch, cfg_factory,
-                                                 restore_mlflow_uri):
+def test_tune_resumes_and_train_uses_best_params(
+    tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri
+):
     monkeypatch.chdir(tmp_path)
-    overrides = [f"data.dir={tmp_path}/data", "simulate.accounts=200", "simulate.days=300",
-                 "simulate.oracle_replays=10", "snapshot.count=30", "split.test_cutoffs=2",
-                 "split.validation_cutoffs=2", "backtest.origins=1", "model.num_boost_round=40",
-                 "model.early_stopping_rounds=10", "tune.n_trials=2"]
-    subprocess.run([sys.executable, "-m", "pipelines.simulate", f"output.dir={tmp_path}/outputs",
-                    *overrides], check=True, capture_output=True, cwd=ROOT)
+    overrides = [
+        f"data.dir={tmp_path}/data",
+        "simulate.accounts=200",
+        "simulate.days=300",
+        "simulate.oracle_replays=10",
+        "snapshot.count=30",
+        "split.test_cutoffs=2",
+        "split.validation_cutoffs=2",
+        "backtest.origins=1",
+        "model.num_boost_round=40",
+        "model.early_stopping_rounds=10",
+        "tune.n_trials=2",
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "pipelines.simulate", f"output.dir={tmp_path}/outputs", *overrides],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     cfg = cfg_factory(*overrides)
 
     first, second = tune_job(cfg), tune_job(cfg)

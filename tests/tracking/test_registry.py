@@ -32,8 +32,9 @@ def _train_and_register(cfg, model, name: str):
 
 @pytest.mark.server
 @pytest.mark.xdist_group("mlflow_server")
-def test_gate_promotes_first_keeps_worse_and_promotes_better(mlflow_server, cfg_factory,
-                                                             restore_mlflow_uri):
+def test_gate_promotes_first_keeps_worse_and_promotes_better(
+    mlflow_server, cfg_factory, restore_mlflow_uri
+):
     name = f"decay-{uuid.uuid4().hex[:6]}"
     cfg = cfg_factory(f"mlflow.tracking_uri={mlflow_server}", f"model.name={name}")
     stump = make_model(TRAIN, ALL, rounds=1, leaves=2)
@@ -52,8 +53,12 @@ def test_gate_promotes_first_keeps_worse_and_promotes_better(mlflow_server, cfg_
     assert d2.champion_version == "1"
     # Both scores are computed on the same 300 test rows, by each model.
     assert d2.n_rows == 300
-    assert d2.challenger_score == pytest.approx(promotion_score(y, noise_only.predict_proba(TEST), "pr_auc"))
-    assert d2.champion_score == pytest.approx(promotion_score(y, stump.predict_proba(TEST), "pr_auc"))
+    assert d2.challenger_score == pytest.approx(
+        promotion_score(y, noise_only.predict_proba(TEST), "pr_auc")
+    )
+    assert d2.champion_score == pytest.approx(
+        promotion_score(y, stump.predict_proba(TEST), "pr_auc")
+    )
     assert d2.challenger_score < d2.champion_score
     assert client.get_model_version_by_alias(name, "champion").version == "1"
     assert client.get_model_version_by_alias(name, "challenger").version == "2"
@@ -96,8 +101,9 @@ def test_missing_champion_raises_no_model_error(mlflow_server, cfg_factory, rest
     assert err.value.exit_code == 4
 
 
-def test_embedded_sqlite_default_needs_no_server(tmp_path: Path, monkeypatch, cfg_factory,
-                                                 restore_mlflow_uri):
+def test_embedded_sqlite_default_needs_no_server(
+    tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri
+):
     monkeypatch.chdir(tmp_path)
     cfg = cfg_factory()
     assert cfg.mlflow.tracking_uri == "sqlite:///mlruns/mlflow.db"
@@ -135,7 +141,8 @@ def test_signature_covers_features_and_segment_from_many_rows():
     model = make_model(TRAIN, ALL, rounds=3)
     # 'noise' is null in the first rows only: the signature still types it as double, optional.
     frame = TEST.with_columns(
-        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("noise")).alias("noise"))
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("noise")).alias("noise")
+    )
     signature, example = registry.signature_and_example(model, frame)
     cols = {c.name: c for c in signature.inputs.inputs}
     assert list(cols) == ["signal", "noise", "plan", "size_tier"]
@@ -144,8 +151,9 @@ def test_signature_covers_features_and_segment_from_many_rows():
     assert example.shape == (5, 4)
 
 
-def test_no_local_registry_yet_is_no_model_error(tmp_path: Path, monkeypatch, cfg_factory,
-                                                 restore_mlflow_uri):
+def test_no_local_registry_yet_is_no_model_error(
+    tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri
+):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(NoModelError, match="run decay-train first"):
         registry.load_routed_model(None, cfg_factory())

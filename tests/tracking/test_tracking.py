@@ -35,19 +35,36 @@ class Result:
 
 
 def test_flatten_and_numeric_metrics_exact():
-    metrics = {"roc_auc": 0.81, "per_segment": {"smb": {"pr_auc": 0.4, "n": 12}},
-               "note": "text", "bad": float("nan"), "flag": True}
+    metrics = {
+        "roc_auc": 0.81,
+        "per_segment": {"smb": {"pr_auc": 0.4, "n": 12}},
+        "note": "text",
+        "bad": float("nan"),
+        "flag": True,
+    }
     assert tracking.flatten(metrics) == {
-        "roc_auc": 0.81, "per_segment.smb.pr_auc": 0.4, "per_segment.smb.n": 12,
-        "note": "text", "bad": metrics["bad"], "flag": True}
+        "roc_auc": 0.81,
+        "per_segment.smb.pr_auc": 0.4,
+        "per_segment.smb.n": 12,
+        "note": "text",
+        "bad": metrics["bad"],
+        "flag": True,
+    }
     assert tracking.numeric_metrics(metrics) == {
-        "roc_auc": 0.81, "per_segment.smb.pr_auc": 0.4, "per_segment.smb.n": 12.0}
+        "roc_auc": 0.81,
+        "per_segment.smb.pr_auc": 0.4,
+        "per_segment.smb.n": 12.0,
+    }
     assert tracking.metric_key("lift@10%:smb") == "lift_10__smb"
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=300), st.floats(allow_nan=False,
-                                                                      allow_infinity=False),
-                       max_size=5))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=300),
+        st.floats(allow_nan=False, allow_infinity=False),
+        max_size=5,
+    )
+)
 def test_metric_keys_are_always_valid_for_mlflow(metrics):
     from mlflow.utils.validation import _validate_metric_name
 
@@ -73,14 +90,24 @@ def test_training_run_logs_everything(tmp_path: Path, monkeypatch, cfg_factory, 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     result = Result(
-        metrics={"roc_auc": 0.8, "pr_auc": 0.5, "oracle_roc_auc": 0.85,
-                 "per_segment": {"smb": {"roc_auc": 0.7}},
-                 "baselines": {"logistic": {"pr_auc": 0.4}},
-                 "backtest": [{"origin": "2026-08-01", "roc_auc": 0.75},
-                              {"origin": "2026-09-01", "roc_auc": 0.78}]},
-        split={"train": {"first": dt.date(2025, 1, 6), "last": dt.date(2026, 6, 1)},
-               "test_cutoffs": [dt.date(2026, 10, 5)], "embargo_days": 28},
-        figures={"roc": fig}, warnings=["LightGBM does not beat the heuristic on pr_auc"],
+        metrics={
+            "roc_auc": 0.8,
+            "pr_auc": 0.5,
+            "oracle_roc_auc": 0.85,
+            "per_segment": {"smb": {"roc_auc": 0.7}},
+            "baselines": {"logistic": {"pr_auc": 0.4}},
+            "backtest": [
+                {"origin": "2026-08-01", "roc_auc": 0.75},
+                {"origin": "2026-09-01", "roc_auc": 0.78},
+            ],
+        },
+        split={
+            "train": {"first": dt.date(2025, 1, 6), "last": dt.date(2026, 6, 1)},
+            "test_cutoffs": [dt.date(2026, 10, 5)],
+            "embargo_days": 28,
+        },
+        figures={"roc": fig},
+        warnings=["LightGBM does not beat the heuristic on pr_auc"],
     )
     catalogue = {"active_users_28d": {"family": "activity", "higher_is": "healthier"}}
     with tracking.run(cfg, run_name="train") as active:
@@ -104,8 +131,11 @@ def test_training_run_logs_everything(tmp_path: Path, monkeypatch, cfg_factory, 
     assert inp.tags[0].value == "training"
     files = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
     assert {"config", "figures", "feature_catalogue.yaml", "split.json", "metrics.json"} <= files
-    local = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
-                                                     artifact_path="config/config.yaml"))
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="config/config.yaml"
+        )
+    )
     assert "name: adoption-decay" in local.read_text()
     assert plt.fignum_exists(fig.number) is False  # figures are closed after logging
     # The artifacts are in the project's folder, with an absolute location.
@@ -119,14 +149,18 @@ def test_dataset_digest_changes_with_the_rows(cfg_factory):
     assert tracking.dataset_input(a, cfg).digest != tracking.dataset_input(a.head(39), cfg).digest
 
 
-@pytest.mark.parametrize("uri,remote", [("http://127.0.0.1:5000", True),
-                                        ("sqlite:///mlruns/mlflow.db", False)])
+@pytest.mark.parametrize(
+    "uri,remote", [("http://127.0.0.1:5000", True), ("sqlite:///mlruns/mlflow.db", False)]
+)
 def test_is_remote(uri, remote):
     assert tracking.is_remote(uri) is remote
 
 
 def test_relative_sqlite_uri_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert tracking.resolve_uri("sqlite:///mlruns/mlflow.db") == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert (
+        tracking.resolve_uri("sqlite:///mlruns/mlflow.db")
+        == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    )
     assert tracking.resolve_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
     assert tracking.resolve_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"

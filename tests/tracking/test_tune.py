@@ -23,8 +23,12 @@ FEATURES = ["signal", "noise", "plan"]
 @pytest.fixture
 def tune_cfg(tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri):
     monkeypatch.chdir(tmp_path)
-    return cfg_factory("tune.n_trials=2", "model.num_boost_round=30",
-                       "model.early_stopping_rounds=5", "model.name=tune-test")
+    return cfg_factory(
+        "tune.n_trials=2",
+        "model.num_boost_round=30",
+        "model.early_stopping_rounds=5",
+        "model.name=tune-test",
+    )
 
 
 def test_two_sessions_add_up_in_one_study_with_nested_runs(tune_cfg, tmp_path: Path):
@@ -83,20 +87,37 @@ def test_search_space_respects_leaf_cap_and_seed(tune_cfg):
 
 
 def test_pruning_callback_reports_validation_metric_and_prunes():
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5)
+    )
     trial = study.ask()
     callback = tuning.PruningCallback(trial, "average_precision")
-    results = [lgb.basic.EvalResult("training", "average_precision", 0.9, True),
-               lgb.basic.EvalResult("valid", "average_precision", 0.7, True)]
-    env = lgb.callback.CallbackEnv(model=None, params={}, iteration=0, begin_iteration=0,
-                                   end_iteration=10, evaluation_result_list=results)
+    results = [
+        lgb.basic.EvalResult("training", "average_precision", 0.9, True),
+        lgb.basic.EvalResult("valid", "average_precision", 0.7, True),
+    ]
+    env = lgb.callback.CallbackEnv(
+        model=None,
+        params={},
+        iteration=0,
+        begin_iteration=0,
+        end_iteration=10,
+        evaluation_result_list=results,
+    )
     callback(env)  # 0.7 >= 0.5: goes on
     assert study.trials[0].intermediate_values == {0: 0.7}
     low = [lgb.basic.EvalResult("valid", "average_precision", 0.2, True)]
     with pytest.raises(optuna.TrialPruned, match="pruned at iteration 1"):
-        callback(lgb.callback.CallbackEnv(model=None, params={}, iteration=1, begin_iteration=0,
-                                          end_iteration=10, evaluation_result_list=low))
+        callback(
+            lgb.callback.CallbackEnv(
+                model=None,
+                params={},
+                iteration=1,
+                begin_iteration=0,
+                end_iteration=10,
+                evaluation_result_list=low,
+            )
+        )
 
 
 def test_unknown_objective_is_a_config_error(cfg_factory):
@@ -111,9 +132,17 @@ def test_a_new_study_starts_from_the_configured_parameters() -> None:
 
     point = configured_point(load_config([]))
     # conf/model/lightgbm.yaml: lr 0.05, 15 leaves, depth 5, 40 per leaf, no L1 (lower bound)
-    assert point == {"learning_rate": 0.05, "num_leaves": 15, "max_depth": 5,
-                     "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
-                     "lambda_l1": 1e-3, "lambda_l2": 1.0}
-    wild = configured_point(load_config(["model.params.learning_rate=0.9",
-                                         "model.params.min_data_in_leaf=1"]))
+    assert point == {
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "max_depth": 5,
+        "min_data_in_leaf": 40,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "lambda_l1": 1e-3,
+        "lambda_l2": 1.0,
+    }
+    wild = configured_point(
+        load_config(["model.params.learning_rate=0.9", "model.params.min_data_in_leaf=1"])
+    )
     assert wild["learning_rate"] == 0.2 and wild["min_data_in_leaf"] == 10  # clipped to bounds
