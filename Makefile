@@ -26,17 +26,18 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-test: venv browser
-	.venv/bin/ruff check .
+test: venv browser lint
 	.venv/bin/pytest -n 2 --dist loadgroup
 
 # The edit loop: everything but the end-to-end, browser and server tests (make test runs all).
-test-fast: venv
-	.venv/bin/ruff check .
+test-fast: venv lint
 	.venv/bin/pytest -n 2 --dist loadgroup -m "not slow and not browser and not server"
 
+# Linter, formatter and type checker (the pre-commit hooks run the same three).
 lint: venv
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 # Speed and memory targets (results in benchmarks/results/*.json). Needs the demo data.
 bench: venv
