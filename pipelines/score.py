@@ -52,6 +52,7 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from pipelines.common import load_tables
     from report import inputs as report_inputs
     from report.words import entity_noun, has_users
+    from report.write import write_report
     from scoring.drift import TRAINING_STATS_KEY, feature_psi, log_drift
     from scoring.history import history_frame, parse_as_of, previous_scores, run_dir
     from scoring.outputs import write_score_outputs
@@ -157,15 +158,9 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     run_id = log_score_run(cfg, as_of, drift, info, summary)
     meta["mlflow_run_id"] = run_id
     with step(f"write {target}", log), atomic_dir(target) as tmp:
-        write_score_outputs(
-            tmp,
-            frames,
-            crm,
-            meta,
-            csv_neutralise=bool(cfg.score.csv_neutralise),
-            report=bool(cfg.score.report),
-            profile=out_root / "profile.html",
-        )
+        write_score_outputs(tmp, frames, crm, meta, csv_neutralise=bool(cfg.score.csv_neutralise))
+        if bool(cfg.score.report):
+            write_report(tmp / "report", frames, meta, out_root / "profile.html")
     return {
         "dir": target,
         "n_accounts": scores.height,
