@@ -27,6 +27,7 @@ import importlib.util
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -108,8 +109,9 @@ def load_cdnow(
     """CDNOW split at ``as_of`` (00:00 UTC): ``events`` (before) and ``future_events`` (from it)."""
     cut = parse_as_of(as_of)
     events = read_cdnow(path)
-    first, last = events["purchased_at"].min(), events["purchased_at"].max()
-    if not first < cut <= last:  # type: ignore[operator]
+    first = cast(datetime, events["purchased_at"].min())
+    last = cast(datetime, events["purchased_at"].max())
+    if not first < cut <= last:
         raise ValueError(
             f"as_of={cut.date()} is outside the CDNOW log ({first:%Y-%m-%d} .. "
             f"{last:%Y-%m-%d}); the usual cut is {CDNOW_AS_OF}"
@@ -127,9 +129,9 @@ def write_cdnow(
     paths = {"events": out / "events.parquet", "future_events": out / "future" / "events.parquet"}
     for key, target in paths.items():
         frames[key].write_parquet(target, statistics=True)
-    start = frames["events"]["purchased_at"].min()
-    end = frames["future_events"]["purchased_at"].max() + timedelta(days=1)
-    window = Window(start, parse_as_of(as_of), end)  # type: ignore[arg-type]
+    start = cast(datetime, frames["events"]["purchased_at"].min())
+    end = cast(datetime, frames["future_events"]["purchased_at"].max()) + timedelta(days=1)
+    window = Window(start, parse_as_of(as_of), end)
     info = readme(CDNOW, frames, window, seed=0, out_dir=str(out))
     info["seed"] = None
     paths["readme"] = out / "README.json"

@@ -149,7 +149,7 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
     idx_parts, t_parts, code_parts = [], [], []
     base = activity[:, None] * np.where(away, 0.1, 1.0) * live
     for action, (rate, faded, after_downgrade) in RATES.items():
-        code = ACTIONS.index(action)
+        action_code = ACTIONS.index(action)
         taste = rng.gamma(2.0, 0.5, n)[:, None]
         # Offline listening is the first habit to go: downloads fade twice as fast.
         lead = np.minimum(2.0 * progress, 1.0) if action == "download" else progress
@@ -168,7 +168,7 @@ def simulate(rng: np.random.Generator, window: Window, n: int) -> dict[str, pl.D
         reps = counts[rows, days]
         idx_parts.append(np.repeat(rows, reps))
         t_parts.append(np.repeat(days, reps) + _evening(rng, int(reps.sum())))
-        code_parts.append(np.full(int(reps.sum()), code))
+        code_parts.append(np.full(int(reps.sum()), action_code))
 
     # Payment failures: background (billing run ~03:00 UTC) plus the involuntary churners' ones.
     live_pay = rng.random((n, n_days)) < PAYMENT_FAILED_PER_DAY * pay_risk[:, None] * live
