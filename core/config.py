@@ -6,16 +6,137 @@ an hour of training. The YAML files in ``conf/`` only set values; the *shape* li
 
 Every section is documented where it is declared; the field names are a public interface that
 users' scripts and schedulers rely on (see README), so rename nothing without a deprecation.
+
+A setting with a fixed set of values is an enum below, so a bad choice (``model.strategy=best``)
+fails at start-up like a typo. They are ``StrEnum``s whose member *names* are the values users
+type (OmegaConf looks a member up by name): each member equals its string (``cfg.model.strategy
+== "global"``), formats as it (f-strings, ``str()``, MLflow params, JSON, ``--cfg job``), and the
+YAML and command-line spelling is unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+
+# -- choices ---------------------------------------------------------------------------------
+class OnError(StrEnum):
+    """``data.on_error``: what a row breaking the data contract does (see ``DataConfig``)."""
+
+    fail = "fail"
+    quarantine = "quarantine"
+
+
+class DataFormat(StrEnum):
+    """``data.format``: the file format of the raw tables (null = from each file's extension)."""
+
+    parquet = "parquet"
+    csv = "csv"
+
+
+class LabelName(StrEnum):
+    """``label.name``: which definition of decay (``label=<name>`` picks its YAML group)."""
+
+    usage_drop = "usage_drop"
+    inactivity = "inactivity"
+    churn_event = "churn_event"
+
+
+class Dormant(StrEnum):
+    """``label.dormant``: accounts already dormant at the cutoff are labelled, or get no label."""
+
+    label = "label"
+    exclude = "exclude"
+
+
+#: ``model.strategy``: one booster (``global``), one per segment, or the better of both per
+#: segment (``auto``). Functional form because ``global`` is a Python keyword.
+Strategy = StrEnum(
+    "Strategy",
+    [("per_segment", "per_segment"), ("global", "global"), ("auto", "auto")],
+    module=__name__,
+)
+
+
+class Calibration(StrEnum):
+    """``model.calibration``: how raw booster scores become probabilities."""
+
+    isotonic = "isotonic"
+    sigmoid = "sigmoid"
+    none = "none"
+
+
+class Metric(StrEnum):
+    """``model.gate_metric``: a test metric of 0/1 labels; ``models.metrics.METRICS`` holds its
+    function and whether higher is better (tests keep the two lists equal)."""
+
+    pr_auc = "pr_auc"
+    roc_auc = "roc_auc"
+    log_loss = "log_loss"
+    brier = "brier"
+
+
+class BoosterMetric(StrEnum):
+    """``model.promotion_metric``, ``tune.objective``: the metrics of ``models.metrics.METRICS``
+    that LightGBM evaluates itself (early stopping, pruning) — training early-stops and picks
+    routes by the promotion metric, so it must be one of these."""
+
+    pr_auc = "pr_auc"
+    roc_auc = "roc_auc"
+    log_loss = "log_loss"
+
+
+class HigherIs(StrEnum):
+    """``model.heuristic_higher_is``: what a higher value of the heuristic's feature means."""
+
+    healthier = "healthier"
+    riskier = "riskier"
+
+
+class TierMode(StrEnum):
+    """``score.tier_mode``: how risk tiers are cut (see ``ScoreConfig``)."""
+
+    relative = "relative"
+    threshold = "threshold"
+    capacity = "capacity"
+
+
+class Explainer(StrEnum):
+    """``score.explainer``: the TreeSHAP implementation of the drivers (same values)."""
+
+    pred_contrib = "pred_contrib"
+    woodelf = "woodelf"
+    shap = "shap"
+
+
+class CauseRelativeTo(StrEnum):
+    """``score.cause_relative_to``: family contributions compared with segment peers, or as is."""
+
+    peers = "peers"
+    base = "base"
+
+
+class Step(StrEnum):
+    """``run.steps``: the console scripts ``decay-run`` chains, in this order."""
+
+    simulate = "simulate"
+    features = "features"
+    tune = "tune"
+    train = "train"
+    score = "score"
+
+
+class SimulateWhen(StrEnum):
+    """``run.simulate``: simulate the demo data only when it is missing, or every time."""
+
+    if_missing = "if_missing"
+    always = "always"
 
 
 @dataclass
@@ -53,13 +174,13 @@ class DataConfig:
     # Simulator oracle (only exists for simulated data); null on real data.
     truth: str | None = "${data.dir}/truth.parquet"
     # parquet|csv; null = decided from each path's extension.
-    format: str | None = None
+    format: DataFormat | None = None
     columns: ColumnsConfig = field(default_factory=ColumnsConfig)
     # Segment attribute columns of the accounts table (kept in the dataset, used for peers/models).
     segments: list[str] = field(default_factory=lambda: ["industry", "size_tier", "use_case"])
     # fail: one error naming table, column, count and examples. quarantine: keep going, rejected
     # rows land in ${output.dir}/quarantine/<table>.parquet with a `reason` column.
-    on_error: str = "quarantine"
+    on_error: OnError = OnError.quarantine
     # Zone of naive timestamps in the source; stored data is always UTC.
     timezone: str = "UTC"
     # strptime format for string timestamps in CSV; null = ISO 8601 inference.
@@ -101,7 +222,7 @@ class LabelConfig:
     window is observed (t + horizon_days <= observed_until).
     """
 
-    name: str = "usage_drop"
+    name: LabelName = LabelName.usage_drop
     horizon_days: int = 28
     # usage_drop: mean weekly active users over the last `assess_days` of the horizon falls below
     # `drop_fraction` x mean weekly active users over the `baseline_days` before t.
@@ -113,7 +234,7 @@ class LabelConfig:
     # will be scored with (usage_drop: 1 if they stay below it through the assessment weeks, i.e.
     # do not come back; inactivity: no qualifying event in the horizon). dormant=exclude: no label.
     min_baseline_users: float = 1.0
-    dormant: str = "label"
+    dormant: Dormant = Dormant.label
     # Events that count as use of the product (empty = every event not excluded).
     qualifying_events: list[str] = field(default_factory=list)
     excluded_events: list[str] = field(
@@ -239,7 +360,7 @@ class ModelConfig:
     take the best trial of the tuning study."""
 
     name: str = "adoption-decay"
-    strategy: str = "auto"  # per_segment | global | auto
+    strategy: Strategy = Strategy.auto
     segment_key: str | None = "size_tier"
     min_segment_rows: int = 400
     min_segment_positives: int = 25
@@ -254,22 +375,24 @@ class ModelConfig:
     # early stopping chose: the most recent labels matter on young logs (subscription test log:
     # 0.678 trained on the training period only). Calibrators stay fit on validation scores.
     fit_on_validation: bool = True
-    calibration: str = "isotonic"  # isotonic | sigmoid | none
+    calibration: Calibration = Calibration.isotonic
     # Scoring: which model to load; null = models:/${model.name}@champion.
     uri: str | None = None
-    promotion_metric: str = "pr_auc"
+    # Early stopping, the segment-vs-global choice (validation) and the registry's promotion
+    # gate (test rows, against the champion) all compare models by this metric.
+    promotion_metric: BoosterMetric = BoosterMetric.pr_auc
     # The baseline gate: LightGBM is served only when it strictly beats every built-in servable
     # baseline (models/baselines.py SERVABLE) on the test rows by gate_metric; otherwise the best
     # baseline is registered and served (same pyfunc, explained the same way).
     baseline_gate: bool = True
-    gate_metric: str = "roc_auc"
+    gate_metric: Metric = Metric.roc_auc
     # Refit the served model on every labelled cutoff once evaluation chose its settings
     # (rounds, routes, calibrators); the reported metrics stay those of the evaluation fit.
     refit: bool = True
     # Heuristic baseline: one feature ranks the risk (higher_is: healthier = lowest is riskiest).
     # Absent from the dataset -> the first present *_trend_ratio feature, else no heuristic.
     heuristic_feature: str = "active_users_trend_ratio"
-    heuristic_higher_is: str = "healthier"
+    heuristic_higher_is: HigherIs = HigherIs.healthier
 
 
 @dataclass
@@ -315,7 +438,7 @@ class EvalConfig:
 class TuneConfig:
     n_trials: int = 20
     timeout: int | None = None  # seconds
-    objective: str = "pr_auc"  # validation metric: pr_auc | roc_auc | log_loss
+    objective: BoosterMetric = BoosterMetric.pr_auc  # validation metric
     study_name: str = "${model.name}"
     storage: str = "sqlite:///${output.dir}/tune/optuna.db"
 
@@ -337,14 +460,14 @@ class ScoreConfig:
     # are "high", the rest of the top shares.medium x n "medium"), so a high base rate does not
     # make everyone "high"; threshold: tiers by decay_risk; capacity: the top `eval.capacity`
     # are "high", the rest by the medium threshold.
-    tier_mode: str = "relative"
+    tier_mode: TierMode = TierMode.relative
     tier_shares: dict[str, float] = field(default_factory=lambda: {"high": 0.1, "medium": 0.3})
     tier_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "medium": 0.25})
     top_drivers: int = 3
     top_protective: int = 2
     chunk_rows: int = 200_000
     # pred_contrib (LightGBM TreeSHAP) | woodelf (faster exact) | shap
-    explainer: str = "woodelf"
+    explainer: Explainer = Explainer.woodelf
     # Threads for explanation chunks (measured no gain on 2 cores: the work holds the GIL).
     n_jobs: int = 1
     psi_bins: int = 10
@@ -359,16 +482,21 @@ class ScoreConfig:
     # rule) is the cause family with the largest summed contribution, compared with the account's
     # segment peers (`cause_relative_to: peers`) or as is (`base`), when it is material: its summed
     # TreeSHAP contribution is >= cause_min_contribution (log-odds) and >= cause_min_share x the
-    # account's total positive family contribution. Otherwise the top symptom family.
+    # account's total positive family contribution. Otherwise no single cause (kind `none`); the next
+    # step follows the top symptom.
     cause_families: list[str] = field(
         default_factory=lambda: ["role", "milestones", "onboarding", "friction"]
     )
     cause_min_contribution: float = 0.05
     cause_min_share: float = 0.0
-    cause_relative_to: str = "peers"
+    cause_relative_to: CauseRelativeTo = CauseRelativeTo.peers
+    # A cause family is named only when its summed contribution is also higher than for this share
+    # of the account's segment peers (0 = off); otherwise "no single cause" (top_cause_kind: none,
+    # top_cause_family null) and the playbook follows the top symptom family.
+    cause_min_peer_percentile: float = 0.91
     # Cause families that name a loss ("key users went quiet"): a row may claim one as its cause
     # only when the family's previous-window facts (*_prev_* features) show something to lose;
-    # otherwise (a dormant account, one that never got going) it counts as a symptom.
+    # otherwise (a dormant account, one that never got going) it cannot be the cause.
     cause_loss_families: list[str] = field(default_factory=lambda: ["role"])
 
 
@@ -387,13 +515,11 @@ class SimulateConfig:
 class RunConfig:
     """`decay-run`: which steps, and per-step extra overrides (e.g. a short tune)."""
 
-    steps: list[str] = field(
-        default_factory=lambda: ["simulate", "features", "tune", "train", "score"]
-    )
+    steps: list[Step] = field(default_factory=lambda: list(Step))
     # if_missing: simulate only when data.events does not exist; always: re-simulate.
-    simulate: str = "if_missing"
-    step_overrides: dict[str, list[str]] = field(
-        default_factory=lambda: {"tune": ["tune.n_trials=8"], "train": ["model.params=best"]}
+    simulate: SimulateWhen = SimulateWhen.if_missing
+    step_overrides: dict[Step, list[str]] = field(
+        default_factory=lambda: {Step.tune: ["tune.n_trials=8"], Step.train: ["model.params=best"]}
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from core.logs import get_logger
 
@@ -43,7 +43,7 @@ KEYS = (
 )
 
 
-def _get(cfg: Any, key: str) -> Any:
+def _get(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.select(cfg, key)
 
 
@@ -51,7 +51,7 @@ def _plain(v: Any) -> Any:
     return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
 
 
-def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def resolve_defaults(cfg: DictConfig, profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``{key: {"value", "reason"}}`` for every open setting (pure: ``cfg`` is not changed)."""
     sug = profile.get("suggested", {})
     present = {e["event"] for e in profile.get("event_types", [])}
@@ -60,7 +60,7 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
         if _get(cfg, key) is None and key in sug:
             out[key] = dict(sug[key])
     if _get(cfg, "features.vocabulary_events") is None and "features.vocabulary_events" in sug:
-        skip = {str(e) for e in (*cfg.features.non_usage_events, *cfg.label.excluded_events)}
+        skip = {*cfg.features.non_usage_events, *cfg.label.excluded_events}
         picked = list(sug["features.vocabulary_events"]["value"])
         chosen = [e for e in picked if e not in skip]
         left = sorted(set(picked) - set(chosen))
@@ -72,13 +72,13 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
     configured = _plain(_get(cfg, "features.milestones")) or []
     kept = [m for m in configured if set(m.get("events") or []) & present]
     dropped = [m["name"] for m in configured if m not in kept]
-    if dropped or (not kept and bool(cfg.features.discover_milestones)):
+    if dropped or (not kept and cfg.features.discover_milestones):
         reason = (
             f"configured milestones {dropped} left out: their events do not occur in the data"
             if dropped
             else "no milestones configured"
         )
-        if not kept and bool(cfg.features.discover_milestones):
+        if not kept and cfg.features.discover_milestones:
             skip = set(_non_usage(cfg))
             found = [
                 m
@@ -96,7 +96,7 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
     segments = [s["column"] for s in profile.get("segments", [])]
     for key in ("features.peer_segment", "model.segment_key"):
         cur = _get(cfg, key)
-        if cur is not None and str(cur) not in segments:
+        if cur is not None and cur not in segments:
             value = segments[0] if segments else None
             out[key] = {
                 "value": value,
@@ -114,7 +114,9 @@ def resolve_defaults(cfg: Any, profile: dict[str, Any]) -> dict[str, dict[str, A
     return out
 
 
-def apply_defaults(cfg: Any, resolved: dict[str, dict[str, Any]], announce: bool = True) -> None:
+def apply_defaults(
+    cfg: DictConfig, resolved: dict[str, dict[str, Any]], announce: bool = True
+) -> None:
     """Write the resolved values into ``cfg`` (in place) and log one line each."""
     with open_dict(cfg):
         for key in KEYS:
@@ -151,6 +153,7 @@ def with_data_defaults(
         if not OmegaConf.is_config(cfg)
         else cfg.copy()
     )
+    assert isinstance(copy, DictConfig)
     # Only settings the features depend on and that are still open trigger a profile (the
     # pipelines resolve everything beforehand, so this is for direct callers: tests, notebooks).
     # (an open vocabulary is picked by the build itself: features.vocabulary.pick_vocabulary)
@@ -164,7 +167,7 @@ def with_data_defaults(
     return copy, resolved
 
 
-def profile_for(tables: Any, cfg: Any) -> dict[str, Any]:
+def profile_for(tables: Any, cfg: DictConfig) -> dict[str, Any]:
     """``ingest.profile.profile_tables`` with the settings the config states: the label's
     horizon (for the cutoff count), the default event name, and the non-usage events (never
     milestone candidates)."""
@@ -172,24 +175,21 @@ def profile_for(tables: Any, cfg: Any) -> dict[str, Any]:
 
     return profile_tables(
         tables,
-        horizon_days=int(cfg.label.horizon_days),
-        default_event=str(cfg.data.default_event),
+        horizon_days=cfg.label.horizon_days,
+        default_event=cfg.data.default_event,
         milestone_exclude=_non_usage(cfg),
     )
 
 
-def _non_usage(cfg: Any) -> list[str]:
+def _non_usage(cfg: DictConfig) -> list[str]:
     """Events that are never a usage step (friction, cancellations): not milestone candidates."""
     f, lab = cfg.features, cfg.label
     return sorted(
         {
-            str(e)
-            for e in (
-                *f.non_usage_events,
-                *lab.excluded_events,
-                *lab.churn_events,
-                *f.error_events,
-                *f.ticket_events,
-            )
+            *f.non_usage_events,
+            *lab.excluded_events,
+            *lab.churn_events,
+            *f.error_events,
+            *f.ticket_events,
         }
     )

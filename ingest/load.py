@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
+from omegaconf import DictConfig
 
+from core.config import OnError
 from core.errors import DataValidationError
 from core.logs import get_logger
 from core.progress import step
@@ -23,8 +24,6 @@ from ingest.tables import Tables
 from ingest.validate import ValidatedTable, contract_for, fill_event_defaults, validate_table
 
 log = get_logger(__name__)
-
-ON_ERROR = ("fail", "quarantine")
 
 
 def parse_observed_until(value: str | date | datetime) -> datetime:
@@ -60,14 +59,13 @@ def observed_until_from_events(events: pl.DataFrame) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def account_attributes(cfg: Any) -> list[str]:
+def account_attributes(cfg: DictConfig) -> list[str]:
     """Optional accounts columns the features read besides the segments (kept when present)."""
-    feats = cfg.get("features") or {}
-    names = [feats.get("renewal_cycle_column"), feats.get("peer_segment")]
-    return [str(n) for n in names if n]
+    names: list[str | None] = [cfg.features.renewal_cycle_column, cfg.features.peer_segment]
+    return [n for n in names if n]
 
 
-def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> Tables:
+def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = None) -> Tables:
     """Read, map, validate (and quarantine) ``data.events/users/accounts`` into :class:`Tables`.
 
     ``now`` is the wall-clock instant for the future-timestamp check (default: the real now,
@@ -77,26 +75,15 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
     or mistyped columns, unknown segment columns) always raise.
     """
     data = cfg.data
-    on_error = str(data.on_error)
-    if on_error not in ON_ERROR:
-        raise DataValidationError(
-            f"data.on_error={on_error!r} is not one of {', '.join(ON_ERROR)}",
-            hint="use data.on_error=fail or data.on_error=quarantine",
-        )
     now = now or datetime.now(UTC)
     mapping = column_mapping(data.columns)
-    segments = [str(s) for s in (data.segments or [])]
-    fmt = None if data.format is None else str(data.format)
-    opts = {
-        "timezone": str(data.timezone),
-        "timestamp_format": None if data.timestamp_format is None else str(data.timestamp_format),
-        "now": now,
-    }
+    segments: list[str] = list(data.segments)
+    opts = {"timezone": data.timezone, "timestamp_format": data.timestamp_format, "now": now}
 
     with step("ingest: read and validate tables", log):
-        raw_accounts = scan_table("accounts", data.accounts, fmt, mapping)
-        raw_users = scan_table("users", data.users, fmt, mapping)
-        raw_events = scan_table("events", data.events, fmt, mapping)
+        raw_accounts = scan_table("accounts", data.accounts, data.format, mapping)
+        raw_users = scan_table("users", data.users, data.format, mapping)
+        raw_events = scan_table("events", data.events, data.format, mapping)
         # Segments live in the accounts table, or on the events (the latest value before each
         # cutoff is the account's: features.segments); accounts win when both have a column.
         acc_cols = set(raw_accounts.frame.collect_schema().names()) if raw_accounts else set()
@@ -127,6 +114,7 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
             done.append(
                 validate_table(raw_users, contract_for("users"), known_accounts=known, **opts)
             )
+        assert raw_events is not None  # data.events is a path (the schema has no null for it)
         events = validate_table(
             raw_events, contract_for("events", event_segments), known_accounts=known, **opts
         )
@@ -134,14 +122,14 @@ def load_tables(cfg: Any, quarantine_dir: Path, now: datetime | None = None) -> 
 
     for table in done:
         log_counts(table)
-    if on_error == "fail":
+    if data.on_error == OnError.fail:
         raise_if_rejected(done)
     else:
         for table in done:
             write_quarantine(table, Path(quarantine_dir))
 
     by_name = {t.raw.name: t.clean for t in done}
-    clean_events = fill_event_defaults(by_name["events"], str(data.default_event))
+    clean_events = fill_event_defaults(by_name["events"], data.default_event)
     if clean_events.is_empty():
         raise DataValidationError(
             f"no valid events in {data.events} (all rows rejected or none present)",

@@ -20,12 +20,13 @@ from typing import Any
 
 import polars as pl
 
+from core.config import DataFormat
 from core.errors import DataValidationError
 from core.logs import get_logger
 
 log = get_logger(__name__)
 
-FORMATS = ("parquet", "csv")
+FORMATS = tuple(DataFormat)
 # Name of the column that carries each row's source file (kept for the quarantine).
 SOURCE_FILE = "source_file"
 # Canonical tables and which features need them (for the one line logged when one is absent).
@@ -75,19 +76,16 @@ def _format_of(path: Path) -> str | None:
     return suffix if suffix in FORMATS else None
 
 
-def resolve_files(spec: str, fmt: str | None, table: str) -> tuple[list[Path], str]:
+def resolve_files(spec: str, fmt: DataFormat | str | None, table: str) -> tuple[list[Path], str]:
     """Expand a file, folder or glob into a sorted list of data files and their one format.
 
     A folder means every ``*.parquet``/``*.csv`` file directly inside it (hidden files skipped).
     ``fmt`` (``data.format``) overrides the extension for single files and filters folders and
     globs to that format; without it all files of a table must share one format, because a
-    parquet/CSV mix would have two different column type systems in one table.
+    parquet/CSV mix would have two different column type systems in one table. Any other
+    ``fmt`` than parquet, csv or None is a ``ValueError`` from the enum.
     """
-    if fmt is not None and fmt not in FORMATS:
-        raise DataValidationError(
-            f"data.format={fmt!r} is not supported for table {table!r}",
-            hint=f"use one of {', '.join(FORMATS)} or null (decide from the file extension)",
-        )
+    fmt = None if fmt is None else DataFormat(fmt)
     path = Path(spec)
     if path.is_dir():
         candidates = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -166,7 +164,7 @@ def _scan(sources: list[str], fmt: str, file_column: str | None) -> pl.LazyFrame
 
 
 def scan_table(
-    name: str, spec: str | None, fmt: str | None, mapping: Mapping[str, str]
+    name: str, spec: str | None, fmt: DataFormat | str | None, mapping: Mapping[str, str]
 ) -> RawTable | None:
     """Lazily read table ``name`` from ``spec`` with canonical column names, or None if absent.
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from omegaconf import DictConfig
 
 from core.logs import get_logger
 from core.progress import progress
@@ -57,7 +58,7 @@ def origin_entry(split: TimeSplit, test_metrics: dict[str, Any]) -> dict[str, An
 
 def run_backtest(
     dataset: pl.DataFrame,
-    cfg: Any,
+    cfg: DictConfig,
     fit: Callable[[TimeSplit], RoutedModel],
     main: tuple[TimeSplit, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:

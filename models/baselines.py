@@ -14,17 +14,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
+from omegaconf import DictConfig
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core.errors import ConfigValueError
+from core.config import HigherIs
 from core.logs import get_logger
 
 log = get_logger(__name__)
@@ -88,19 +87,19 @@ def fit_logistic(
         ]
     )
     model.fit(_inputs(train, numeric, cats), train.get_column("label").to_numpy())
-    model.input_columns_ = (numeric, cats)  # type: ignore[attr-defined]
+    model.input_columns_ = (numeric, cats)
     return model
 
 
 def predict_logistic(model: Pipeline, frame: pl.DataFrame) -> np.ndarray:
     """P(label = 1) of the logistic baseline for each row of ``frame``."""
-    numeric, cats = model.input_columns_  # type: ignore[attr-defined]
+    numeric, cats = model.input_columns_
     return model.predict_proba(_inputs(frame, numeric, cats))[:, 1]
 
 
-def heuristic_feature(columns: list[str], cfg: Any) -> str | None:
+def heuristic_feature(columns: list[str], cfg: DictConfig) -> str | None:
     """The heuristic's feature: the configured one, else the first ``*_trend_ratio`` present."""
-    wanted = str(cfg.model.heuristic_feature)
+    wanted: str = cfg.model.heuristic_feature
     if wanted in columns:
         return wanted
     fallback = next((c for c in columns if c.endswith("_trend_ratio")), None)
@@ -113,16 +112,17 @@ def heuristic_feature(columns: list[str], cfg: Any) -> str | None:
 
 
 def heuristic_scores(
-    frame: pl.DataFrame, feature: str, higher_is: str = "healthier", fill: float | None = None
+    frame: pl.DataFrame,
+    feature: str,
+    higher_is: HigherIs | str = HigherIs.healthier,
+    fill: float | None = None,
 ) -> np.ndarray:
     """Risk rank score: ``-feature`` (higher_is=healthier) or ``feature`` (riskier).
 
     Missing/non-finite values take ``fill`` (the training median; the frame's median if None).
+    Any other ``higher_is`` is a ``ValueError`` from the enum.
     """
-    if higher_is not in ("healthier", "riskier"):
-        raise ConfigValueError(
-            f"model.heuristic_higher_is must be healthier|riskier, got {higher_is!r}"
-        )
+    higher_is = HigherIs(higher_is)
     if feature not in frame.columns:
         raise ValueError(f"heuristic baseline: frame has no column {feature!r}")
     x = frame.get_column(feature).cast(pl.Float64).to_numpy().copy()
@@ -130,7 +130,7 @@ def heuristic_scores(
     if fill is None:
         fill = float(np.median(x[~bad])) if (~bad).any() else 0.0
     x[bad] = fill
-    return -x if higher_is == "healthier" else x
+    return -x if higher_is == HigherIs.healthier else x
 
 
 def training_median(train: pl.DataFrame, feature: str) -> float:

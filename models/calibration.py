@@ -19,10 +19,9 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.isotonic import IsotonicRegression
 
-from core.errors import ConfigValueError
+from core.config import Calibration
 from models.router import Calibrator
 
-KINDS = ("isotonic", "sigmoid", "none")
 #: Largest shift of an isotonic probability that buys a strict (tie-free) order (fit_isotonic).
 TIE_BREAK = 1e-4
 
@@ -88,14 +87,12 @@ def fit_sigmoid(raw: np.ndarray, label: np.ndarray) -> Calibrator:
     return Calibrator(kind="sigmoid", a=float(res.x[0]), b=float(res.x[1]))
 
 
-def fit_calibrator(raw: np.ndarray, label: np.ndarray, kind: str) -> Calibrator:
-    """Calibrator of ``kind`` (``model.calibration``: isotonic | sigmoid | none)."""
-    if kind == "isotonic":
+def fit_calibrator(raw: np.ndarray, label: np.ndarray, kind: Calibration | str) -> Calibrator:
+    """Calibrator of ``kind`` (``model.calibration``: isotonic | sigmoid | none; any other value
+    is a ``ValueError`` from the enum)."""
+    kind = Calibration(kind)
+    if kind == Calibration.isotonic:
         return fit_isotonic(raw, label)
-    if kind == "sigmoid":
+    if kind == Calibration.sigmoid:
         return fit_sigmoid(raw, label)
-    if kind == "none":
-        return Calibrator(kind="none")
-    raise ConfigValueError(
-        f"model.calibration={kind!r} is not supported", hint=f"choose one of {list(KINDS)}"
-    )
+    return Calibrator(kind="none")

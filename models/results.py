@@ -33,7 +33,7 @@ def write_metrics(metrics: dict[str, Any], cfg: DictConfig) -> Path:
     text = json.dumps(
         _json_safe(json.loads(json.dumps(metrics, default=str))), indent=2, sort_keys=True
     )
-    return write_text(text + "\n", Path(str(cfg.output.dir)) / "train" / "metrics.json")
+    return write_text(text + "\n", Path(cfg.output.dir) / "train" / "metrics.json")
 
 
 def _fmt(v: Any) -> str:

@@ -41,6 +41,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
+from omegaconf import DictConfig
 
 from core.errors import ConfigValueError, DataValidationError
 from core.logs import get_logger
@@ -108,13 +109,12 @@ class TimeSplit:
         return out
 
 
-def embargo_gap(cfg: Any) -> int:
+def embargo_gap(cfg: DictConfig) -> int:
     """Days between a cutoff of one period and the first cutoff of the next (>= the horizon)."""
-    horizon = int(cfg.label.horizon_days)
-    embargo = cfg.split.embargo_days
+    horizon: int = cfg.label.horizon_days
+    embargo: int | None = cfg.split.embargo_days
     if embargo is None:
         return horizon
-    embargo = int(embargo)
     if embargo < 0:
         raise ConfigValueError(f"split.embargo_days must be >= 0, got {embargo}")
     if embargo < horizon:
@@ -204,16 +204,16 @@ def labelled(dataset: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-def evaluation_cutoffs(cutoffs: list[date], cfg: Any) -> list[date]:
+def evaluation_cutoffs(cutoffs: list[date], cfg: DictConfig) -> list[date]:
     """The sorted ``cutoffs`` that may be validation/test cutoffs: all of them, or with
     ``split.evaluate_every_days = e`` those ``k * e`` days before the last one."""
-    every = cfg.split.evaluate_every_days
+    every: int | None = cfg.split.evaluate_every_days
     cs = sorted(cutoffs)
     if every is None or not cs:
         return cs
-    if int(every) < 1:
+    if every < 1:
         raise ConfigValueError(f"split.evaluate_every_days must be >= 1 or null, got {every}")
-    return [c for c in cs if (cs[-1] - c).days % int(every) == 0]
+    return [c for c in cs if (cs[-1] - c).days % every == 0]
 
 
 def account_holdout(ids: pl.Series, share: float, seed: int) -> pl.Series:
@@ -275,7 +275,7 @@ def _ladder(
     )
 
 
-def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
+def time_split(dataset: pl.DataFrame, cfg: DictConfig, origin: int = 0) -> TimeSplit:
     """Split the labelled rows of ``dataset`` by cutoff (see the module docstring).
 
     ``origin`` k > 0 first forgets the last ``k * backtest.step_cutoffs`` labelled cutoffs
@@ -285,7 +285,7 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     cs = rows.get_column("cutoff").unique().sort().to_list()
     ev = evaluation_cutoffs(cs, cfg)
     if origin:
-        drop = origin * int(cfg.backtest.step_cutoffs)
+        drop = origin * cfg.backtest.step_cutoffs
         if drop >= len(ev):
             raise ConfigValueError(
                 f"backtest origin {origin} forgets {drop} of {len(ev)} "
@@ -296,14 +296,14 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
         ev = ev[:-drop]
     gap = embargo_gap(cfg)
     dense = cfg.split.evaluate_every_days is not None
-    n_val, n_test = int(cfg.split.validation_cutoffs), int(cfg.split.test_cutoffs)
+    n_val, n_test = cfg.split.validation_cutoffs, cfg.split.test_cutoffs
     if not cs:
         raise DataValidationError(
             "the dataset has no labelled row: no cutoff's label window "
             "ends before the end of the data",
             hint="use a shorter label.horizon_days or an earlier snapshot.as_of",
         )
-    if origin or not bool(cfg.split.adapt):
+    if origin or not cfg.split.adapt:
         periods, embargoed = split_cutoffs(cs, n_val, n_test, gap, evaluation=ev if dense else None)
         kind, rule = "time", "configured"
     else:
@@ -316,7 +316,7 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     }
     if kind == "accounts":
         hold = account_holdout(
-            frames["train"].get_column("account_id"), float(cfg.split.holdout_share), int(cfg.seed)
+            frames["train"].get_column("account_id"), cfg.split.holdout_share, cfg.seed
         )
         frames["validation"] = frames["train"].filter(hold)
         frames["train"] = frames["train"].filter(~hold)
@@ -333,7 +333,7 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
         test=frames["test"],
         cutoffs=periods,
         embargo_days=gap,
-        horizon_days=int(cfg.label.horizon_days),
+        horizon_days=cfg.label.horizon_days,
         embargoed=embargoed,
         origin=origin,
         validation_kind=kind,
@@ -342,14 +342,14 @@ def time_split(dataset: pl.DataFrame, cfg: Any, origin: int = 0) -> TimeSplit:
     )
 
 
-def rolling_origins(dataset: pl.DataFrame, cfg: Any) -> list[TimeSplit]:
+def rolling_origins(dataset: pl.DataFrame, cfg: DictConfig) -> list[TimeSplit]:
     """Splits at ``backtest.origins`` origins, oldest first; the last one is the main split.
 
     Origins whose data is too short to split are skipped with a warning (older history simply
     does not exist yet), so a short dataset still gets the origins it can support.
     """
     out: list[TimeSplit] = []
-    for k in range(int(cfg.backtest.origins) - 1, -1, -1):
+    for k in range(cfg.backtest.origins - 1, -1, -1):
         try:
             out.append(time_split(dataset, cfg, origin=k))
         except (ConfigValueError, DataValidationError) as err:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import lightgbm as lgb
@@ -36,7 +37,8 @@ import numpy as np
 import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
-from core.errors import ConfigValueError, DataValidationError
+from core.config import Calibration, LabelName
+from core.errors import DataValidationError
 from core.logs import get_logger
 from models import baselines, metrics
 from models.calibration import fit_calibrator
@@ -47,13 +49,6 @@ from scoring.drift import TRAINING_STATS_KEY, training_distributions
 
 log = get_logger(__name__)
 
-STRATEGIES = ("per_segment", "global", "auto")
-#: model.promotion_metric -> (LightGBM metric, higher is better)
-LGB_METRICS: dict[str, tuple[str, bool]] = {
-    "pr_auc": ("average_precision", True),
-    "roc_auc": ("auc", True),
-    "log_loss": ("binary_logloss", False),
-}
 #: Columns of the dataset that are never model inputs.
 ID_COLUMNS = ("account_id", "cutoff", "label")
 NUMERIC = (
@@ -91,7 +86,7 @@ class TrainResult:
 
 
 # -- inputs ---------------------------------------------------------------------------------
-def feature_columns(dataset: pl.DataFrame, cfg: Any) -> tuple[list[str], list[str]]:
+def feature_columns(dataset: pl.DataFrame, cfg: DictConfig) -> tuple[list[str], list[str]]:
     """(features, categorical): every column except ids/label, in dataset order.
 
     String/categorical columns (segments, ``maturity_stage``) are categorical features; numeric
@@ -128,15 +123,15 @@ def categorical_levels(frame: pl.DataFrame, categorical: list[str]) -> dict[str,
     }
 
 
-def segment_key(dataset: pl.DataFrame, cfg: Any) -> str | None:
+def segment_key(dataset: pl.DataFrame, cfg: DictConfig) -> str | None:
     """The routing column: ``model.segment_key`` if set and present, else None (global only)."""
-    key = cfg.model.segment_key
+    key: str | None = cfg.model.segment_key
     if key is None:
         return None
     if key not in dataset.columns:
         log.warning("model.segment_key=%r is not a dataset column: training one global model", key)
         return None
-    return str(key)
+    return key
 
 
 def _plain(params: Any) -> dict[str, Any]:
@@ -147,7 +142,7 @@ def _plain(params: Any) -> dict[str, Any]:
     return dict(params)
 
 
-def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def lgb_params(cfg: DictConfig, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """LightGBM params: defaults <- ``model.params`` <- ``params``; seeds always from ``cfg.seed``.
 
     ``model.params`` may be the string ``best`` (resolved by the pipeline into ``params``).
@@ -156,7 +151,7 @@ def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]
     out: dict[str, Any] = {"objective": "binary", "metric": metric, "verbosity": -1}
     out.update(_plain(cfg.model.params))
     out.update(_plain(params))
-    seed = int(cfg.seed)
+    seed = cfg.seed
     out.update(
         seed=seed,
         bagging_seed=seed,
@@ -169,18 +164,15 @@ def lgb_params(cfg: Any, params: dict[str, Any] | None = None) -> dict[str, Any]
     return out
 
 
-def lgb_metric(name: str, setting: str) -> tuple[str, bool]:
-    """(LightGBM metric, higher is better) of a metric name; an error names the ``setting``."""
-    if name not in LGB_METRICS:
-        raise ConfigValueError(
-            f"{setting}={name!r} is not supported", hint=f"choose one of {sorted(LGB_METRICS)}"
-        )
-    return LGB_METRICS[name]
-
-
-def promotion(cfg: Any) -> tuple[str, bool]:
+def promotion(cfg: DictConfig) -> tuple[str, bool]:
     """(LightGBM metric, higher is better) of ``model.promotion_metric``."""
-    return lgb_metric(str(cfg.model.promotion_metric), "model.promotion_metric")
+    return metrics.booster_metric(cfg.model.promotion_metric)
+
+
+def _last_cutoff(rows: pl.DataFrame) -> date:
+    last = rows.get_column("cutoff").max()
+    assert isinstance(last, date), f"cutoff must be a Date column, got {last!r}"
+    return last
 
 
 def _labels(frame: pl.DataFrame) -> np.ndarray:
@@ -201,7 +193,7 @@ def _training_set(
     features: list[str],
     categorical: list[str],
     params: dict,
-    cfg: Any,
+    cfg: DictConfig,
     levels: dict[str, list[str]],
     what: str,
 ) -> tuple[dict[str, Any], lgb.Dataset]:
@@ -219,7 +211,7 @@ def _training_set(
     if (
         "scale_pos_weight" not in full
         and not full.get("is_unbalance")
-        and str(cfg.model.calibration) != "none"
+        and cfg.model.calibration != Calibration.none
     ):
         full["scale_pos_weight"] = (y.size - pos) / pos
     cats = [f for f in features if f in categorical]
@@ -239,7 +231,7 @@ def fit_booster(
     features: list[str],
     categorical: list[str],
     params: dict,
-    cfg: Any,
+    cfg: DictConfig,
     callbacks: list | None = None,
     levels: dict[str, list[str]] | None = None,
 ) -> lgb.Booster:
@@ -259,14 +251,14 @@ def fit_booster(
         build_matrix(valid, features, levels), label=_labels(valid), reference=dtrain
     )
     cbs: list = []
-    rounds = int(cfg.model.early_stopping_rounds)
+    rounds = cfg.model.early_stopping_rounds
     if rounds > 0:
         cbs.append(lgb.early_stopping(rounds, first_metric_only=True, verbose=False))
     cbs.extend(callbacks or [])
     return lgb.train(
         full,
         dtrain,
-        num_boost_round=int(cfg.model.num_boost_round),
+        num_boost_round=cfg.model.num_boost_round,
         valid_sets=[dvalid],
         valid_names=["validation"],
         callbacks=cbs,
@@ -278,7 +270,7 @@ def refit_booster(
     features: list[str],
     categorical: list[str],
     params: dict,
-    cfg: Any,
+    cfg: DictConfig,
     rounds: int,
     levels: dict[str, list[str]],
 ) -> lgb.Booster:
@@ -289,7 +281,7 @@ def refit_booster(
 
 
 def refit_routed(
-    model: RoutedModel, rows: pl.DataFrame, cfg: Any, params: dict[str, Any] | None = None
+    model: RoutedModel, rows: pl.DataFrame, cfg: DictConfig, params: dict[str, Any] | None = None
 ) -> RoutedModel:
     """The served model refit on ``rows`` (every labelled cutoff): same routes, features,
     categorical levels and calibrators; each booster retrained on its segment's rows (the
@@ -310,7 +302,7 @@ def refit_routed(
         )
         if isinstance(m.booster, JsonScorer):  # a served baseline refits itself
             booster: Any = m.booster.refit(
-                build_matrix(part, feats, levels), _labels(part), seed=int(cfg.seed)
+                build_matrix(part, feats, levels), _labels(part), seed=cfg.seed
             )
         else:  # refit boosters carry no best_iteration: their rounds are their trees
             rounds = int(m.booster.best_iteration or m.booster.current_iteration())
@@ -321,19 +313,18 @@ def refit_routed(
     meta.update(
         refit=True,
         training_rows=rows.height,
-        trained_through=rows.get_column("cutoff").max().isoformat(),
+        trained_through=_last_cutoff(rows).isoformat(),
         base_rate=float(_labels(rows).mean()),
-        **{TRAINING_STATS_KEY: training_distributions(rows, numeric, bins=int(cfg.score.psi_bins))},
+        **{TRAINING_STATS_KEY: training_distributions(rows, numeric, bins=cfg.score.psi_bins)},
     )
     return RoutedModel(feats, levels, model.segment_key, out, model.routes, meta)
 
 
 def _score(y: np.ndarray, raw: np.ndarray, calibrator: Calibrator, metric: str) -> float:
     """Validation ``model.promotion_metric``: ranking metrics on raw scores (calibration can tie
-    them), log loss on calibrated probabilities."""
-    if metric == "log_loss":
-        return float(metrics.binary_metrics(y, np.clip(calibrator(raw), 0.0, 1.0))["log_loss"])
-    return float(metrics.binary_metrics(y, raw, probabilistic=False)[metric])
+    them), probability metrics (log loss) on calibrated probabilities."""
+    m = metrics.METRICS[metric]
+    return m(y, raw) if m.ranking else m(y, np.clip(calibrator(raw), 0.0, 1.0))
 
 
 def _wins(new: float, old: float, higher_is_better: bool) -> bool:
@@ -346,28 +337,23 @@ def _wins(new: float, old: float, higher_is_better: bool) -> bool:
 
 # -- the routed model -----------------------------------------------------------------------
 def fit_routed(
-    split: TimeSplit, cfg: Any, params: dict[str, Any] | None = None
+    split: TimeSplit, cfg: DictConfig, params: dict[str, Any] | None = None
 ) -> tuple[RoutedModel, dict[str, Any]]:
     """Fit the global and per-segment boosters + calibrators on a split; route per strategy.
 
     Returns the model and ``details`` (segment -> what serves it, why, and validation scores).
     """
-    strategy = str(cfg.model.strategy)
-    if strategy not in STRATEGIES:
-        raise ConfigValueError(
-            f"model.strategy={strategy!r} is not supported",
-            hint=f"choose one of {list(STRATEGIES)}",
-        )
-    kind = str(cfg.model.calibration)
-    metric_name = str(cfg.model.promotion_metric)
+    strategy = cfg.model.strategy
+    kind = cfg.model.calibration
+    metric_name = cfg.model.promotion_metric
     _, higher = promotion(cfg)
     train, valid = split.train, split.validation
     features, categorical = feature_columns(train, cfg)
     levels = categorical_levels(train, categorical)
     key = segment_key(train, cfg)
 
-    floor = int(cfg.model.min_rounds)
-    with_validation = bool(cfg.model.fit_on_validation)
+    floor = cfg.model.min_rounds
+    with_validation = cfg.model.fit_on_validation
 
     def fit(tr: pl.DataFrame, va: pl.DataFrame) -> tuple[lgb.Booster, Calibrator, np.ndarray]:
         """Early-stop on ``va`` to choose the rounds R (at least ``model.min_rounds``), calibrate
@@ -377,13 +363,13 @@ def fit_routed(
         booster = fit_booster(tr, va, features, categorical, params or {}, cfg, levels=levels)
         best = int(booster.best_iteration or booster.current_iteration())
         rounds = (
-            min(max(best, floor), int(cfg.model.num_boost_round))
-            if int(cfg.model.early_stopping_rounds) > 0
+            min(max(best, floor), cfg.model.num_boost_round)
+            if cfg.model.early_stopping_rounds > 0
             else best
         )
         if rounds != best:
             booster = refit_booster(tr, features, categorical, params or {}, cfg, rounds, levels)
-        raw = booster.predict(build_matrix(va, features, levels), raw_score=True)
+        raw = np.asarray(booster.predict(build_matrix(va, features, levels), raw_score=True))
         calibrator = fit_calibrator(raw, _labels(va), kind)
         if with_validation:
             booster = refit_booster(
@@ -402,7 +388,7 @@ def fit_routed(
     routes: dict[str, str] = {}
     details: dict[str, dict[str, Any]] = {}
     if key is not None:
-        min_rows, min_pos = int(cfg.model.min_segment_rows), int(cfg.model.min_segment_positives)
+        min_rows, min_pos = cfg.model.min_segment_rows, cfg.model.min_segment_positives
         seg_valid = valid.get_column(key).cast(pl.String)
         segments = sorted(
             set(train.get_column(key).cast(pl.String).drop_nulls().to_list())
@@ -465,7 +451,7 @@ def fit_routed(
     metadata = {
         "features": features,
         "categorical": categorical,
-        TRAINING_STATS_KEY: training_distributions(train, numeric, bins=int(cfg.score.psi_bins)),
+        TRAINING_STATS_KEY: training_distributions(train, numeric, bins=cfg.score.psi_bins),
         "base_rate": float(y_train.mean()),
         "training_rows": train.height,
         "split": split.describe(),
@@ -473,9 +459,9 @@ def fit_routed(
         "strategy": strategy,
         "segment_key": key,
         "calibration": kind,
-        "label": str(cfg.label.name),
-        "horizon_days": int(cfg.label.horizon_days),
-        "seed": int(cfg.seed),
+        "label": cfg.label.name,
+        "horizon_days": cfg.label.horizon_days,
+        "seed": cfg.seed,
         "params": {
             k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
             for k, v in lgb_params(cfg, params).items()
@@ -501,14 +487,14 @@ def score_frame(model: RoutedModel, frame: pl.DataFrame) -> pl.DataFrame:
 
 # -- baselines ------------------------------------------------------------------------------
 def run_baselines(
-    split: TimeSplit, cfg: Any, features: list[str], categorical: list[str]
+    split: TimeSplit, cfg: DictConfig, features: list[str], categorical: list[str]
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Logistic and heuristic baselines fit on the split's training rows, measured on its test
     rows. Returns (metrics per baseline, test scores per baseline)."""
     out: dict[str, Any] = {}
     scores: dict[str, np.ndarray] = {}
     test = split.test
-    logit = baselines.fit_logistic(split.train, features, categorical, seed=int(cfg.seed))
+    logit = baselines.fit_logistic(split.train, features, categorical, seed=cfg.seed)
     scores["logistic"] = baselines.predict_logistic(logit, test)
     out["logistic"] = metrics.evaluate(
         test.select("cutoff", "label").with_columns(pl.Series("score", scores["logistic"])), cfg
@@ -517,7 +503,7 @@ def run_baselines(
     if feature is None:
         out["heuristic"] = {"skipped": "no heuristic feature in the dataset"}
     else:
-        higher_is = str(cfg.model.heuristic_higher_is)
+        higher_is = cfg.model.heuristic_higher_is
         scores["heuristic"] = baselines.heuristic_scores(
             test, feature, higher_is, fill=baselines.training_median(split.train, feature)
         )
@@ -532,7 +518,7 @@ def run_baselines(
 
 
 def fit_servable(
-    split: TimeSplit, cfg: Any, model: RoutedModel
+    split: TimeSplit, cfg: DictConfig, model: RoutedModel
 ) -> dict[str, tuple[RoutedModel, np.ndarray]]:
     """The built-in servable baselines (``models.baselines.SERVABLE``) fit on the split's
     training and validation rows (no early stopping to protect) and scored on its test rows.
@@ -547,8 +533,8 @@ def fit_servable(
     X = build_matrix(fit_rows, feats, levels)
     out: dict[str, tuple[RoutedModel, np.ndarray]] = {}
     for kind in baselines.SERVABLE:
-        cols = baselines.servable_inputs(kind, feats, int(cfg.features.recent_days))
-        if kind == "btyd" and str(cfg.label.name) != "inactivity":
+        cols = baselines.servable_inputs(kind, feats, cfg.features.recent_days)
+        if kind == "btyd" and cfg.label.name != LabelName.inactivity:
             continue  # a BTYD model answers "will it come back?": the inactivity label's question
         if not cols:
             log.info(
@@ -563,10 +549,10 @@ def fit_servable(
                 from models.btyd_scorer import BTYDScorer
 
                 scorer: Any = BTYDScorer.fit(
-                    X, y, idx, horizon_days=int(cfg.label.horizon_days), seed=int(cfg.seed)
+                    X, y, idx, horizon_days=cfg.label.horizon_days, seed=cfg.seed
                 )
             else:
-                scorer = LinearScorer.fit(kind, X, y, idx, seed=int(cfg.seed))
+                scorer = LinearScorer.fit(kind, X, y, idx, seed=cfg.seed)
         except (ValueError, ImportError, RuntimeError, FloatingPointError) as err:
             log.warning("baseline %s skipped: %s", kind, str(err).splitlines()[0])
             continue
@@ -601,7 +587,9 @@ def gate_against_baselines(
     model_metrics: dict[str, Any], baseline_metrics: dict[str, Any], metric: str
 ) -> tuple[str, str]:
     """(what to serve, why): LightGBM only when it strictly beats every servable baseline on the
-    test rows by ``metric`` (higher is better); otherwise the best baseline."""
+    test rows by ``metric`` (in its direction, ``models.metrics.METRICS``); otherwise the best
+    baseline."""
+    m = metrics.METRICS[metric]
     ours = float(model_metrics.get(metric, float("nan")))
     cands = {
         k: float(v.get(metric, float("nan")))
@@ -611,8 +599,8 @@ def gate_against_baselines(
     cands = {k: v for k, v in cands.items() if math.isfinite(v)}
     if not cands:
         return "lightgbm", "no servable baseline could be measured"
-    best = max(sorted(cands), key=lambda k: cands[k])
-    if math.isfinite(ours) and ours > cands[best]:
+    best = m.best(cands)
+    if math.isfinite(ours) and m.better(ours, cands[best]):
         return "lightgbm", (
             f"LightGBM test {metric} {ours:.4f} beats the best baseline ({best}) {cands[best]:.4f}"
         )
@@ -660,7 +648,10 @@ def baseline_warnings(model_metrics: dict[str, Any], baseline_metrics: dict[str,
 
 # -- the whole training ---------------------------------------------------------------------
 def train_models(
-    dataset: pl.DataFrame, cfg: Any, truth: pl.DataFrame | None = None, params: dict | None = None
+    dataset: pl.DataFrame,
+    cfg: DictConfig,
+    truth: pl.DataFrame | None = None,
+    params: dict | None = None,
 ) -> TrainResult:
     """Split, fit the routed model, calibrate, score test, baselines and the gate, backtest,
     plots, and the served model's refit on every labelled cutoff.
@@ -693,7 +684,7 @@ def train_models(
     valid_scores = score_frame(model, split.validation)
     warnings: list[str] = []
     figures: dict[str, Any] = {}
-    gate_metric = str(cfg.model.gate_metric)
+    gate_metric = cfg.model.gate_metric
     if split.evaluated:
         test_scores = score_frame(model, split.test)
         result_metrics: dict[str, Any] = metrics.evaluate(test_scores, cfg, segment_key=key)
@@ -710,7 +701,7 @@ def train_models(
             base_metrics[kind]["inputs"] = servable[kind][0].metadata["inputs"]
         result_metrics["baselines"] = base_metrics
         served, why = ("lightgbm", "model.baseline_gate=false")
-        if bool(cfg.model.baseline_gate):
+        if cfg.model.baseline_gate:
             served, why = gate_against_baselines(result_metrics, base_metrics, gate_metric)
         (log.info if served == "lightgbm" else log.warning)("baseline gate: %s", why)
         warnings += baseline_warnings(result_metrics, base_metrics)
@@ -729,7 +720,7 @@ def train_models(
             model,
             split.test,
             backtest,
-            seed=int(cfg.seed),
+            seed=cfg.seed,
             max_rows=SHAP_MAX_ROWS,
         )
     else:
@@ -752,7 +743,7 @@ def train_models(
     result_metrics["gate_metric"] = gate_metric
     gate_model = model if served == "lightgbm" else servable[served][0]
     serve = gate_model
-    if bool(cfg.model.refit):
+    if cfg.model.refit:
         everything = split_labelled(dataset)
         serve = refit_routed(gate_model, everything, cfg, params)
         log.info(

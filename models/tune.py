@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import optuna
@@ -27,11 +27,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError
 from core.logs import get_logger
-from models.train import lgb_metric
+from models.metrics import booster_metric
 
 log = get_logger(__name__)
 
-#: tune.objective -> (LightGBM metric name, study direction).
+#: ``num_leaves`` upper bound of the search space (explanation cost grows with it).
 MAX_LEAVES = 63
 #: Names LightGBM gives the training set among its evaluation results (not a validation score).
 _TRAIN_NAMES = {"training", "train"}
@@ -39,9 +39,9 @@ _TRAIN_NAMES = {"training", "train"}
 FitFn = Callable[..., lgb.Booster]
 
 
-def objective_metric(cfg: DictConfig) -> tuple[str, str]:
-    """(LightGBM metric, direction) for ``cfg.tune.objective``; a clear error for unknown ones."""
-    metric, higher = lgb_metric(str(cfg.tune.objective), "tune.objective")
+def objective_metric(cfg: DictConfig) -> tuple[str, Literal["maximize", "minimize"]]:
+    """(LightGBM metric, direction) for ``cfg.tune.objective`` (``models.metrics.METRICS``)."""
+    metric, higher = booster_metric(cfg.tune.objective)
     return metric, "maximize" if higher else "minimize"
 
 
@@ -106,7 +106,7 @@ def trial_params(trial: optuna.Trial, cfg: DictConfig) -> dict[str, Any]:
     """
     params = {**base_params(cfg), **search_space(trial)}
     params.setdefault("bagging_freq", 1)
-    params["seed"] = int(cfg.seed)
+    params["seed"] = cfg.seed
     params.pop("metric", None)
     return params
 
@@ -176,13 +176,13 @@ def storage_path(storage: str) -> Path | None:
 def open_study(cfg: DictConfig) -> optuna.Study:
     """Create or resume the study ``tune.study_name`` in ``tune.storage`` (folder created)."""
     _, direction = objective_metric(cfg)
-    storage = str(cfg.tune.storage)
+    storage = cfg.tune.storage
     path = storage_path(storage)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         storage=storage,
-        study_name=str(cfg.tune.study_name),
+        study_name=cfg.tune.study_name,
         direction=direction,
         load_if_exists=True,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=10),
@@ -190,13 +190,13 @@ def open_study(cfg: DictConfig) -> optuna.Study:
     if study.direction.name.lower() != direction:
         raise ConfigValueError(
             f"study {cfg.tune.study_name!r} was created to {study.direction.name.lower()} "
-            f"but tune.objective={cfg.tune.objective!r} needs {direction}",
+            f"but tune.objective='{cfg.tune.objective}' needs {direction}",
             hint="use another tune.study_name for a different objective",
         )
     # A fresh seed per session: same seed + same trial count = same suggestions (reproducible),
     # while a resumed study does not replay its first random points.
-    study.sampler = optuna.samplers.TPESampler(seed=int(cfg.seed) + len(study.trials))
-    study.set_user_attr("objective", str(cfg.tune.objective))
+    study.sampler = optuna.samplers.TPESampler(seed=cfg.seed + len(study.trials))
+    study.set_user_attr("objective", str(cfg.tune.objective))  # plain str: stored as JSON
     return study
 
 
@@ -273,7 +273,7 @@ def run_study(
     timeout = cfg.tune.timeout
     study.optimize(
         objective,
-        n_trials=int(cfg.tune.n_trials),
+        n_trials=cfg.tune.n_trials,
         timeout=float(timeout) if timeout else None,
         gc_after_trial=True,
     )
@@ -289,6 +289,7 @@ def summarize(study: optuna.Study, before: int = 0) -> TuneResult:
             hint="run decay-tune with more tune.n_trials or a longer tune.timeout",
         )
     best = study.best_trial
+    assert best.value is not None  # a completed single-objective trial has its value
     history = [
         {"number": t.number, "state": t.state.name.lower(), "value": t.value, "params": t.params}
         for t in study.trials
@@ -312,7 +313,7 @@ def best_params(cfg: DictConfig) -> dict[str, Any]:
 
     Raises ``ConfigValueError`` with the hint to run ``decay-tune`` when there is no such study.
     """
-    storage = str(cfg.tune.storage)
+    storage = cfg.tune.storage
     path = storage_path(storage)
     hint = f"run decay-tune first (study {cfg.tune.study_name!r} in {storage}), or set model.params"
     if path is not None and not path.exists():
@@ -320,7 +321,7 @@ def best_params(cfg: DictConfig) -> dict[str, Any]:
             f"model.params=best but there is no tuning study at {path}", hint=hint
         )
     try:
-        study = optuna.load_study(study_name=str(cfg.tune.study_name), storage=storage)
+        study = optuna.load_study(study_name=cfg.tune.study_name, storage=storage)
     except KeyError as err:
         raise ConfigValueError(
             f"model.params=best but study {cfg.tune.study_name!r} does not exist in {storage}",
@@ -361,12 +362,8 @@ def tuning_frames(
     from models.train import feature_columns
 
     split = time_split(dataset, cfg)
-    features = feature_columns(dataset, cfg)
-    if isinstance(features, tuple):
-        features, categorical = features
-    else:
-        categorical = [f for f in features if dataset.schema[f] in (pl.String, pl.Categorical)]
-    return split.train, split.validation, list(features), list(categorical)
+    features, categorical = feature_columns(dataset, cfg)
+    return split.train, split.validation, features, categorical
 
 
 def write_best_params(result: TuneResult, cfg: DictConfig) -> Path:
@@ -375,7 +372,7 @@ def write_best_params(result: TuneResult, cfg: DictConfig) -> Path:
 
     from core.atomic import write_text
 
-    path = Path(str(cfg.output.dir)) / "tune" / "best_params.json"
+    path = Path(cfg.output.dir) / "tune" / "best_params.json"
     return write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n", path)
 
 

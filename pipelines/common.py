@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+from omegaconf import DictConfig
 
 from core.atomic import write_parquet, write_text
 from core.logs import get_logger
@@ -26,14 +27,14 @@ META = "dataset.meta.json"
 CATALOGUE = "feature_catalogue.yaml"
 
 
-def output_dir(cfg: Any) -> Path:
+def output_dir(cfg: DictConfig) -> Path:
     """``${output.dir}`` as a Path (created if missing)."""
-    out = Path(str(cfg.output.dir))
+    out = Path(cfg.output.dir)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-def load_tables(cfg: Any) -> Any:
+def load_tables(cfg: DictConfig) -> Any:
     """Validated canonical tables (``ingest.load.load_tables``); rejects go to ``quarantine/``."""
     from ingest.load import load_tables as _load  # lazy: ingest is optional at import time
 
@@ -44,7 +45,7 @@ PROFILE = "profile.json"
 PROFILE_PAGE = "profile.html"
 
 
-def load_profiled_tables(cfg: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def load_profiled_tables(cfg: DictConfig) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(tables, profile, defaults): load and validate, profile the events ("profile first"),
     write ``${output.dir}/profile.json`` and ``profile.html``, and fill the settings the user
     left open from the profile (``ingest.defaults``: one log line each) into ``cfg`` in place."""
@@ -63,9 +64,9 @@ def load_profiled_tables(cfg: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]
     return tables, profile, resolved
 
 
-def dataset_defaults(cfg: Any) -> dict[str, Any]:
+def dataset_defaults(cfg: DictConfig) -> dict[str, Any]:
     """The data-driven defaults the cached dataset was built with (``dataset.meta.json``)."""
-    meta = Path(str(cfg.output.dir)) / META
+    meta = Path(cfg.output.dir) / META
     if not meta.exists():
         return {}
     try:
@@ -77,7 +78,7 @@ def dataset_defaults(cfg: Any) -> dict[str, Any]:
 def write_dataset(
     dataset: pl.DataFrame,
     catalogue: dict[str, Any],
-    cfg: Any,
+    cfg: DictConfig,
     fingerprint: str | None = None,
     defaults: dict[str, Any] | None = None,
 ) -> Path:
@@ -107,7 +108,7 @@ def write_dataset(
     return path
 
 
-def read_catalogue(cfg: Any) -> dict[str, Any]:
+def read_catalogue(cfg: DictConfig) -> dict[str, Any]:
     """The rendered catalogue written next to the dataset (empty if missing)."""
     path = output_dir(cfg) / CATALOGUE
     if not path.exists():
@@ -115,11 +116,11 @@ def read_catalogue(cfg: Any) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def cached_dataset_is_current(cfg: Any) -> bool:
+def cached_dataset_is_current(cfg: DictConfig) -> bool:
     """True when dataset.parquet, its catalogue and a meta file with today's fingerprint exist."""
     from features.build import dataset_fingerprint
 
-    out = Path(str(cfg.output.dir))
+    out = Path(cfg.output.dir)
     meta = out / META
     if not ((out / DATASET).exists() and (out / CATALOGUE).exists() and meta.exists()):
         return False
@@ -130,7 +131,7 @@ def cached_dataset_is_current(cfg: Any) -> bool:
     return dataset_fingerprint(cfg) in (stored.get("fingerprint"), stored.get("fingerprint_filled"))
 
 
-def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
+def load_or_build_dataset(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """(dataset, catalogue): reuse ``${output.dir}/dataset.parquet`` when its fingerprint matches
     the config, else load the tables, build, write and return it."""
     from features.build import build_dataset, dataset_fingerprint, drop_constant_features
@@ -157,9 +158,9 @@ def load_or_build_dataset(cfg: Any) -> tuple[pl.DataFrame, dict[str, Any]]:
     return dataset, catalogue
 
 
-def read_truth(cfg: Any) -> pl.DataFrame | None:
+def read_truth(cfg: DictConfig) -> pl.DataFrame | None:
     """The simulator's oracle table when ``data.truth`` is set and exists (None on real data)."""
-    path = cfg.data.get("truth")
-    if not path or not Path(str(path)).exists():
+    path: str | None = cfg.data.truth
+    if not path or not Path(path).exists():
         return None
-    return pl.read_parquet(str(path))
+    return pl.read_parquet(path)

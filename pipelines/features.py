@@ -23,7 +23,7 @@ from core.progress import step
 log = get_logger(__name__)
 
 
-def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:
+def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: DictConfig) -> str:
     """Human summary of a built dataset (what the console prints)."""
     fams = Counter(entry["family"] for entry in catalogue.values())
     labelled = dataset.filter(pl.col("label").is_not_null())
@@ -37,8 +37,8 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: Any) -> str:
         if rate is not None
         else f"label {cfg.label.name}: no labelled rows",
     ]
-    seg = str(cfg.features.peer_segment)
-    if seg in dataset.columns and labelled.height:
+    seg: str | None = cfg.features.peer_segment
+    if seg is not None and seg in dataset.columns and labelled.height:
         per = (
             labelled.group_by(seg)
             .agg(pl.len().alias("rows"), pl.col("label").mean().alias("rate"))

@@ -17,13 +17,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from core.cli import console, job
-from core.config import CONF_DIR  # importing core.config registers the schema
-from core.errors import ConfigValueError, DecayError
+from core.config import CONF_DIR, SimulateWhen, Step  # importing core.config registers the schema
+from core.errors import DecayError
 from core.logs import get_logger
 
 log = get_logger(__name__)
 
-STEPS = ("simulate", "features", "tune", "train", "score")
+#: The steps in the order they run (``run.steps`` only picks; an unknown one fails at start-up).
+STEPS = tuple(Step)
 
 
 class StepFailed(DecayError):
@@ -34,21 +35,16 @@ def _step_command(step: str, overrides: list[str]) -> list[str]:
     return [sys.executable, "-m", f"pipelines.{step}", *overrides]
 
 
-def plan(cfg: DictConfig) -> list[str]:
+def plan(cfg: DictConfig) -> list[Step]:
     """Steps to run, in order. Simulation only when the configured events are missing."""
     steps = [s for s in STEPS if s in cfg.run.steps]
-    unknown = sorted(set(cfg.run.steps) - set(STEPS))
-    if unknown:
-        raise ConfigValueError(
-            f"run.steps has unknown steps {unknown}", hint=f"choose from {list(STEPS)}"
-        )
-    if "simulate" in steps and cfg.run.simulate == "if_missing":
-        events = Path(str(cfg.data.events))
+    if Step.simulate in steps and cfg.run.simulate == SimulateWhen.if_missing:
+        events = Path(cfg.data.events)
         if events.exists() or any(events.parent.glob(events.name)):
             log.info(
                 "demo data found at %s: skipping simulate (run.simulate=always to redo)", events
             )
-            steps.remove("simulate")
+            steps.remove(Step.simulate)
     return steps
 
 
@@ -67,18 +63,14 @@ def _main(cfg: DictConfig) -> None:
         rc = subprocess.call(cmd)
         if rc != 0:
             err = StepFailed(
-                f"step {step!r} failed with exit code {rc}",
+                f"step '{step}' failed with exit code {rc}",
                 hint=f"see the log above; rerun it alone with: decay-{step} {' '.join(overrides)}",
             )
             err.exit_code = rc
             raise err
         log.info("step %s done in %.1fs", step, time.perf_counter() - t0)
     report = (
-        Path(str(cfg.output.dir))
-        / "scores"
-        / f"as_of={cfg.snapshot.as_of}"
-        / "report"
-        / "index.html"
+        Path(cfg.output.dir) / "scores" / f"as_of={cfg.snapshot.as_of}" / "report" / "index.html"
     )
     print(f"\ndecay-run finished in {time.perf_counter() - started:.0f}s")
     if report.exists():

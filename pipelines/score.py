@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 import polars as pl
@@ -69,10 +69,10 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from tracking.jobs import log_score_run
 
     as_of = parse_as_of(cfg.snapshot.as_of)
-    out_root = Path(str(cfg.output.dir))
+    out_root = Path(cfg.output.dir)
     params = ScoreParams.from_cfg(cfg)
     with step("load model", log):
-        model, info = registry.load_routed_model(cfg.model.get("uri") or None, cfg)
+        model, info = registry.load_routed_model(cfg.model.uri or None, cfg)
     log.info("model %s (version %s)", info.get("uri"), info.get("version", "n/a"))
     trained_with = model.metadata.get("data_defaults") or {}
     if trained_with:  # the same vocabulary, milestones, segments as the model was trained on
@@ -84,18 +84,18 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     with step("load tables", log):
         tables = load_tables(cfg)
     users = has_users(tables.events)
-    entity = entity_noun(cfg.data.get("entity"), users)
+    entity = entity_noun(cfg.data.entity, users)
     with step(f"features at {as_of}", log):
         features = build_features(tables, [as_of], cfg)
     check_model_columns(model.feature_names, features)
-    segments = [str(s) for s in cfg.data.segments if str(s) in features.columns]
+    segments = [s for s in cfg.data.segments if s in features.columns]
     catalogue = with_never_texts(
         model_catalogue(model.feature_names, model.categorical_levels, cfg.catalogue, cfg.features),
         cfg.catalogue,
         cfg.features,
     )
-    playbook = OmegaConf.to_container(cfg.playbook, resolve=True)
-    milestones = OmegaConf.to_container(cfg.features.milestones, resolve=True)
+    playbook = cast(dict[str, Any], OmegaConf.to_container(cfg.playbook, resolve=True))
+    milestones = cast(list[Any], OmegaConf.to_container(cfg.features.milestones, resolve=True))
     with step(f"score and explain {features.height} accounts ({params.explainer})", log):
         result = score_accounts(
             model,
@@ -118,8 +118,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         log.warning(
             "model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY
         )
-    drift = feature_psi(features, stats, float(cfg.score.psi_warn))
-    log_drift(drift, float(cfg.score.psi_warn))
+    drift = feature_psi(features, stats, cfg.score.psi_warn)
+    log_drift(drift, cfg.score.psi_warn)
     ids = scores["account_id"]
     summary = risk_summary(scores)
     tiers = {t: int(summary[f"tier_{t}"]) for t in ("high", "medium", "low")}
@@ -132,17 +132,17 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         "tier_counts": tiers,
         "tier_mode": params.tier_mode,
         "tier_thresholds": tier_cuts(scores, params),
-        "horizon_days": int(cfg.label.horizon_days),
+        "horizon_days": cfg.label.horizon_days,
         "explainer": params.explainer,
         "never_days": params.never_days,
         "never_features": never_features(catalogue),
         "entity": entity[0],
         "entity_plural": entity[1],
-        "label": str(cfg.label.name),
+        "label": cfg.label.name,
         "has_users": users,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "evaluation": model.metadata.get("evaluation") or {},
-        "has_profile": (out_root / "profile.html").exists() and bool(cfg.score.report),
+        "has_profile": (out_root / "profile.html").exists() and cfg.score.report,
     }
     frames = {
         "scores": scores,
@@ -158,8 +158,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     run_id = log_score_run(cfg, as_of, drift, info, summary)
     meta["mlflow_run_id"] = run_id
     with step(f"write {target}", log), atomic_dir(target) as tmp:
-        write_score_outputs(tmp, frames, crm, meta, csv_neutralise=bool(cfg.score.csv_neutralise))
-        if bool(cfg.score.report):
+        write_score_outputs(tmp, frames, crm, meta, csv_neutralise=cfg.score.csv_neutralise)
+        if cfg.score.report:
             write_report(tmp / "report", frames, meta, out_root / "profile.html")
     return {
         "dir": target,

@@ -73,7 +73,7 @@ def _main(cfg: DictConfig) -> None:
         spec.oracle_replays,
     )
     sim = simulate(spec)
-    write_simulation(sim, str(cfg.data.dir))
+    write_simulation(sim, cfg.data.dir)
     elapsed = time.perf_counter() - started
     log.info(
         "simulate finished in %.1fs (%s)",
@@ -81,7 +81,7 @@ def _main(cfg: DictConfig) -> None:
         ", ".join(f"{k} {v:.1f}" for k, v in sim.elapsed_s.items()),
     )
     print(summary(sim))
-    print(f"written to {Path(str(cfg.data.dir)).resolve()} in {elapsed:.0f}s")
+    print(f"written to {Path(cfg.data.dir).resolve()} in {elapsed:.0f}s")
 
 
 #: The console script (pyproject): Hydra's config errors exit 2 like the job's own.

@@ -41,7 +41,7 @@ def tune_job(cfg: DictConfig) -> tuning.TuneResult:
         f"study {result.study.study_name}: {result.n_trials} trials "
         f"({result.new_trials} new, {result.pruned} pruned); best valid {result.objective} "
         f"{result.best_value:.4f} at trial {result.best_trial}\n"
-        f"best params: {Path(str(cfg.output.dir)) / 'tune' / 'best_params.json'}\n"
+        f"best params: {Path(cfg.output.dir) / 'tune' / 'best_params.json'}\n"
         f"train with them: decay-train model.params=best"
     )
     return result

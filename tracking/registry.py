@@ -30,10 +30,10 @@ from mlflow.protos.databricks_pb2 import (
     ErrorCode,
 )
 from omegaconf import DictConfig
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from core.errors import ConfigValueError, NoModelError
 from core.logs import get_logger
+from models.metrics import METRICS
 from models.router import RoutedModel
 from tracking import runs as tracking
 from tracking.pyfunc import ARTIFACT_KEY, DecayModel
@@ -42,41 +42,28 @@ log = get_logger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-#: Promotion metric -> True when higher is better.
-PROMOTION_METRICS = {"pr_auc": True, "roc_auc": True, "log_loss": False, "brier": False}
 #: Packages the pyfunc needs at load time (pinned to the versions that trained it).
 _REQUIREMENTS = ("lightgbm", "polars", "numpy", "pandas", "pyarrow", "mlflow")
 
 
 # -- metrics ---------------------------------------------------------------------------------
 def promotion_score(label: np.ndarray, proba: np.ndarray, metric: str) -> float:
-    """``metric`` of probabilities ``proba`` against 0/1 ``label`` (NaN when undefined).
+    """``metric`` (``models.metrics.METRICS``) of probabilities ``proba`` against 0/1 ``label``
+    (NaN when undefined).
 
-    Undefined means fewer than one positive and one negative: ranking metrics need both classes.
+    Undefined means fewer than one positive and one negative: the gate compares only on rows
+    where every metric, ranking ones included, means something.
     """
-    if metric not in PROMOTION_METRICS:
-        raise ConfigValueError(
-            f"model.promotion_metric={metric!r} is not supported",
-            hint=f"choose from {sorted(PROMOTION_METRICS)}",
-        )
     y = np.asarray(label, dtype=np.float64)
     p = np.clip(np.asarray(proba, dtype=np.float64), 0.0, 1.0)
     if y.size == 0 or np.unique(y).size < 2:
         return float("nan")
-    if metric == "pr_auc":
-        return float(average_precision_score(y, p))
-    if metric == "roc_auc":
-        return float(roc_auc_score(y, p))
-    if metric == "log_loss":
-        return float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]))
-    return float(brier_score_loss(y, p))
+    return METRICS[metric](y, p)
 
 
 def beats(new: float, old: float, metric: str) -> bool:
     """Strictly better by ``metric`` (a tie keeps the champion: no churn without evidence)."""
-    if np.isnan(new) or np.isnan(old):
-        return False
-    return new > old if PROMOTION_METRICS[metric] else new < old
+    return METRICS[metric].better(new, old)
 
 
 # -- logging the model -----------------------------------------------------------------------
@@ -156,14 +143,14 @@ def _is_missing(err: MlflowException) -> bool:
 
 def set_registry(cfg: DictConfig) -> None:
     """Point MLflow's tracking and registry at ``cfg.mlflow.tracking_uri`` (no experiment needed)."""
-    uri = tracking.resolve_uri(str(cfg.mlflow.tracking_uri))
+    uri = tracking.resolve_uri(cfg.mlflow.tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
 
 
 def model_uri(cfg: DictConfig) -> str:
     """``cfg.model.uri``, or the champion of ``cfg.model.name`` when it is null."""
-    return str(cfg.model.uri) if cfg.model.get("uri") else f"models:/{cfg.model.name}@{CHAMPION}"
+    return cfg.model.uri or f"models:/{cfg.model.name}@{CHAMPION}"
 
 
 def version_info(name: str, version: str) -> dict[str, Any]:
@@ -289,7 +276,7 @@ def decide(
     y = rows.get_column(label).to_numpy()
     new_score = promotion_score(y, model.predict_proba(rows), metric)
     champ_version = _champion_version(model_name)
-    facts = dict(
+    facts: dict[str, Any] = dict(
         model_name=model_name,
         version=str(version),
         metric=metric,
@@ -388,13 +375,13 @@ def register_and_promote(
     empty (an unevaluated model: it is promoted only when there is no champion yet)."""
     rows = test_frame if test_frame.height or example_frame is None else example_frame
     info = log_model(model, rows)
-    version = register(info.model_uri, str(cfg.model.name), run_id)
+    version = register(info.model_uri, cfg.model.name, run_id)
     decision = decide(
-        str(cfg.model.name),
+        cfg.model.name,
         str(version.version),
         gate_model or model,
         test_frame,
-        str(cfg.model.promotion_metric),
+        cfg.model.promotion_metric,
         cfg,
     )
     record(decision, run_id)

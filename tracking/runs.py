@@ -68,18 +68,18 @@ def configure(cfg: DictConfig) -> str:
     artifact location is set only when the experiment is first created; an existing experiment
     keeps its own location (MLflow does not allow moving it).
     """
-    uri = resolve_uri(str(cfg.mlflow.tracking_uri))
+    uri = resolve_uri(cfg.mlflow.tracking_uri)
     db = sqlite_file(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = str(cfg.mlflow.experiment)
+    name: str = cfg.mlflow.experiment
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
         location = None
         if not is_remote(uri) and cfg.mlflow.artifact_location:
-            folder = Path(str(cfg.mlflow.artifact_location)).resolve()
+            folder = Path(cfg.mlflow.artifact_location).resolve()
             folder.mkdir(parents=True, exist_ok=True)
             location = folder.as_uri()
         try:
@@ -253,7 +253,7 @@ def dataset_input(
     dataset: pl.DataFrame, cfg: DictConfig, name: str = "dataset", targets: str | None = "label"
 ) -> mlflow.data.Dataset:
     """The training table as an MLflow dataset (its digest identifies the exact rows and columns)."""
-    source = str((Path(str(cfg.output.dir)) / "dataset.parquet").resolve())
+    source = str((Path(cfg.output.dir) / "dataset.parquet").resolve())
     targets = targets if targets in dataset.columns else None
     with warnings.catch_warnings():
         # A local path matches two equivalent local source types; MLflow picks one and warns.

@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from core.errors import ConfigValueError
 from models.baselines import (
     fit_logistic,
     heuristic_feature,
@@ -25,7 +24,7 @@ def test_heuristic_scores_exact() -> None:
     )
     np.testing.assert_array_equal(heuristic_scores(frame, "r", "riskier"), [0.5, 1.25, 2.0, 1.25])
     assert training_median(frame, "r") == 1.25
-    with pytest.raises(ConfigValueError, match="healthier\\|riskier, got 'up'"):
+    with pytest.raises(ValueError, match="'up' is not a valid HigherIs"):
         heuristic_scores(frame, "r", "up")
 
 

@@ -9,7 +9,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.metrics import binary_metrics, evaluate, lift_at_top, oracle_metrics, recall_at_capacity
+from core.config import BoosterMetric, Metric
+from models.metrics import (
+    EPS,
+    METRICS,
+    binary_metrics,
+    booster_metric,
+    booster_metrics,
+    evaluate,
+    lift_at_top,
+    oracle_metrics,
+    recall_at_capacity,
+)
 
 from .conftest import small_cfg
 
@@ -104,3 +115,27 @@ def test_evaluate_per_segment_and_oracle_ratios() -> None:
     # only the truth rows that exist are compared
     o = oracle_metrics(scores, truth.head(4))
     assert o["oracle_rows"] == 4 and o["auc_ratio_to_oracle"] == pytest.approx(0.75)
+
+
+def test_one_metric_table_behind_the_config_choices() -> None:
+    # model.gate_metric may name any metric of the table; model.promotion_metric and
+    # tune.objective only those LightGBM evaluates itself (early stopping, pruning).
+    assert set(METRICS) == {m.value for m in Metric}
+    assert set(booster_metrics()) == {m.value for m in BoosterMetric}
+    assert booster_metric("log_loss") == ("binary_logloss", False)
+    assert booster_metric("pr_auc") == ("average_precision", True)
+    with pytest.raises(ValueError, match="LightGBM has no metric 'brier'"):
+        booster_metric("brier")
+
+
+def test_metric_directions_and_the_one_log_loss_clipping() -> None:
+    y = np.array([1.0, 0.0])
+    # the log loss clips once, to [EPS, 1 - EPS]: a confident miss costs -log(EPS), not inf
+    assert METRICS["log_loss"](y, np.array([0.0, 1.0])) == pytest.approx(-math.log(EPS))
+    assert METRICS["brier"](y, np.array([1.0, 0.0])) == 0.0
+    assert math.isnan(METRICS["roc_auc"](np.array([1.0, 1.0]), np.array([0.2, 0.3])))
+    assert METRICS["roc_auc"].better(0.8, 0.7) and not METRICS["roc_auc"].better(0.7, 0.7)
+    assert METRICS["log_loss"].better(0.1, 0.2) and not METRICS["brier"].better(0.3, 0.2)
+    assert not METRICS["pr_auc"].better(float("nan"), 0.1)
+    assert METRICS["brier"].best({"b": 0.2, "a": 0.2, "c": 0.3}) == "a"  # ties: sorted order
+    assert METRICS["roc_auc"].best({"b": 0.6, "a": float("nan")}) == "b"

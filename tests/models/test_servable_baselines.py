@@ -127,3 +127,11 @@ def test_gate_serves_lightgbm_only_when_it_strictly_beats_every_baseline() -> No
     assert served == "event_counts" and "does not beat" in why  # a tie serves the baseline
     assert gate_against_baselines({"roc_auc": float("nan")}, base, "roc_auc")[0] == "event_counts"
     assert gate_against_baselines({"roc_auc": 0.5}, {}, "roc_auc")[0] == "lightgbm"
+
+
+def test_gate_compares_in_the_direction_of_its_metric() -> None:
+    # log loss: lower is better, so LightGBM must be strictly *below* every servable baseline
+    base = {"recency": {"log_loss": 0.40}, "event_counts": {"log_loss": 0.35}}
+    assert gate_against_baselines({"log_loss": 0.30}, base, "log_loss")[0] == "lightgbm"
+    served, why = gate_against_baselines({"log_loss": 0.38}, base, "log_loss")
+    assert served == "event_counts" and "0.3500" in why  # the best baseline has the lowest loss

@@ -2,16 +2,299 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+import os
+import re
 import subprocess
 import sys
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from core.cli import config_error
+from core.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+# -- exit codes as documented ----------------------------------------------------------------
+#: The README's exit-code table ("Schedule it"): code -> meaning.
+#: ``test_the_readme_documents_exactly_these_exit_codes`` keeps the two equal, and
+#: ``test_every_documented_exit_code_has_a_case`` makes EXIT_CASES provoke each of them.
+EXIT_CODES = {
+    0: "ok",
+    1: "unexpected error",
+    2: "config error",
+    3: "input data breaks the contract",
+    4: "no champion model",
+    5: "no eligible accounts",
+}
+#: Tiny own event log (events only) for the cases that read data: ``{tmp}`` is the test's folder.
+OWN_DATA = (
+    "data.users=null",
+    "data.accounts=null",
+    "data.truth=null",
+    "data.segments=[]",
+    "hydra.run.dir={tmp}/logs",
+)
+
+
+@dataclass(frozen=True)
+class ExitCase:
+    """One way to make a console script exit with a documented code. ``stderr``: the exact
+    one line a config error prints (code 2), else text the message must contain."""
+
+    code: int
+    name: str
+    script: str
+    args: tuple[str, ...]
+    stderr: str
+
+
+EXIT_CASES = [
+    # 0: a real job on tiny data. The whole chain (simulate, features, tune, train, score)
+    # exits 0 in test_decay_run_end_to_end_on_a_small_world (slow).
+    ExitCase(
+        0,
+        "ok",
+        "decay-simulate",
+        (
+            "simulate.accounts=20",
+            "simulate.days=60",
+            "simulate.oracle_replays=2",
+            "data.dir={tmp}/demo",
+            "output.dir={tmp}/out",
+            "hydra.run.dir={tmp}/logs",
+        ),
+        "",
+    ),
+    # 1: anything no other code covers; here the output folder is an existing file.
+    ExitCase(
+        1,
+        "output dir is a file",
+        "decay-features",
+        ("data.events={tmp}/events.csv", "output.dir={tmp}/events.csv", *OWN_DATA),
+        "FileExistsError",
+    ),
+    # 2: Hydra's own errors (composing the config) and those found when the job starts.
+    ExitCase(
+        2,
+        "unknown key",
+        "decay-features",
+        ("label.horizon_dayz=3", "output.dir={tmp}/out", "hydra.run.dir={tmp}/logs"),
+        "ERROR: config: label.horizon_dayz: Key 'horizon_dayz' not in 'LabelConfig'",
+    ),
+    ExitCase(
+        2,
+        "wrong type",
+        "decay-features",
+        ("snapshot.every_days=weekly", "output.dir={tmp}/out", "hydra.run.dir={tmp}/logs"),
+        "ERROR: config: snapshot.every_days: Value 'weekly' of type 'str' could not be "
+        "converted to Integer",
+    ),
+    ExitCase(
+        2,
+        "bad enum choice",
+        "decay-train",
+        ("model.strategy=best", "output.dir={tmp}/out", "hydra.run.dir={tmp}/logs"),
+        "ERROR: config: model.strategy: Invalid value 'best', expected one of "
+        "[per_segment, global, auto]",
+    ),
+    ExitCase(
+        2,
+        "unknown group option",
+        "decay-score",
+        ("label=churn", "output.dir={tmp}/out", "hydra.run.dir={tmp}/logs"),
+        "ERROR: config: label: Could not find 'label/churn' "
+        "(options: churn_event, inactivity, usage_drop)",
+    ),
+    ExitCase(
+        2,
+        "interpolation that does not resolve",
+        "decay-features",
+        (
+            "data.events=${{data.root}}/events.parquet",
+            "output.dir={tmp}/out",
+            "hydra.run.dir={tmp}/logs",
+        ),
+        "ERROR: config: data.events: Interpolation key 'data.root' not found",
+    ),
+    # 3: rejected rows with data.on_error=fail (a missing account id, an unparseable time).
+    ExitCase(
+        3,
+        "data contract",
+        "decay-features",
+        ("data.events={tmp}/bad.csv", "data.on_error=fail", "output.dir={tmp}/out", *OWN_DATA),
+        "unparseable_timestamp",
+    ),
+    # 4: no champion: a tracking store nothing was ever trained into (checked before the data).
+    ExitCase(
+        4,
+        "no champion",
+        "decay-score",
+        (
+            "mlflow.tracking_uri=sqlite:///{tmp}/m.db",
+            "data.dir={tmp}/none",
+            "output.dir={tmp}/out",
+            "hydra.run.dir={tmp}/logs",
+        ),
+        "ERROR: no model registry at",
+    ),
+    # 5: snapshot.as_of before the data starts.
+    ExitCase(
+        5,
+        "nothing eligible",
+        "decay-features",
+        (
+            "data.events={tmp}/events.csv",
+            "snapshot.as_of=2020-01-01",
+            "output.dir={tmp}/out",
+            *OWN_DATA,
+        ),
+        "ERROR: no eligible accounts",
+    ),
+]
+
+
+def _write_event_logs(folder: Path) -> None:
+    """events.csv: 3 accounts active every third day of 2026's first 120 days; bad.csv: its
+    first rows plus one row without an account id and one with an unparseable timestamp."""
+    rows = [
+        {"account_id": a, "user_id": f"{a}-u1", "timestamp": f"{day}T10:00:00"}
+        for a in ("a1", "a2", "a3")
+        for day in pl.date_range(pl.date(2026, 1, 1), pl.date(2026, 4, 30), "3d", eager=True)
+    ]
+    good = pl.DataFrame(rows).with_columns(event=pl.lit("report_created"))
+    good.write_csv(folder / "events.csv")
+    bad = pl.concat(
+        [
+            good.head(5),
+            pl.DataFrame(
+                {
+                    "account_id": [None, "a1"],
+                    "user_id": ["x", "a1-u1"],
+                    "timestamp": ["2026-01-02T10:00:00", "not-a-time"],
+                    "event": ["report_created", "report_created"],
+                },
+                schema=good.schema,
+            ),
+        ]
+    )
+    bad.write_csv(folder / "bad.csv")
+
+
+def _readme_exit_codes() -> dict[int, str]:
+    """code -> meaning from the table under the README's "Schedule it" heading."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Schedule it", 1)[1].split("\n## ", 1)[0]
+    return {
+        int(m.group(1)): m.group(2).strip()
+        for m in re.finditer(r"^\| (\d+) \| ([^|]*) \|", section, flags=re.M)
+    }
+
+
+def test_the_readme_documents_exactly_these_exit_codes() -> None:
+    documented = _readme_exit_codes()
+    assert sorted(documented) == sorted(EXIT_CODES)
+    for code, meaning in EXIT_CODES.items():
+        assert documented[code].startswith(meaning), (code, documented[code])
+
+
+def test_every_documented_exit_code_has_a_case() -> None:
+    assert {c.code for c in EXIT_CASES} == set(EXIT_CODES)
+
+
+@pytest.mark.parametrize("case", EXIT_CASES, ids=lambda c: f"{c.code}-{c.name.replace(' ', '_')}")
+def test_console_scripts_exit_with_the_documented_codes(case: ExitCase, tmp_path: Path) -> None:
+    _write_event_logs(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.run(
+        [str(BIN / case.script), *(a.format(tmp=tmp_path) for a in case.args)],
+        cwd=tmp_path,  # nothing relative lands in the repository
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == case.code, proc.stderr[-3000:]
+    if case.code == 2:  # one line naming the key, and nothing written
+        assert proc.stderr.splitlines() == [case.stderr]
+        assert not (tmp_path / "out").exists()
+    else:
+        assert case.stderr in proc.stderr
+    if case.code == 0:
+        assert (tmp_path / "demo" / "events.parquet").exists()
+
+
+def _enum_of(tp: Any) -> type[enum.Enum] | None:
+    """The enum of a setting's type ``E``, ``E | None`` or ``list[E]`` (else None)."""
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp
+    if typing.get_origin(tp) in (list, types.UnionType):
+        return next((e for e in map(_enum_of, typing.get_args(tp)) if e is not None), None)
+    return None
+
+
+def _choice_settings(node: Any = Config, prefix: str = "") -> list[tuple[str, type[enum.Enum]]]:
+    """(dotted key, enum) of every setting of the schema that is a choice."""
+    out: list[tuple[str, type[enum.Enum]]] = []
+    hints = typing.get_type_hints(node)
+    for f in dataclasses.fields(node):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += _choice_settings(tp, f"{prefix}{f.name}.")
+        elif (choice := _enum_of(tp)) is not None:
+            out.append((f"{prefix}{f.name}", choice))
+    return out
+
+
+CHOICES = _choice_settings()
+
+
+def test_the_choice_settings_are_enums() -> None:
+    assert {k for k, _ in CHOICES} == {
+        "data.on_error",
+        "data.format",
+        "label.name",
+        "label.dormant",
+        "model.strategy",
+        "model.calibration",
+        "model.promotion_metric",
+        "model.gate_metric",
+        "model.heuristic_higher_is",
+        "tune.objective",
+        "score.tier_mode",
+        "score.explainer",
+        "score.cause_relative_to",
+        "run.steps",
+        "run.simulate",
+    }
+
+
+def _override(key: str, value: str) -> str:
+    return f"{key}=[{value}]" if key == "run.steps" else f"{key}={value}"
+
+
+@pytest.mark.parametrize(("key", "choice"), CHOICES, ids=[k for k, _ in CHOICES])
+def test_a_bad_choice_fails_when_composing_naming_the_key(
+    key: str, choice: type[enum.Enum]
+) -> None:
+    with pytest.raises(ConfigCompositionException) as err:
+        load_config([_override(key, "nope")])
+    line = config_error(err.value)
+    assert line.startswith(f"config: {key}") and "'nope'" in line and "\n" not in line
+    for member in choice:  # every value is accepted as spelled in YAML, and equals its string
+        value = OmegaConf.select(load_config([_override(key, member.value)]), key)
+        assert (value[0] if key == "run.steps" else value) == member.value == f"{member}"
 
 
 @pytest.mark.parametrize(
@@ -31,31 +314,6 @@ def test_console_scripts_are_installed_and_find_their_config(script: str, tmp_pa
     assert "every_days: null" in proc.stdout  # null: the cutoff cadence comes from the data
 
 
-def test_a_typo_in_an_override_fails_at_start_up_naming_the_key(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [str(BIN / "decay-features"), "label.horizon_dayz=3", f"output.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2  # the documented config exit code, not Hydra's 1
-    assert "horizon_dayz" in proc.stderr
-    assert not (tmp_path / "dataset.parquet").exists()
-
-
-def test_a_wrongly_typed_value_fails_at_start_up(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [str(BIN / "decay-features"), "snapshot.every_days=weekly", f"output.dir={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert "every_days" in proc.stderr
-
-
 def test_decay_run_rejects_unknown_steps_with_the_config_exit_code(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
@@ -70,7 +328,10 @@ def test_decay_run_rejects_unknown_steps_with_the_config_exit_code(tmp_path: Pat
         timeout=120,
     )
     assert proc.returncode == 2
-    assert "deploy" in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "ERROR: config: run.steps[1]: Invalid value 'deploy', expected one of "
+        "[simulate, features, tune, train, score]"
+    ]
 
 
 @pytest.mark.slow
@@ -171,4 +432,4 @@ def test_a_bad_choice_inside_the_job_also_exits_2(tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "bestest" in proc.stderr
+    assert "bestest" in proc.stderr and len(proc.stderr.splitlines()) == 1  # one line
