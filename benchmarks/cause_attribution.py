@@ -11,7 +11,10 @@ temporary output folder and MLflow store, reusing ``outputs/demo/dataset.parquet
 built from the same config) on the full demo data (``data/demo``, 1200 accounts), scores the
 last ``--cutoffs`` weekly cutoffs with ``decay-score`` and writes
 ``benchmarks/results/cause_attribution.json``: the rate, per-cause counts, which families win
-instead, and how often a cause is claimed for high-risk accounts WITHOUT a planted cause.
+instead, and how often a cause is claimed for high-risk accounts WITHOUT a planted cause (the
+issue's bar there: at most 0.35, while the rate on planted causes stays at least 0.75). A
+high-risk account with no cause claimed (``top_cause_kind`` ``none``: "no single cause stands
+out") counts as a miss when it has a planted cause and as a correct abstention when it has none.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def summarise(
                     part.filter(~pl.col("match"))
                     .group_by("top_cause_family")
                     .len()
-                    .select(pl.col("top_cause_family").fill_null("(none)"), "len")
+                    .select(pl.col("top_cause_family").fill_null("(no single cause)"), "len")
                     .iter_rows(),
                     key=lambda kv: -kv[1],
                 )
@@ -116,11 +119,11 @@ def summarise(
         pl.col("_e").list.contains(pl.col("top_family")).fill_null(False).mean()
     )
     t = truth.select("account_id", pl.col("cutoff").alias("as_of"), "cause")
-    none = (
-        high_risk(scores, top_fraction)
-        .join(t, on=["account_id", "as_of"])
-        .filter(pl.col("cause").is_in(list(NO_CAUSE)))
+    risky = high_risk(scores, top_fraction).with_columns(
+        (pl.col("top_cause_kind") == "cause").fill_null(False).alias("_claimed")
     )
+    none = risky.join(t, on=["account_id", "as_of"]).filter(pl.col("cause").is_in(list(NO_CAUSE)))
+    planted = risky.join(tab.select("account_id", "as_of"), on=["account_id", "as_of"])
     return {
         "n_high_risk_with_cause": tab.height,
         "matched": int(tab["match"].sum()),
@@ -129,7 +132,14 @@ def summarise(
         "rate_if_plain_top_family": round(float(plain.item()), 4) if tab.height else None,
         "no_cause_high_risk": none.height,
         "no_cause_claimed_a_cause_share": (
-            round(float((none["top_cause_kind"] == "cause").mean()), 4) if none.height else None
+            round(float(none["_claimed"].mean()), 4) if none.height else None
+        ),
+        "planted_no_single_cause_share": (
+            round(1 - float(planted["_claimed"].mean()), 4) if planted.height else None
+        ),
+        "n_high_risk": risky.height,
+        "high_risk_claimed_a_cause_share": (
+            round(float(risky["_claimed"].mean()), 4) if risky.height else None
         ),
     }
 

@@ -38,7 +38,8 @@ HIGHER_IS = ("healthier", "riskier")
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
 # Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
 # entity noun (filled at scoring from data.entity: scoring.sentences.fill_entity).
-ROW_PLACEHOLDERS = ("value", "value_abs", "peer", "entity", "entities", "Entity", "Entities")
+ENTITY_PLACEHOLDERS = ("entity", "entities", "Entity", "Entities")
+ROW_PLACEHOLDERS = ("value", "value_abs", "peer", *ENTITY_PLACEHOLDERS)
 
 
 def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
@@ -78,8 +79,12 @@ def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dic
 
 
 def _text_safe(value: str) -> str:
-    """A data value (an event name) fit for a sentence template: no braces, one line."""
-    return " ".join(str(value).replace("{", "(").replace("}", ")").split())
+    """A data value (an event name) fit for a sentence template: no braces (placeholders),
+    square brackets or bars (`AGREE` groups), one line."""
+    return " ".join(str(value).translate(_TEXT_SAFE).split())
+
+
+_TEXT_SAFE = str.maketrans("{}[]|", "()()/")
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -88,26 +93,86 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
     return text
 
 
-# A literal "1 days" (not "11 days", "0.1 days"); "-1 days" keeps its sign.
-_SINGULAR_DAY = re.compile(r"(?<![\d.])1 days\b")
+# A literal "1 days" / "1 weeks" (not "11 days", "0.1 days"); "-1 days" keeps its sign.
+_SINGULAR_UNIT = re.compile(r"(?<![\d.])1 (day|week)s\b")
 # A feature reference inside a text, with placeholders in its name: "{active_{role}s_{recent}d}".
 _NESTED_REF = re.compile(r"\{(?:[^{}]*\{[^{}]*\})+[^{}]*\}")
+# A window token of a feature name: "_28d" in "usage_events_28d" or "active_users_28d_peer_pct".
+_WINDOW = re.compile(r"(?<=_)(\d+)d(?=_|$)")
+#: The vocabulary family's feature-name prefix (``ev_<event slug>_...``, features/vocabulary.py).
+VOCAB_PREFIX = "ev_"
+
+#: ``[one|many]`` in a catalogue text or playbook step: the words that agree with the number
+#: placeholder before it ("{value} [person|people] used the product", "{value} [{role} was|{role}s
+#: were] active"): ``one`` when that number reads exactly 1 (or -1), else ``many``. A "days" or
+#: "weeks" word right after a number placeholder agrees by itself ("{value} days ago").
+AGREE = re.compile(r"\[([^\[\]|]*)\|([^\[\]|]*)\]")
+# A placeholder in a text: "{value}", "{window}".
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
-def as_words(value: str) -> str:
-    """A configured identifier as a CSM reads it: "integration_synced" -> "integration synced",
-    "usage_events_28d" -> "usage events (28 days)". Feature *names* keep the raw identifier."""
-    words = re.sub(r"\b(\d+)d\b", r"(\1 days)", value.replace("_", " ")).strip()
-    return _SINGULAR_DAY.sub("1 day", words)
+def humanise(name: str, capital: bool = False) -> str:
+    """An identifier as a CSM reads it: the ONE place feature names, event names, segment names
+    and values, family names and milestone names become words.
+
+    Underscores are spaces (runs of spaces and line breaks collapse), a window token reads as its
+    days ("usage_events_28d" -> "usage events (28 days)", "x_1d" -> "x (1 day)"), the vocabulary
+    family's ``ev_`` prefix is dropped ("ev_report_viewed_7d" -> "report viewed (7 days)"). The
+    data's own words are kept as written ("API_call" -> "API call", no title case); ``capital``
+    upper-cases the first letter only, for a label or the start of a sentence. Feature *names*
+    (columns, references inside a template) keep the raw identifier: this is for display."""
+    raw = str(name)
+    if raw.startswith(VOCAB_PREFIX) and len(raw) > len(VOCAB_PREFIX):
+        raw = raw[len(VOCAB_PREFIX) :]
+    raw = _WINDOW.sub(lambda m: f"({m.group(1)} {count_noun(m.group(1), 'day', 'days')})", raw)
+    text = " ".join(raw.replace("_", " ").split())
+    return text[:1].upper() + text[1:] if capital else text
+
+
+#: Former name of `humanise` (tests/features/test_catalogue_wording.py imports it).
+as_words = humanise
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip().replace(",", ""))
+    except ValueError:
+        return None
+
+
+def count_noun(number_text: str, one: str, many: str) -> str:
+    """``one`` when the rendered number reads exactly 1 (or -1: "1", "-1", "1.0"), else ``many``
+    ("0 days", "1.5 days", "n/a days")."""
+    x = _number(number_text)
+    return one if x is not None and abs(x) == 1 else many
+
+
+def agree_scalars(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with each `AGREE` group resolved whose nearest number placeholder before it is one
+    of ``values`` (a catalogue scalar: ``{window}``, ``{weeks}``, ...); placeholders that are not
+    numbers (``{role}``, ``{entity}``) are skipped, and a group after a row placeholder
+    (``{value}``, ``{peer}``, another feature) is left for rendering time."""
+    out, pos = [], 0
+    for m in AGREE.finditer(text):
+        for name in reversed(_PLACEHOLDER.findall(text, 0, m.start())):
+            if name in ENTITY_PLACEHOLDERS or (name in values and _number(values[name]) is None):
+                continue  # words, not a number: look further back
+            if name in values:
+                out.append(text[pos : m.start()] + count_noun(values[name], *m.groups()))
+                pos = m.end()
+            break
+    return "".join(out) + text[pos:]
 
 
 def _fill_text(text: str, values: Mapping[str, str]) -> str:
     """``text`` (description, sentence) with placeholders filled: inside a nested feature
-    reference with the raw values (it must name the column), elsewhere as words (`as_words`)."""
+    reference with the raw values (it must name the column), elsewhere as words (`humanise`);
+    `AGREE` groups after a filled number agree with it, and "1 days" / "1 weeks" read singular
+    ("in the last {window} days" with a window of 1)."""
     text = _NESTED_REF.sub(lambda m: _fill(m.group(0), values), text)
-    text = _fill(text, {k: as_words(v) for k, v in values.items()})
-    # "in the last {window} days" with a window of 1: the filled literal "1 days" is singular.
-    return _SINGULAR_DAY.sub("1 day", text)
+    text = agree_scalars(text, values)
+    text = _fill(text, {k: _text_safe(humanise(v)) for k, v in values.items()})
+    return _SINGULAR_UNIT.sub(r"1 \1", text)
 
 
 def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
@@ -184,38 +249,6 @@ def render_catalogue(
     return out
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.0f}" if v.is_integer() else f"{v:.2f}"
-    return str(v)
-
-
-def render_sentence(
-    entry: Mapping[str, str],
-    row: Mapping[str, Any],
-    feature: str,
-    peer: Any = None,
-    entity: tuple[str, str] = ("account", "accounts"),
-) -> str:
-    """The CSM sentence of ``feature`` for one dataset ``row`` (a dict of its columns);
-    ``entity`` is the (singular, plural) noun for ``{entity}`` / ``{entities}``."""
-    one, many = entity
-    values = {
-        "entity": one,
-        "entities": many,
-        "Entity": one[:1].upper() + one[1:],
-        "Entities": many[:1].upper() + many[1:],
-    }
-    values.update({k: _fmt(v) for k, v in row.items()})
-    values["value"] = _fmt(row.get(feature))
-    values["peer"] = _fmt(peer)
-    return re.sub(
-        r"\{([A-Za-z0-9_]+)\}", lambda m: values.get(m.group(1), m.group(0)), entry["sentence"]
-    )
-
-
 def model_catalogue(
     feature_names: Sequence[str],
     categorical_levels: Mapping[str, Any],
@@ -234,13 +267,12 @@ def model_catalogue(
             out[f] = expanded[f]
         elif f in categorical_levels:
             family = "lifecycle" if f == "maturity_stage" else "peer"
-            title = f.replace("_", " ").capitalize()
             out[f] = {
                 "family": family,
                 "unit": "category",
                 "higher_is": "riskier",
-                "description": f"the account's {f.replace('_', ' ')}",
-                "sentence": f"{title}: {{{f}}}.",
+                "description": f"the account's {humanise(f)}",
+                "sentence": f"{humanise(f, capital=True)}: {{{f}}}.",
             }
         else:
             raise ConfigValueError(

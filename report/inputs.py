@@ -89,15 +89,17 @@ def milestone_frame(tables: Any, account_ids: pl.Series, as_of: date, fcfg: Any)
             .collect()
         )
     ms = list(fcfg.milestones or [])
-    schema = {
-        "account_id": pl.String,
-        "milestone": pl.String,
-        "description": pl.String,
-        "expected_days": pl.Int64,
-        "reached_on": pl.Date,
-        "days_to_reach": pl.Int64,
-        "status": pl.String,
-    }
+    schema = pl.Schema(
+        {
+            "account_id": pl.String,
+            "milestone": pl.String,
+            "description": pl.String,
+            "expected_days": pl.Int64,
+            "reached_on": pl.Date,
+            "days_to_reach": pl.Int64,
+            "status": pl.String,
+        }
+    )
     if not ms:
         return pl.DataFrame(schema=schema)
     spec = pl.DataFrame(

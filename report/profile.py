@@ -22,7 +22,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from core.atomic import write_text
-from report.render import fmt_num
+from report.render import fmt_num, shown
+from report.words import counted
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -62,15 +63,17 @@ def _width(p: float | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
-    """One Jinja environment, autoescaping every template (event names are data)."""
+    """One Jinja environment, autoescaping every template and neutralising direction controls
+    (``report.render.shown``): event names are data."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
-    env.filters.update(num=fmt_num, share=fmt_share, width=_width, when=fmt_when)
+    env.filters.update(num=fmt_num, share=fmt_share, width=_width, when=fmt_when, count=counted)
     env.globals["css"] = Markup((TEMPLATES / "report.css").read_text("utf-8"))
     return env
 

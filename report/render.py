@@ -20,6 +20,8 @@ import functools
 import hashlib
 import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from markupsafe import Markup
 
 from core.atomic import atomic_dir
 from core.errors import DataValidationError
+from features.catalogue import humanise
 from report import svg, words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -70,21 +73,37 @@ MILESTONE_STATUSES = ("reached", "late", "missing", "pending")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+# Names Windows reserves for devices in any folder, whatever the extension ("con.html").
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])$", re.IGNORECASE)
 
 
-def account_file_name(account_id: str) -> str:
+def account_file_name(account_id: str, plain: bool = True) -> str:
     """File name of an account's page, safe on any file system and in a URL without quoting.
 
-    Ids made only of ``[A-Za-z0-9_-]`` (up to 80 characters) keep their name, so a CRM can build
-    the link itself. Any other id is reduced to those characters (at most 40) and suffixed with
-    the first 12 hex digits of its SHA-1, so two different ids never share a page and ``../`` or
-    ``<script>`` in an id cannot leave the ``accounts/`` folder.
+    Ids made only of ``[A-Za-z0-9_-]`` (up to 80 characters, not a Windows device name such as
+    ``CON``) keep their name, so a CRM can build the link itself. Any other id (or any id with
+    ``plain=False``) is reduced to those characters (at most 40) and suffixed with ``.`` and the
+    first 12 hex digits of its SHA-1: two different ids never share a page, ``../`` or ``<script>``
+    in an id cannot leave the ``accounts/`` folder, and the ``.`` (which no kept id has) means no
+    id can be crafted to take another account's hashed name. `account_file_names` also keeps
+    ids that differ only by case apart on case-insensitive file systems.
     """
-    if _SAFE_ID.fullmatch(account_id):
+    if plain and _SAFE_ID.fullmatch(account_id) and not _RESERVED.fullmatch(account_id):
         return f"{account_id}.html"
     stem = _UNSAFE_CHARS.sub("_", account_id)[:40].strip("_") or "account"
     digest = hashlib.sha1(account_id.encode("utf-8")).hexdigest()[:12]
-    return f"{stem}-{digest}.html"
+    return f"{stem}.{digest}.html"
+
+
+def account_file_names(account_ids: Sequence[str]) -> list[str]:
+    """`account_file_name` of each id, except that ids whose kept names differ only by case
+    ("Acme" and "acme": one file on macOS or Windows) all get the hashed name instead."""
+    names = [account_file_name(a) for a in account_ids]
+    folded = Counter(n.casefold() for n in names)
+    return [
+        account_file_name(a, plain=False) if folded[n.casefold()] > 1 else n
+        for a, n in zip(account_ids, names, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- formatting filters
@@ -133,16 +152,6 @@ def fmt_num(v: float | None) -> str:
     if abs(v) >= 10:
         return f"{v:,.1f}"
     return f"{v:,.2f}".rstrip("0").rstrip(".")
-
-
-def humanize_feature(name: str) -> str:
-    """``active_admins_28d -> 'Active admins (28 days)'``: a readable label for a feature name.
-
-    The vocabulary family's ``ev_`` prefix is dropped: ``ev_episode_played_7d -> 'Episode
-    played (7 days)'`` (the data's own event name, as words)."""
-    text = re.sub(r"_(\d+)d$", r" (\1 days)", name.removeprefix("ev_"))
-    text = text.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 def _slug(name: str) -> str:
@@ -283,7 +292,9 @@ def _milestone_view(m: dict[str, Any]) -> dict[str, Any]:
             f"Reached late on day {fmt_num(days)}" + (f" ({on})" if on else "") + f", {expected}"
         )
     elif status == "missing":
-        detail = f"Not reached, {expected}" + (f"; {fmt_num(days)} days so far" if days else "")
+        detail = f"Not reached, {expected}" + (
+            f"; {words.counted(days, 'day')} so far" if days else ""
+        )
     else:
         detail = (
             f"In progress: day {fmt_num(days)} of {exp:.0f}"
@@ -327,7 +338,7 @@ def _account_view(
     for e in expl:
         contribution = e["contribution"] or 0.0
         raises = e["direction"] == "risk"
-        label = humanize_feature(e["feature"])
+        label = humanise(e["feature"], capital=True)
         drivers.append(
             {
                 "feature": e["feature"],
@@ -373,7 +384,7 @@ def _account_view(
     weeks, active = row["usage_weeks"] or [], row["usage_active"] or []
     return {
         "account_id": aid,
-        "segments": [(s, row[s]) for s in segments],
+        "segments": [(humanise(s, capital=True), row[s]) for s in segments],
         "risk": row["decay_risk"],
         "tier": row["risk_tier"],
         "rank": row["rank"],
@@ -423,29 +434,47 @@ def _row_view(
 
 
 def _cause_view(row: dict[str, Any]) -> dict[str, str] | None:
-    """The likely cause behind the risk (scoring's ``top_cause_*``), when it is a cause family."""
-    if row.get("top_cause_kind") != "cause" or not row.get("top_cause_family"):
-        return None
-    return {
-        "family": str(row["top_cause_family"]).replace("_", " "),
-        "text": row.get("top_cause_driver_text") or "",
-    }
+    """The likely cause behind the risk (scoring's ``top_cause_*``): a cause family and its
+    driver sentence, or "no single cause stands out" (``top_cause_kind`` ``none``); None when
+    scoring named nothing (no family raises the risk, or scores without the cause columns)."""
+    kind = row.get("top_cause_kind")
+    if kind == "cause" and row.get("top_cause_family"):
+        return {
+            "family": humanise(str(row["top_cause_family"])),
+            "text": row.get("top_cause_driver_text") or "",
+        }
+    if kind == "none":
+        return {"family": "", "text": words.NO_SINGLE_CAUSE}
+    return None
 
 
 # --------------------------------------------------------------------------- entry point
 
 
+def shown(value: Any) -> Any:
+    """Jinja ``finalize`` of every page: a data string's direction controls show as "\ufffd"
+    (`words.unbidi`: they could reorder what a CSM reads); markup we built (charts, CSS) and
+    non-strings pass."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return words.unbidi(value)
+    return value
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
-    """One Jinja environment (templates compiled once per process), autoescaping everything."""
+    """One Jinja environment (templates compiled once per process), autoescaping everything
+    and neutralising direction controls in data (`shown`)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
-    env.filters.update(pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num)
+    env.filters.update(
+        pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num, count=words.counted
+    )
     # Inline on every page, so minified once here rather than re-included per render.
     env.globals["css"] = Markup(_minify_css((TEMPLATES / "report.css").read_text("utf-8")))
     return env
@@ -470,7 +499,8 @@ def _has_users(meta: dict[str, Any], usage: pl.DataFrame) -> bool:
     """``meta["has_users"]`` (several people per entity), else: some week had 2+ active users."""
     if meta.get("has_users") is not None:
         return bool(meta["has_users"])
-    return bool(usage.height) and (usage["active_users"].max() or 0) > 1
+    most = usage["active_users"].cast(pl.Float64).max() if usage.height else None
+    return isinstance(most, float) and most > 1
 
 
 def _has_milestones(meta: dict[str, Any], milestones: pl.DataFrame) -> bool:
@@ -590,7 +620,7 @@ def render_report(
         {
             "name": s,
             "slug": _slug(s),
-            "title": s.replace("_", " ").capitalize(),
+            "title": humanise(s, capital=True),
             "values": shown[s].drop_nulls().unique().sort().to_list(),
         }
         for s in segments
@@ -619,8 +649,8 @@ def render_report(
     with atomic_dir(Path(out_dir)) as tmp:
         acc_dir = tmp / "accounts"
         acc_dir.mkdir()
-        for row in table.iter_rows(named=True):
-            file = account_file_name(row["account_id"])
+        files = account_file_names(table["account_id"].to_list())
+        for row, file in zip(table.iter_rows(named=True), files, strict=True):
             html = account_tpl.render(
                 a=_account_view(row, segments, thresholds, never, w["usage_title"]),
                 **common,

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from features.catalogue import humanise
+
 SEGMENTS = {
     "industry": ["fintech", "healthcare", "retail", "software"],
     "size_tier": ["smb", "mid", "enterprise"],
@@ -70,7 +72,7 @@ def sample_inputs(
     value = (typical * rng.uniform(0.2, 1.8, (n, 5))).round(2)
     peer = typical.round(2)
     exp_rank = np.tile(np.array([1, 2, 3, 1, 2]), (n, 1))
-    pretty = np.char.replace(names.astype(str), "_", " ")
+    pretty = np.array([humanise(f[0], capital=True) for f in FEATURES])[feat_idx]
     sentence = np.char.add(
         np.char.add(
             np.char.add(np.char.add(pretty, " is "), value.astype(str)), "; similar accounts have "

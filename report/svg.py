@@ -17,6 +17,8 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from report.words import unbidi
+
 # Colour-blind-safe pair (orange vs blue) for "raises risk" vs "lowers risk"; text labels always
 # accompany the colour so it is never the only cue.
 RISK_COLOUR = "#d9480f"
@@ -80,9 +82,9 @@ def sparkline(
 ) -> Markup:
     """A tiny line chart (no axes) with the last point marked; ``label`` is read by screen readers."""
     pts = sparkline_points(values, width, height, y_min, y_max)
-    title = f"<title>{escape(label)}</title>"
+    title = f"<title>{escape(unbidi(label))}</title>"
     head = (
-        f'<svg class="spark" role="img" aria-label="{escape(label)}" width="{width}" '
+        f'<svg class="spark" role="img" aria-label="{escape(unbidi(label))}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}">{title}'
     )
     if not pts:
@@ -123,9 +125,9 @@ def risk_trend(
         return top + plot_h * (1 - min(max(p, 0.0), 1.0))
 
     parts = [
-        f'<svg class="trend" role="img" aria-label="{escape(label)}" width="100%" '
+        f'<svg class="trend" role="img" aria-label="{escape(unbidi(label))}" width="100%" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">'
-        f"<title>{escape(label)}</title>"
+        f"<title>{escape(unbidi(label))}</title>"
     ]
     for p in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = _f(y_of(p))
@@ -141,7 +143,7 @@ def risk_trend(
             f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" '
             f'stroke="{MUTED_COLOUR}" stroke-dasharray="4 3"/>'
             f'<text x="{width - right + 6}" y="{y}" dy="3" class="axis">'
-            f"{escape(name)} ≥ {p * 100:.0f}%</text>"
+            f"{escape(unbidi(name))} ≥ {p * 100:.0f}%</text>"
         )
     n = len(risks)
     xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
@@ -186,9 +188,9 @@ def weekly_bars(
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1.0)
     parts = [
-        f'<svg class="bars" role="img" aria-label="{escape(label)}" width="100%" '
+        f'<svg class="bars" role="img" aria-label="{escape(unbidi(label))}" width="100%" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">'
-        f"<title>{escape(label)}</title>"
+        f"<title>{escape(unbidi(label))}</title>"
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
         f'stroke="{GRID_COLOUR}"/>'
         f'<text x="{left - 5}" y="{top}" dy="6" text-anchor="end" class="axis">'

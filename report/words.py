@@ -9,9 +9,12 @@ follows the configured label (``label.name``). Pure functions, no I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import polars as pl
+
+from features.catalogue import count_noun
 
 #: Nouns chosen from the data when ``data.entity`` is null.
 WITH_USERS, SINGLE_USER = "account", "customer"
@@ -42,6 +45,34 @@ def plural(noun: str) -> str:
     if low.endswith(("s", "x", "z", "ch", "sh")):
         return n + "es"
     return n + "s"
+
+
+def counted(n: float | None, noun: str, many: str | None = None) -> str:
+    """``n`` and the ``noun`` agreeing with it: "1 day", "2 days", "1,234 events", "1.5 days"
+    (``many`` for an irregular plural, else `plural`); "—" without a number."""
+    if n is None or n != n:
+        return "—"
+    x = float(n)
+    text = f"{x:,.0f}" if x.is_integer() else f"{x:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} {count_noun(text, noun, many or plural(noun))}"
+
+
+#: Unicode direction controls (embeddings, overrides, isolates, marks): invisible, yet one in an id
+#: can make the text after it read backwards ("acme\u202egpj.exe" shows as "acmeexe.jpg").
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def unbidi(text: str) -> str:
+    """``text`` with each direction control replaced by a visible "\ufffd": data shown on a page
+    (ids, segment values, event names) cannot reorder the text around it."""
+    return BIDI_CONTROLS.sub("\ufffd", text)
+
+
+#: What the likely-cause line says when scoring named no cause (``top_cause_kind`` ``none``).
+NO_SINGLE_CAUSE = (
+    "No single cause stands out: the risk comes from general signals such as overall usage, "
+    "not from one thing in particular."
+)
 
 
 def has_users(events: pl.DataFrame | pl.LazyFrame) -> bool:

@@ -1,8 +1,10 @@
 """Likely cause: which *cause* family (role, milestones, onboarding, friction) explains the risk.
 
 When adoption is already falling, symptom families (activity, trends, breadth, peer) carry most of
-the SHAP mass, but a CSM needs the why: the cause family with a material positive contribution,
-most above its segment peers, else the top symptom (``score.cause_*`` in config).
+the SHAP mass, but a CSM needs the why. The rule, in one sentence: a cause family is named only
+when its summed contribution is material (``score.cause_min_contribution`` log-odds) and higher
+than for ``score.cause_min_peer_percentile`` of the account's segment peers; otherwise the account
+has *no single cause* (usage fading across the board), and the next step follows its top symptom.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from scoring.params import ScoreParams
 
 CAUSE_RELATIVE_TO = ("peers", "base")
 
+#: ``top_cause_kind`` values: a cause family stands out, or no single cause does (some family
+#: still raises the risk); null when no family raises the risk at all.
+KIND_CAUSE, KIND_NONE = "cause", "none"
 
 # Columns `cause_attribution` adds to the scores (and the CRM export).
 CAUSE_COLUMNS = (
@@ -29,6 +34,7 @@ CAUSE_COLUMNS = (
     "top_cause_vs_peers",
     "top_cause_driver",
     "top_cause_driver_text",
+    "top_symptom_family",
 )
 
 
@@ -55,6 +61,11 @@ def validate_cause_params(params: ScoreParams) -> None:
         raise ConfigValueError(
             f"score.cause_min_share must be in [0, 1], got {params.cause_min_share}"
         )
+    if not 0 <= params.cause_min_peer_percentile < 1:
+        raise ConfigValueError(
+            "score.cause_min_peer_percentile must be in [0, 1) (0 = off), got "
+            f"{params.cause_min_peer_percentile}"
+        )
 
 
 def prior_mask(
@@ -70,8 +81,8 @@ def prior_mask(
     names something that was there and went away. For an account that had nobody active in that
     role in the previous window (a dormant account, or one that never got going), low role
     counts are one more symptom of not using the product, not a loss: the row may not claim
-    that family as its cause, only as a symptom. The "previous window" facts are the family's
-    ``*_prev_*`` features; a family without any is always eligible."""
+    that family as its cause. The "previous window" facts are the family's ``*_prev_*``
+    features; a family without any is always eligible."""
     n = features.height
     out = np.ones((n, len(fam_names)), dtype=bool)
     for j, fam in enumerate(fam_names):
@@ -120,6 +131,25 @@ def _role_stands_out(features: pl.DataFrame, role_cols: Sequence[str]) -> np.nda
     return features.select(pl.any_horizontal(tests)).to_series().to_numpy()
 
 
+def peer_percentiles(fam_sums: np.ndarray, peer: pl.Series) -> np.ndarray:
+    """(rows, families): the share of each row's OTHER peer-group rows whose summed contribution
+    of the family is strictly lower (0 = lowest or alone in its group, 1 = above every peer).
+
+    Taken over all rows given (one cutoff, whole population), like the peer medians, so
+    chunking never changes it."""
+    n, k = fam_sums.shape
+    if n == 0 or k == 0:
+        return np.zeros((n, k))
+    frame = pl.DataFrame({f"_c{j}": fam_sums[:, j] for j in range(k)}).with_columns(
+        peer.alias("_peer")
+    )
+    others = (pl.len().over("_peer") - 1).cast(pl.Float64)
+    below = [
+        ((pl.col(f"_c{j}").rank("min").over("_peer") - 1) / others).fill_nan(0.0) for j in range(k)
+    ]
+    return frame.select(below).to_numpy().reshape(n, k)
+
+
 def cause_attribution(
     fam_names: Sequence[str],
     fam_sums: np.ndarray,
@@ -127,26 +157,33 @@ def cause_attribution(
     params: ScoreParams,
     eligible: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Per row: the family that best says *why* the account is at risk.
+    """Per row: the family that best says *why* the account is at risk, or no single cause.
 
     Why not simply the largest family: once adoption is already falling, the symptom families
     (activity, trends, breadth, peer) carry most of the TreeSHAP mass, yet "usage is down" is what
-    the CSM already sees. A *cause* family (``params.cause_families``: people leaving, milestones
-    missed, onboarding, friction) wins when it is material: its summed contribution ``c`` (log-odds,
-    positive raises risk) satisfies ``c >= cause_min_contribution`` and
-    ``c >= cause_min_share * (sum of the row's positive family contributions)``. Among material
-    cause families the largest wins, compared by ``c`` itself (``cause_relative_to="base"``) or by
-    ``c`` minus the median of the same family over the row's peer group (``"peers"``, the default:
-    a family that raises the risk of every account of a segment, such as milestones that small
-    accounts rarely reach, says less about this account than one that sets it apart from its
-    peers; it must then also exceed that median). ``peer`` is the peer-group label of each row,
-    and the medians are taken over ALL rows given (one cutoff, whole population), so chunking
-    never changes a result. Without a material cause family the row falls back to its largest
-    positive symptom family (kind ``symptom``), and to null when no family raises the risk.
+    the CSM already sees. Why not always a cause family: when usage fades across the board, some
+    cause family always has *some* positive contribution, and naming it sends the CSM after a
+    champion who never left. So a *cause* family (``params.cause_families``: people leaving,
+    milestones missed, onboarding, friction) is claimed only when it is material and stands out:
+    its summed contribution ``c`` (log-odds, positive raises risk) satisfies
+    ``c >= cause_min_contribution``, ``c >= cause_min_share * (sum of the row's positive family
+    contributions)``, and ``c`` is higher than for ``cause_min_peer_percentile`` of the row's
+    peer-group rows (`peer_percentiles`; 0 turns that test off). ``eligible`` (rows, families)
+    may forbid a family for a row (`prior_mask`: a loss family with nothing to lose). Among the
+    claimable cause families the largest wins, compared by ``c`` itself
+    (``cause_relative_to="base"``) or by ``c`` minus the median of the same family over the row's
+    peer group (``"peers"``, the default: a family that raises the risk of every account of a
+    segment, such as milestones that small accounts rarely reach, says less about this account
+    than one that sets it apart from its peers; it must then also exceed that median). ``peer``
+    is the peer-group label of each row; medians and percentiles are taken over ALL rows given
+    (one cutoff, whole population), so chunking never changes a result.
 
-    Returns ``top_cause_family`` (str|null), ``top_cause_kind`` (cause | symptom | null),
-    ``top_cause_contribution`` (the family's summed contribution, log-odds) and
-    ``top_cause_vs_peers`` (that contribution minus the peer-group median of the family).
+    Returns ``top_cause_family`` (the claimed cause family; null when no single cause stands
+    out), ``top_cause_kind`` (``cause``; ``none`` = no single cause stands out though some family
+    raises the risk; null when no family raises it), ``top_cause_contribution`` and
+    ``top_cause_vs_peers`` (the cause family's summed contribution, and that minus the peer-group
+    median of the family; null without a cause) and ``top_symptom_family`` (the largest positive
+    family that is not a cause family: what the next step acts on when there is no cause).
     """
     validate_cause_params(params)
     n, k = fam_sums.shape
@@ -155,8 +192,9 @@ def cause_attribution(
         fam_sums = np.zeros((n, 1))
         names = ["other"]
     k = fam_sums.shape[1]
+    groups = peer if n else pl.Series("_peer", [], dtype=pl.String)
     frame = pl.DataFrame({f"_c{j}": fam_sums[:, j] for j in range(k)}).with_columns(
-        peer.alias("_peer") if n else pl.lit(None, pl.String).alias("_peer")
+        groups.alias("_peer")
     )
     medians = frame.select([pl.col(f"_c{j}").median().over("_peer") for j in range(k)]).to_numpy()
     vs_peers = fam_sums - medians.reshape(n, k)
@@ -171,26 +209,34 @@ def cause_attribution(
         & (fam_sums >= params.cause_min_contribution)
         & (fam_sums >= params.cause_min_share * positive_total)
     )
+    if params.cause_min_peer_percentile > 0:
+        material &= peer_percentiles(fam_sums, groups) >= params.cause_min_peer_percentile
     rank_by = fam_sums
     if params.cause_relative_to == "peers":
         material &= vs_peers > 0
         rank_by = vs_peers
     cause_score = np.where(material, rank_by, -np.inf)
-    symptom_score = np.where((~is_cause[None, :] | ~eligible) & (fam_sums > 0), fam_sums, -np.inf)
     has_cause = material.any(axis=1)
-    pick = np.where(has_cause, np.argmax(cause_score, axis=1), np.argmax(symptom_score, axis=1))
-    found = has_cause | np.isfinite(symptom_score).any(axis=1)
+    pick = np.argmax(cause_score, axis=1)
     rows = np.arange(n)
-    family = np.where(found, np.asarray(names, dtype=object)[pick], None)
-    kind = np.where(has_cause, "cause", np.where(found, "symptom", None))
-    contribution = np.where(found, fam_sums[rows, pick], np.nan)
-    excess = np.where(found, vs_peers[rows, pick], np.nan)
+    symptom_score = np.where(~is_cause[None, :] & (fam_sums > 0), fam_sums, -np.inf)
+    has_symptom = np.isfinite(symptom_score).any(axis=1)
+    symptom = np.asarray(names, dtype=object)[np.argmax(symptom_score, axis=1)]
+    raised = (fam_sums > 0).any(axis=1)
+    null = np.full(n, None, dtype=object)
+    family = np.where(has_cause, np.asarray(names, dtype=object)[pick], null)
+    kind = np.where(has_cause, KIND_CAUSE, np.where(raised, KIND_NONE, null))
+    contribution = np.where(has_cause, fam_sums[rows, pick], np.nan)
+    excess = np.where(has_cause, vs_peers[rows, pick], np.nan)
     return pl.DataFrame(
         {
             "top_cause_family": pl.Series(family.tolist(), dtype=pl.String),
             "top_cause_kind": pl.Series(kind.tolist(), dtype=pl.String),
             "top_cause_contribution": pl.Series(contribution, dtype=pl.Float64).fill_nan(None),
             "top_cause_vs_peers": pl.Series(excess, dtype=pl.Float64).fill_nan(None),
+            "top_symptom_family": pl.Series(
+                np.where(has_symptom, symptom, null).tolist(), dtype=pl.String
+            ),
         }
     )
 

@@ -96,7 +96,9 @@ def training_distributions(
     return out
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) -> float:
+def psi(
+    expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray, eps: float = EPS
+) -> float:
     """PSI = sum((a - e) * ln(a / e)) over bins, shares floored at ``eps``. 0 = identical."""
     e = np.maximum(np.asarray(expected, dtype=np.float64), eps)
     a = np.maximum(np.asarray(actual, dtype=np.float64), eps)

@@ -42,7 +42,7 @@ def _check_backend(backend: str) -> None:
 def base_value(booster: lgb.Booster, n_features: int) -> float:
     """The booster's TreeSHAP base value (expected raw score over the training cover)."""
     probe = np.full((1, n_features), np.nan)
-    return float(booster.predict(probe, pred_contrib=True)[0, n_features])
+    return float(np.asarray(booster.predict(probe, pred_contrib=True))[0, n_features])
 
 
 def has_categorical_splits(booster: lgb.Booster) -> bool:
@@ -60,7 +60,7 @@ def booster_contributions(
     if n == 0:
         return np.empty((0, f)), np.empty(0)
     if backend == "pred_contrib":
-        c = booster.predict(X, pred_contrib=True)
+        c = np.asarray(booster.predict(X, pred_contrib=True))
         return np.ascontiguousarray(c[:, :f]), c[:, f].copy()
     base = np.full(n, base_value(booster, f))
     if backend == "woodelf":  # our converter: categorical splits and LightGBM's missing values

@@ -35,6 +35,8 @@ class ScoreParams:
     cause_min_contribution: float = _SCORE.cause_min_contribution
     cause_min_share: float = _SCORE.cause_min_share
     cause_relative_to: str = _SCORE.cause_relative_to
+    # A cause must be higher than for this share of its segment peers (0 = off).
+    cause_min_peer_percentile: float = _SCORE.cause_min_peer_percentile
     cause_loss_families: tuple[str, ...] = tuple(_SCORE.cause_loss_families)
     # ``features.never_days``: the value a "days since X" feature takes when X never happened.
     # None = no sentinel (numbers are shown as they are).
@@ -57,6 +59,7 @@ class ScoreParams:
             cause_min_contribution=float(s.cause_min_contribution),
             cause_min_share=float(s.cause_min_share),
             cause_relative_to=str(s.cause_relative_to),
+            cause_min_peer_percentile=float(s.cause_min_peer_percentile),
             cause_loss_families=tuple(str(f) for f in s.cause_loss_families),
             never_days=float(cfg.features.never_days),
         )

@@ -139,8 +139,8 @@ def next_best_action(
         pl.col("segment").fill_null("your segment"),
         pl.col("driver").fill_null("no single driver stands out"),
     )
-    schema = {
-        c: pl.String
+    schema: dict[str, pl.DataType] = {
+        c: pl.String()
         for c in (
             "next_milestone",
             "progress",
@@ -151,15 +151,20 @@ def next_best_action(
             "driver",
         )
     }
-    chain = None
+
+    def step(action: str) -> pl.Expr:
+        # {driver} is a sentence already: inserted as written; the other values read as words.
+        return template_expr(fill_entity(action, entity), "", {}, schema, verbatim=("driver",))
+
+    chain: Any = None  # pl.when(...).then(...) chained: polars' When/Then types
     for fam, rules in (playbook.get("rules") or {}).items():
         for rule in rules or []:
             cond = pl.col("top_family") == fam
             state = (rule.get("when") or {}).get("milestones")
             if state is not None:
                 cond = cond & (pl.col("milestone_state") == state)
-            text = template_expr(fill_entity(str(rule["action"]), entity), "", {}, schema)
+            text = step(str(rule["action"]))
             chain = pl.when(cond).then(text) if chain is None else chain.when(cond).then(text)
-    default = template_expr(fill_entity(str(playbook["default"]), entity), "", {}, schema)
+    default = step(str(playbook["default"]))
     expr = default if chain is None else chain.otherwise(default)
     return ctx.select(expr.alias("next_best_action")).to_series()

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError
+from features.catalogue import humanise
 from models.router import RoutedModel
 from scoring.cause import (
     CAUSE_COLUMNS,
@@ -37,7 +38,7 @@ from scoring.explain import explain, family_contributions, top_contributions
 from scoring.params import ScoreParams
 from scoring.peers import peer_column, peer_medians
 from scoring.playbook import milestone_progress, next_best_action, validate_playbook
-from scoring.sentences import DEFAULT_ENTITY, PLACEHOLDER, humanise, template_expr
+from scoring.sentences import DEFAULT_ENTITY, PLACEHOLDER, template_expr
 
 TIERS = ("high", "medium", "low")
 
@@ -196,7 +197,11 @@ def explanation_frame(
     parts = []
     for (feature,), part in out.partition_by("feature", as_dict=True, maintain_order=True).items():
         entry = catalogue.get(feature)
-        template = str(entry["sentence"]) if entry else f"{humanise(feature)}: {{{feature}}}."
+        template = (
+            str(entry["sentence"])
+            if entry
+            else f"{humanise(feature, capital=True)}: {{{feature}}}."
+        )
         texts = template + str((entry or {}).get("sentence_never") or "")
         refs = [
             r
@@ -321,7 +326,7 @@ def score_accounts(
     fam_map = {f: str(e["family"]) for f, e in catalogue.items()}
     fam_names, fam_sums = family_contributions(contrib, model.feature_names, fam_map)
     top_fam = np.asarray(fam_names, dtype=object)[np.argmax(fam_sums, axis=1)]
-    top_fam = np.where(fam_sums.max(axis=1) > 0, top_fam, None)
+    top_fam = np.where(fam_sums.max(axis=1) > 0, top_fam, np.full(n, None, dtype=object))
     eligible = prior_mask(
         features, model.feature_names, fam_map, params.cause_loss_families, fam_names
     )
@@ -379,8 +384,9 @@ def score_accounts(
     scores = pl.concat([scores, cause], how="horizontal")
     scores = with_change(rank_and_tier(scores, params), previous)
     wide = driver_columns(expl, n, params.top_drivers, params.top_protective)
-    # The playbook acts on the cause (top_cause_family), and {driver} quotes the cause's own
-    # driver sentence (else the top risk driver's).
+    # The playbook acts on the cause (top_cause_family), or on the top symptom when no single
+    # cause stands out; {driver} quotes the cause's own driver sentence (else the top risk
+    # driver's).
     first_driver = (
         wide["driver_1_text"]
         if params.top_drivers >= 1
@@ -389,7 +395,7 @@ def score_accounts(
     context = pl.concat(
         [
             scores.select(
-                pl.col("top_cause_family").alias("top_family"),
+                pl.coalesce("top_cause_family", "top_symptom_family").alias("top_family"),
                 (
                     peer_column(features, peer_segment)
                     if peer_segment in scores.columns
@@ -466,10 +472,15 @@ def crm_table(
 
 def risk_summary(scores: pl.DataFrame) -> dict[str, float]:
     """Counts and distribution of decay_risk for logging (n, mean, quantiles, tier counts)."""
-    r = scores["decay_risk"]
-    out: dict[str, float] = {"n_accounts": float(scores.height), "risk_mean": float(r.mean())}
+    r = pl.col("decay_risk")
+    out: dict[str, float] = {
+        "n_accounts": float(scores.height),
+        "risk_mean": float(scores.select(r.mean()).item()),
+    }
     for q in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99):
-        out[f"risk_q{int(q * 100):02d}"] = float(r.quantile(q, interpolation="linear"))
+        out[f"risk_q{int(q * 100):02d}"] = float(
+            scores.select(r.quantile(q, interpolation="linear")).item()
+        )
     counts = dict(scores.group_by("risk_tier").len().iter_rows())
     for t in TIERS:
         out[f"tier_{t}"] = float(counts.get(t, 0))

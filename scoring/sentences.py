@@ -4,24 +4,28 @@ Templates hold ``{value}`` (this account), ``{peer}`` (segment peer median at th
 ``{<feature>}`` (another feature of the row), and the entity noun ``{entity}`` / ``{entities}``
 (``{Entity}`` / ``{Entities}`` capitalised: "account(s)", "customer(s)"... from ``data.entity``,
 see ``report.words.entity_noun``); units decide the wording ("12 days", "45%", "96th"), a
-"days" word after a placeholder agrees with the number, and the "never happened" sentinel
+"days" or "weeks" word after a placeholder agrees with the number, so do ``[one|many]`` groups
+(``features.catalogue.AGREE``: "{value} [person|people] used the product"), String values read as
+words (``features.catalogue.humanise``), and the "never happened" sentinel
 (``features.never_days``) reads as words, never as 9999.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import polars as pl
 
+from features.catalogue import AGREE, humanise
+
 PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)\}")
 
 
-# A "days" word right after a placeholder ("{value} days ago"): `_render` consumes it and writes
-# "day" or "days" to agree with the rendered number (see `days_word`).
-_DAYS_AFTER = re.compile(r"\s*days\b")
+# A "days" / "weeks" word right after a placeholder ("{value} days ago"): `_render` consumes it
+# and writes the singular or plural to agree with the rendered number (see `unit_word`).
+_UNIT_AFTER = re.compile(r"\s*(day|week)s\b")
 
 
 # What the peer clause of a sentence says when the peer median is the "never happened" sentinel
@@ -58,12 +62,35 @@ def _int_str(x: pl.Expr) -> pl.Expr:
     return x.round(0).cast(pl.Int64).cast(pl.String)
 
 
-def days_word(number_text: pl.Expr) -> pl.Expr:
-    """ " day" when the rendered number is exactly 1 (or -1), else " days".
+def reads_one(number_text: pl.Expr) -> pl.Expr:
+    """True where the *formatted* number reads exactly 1 or -1 ("1", "-1", "1 day"; not "1.5",
+    "11", "100%" or "never"): what the CSM reads decides the agreement, not the raw value."""
+    return number_text.str.contains(r"^-?1(?:\s|$)").fill_null(False)
 
-    Works on the *formatted* text so it agrees with what the CSM reads ("1" but not "1.5",
-    "11" or "never"); used for every placeholder followed by "days", whatever its unit."""
-    return pl.when(number_text.is_in(["1", "-1"])).then(pl.lit(" day")).otherwise(pl.lit(" days"))
+
+def agree(number_text: pl.Expr, one: str, many: str) -> pl.Expr:
+    """``one`` where the rendered number reads 1 (`reads_one`), else ``many``."""
+    return pl.when(reads_one(number_text)).then(pl.lit(one)).otherwise(pl.lit(many))
+
+
+def unit_word(number_text: pl.Expr, unit: str = "day") -> pl.Expr:
+    """ " day" / " days" (or another ``unit``: " week" / " weeks") agreeing with the rendered
+    number; used for every placeholder followed by "days" or "weeks", whatever its unit."""
+    return agree(number_text, f" {unit}", f" {unit}s")
+
+
+def days_word(number_text: pl.Expr) -> pl.Expr:
+    """ " day" when the rendered number is exactly 1 (or -1), else " days" (`unit_word`)."""
+    return unit_word(number_text, "day")
+
+
+def humanised(values: pl.Series) -> pl.Series:
+    """`features.catalogue.humanise` of every value of a String column, computed once per
+    distinct value (category levels, event and milestone names are few); nulls stay null."""
+    distinct = values.drop_nulls().unique().to_list()
+    return values.replace_strict(
+        {v: humanise(v) for v in distinct}, default=None, return_dtype=pl.String
+    )
 
 
 def format_number(
@@ -143,14 +170,18 @@ def template_expr(
     never_days: float | None = None,
     entry: Mapping[str, Any] | None = None,
     entity: tuple[str, str] = DEFAULT_ENTITY,
+    verbatim: Collection[str] = (),
 ) -> pl.Expr:
     """Polars expression rendering ``template`` on each row of an explanation frame.
 
     ``{value}`` and ``{peer}`` read columns ``value`` / ``peer_median`` with ``feature``'s unit;
     ``{<name>}`` reads column ``<name>`` (another feature of the row) with its own unit; String
-    columns are inserted with underscores read as spaces ("financial_services" -> "financial
-    services"); unknown placeholders stay as written. A "days" word right after a placeholder agrees
-    with the rendered number ("1 day ago", "2 days ago").
+    columns are inserted as words (`humanised`: "financial_services" -> "financial services"),
+    except the ``verbatim`` ones (text already: a driver sentence); unknown placeholders stay as
+    written. A "days" or "weeks" word right after a placeholder agrees with the rendered number
+    ("1 day ago", "2 days ago"), and so does each ``[one|many]`` group
+    (``features.catalogue.AGREE``) with the last placeholder before it
+    ("{value} [person|people] used the product": "1 person used", "3 people used").
 
     ``never_days`` (``features.never_days``) marks days values meaning "never happened". For a
     days feature, rows whose value is the sentinel use ``entry["sentence_never"]`` when the
@@ -168,25 +199,34 @@ def template_expr(
             pl.when(pl.col("value") < 0)
             .then(
                 template_expr(
-                    neg, feature, units, schema, never_days, {**rest, "sentence_never": ""}, entity
+                    neg,
+                    feature,
+                    units,
+                    schema,
+                    never_days,
+                    {**rest, "sentence_never": ""},
+                    entity,
+                    verbatim,
                 )
             )
-            .otherwise(template_expr(template, feature, units, schema, never_days, rest, entity))
+            .otherwise(
+                template_expr(template, feature, units, schema, never_days, rest, entity, verbatim)
+            )
         )
     template = fill_entity(template, entity)
     unit = units.get(feature, "").strip().lower()
     if never_days is None or unit != "days":
-        return _render(template, feature, units, schema, never_days)
+        return _render(template, feature, units, schema, never_days, verbatim)
     phrase = fill_entity(str(entry.get("peer_never") or DEFAULT_PEER_NEVER), entity)
 
     def with_peer(tpl: str) -> pl.Expr:
         alt = peer_never_template(tpl, phrase) if "{peer}" in tpl else None
-        plain = _render(tpl, feature, units, schema, never_days)
+        plain = _render(tpl, feature, units, schema, never_days, verbatim)
         if alt is None:
             return plain
         return (
             pl.when(is_never(pl.col("peer_median"), unit, never_days))
-            .then(_render(alt, feature, units, schema, never_days))
+            .then(_render(alt, feature, units, schema, never_days, verbatim))
             .otherwise(plain)
         )
 
@@ -206,6 +246,7 @@ def _render(
     units: Mapping[str, str],
     schema: Mapping[str, pl.DataType],
     never_days: float | None,
+    verbatim: Collection[str] = (),
 ) -> pl.Expr:
     """One template as a concatenation of literal text and formatted columns."""
     parts: list[pl.Expr] = []
@@ -213,10 +254,11 @@ def _render(
     unit = units.get(feature, "")
     # "{value} times its earlier level": the account's ratio and its peers' read as multipliers.
     times = "{value} times" in template
+    number: pl.Expr | None = None  # the last placeholder's text: [one|many] agree with it
     for m in PLACEHOLDER.finditer(template):
         if m.start() < pos:  # inside a "days" word consumed below (cannot hold a placeholder)
             continue
-        parts.append(pl.lit(template[pos : m.start()]))
+        parts.extend(_literal(template[pos : m.start()], number))
         name, follows = m.group(1), template[m.end() :]
         text: pl.Expr | None = None
         if name == "value":
@@ -230,7 +272,11 @@ def _render(
             )
         elif name in schema and schema[name] == pl.String:
             # Category values ("financial_services") read as words, like the catalogue's texts.
-            parts.append(pl.col(name).fill_null("n/a").str.replace_all("_", " ", literal=True))
+            col = pl.col(name)
+            if name not in verbatim:
+                col = col.map_batches(humanised, return_dtype=pl.String)
+            parts.append(col.fill_null("n/a"))
+            number = col  # a text value reading "1" ({milestones_reached}) agrees too
         elif name in schema:
             text = format_number(
                 pl.col(name).cast(pl.Float64), units.get(name, ""), follows, never_days
@@ -240,18 +286,29 @@ def _render(
         pos = m.end()
         if text is not None:
             parts.append(text)
+            number = text
             # "{value} days ago" with a value of 1 reads "1 day ago": the template's own "days"
-            # word is replaced by one that agrees with the rendered number.
-            days = _DAYS_AFTER.match(template, pos)
-            if days is not None:
-                parts.append(days_word(text))
-                pos = days.end()
-    parts.append(pl.lit(template[pos:]))
+            # (or "weeks") word is replaced by one that agrees with the rendered number.
+            word = _UNIT_AFTER.match(template, pos)
+            if word is not None:
+                parts.append(unit_word(text, word.group(1)))
+                pos = word.end()
+    parts.extend(_literal(template[pos:], number))
     return pl.concat_str(parts)
 
 
-def humanise(name: str) -> str:
-    return name.replace("_", " ").strip().capitalize()
+def _literal(text: str, number: pl.Expr | None) -> list[pl.Expr]:
+    """Template text between placeholders, each ``[one|many]`` group agreeing with ``number``
+    (the plural without a number before it)."""
+    out: list[pl.Expr] = []
+    pos = 0
+    for m in AGREE.finditer(text):
+        out.append(pl.lit(text[pos : m.start()]))
+        one, many = m.groups()
+        out.append(pl.lit(many) if number is None else agree(number, one, many))
+        pos = m.end()
+    out.append(pl.lit(text[pos:]))
+    return out
 
 
 def with_never_texts(

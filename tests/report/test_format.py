@@ -9,15 +9,16 @@ from hypothesis import strategies as st
 
 from report.render import (
     account_file_name,
+    account_file_names,
     change_class,
     fmt_num,
     fmt_pct,
     fmt_points,
-    humanize_feature,
 )
 from report.svg import sparkline, sparkline_points
+from report.words import counted
 
-SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.html$")
+SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.[0-9a-f]{12})?\.html$")
 
 
 def test_percent_and_points() -> None:
@@ -52,16 +53,21 @@ def test_numbers_and_labels() -> None:
         "251",
         "—",
     ]
-    assert humanize_feature("active_admins_28d") == "Active admins (28 days)"
-    assert humanize_feature("seats_used") == "Seats used"
+    assert counted(1, "day") == "1 day" and counted(2, "day") == "2 days"
+    assert counted(1234, "event") == "1,234 events" and counted(1.5, "day") == "1.5 days"
+    assert counted(1, "person", "people") == "1 person" and counted(None, "day") == "—"
 
 
 def test_file_names() -> None:
     assert account_file_name("ACC-00042") == "ACC-00042.html"
     weird = account_file_name("../etc/passwd")
-    assert SAFE.match(weird) and weird.startswith("etc_passwd-")
+    assert SAFE.match(weird) and weird.startswith("etc_passwd.")
     assert account_file_name("a b") != account_file_name("a_b")
     assert account_file_name("a_b") == "a_b.html"
+    assert account_file_name("CON") != "CON.html" and SAFE.match(account_file_name("nul"))
+    # an id crafted as another account's hashed name cannot take that name: kept names have no "."
+    crafted = weird.removesuffix(".html").replace(".", "-")
+    assert account_file_name(crafted) == f"{crafted}.html" != weird
 
 
 @given(st.text(min_size=1, max_size=200))
@@ -106,3 +112,17 @@ def test_sparkline_geometry_exact() -> None:
 def test_svg_labels_are_escaped() -> None:
     out = str(sparkline([1, 2], 'a<b>"c'))
     assert "<b>" not in out and "a&lt;b&gt;&#34;c" in out
+
+
+def test_ids_differing_only_by_case_get_files_apart_on_any_file_system() -> None:
+    names = account_file_names(["Acme", "acme", "ACME", "B-2", "b-3"])
+    assert names[3:] == ["B-2.html", "b-3.html"]  # no case twin: the plain name a CRM can build
+    assert len({n.casefold() for n in names}) == 5
+    assert all(SAFE.match(n) and n.startswith(("Acme.", "acme.", "ACME.")) for n in names[:3])
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), unique=True, max_size=12))
+def test_no_two_accounts_share_a_file_even_ignoring_case(ids: list[str]) -> None:
+    names = account_file_names(ids)
+    assert len({n.casefold() for n in names}) == len(ids)
+    assert all(SAFE.match(n) for n in names)

@@ -320,8 +320,8 @@ def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_pa
     tmp_path: Path, tiny: dict[str, Any]
 ) -> None:
     scores = tiny["scores"].with_columns(
-        pl.Series("top_cause_kind", ["cause", "symptom", None]),
-        pl.Series("top_cause_family", ["role", "activity", None]),
+        pl.Series("top_cause_kind", ["cause", "none", None]),
+        pl.Series("top_cause_family", ["role", None, None]),
         pl.Series("top_cause_driver_text", ["2 admins left in the last 28 days.", None, None]),
     )
     index = render(tmp_path, {**tiny, "scores": scores})
@@ -330,8 +330,14 @@ def test_the_likely_cause_leads_the_portfolio_reason_and_shows_on_the_account_pa
     assert "Support tickets <script>alert(1)</script> doubled." in text  # no cause: driver 1
     a1 = text_of(tmp_path / "report" / "accounts" / "A1.html")
     assert "Likely cause: role — 2 admins left in the last 28 days." in a1
-    z9 = text_of(tmp_path / "report" / "accounts" / "Z-9.html")
-    assert "Likely cause" not in z9
+    # no single cause stands out: said plainly, with no family named
+    hostile = tmp_path / "report" / "accounts" / account_file_name(HOSTILE_ID)
+    [line] = [a for t, a in parse(hostile).tags if a.get("id") == "likely-cause"]
+    assert line.get("data-cause") == "none"
+    assert "No single cause stands out: the risk comes from general signals" in text_of(hostile)
+    assert "Likely cause:" not in text_of(hostile)
+    z9 = text_of(tmp_path / "report" / "accounts" / "Z-9.html")  # nothing raises the risk
+    assert "Likely cause" not in z9 and "No single cause" not in z9
 
 
 def test_never_happened_sentinel_reads_never_and_stays_off_the_scale(

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from core.errors import ConfigValueError
 from models.router import Calibrator
+from scoring.cause import CAUSE_COLUMNS
 from scoring.explain import top_contributions
 from scoring.params import ScoreParams
 from scoring.playbook import next_best_action, validate_playbook
@@ -266,6 +267,14 @@ def test_crm_table_has_one_flat_row_per_account(
     assert all(dt != pl.List for dt in crm.dtypes)
     top = out.scores.sort("rank").row(0, named=True)
     assert top["driver_1_text"] and top["next_best_action"]
+    # "no single cause" is a clean row: kind none, no family, contribution or cause driver
+    assert crm.columns[-8:-1] == list(CAUSE_COLUMNS)
+    assert set(crm["top_cause_kind"].unique().to_list()) <= {"cause", "none", None}
+    none = crm.filter(pl.col("top_cause_kind") == "none")
+    assert none.height > 0
+    assert none["top_cause_family"].null_count() == none.height
+    assert none["top_cause_contribution"].null_count() == none.height
+    assert none["top_cause_driver_text"].null_count() == none.height
 
 
 def test_duplicate_accounts_are_rejected(model, catalogue, playbook) -> None:
@@ -337,3 +346,50 @@ def test_no_neutralised_cell_starts_a_formula(values) -> None:
             assert after == "'" + before  # shown as the same text, never run
         else:
             assert after == before
+
+
+#: Cells a spreadsheet would run (OWASP CSV injection), as customer data can carry them.
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=HYPERLINK(x)"]
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("neutralise", [True, False])
+def test_scores_csv_neutralises_ids_segments_and_driver_texts_but_not_numbers(
+    model, frame, catalogue, playbook, milestones, tmp_path, neutralise
+) -> None:
+    import csv
+
+    from scoring.outputs import write_score_outputs
+
+    scores = _score(model, frame, catalogue, playbook, milestones).scores.head(len(FORMULAS))
+    k = len(FORMULAS)
+    hostile = scores.with_columns(
+        pl.Series("account_id", FORMULAS),
+        pl.Series("industry", FORMULAS[::-1]),
+        pl.Series("driver_1_text", FORMULAS),
+        pl.Series("top_cause_driver_text", FORMULAS[1:] + FORMULAS[:1]),
+        pl.Series("risk_change", [-0.5] * k),
+        pl.Series("previous_risk", [0.25] * k),
+    )
+    crm = crm_table(hostile, SEGMENTS, 3, 2)
+    write_score_outputs(tmp_path, {}, crm, {}, csv_neutralise=neutralise)
+    with (tmp_path / "scores.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == k
+    for col in ("account_id", "industry", "driver_1_text", "top_cause_driver_text"):
+        got = [r[col] for r in rows]
+        want = crm[col].to_list()
+        assert got == (["'" + v for v in want] if neutralise else want), col
+    for r in rows:  # numbers stay numbers a sheet can sum; no text cell starts a formula
+        assert r["risk_change"] == "-0.5" and _is_number(r["decay_risk"])
+        text = [v for v in r.values() if v and not _is_number(v)]
+        assert not neutralise or not [v for v in text if v.startswith(FORMULA_CHARS)]
+    assert rows[0]["account_id"] == ("'" if neutralise else "") + "=cmd|' /C calc'!A0"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
