@@ -136,7 +136,7 @@ def _floor(events: pl.DataFrame, repeats: int = 3) -> dict[str, float]:
     cites ("aggregate the events once to account-week and user-week level"), each as one
     streaming group-by like the reference pass.
     """
-    from features.grid import encode_events
+    from features.windows import encode_events
 
     week = (pl.col("timestamp").dt.date().cast(pl.Int32) // 7).alias("week")
     steps = {

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
@@ -34,13 +33,11 @@ from features import (
     usage,
     vocabulary,
 )
-from features.cache import DayCache, day_cache
 from features.catalogue import FAMILIES, render_catalogue
-from features.context import EventCells, build_wide
+from features.context import build_wide
 from features.cutoffs import cutoff_dates, eligible_rows
-from features.grid import Grid
 from features.labels import build_labels
-from features.windows import DAY, T, date_to_day, day_of
+from features.windows import DAY, Engine, T, build_engine, date_to_day, day_of
 from ingest.tables import Tables
 
 log = get_logger(__name__)
@@ -101,16 +98,13 @@ def _segments(tables: Tables, cfg: Any) -> list[str]:
 def _with_statics(
     rows: pl.DataFrame,
     tables: Tables,
-    aed: pl.DataFrame,
     fcfg: Any,
     families: Sequence[str],
     segments: Sequence[str],
-    cache: DayCache,
+    engine: Engine,
 ) -> pl.DataFrame:
-    """Join per-account static facts (segments, seats, renewal, milestone days, onboarding).
-
-    ``aed``: (account_id, event, day, n) with each (account, event)'s first day; the invite
-    events per account and day (onboarding) come from ``cache.acc_day``."""
+    """Join per-account static facts (segments, seats, renewal, milestone days, onboarding):
+    milestone first days from ``engine.firsts()``, invite days from ``engine.day_rows``."""
     out = rows
     acc = tables.accounts
     if acc is not None:
@@ -134,7 +128,7 @@ def _with_statics(
         out = out.with_columns(pl.lit("all").alias("_peer"))
     if "milestones" in families:
         out = out.join(
-            milestones.milestone_first_days(aed, fcfg),
+            milestones.milestone_first_days(engine.firsts(), fcfg),
             on="account_id",
             how="left",
             maintain_order="left",
@@ -144,17 +138,8 @@ def _with_statics(
                 out = out.with_columns(pl.lit(None, pl.Int32).alias(f"first_{m.name}"))
     if "onboarding" in families:
         signup = rows.select("account_id", "signup_day").unique("account_id")
-        inv = cache.acc_day.filter(pl.col("inv") > 0)
         out = out.join(
-            milestones.onboarding_invites(
-                signup,
-                cache.enc.account_codes(signup.get_column("account_id")),
-                inv.get_column("a").to_numpy().astype(np.int64),
-                inv.get_column(DAY).to_numpy(),
-                inv.get_column("inv").to_numpy(),
-                cache.n_accounts,
-                fcfg,
-            ),
+            milestones.onboarding_invites(signup, engine, fcfg),
             on="account_id",
             how="left",
             maintain_order="left",
@@ -185,7 +170,7 @@ def _resolve(
     concrete list (``features.vocabulary.resolve``) and the family is left out when it is empty.
     "Present" means on a day before ``before`` (the last cutoff), so the feature set is
     point-in-time like the values. The copy is what the families and the catalogue read.
-    ``firsts``: (account_id, event, day = first day) from ``DayCache.firsts``.
+    ``firsts``: (account_id, event, day = first day) from ``Engine.firsts``.
     """
     out = copy.deepcopy(fcfg)
     present = set(firsts.filter(pl.col(DAY) < before).get_column("event").unique().to_list())
@@ -288,77 +273,51 @@ def _family_exprs(
     return s1, s2
 
 
-def _same_usage(cfg: Any) -> bool:
-    """Do the features' usage events and the label's qualifying events coincide?"""
-    f, lab = cfg.features, cfg.label
-    return sorted(f.usage_events) == sorted(lab.qualifying_events) and (
-        bool(f.usage_events) or sorted(f.non_usage_events) == sorted(lab.excluded_events)
-    )
-
-
-def _event_counts(cache: DayCache) -> pl.DataFrame:
-    """account_id, b (each cutoff day), n_events (events of any kind before b), for eligibility."""
-    g = cache.cut_grid
-    ad = cache.acc_day
-    c = g.cum(
-        ad.get_column("a").to_numpy(),
-        ad.get_column(DAY).to_numpy(),
-        ad.get_column("n").to_numpy(),
-        cache.n_accounts,
-    )
-    return pl.DataFrame(
-        {
-            "account_id": cache.enc.accounts.gather(
-                pl.Series(np.repeat(np.arange(cache.n_accounts), g.m))
-            ),
-            "b": np.tile(g.bounds, cache.n_accounts),
-            "n_events": c.reshape(-1),
-        },
-        schema={"account_id": pl.String, "b": pl.Int32, "n_events": pl.Int64},
-    )
-
-
 def _build(
     tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
-    ``shared`` (optional) receives ``cache``, the build's :class:`DayCache`, for the labels,
-    and ``features``, the features config as resolved for this data (``_resolve``).
+    ``shared`` (optional) receives ``engine``, the build's window engine (for the labels), and
+    ``features``, the features config as resolved for this data (``_resolve``).
     """
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
-    cache = day_cache(tables, [date_to_day(c) for c in cutoffs], fcfg)
-    firsts = cache.firsts()
-    last_cut = date_to_day(max(cutoffs))
-    fcfg, families = _resolve(fcfg, families, tables, firsts, last_cut)
-    if shared is not None:
-        shared["cache"] = cache
-        shared["features"] = fcfg
-    rows = eligible_rows(
-        tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), firsts, _event_counts(cache)
+    engine = build_engine(
+        tables,
+        [date_to_day(c) for c in cutoffs],
+        usage=(fcfg.usage_events, fcfg.non_usage_events),
+        counted={
+            "errors": fcfg.error_events,
+            "tickets": fcfg.ticket_events,
+            "invites": fcfg.invite_events,
+        },
     )
+    last_cut = date_to_day(max(cutoffs))
+    fcfg, families = _resolve(fcfg, families, tables, engine.firsts(), last_cut)
+    if shared is not None:
+        shared["engine"] = engine
+        shared["features"] = fcfg
+    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
     if rows.height == 0:
         raise NoEligibleAccountsError(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events",
         )
-    rows = _with_statics(rows, tables, firsts, fcfg, families, segments, cache)
+    rows = _with_statics(rows, tables, fcfg, families, segments, engine)
     # One sampler for both: the same rows, so one account lookup and shared grid cells.
-    at = cache.sampler(rows)
+    at = engine.sampler(rows)
     wide = engagement.with_samples(
-        build_wide(tables, rows, fcfg, families, cache, at), tables, cache, fcfg, families, at
+        build_wide(tables, rows, fcfg, families, engine, at), tables, engine, fcfg, families, at
     )
     extra = []
     # The raw-event families share one grid and the events' cells in it (computed on first use).
-    ec = EventCells(
-        cache, Grid.of(at.cut_days, {*vocabulary.offsets(fcfg), *history.value_offsets(fcfg)})
-    )
+    cells = engine.cells(at.grid({*vocabulary.offsets(fcfg), *history.value_offsets(fcfg)}))
     if "vocabulary" in families:
-        extra += vocabulary.samples(cache, at, fcfg, ec)
+        extra += vocabulary.samples(engine, at, fcfg, cells)
     if "history" in families:
-        extra += history.samples(tables, cache, at, fcfg, last_cut, ec)
+        extra += history.samples(engine, at, fcfg, last_cut, cells)
     if extra:
         wide = wide.with_columns(extra)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
@@ -407,8 +366,8 @@ def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dic
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
     shared: dict[str, Any] = {}
     feats, names, _ = _build(tables, cutoffs, cfg, shared)
-    cache = shared["cache"] if _same_usage(cfg) else None
-    labels = build_labels(tables, feats.select("account_id", "cutoff", T), cfg.label, cache=cache)
+    rows = feats.select("account_id", "cutoff", T)
+    labels = build_labels(tables, rows, cfg.label, engine=shared["engine"])
     dataset = feats.drop(T).with_columns(labels.get_column("label"))
     catalogue = render_catalogue(names, cfg.catalogue, shared["features"])
     return dataset, catalogue
@@ -453,7 +412,7 @@ def feature_columns(dataset: pl.DataFrame, segments: Sequence[str] = ()) -> list
 
 
 def _plain(section: Any) -> Any:
-    if dataclasses.is_dataclass(section):
+    if dataclasses.is_dataclass(section) and not isinstance(section, type):
         return dataclasses.asdict(section)
     try:
         from omegaconf import OmegaConf

@@ -1,8 +1,9 @@
 """Snapshot cutoffs and which accounts are eligible at each of them.
 
 A cutoff is a ``date`` standing for 00:00 UTC of that day; a row at cutoff ``t`` may only use
-what is known strictly before ``t``. Eligibility uses the same rule, so an account that
-signs up, churns or sends its first events at or after ``t`` is not visible at ``t``.
+what is known strictly before ``t``. Eligibility uses the same rule, and the same window engine
+as the features (``features.windows``), so an account that signs up, churns or sends its first
+events at or after ``t`` is not visible at ``t``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from core.errors import ConfigValueError
-from features.windows import DAY, T, cumulative_at, date_to_day, day_of
+from features.windows import DAY, Engine, T, day_of
 from ingest.tables import Tables
 
 
@@ -38,16 +39,18 @@ def cutoff_dates(as_of: date | str, every_days: int, count: int) -> list[date]:
     return [as_of - timedelta(days=every_days * k) for k in range(count - 1, -1, -1)]
 
 
-def account_anchors(tables: Tables, aed: pl.DataFrame, churn_events: Sequence[str]) -> pl.DataFrame:
+def account_anchors(
+    tables: Tables, firsts: pl.DataFrame, churn_events: Sequence[str]
+) -> pl.DataFrame:
     """Per account: ``signup_day`` and ``churn_day`` (UTC day indexes; churn may be null).
 
     Signup is ``accounts.created_at`` when accounts exist, else the first event. Churn is the
-    earlier of ``accounts.churned_at`` and the first configured cancellation event. ``aed`` is
-    the (account_id, event, day, n) table from ``features.daily.account_event_days``.
+    earlier of ``accounts.churned_at`` and the first configured cancellation event. ``firsts``
+    is the (account_id, event, day = first day) table of ``Engine.firsts``.
     """
-    first = aed.group_by("account_id").agg(pl.col(DAY).min().alias("first_day"))
+    first = firsts.group_by("account_id").agg(pl.col(DAY).min().alias("first_day"))
     churn_ev = (
-        aed.filter(pl.col("event").is_in(list(churn_events)))
+        firsts.filter(pl.col("event").is_in(list(churn_events)))
         .group_by("account_id")
         .agg(pl.col(DAY).min().alias("churn_ev_day"))
     )
@@ -81,8 +84,7 @@ def eligible_rows(
     cutoffs: Sequence[date],
     snapshot: Any,
     churn_events: Sequence[str],
-    aed: pl.DataFrame,
-    counts: pl.DataFrame | None = None,
+    engine: Engine,
 ) -> pl.DataFrame:
     """The (account_id, cutoff) rows that get features (and labels), sorted by cutoff, account.
 
@@ -91,28 +93,22 @@ def eligible_rows(
     ``snapshot.min_events`` events (of any kind) with ``timestamp < t``.
     Returns ``account_id``, ``cutoff`` (Date), ``_t`` (cutoff day index), ``signup_day``.
 
-    ``aed`` only needs each (account, event)'s first day right (a reduced stand-in is fine) when
-    ``counts`` (account_id, b = cutoff day, n_events = events before b) is given.
+    ``engine``: the build's window engine, built with these ``cutoffs`` (the event counts are
+    its cumulative counts at each cutoff, the first days its ``firsts``).
     """
-    anchors = account_anchors(tables, aed, churn_events)
+    anchors = account_anchors(tables, engine.firsts(), churn_events)
     days = pl.Series("cutoff", list(cutoffs), dtype=pl.Date)
     grid = anchors.join(days.to_frame(), how="cross").with_columns(
         pl.col("cutoff").cast(pl.Int32).alias(T)
     )
-    if counts is None:
-        counts = cumulative_at(
-            aed.group_by("account_id", DAY).agg(pl.col("n").sum().alias("n_events")),
-            ["account_id"],
-            ["n_events"],
-            pl.Series("b", sorted({date_to_day(c) for c in cutoffs}), dtype=pl.Int32),
-            entities=anchors.select("account_id"),
-        )
-    grid = grid.join(counts, left_on=["account_id", T], right_on=["account_id", "b"], how="left")
+    at = engine.sampler(grid)
+    counts = engine.sums(engine.cut_grid, "n")
+    grid = grid.with_columns(pl.Series("n_events", at(counts, engine.cut_grid), dtype=pl.Int64))
     keep = (
         (pl.col("signup_day") < pl.col(T))
         & (pl.col(T) - pl.col("signup_day") >= int(snapshot.min_tenure_days))
         & (pl.col("churn_day").is_null() | (pl.col("churn_day") >= pl.col(T)))
-        & (pl.col("n_events").fill_null(0) >= int(snapshot.min_events))
+        & (pl.col("n_events") >= int(snapshot.min_events))
     )
     return (
         grid.filter(keep)

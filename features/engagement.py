@@ -30,11 +30,9 @@ import numpy as np
 import polars as pl
 
 from features import momentum
-from features.cache import DayCache, Sampler, last_to_series
 from features.context import safe_div
-from features.grid import Grid
 from features.usage import weekly_slope
-from features.windows import DAY, T, day_of
+from features.windows import Engine, Grid, Sampler, T, last_to_series
 from ingest.tables import Tables
 
 #: Prefix of the sample columns this module adds to the wide frame (no clash with context.py).
@@ -76,72 +74,26 @@ def _std(exprs: Sequence[pl.Expr], mean: pl.Expr) -> pl.Expr:
     return (pl.sum_horizontal(dev) / len(dev)).sqrt()
 
 
-def person_days(cache: DayCache) -> pl.DataFrame:
-    """Distinct (a, u, day) with at least one usage event: one row per person-day of use.
-
-    ``a``/``u`` are the account/user codes of ``cache.enc``; ``day`` the UTC day index. Read
-    from the cache's usage user-days (already distinct), so the events are not scanned again.
-    """
-    rows = cache.user_rows
-    n_users = max(len(cache.enc.users), 1)
-    return rows.select(
-        (pl.col("ent") // n_users).alias("a"), (pl.col("ent") % n_users).alias("u"), pl.col(DAY)
-    )
-
-
-def _user_moves(tables: Tables, cache: DayCache) -> pl.DataFrame:
-    """(a, role, day, created, left): one row per user creation / deactivation (UTC day)."""
-    u = tables.users
-    assert u is not None
-    u = u.filter(pl.col("account_id").is_in(cache.enc.accounts.implode()))
-    deact = (
-        day_of(pl.col("deactivated_at"))
-        if "deactivated_at" in u.columns
-        else pl.lit(None, pl.Int32)
-    )
-    moves = pl.concat(
-        [
-            u.select(
-                "account_id",
-                pl.col("role").cast(pl.String),
-                day_of(pl.col("created_at")).alias(DAY),
-                pl.lit(1, pl.Int64).alias("created"),
-                pl.lit(0, pl.Int64).alias("left"),
-            ),
-            u.select(
-                "account_id",
-                pl.col("role").cast(pl.String),
-                deact.alias(DAY),
-                pl.lit(0, pl.Int64).alias("created"),
-                pl.lit(1, pl.Int64).alias("left"),
-            ).drop_nulls(DAY),
-        ]
-    )
-    return moves.with_columns(
-        pl.Series("a", cache.enc.account_codes(moves.get_column("account_id")), dtype=pl.Int64)
-    )
-
-
 def with_samples(
     wide: pl.DataFrame,
     tables: Tables,
-    cache: DayCache,
+    engine: Engine,
     fcfg: Any,
     families: Sequence[str],
     at: Sampler | None = None,
 ) -> pl.DataFrame:
     """``wide`` plus the ``eng_<fact>@<offset>`` samples the engagement indicators read.
 
-    ``wide`` carries ``account_id`` and ``_t`` (cutoff day); ``cache`` is the build's
-    ``features.cache.DayCache``. Every sample is read from a dense (account x boundary) grid
-    (``features.grid.Grid``): a value over days strictly before ``t - offset``.
+    ``wide`` carries ``account_id`` and ``_t`` (cutoff day); ``engine`` is the build's window
+    engine (``features.windows``). Every sample is a value over days strictly before
+    ``t - offset``: distinct active users (``au_<w>``), person-days (``ud``, ``ud_<role>``: a
+    user using the product on a day), usage events, the roster (``created``, ``left``, per
+    role) and friction counts; ``last_left_<role>`` is the last day a user of that role left.
     """
     if not enabled(fcfg):
         return wide
     weeks, short, recent = int(fcfg.slope_weeks), WEEK, int(fcfg.recent_days)
-    at = at or cache.sampler(wide)
-    cut_days = at.cut_days
-    n = cache.n_accounts
+    at = at or engine.sampler(wide)
     cols: list[pl.Series] = []
 
     def put(name: str, grid: Grid, values: np.ndarray, offsets: Sequence[int]) -> None:
@@ -150,10 +102,9 @@ def with_samples(
 
     week_offsets = [7 * i for i in range(weeks + 1)]
     want_users = "role" in families and tables.users is not None
-    pdays = person_days(cache) if ("trends" in families or want_users) else None
     if "trends" in families:
-        gu = Grid.of(cut_days, week_offsets[:-1])
-        counts = cache.active_users(gu, [7, short, recent])
+        gu = at.grid(week_offsets[:-1])
+        counts = engine.active_users(gu, [7, short, recent])
         put("au_7", gu, counts["au_7"], week_offsets[:-1])
         for w in sorted({short, recent} - {WEEK}):  # au_7@0 is week 0 above
             put(f"au_{w}", gu, counts[f"au_{w}"], [0])
@@ -163,65 +114,31 @@ def with_samples(
             | {recent}
             | set(momentum.offsets(fcfg) if momentum.enabled(fcfg, families) else ())
         )
-        g = Grid.of(cut_days, ud_offsets)
-        put(
-            "ud",
-            g,
-            g.cum(pdays.get_column("a").to_numpy(), pdays.get_column(DAY).to_numpy(), None, n),
-            ud_offsets,
-        )
-        ad = cache.acc_day
-        gs = Grid.of(cut_days, [0, short, recent])
-        put(
-            "usage",
-            gs,
-            gs.cum(
-                ad.get_column("a").to_numpy(),
-                ad.get_column(DAY).to_numpy(),
-                ad.get_column("use").to_numpy(),
-                n,
-            ),
-            [0, short, recent],
-        )
+        g = at.grid(ud_offsets)
+        put("ud", g, engine.usage.sums(g), ud_offsets)
+        gs = at.grid([0, short, recent])
+        put("usage", gs, engine.sums(gs, "use"), [0, short, recent])
     if want_users:
         roles = [str(r) for r in fcfg.roles]
-        moves = _user_moves(tables, cache)
-        g = Grid.of(cut_days, [0, recent])
-        a, d = moves.get_column("a").to_numpy(), moves.get_column(DAY).to_numpy()
-        role = moves.get_column("role").to_numpy()
+        g = at.grid([0, recent])
         for fact in ("created", "left"):
-            w = moves.get_column(fact).to_numpy()
-            put(fact, g, g.cum(a, d, w, n), [0, recent])
+            put(fact, g, engine.roster_sums(g, fact), [0, recent])
             for r in roles:
-                put(f"{fact}_{r}", g, g.cum(a, d, w * (role == r), n), [0, recent])
-        gc = Grid.of(cut_days, [0])
+                put(f"{fact}_{r}", g, engine.roster_sums(g, fact, r), [0, recent])
+        gc = at.grid([0])
         for r in roles:
-            left = (moves.get_column("left").to_numpy() == 1) & (role == r)
-            last = gc.last(a[left], d[left], n)
+            last = engine.roster_last(gc, "left", r)
             cols.append(last_to_series(f"{PREFIX}last_left_{r}", at(last, gc)))
         # person-days by role: who keeps using the product
-        users = (
-            pl.DataFrame({"user_id": cache.enc.users})
-            .with_row_index("u")
-            .join(
-                tables.users.select("user_id", pl.col("role").cast(pl.String)).unique("user_id"),
-                on="user_id",
-                how="left",
-            )
-        )
-        # Role of each person-day by a gather over the (small) user dictionary, not a join.
-        urole = users.sort("u").get_column("role")
-        pa, pd_, pu = (pdays.get_column(c).to_numpy() for c in ("a", DAY, "u"))
-        gr = Grid.of(cut_days, [0, short, recent])
+        urole = engine.user_roles()
+        gr = at.grid([0, short, recent])
         for r in roles:
-            m = (urole == r).fill_null(False).to_numpy()[pu]
-            put(f"ud_{r}", gr, gr.cum(pa[m], pd_[m], None, n), [0, short, recent])
+            mine = (urole == r).fill_null(False).to_numpy()
+            put(f"ud_{r}", gr, engine.usage.sums(gr, mine), [0, short, recent])
     if "friction" in families:
-        ad = cache.acc_day
-        g = Grid.of(cut_days, [0, short, recent])
-        a, d = ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy()
-        for fact, col in (("errors", "err"), ("tickets", "tick")):
-            put(fact, g, g.cum(a, d, ad.get_column(col).to_numpy(), n), [0, short, recent])
+        g = at.grid([0, short, recent])
+        for fact in ("errors", "tickets"):
+            put(fact, g, engine.sums(g, fact), [0, short, recent])
     return wide.with_columns(cols) if cols else wide
 
 

@@ -32,18 +32,14 @@ import numpy as np
 import polars as pl
 
 from core.logs import get_logger
-from features.cache import DayCache, Sampler, last_to_series
-from features.context import EventCells, safe_div
-from features.grid import Grid
-from features.windows import DAY, T
-from ingest.tables import Tables
+from features.context import safe_div
+from features.windows import DAY, NO_DAY, Engine, EventCells, Sampler, T, last_to_series
 
 log = get_logger(__name__)
 
 #: Prefix of the sample columns this module adds to the wide frame (no clash with others).
 PREFIX = "hist_"
 WEEK = 7
-NONE = np.iinfo(np.int32).max  # "no event at all" in the first-day array (-> null)
 
 
 def value_windows(fcfg: Any) -> list[int]:
@@ -56,14 +52,16 @@ def value_offsets(fcfg: Any) -> list[int]:
     return sorted({0, r, r + b, *value_windows(fcfg)})
 
 
-def _value_cum(tables: Tables, ec: EventCells, before: int) -> np.ndarray | None:
-    """(accounts, m) float sums of ``value`` over days ``< b_k`` of ``ec.grid``; None (one log
-    line) when the column has no non-null value on a day before ``before`` (the last cutoff).
+def _value_cum(engine: Engine, cells: EventCells, before: int) -> np.ndarray | None:
+    """(accounts, m) float sums of ``value`` over days ``< b_k`` of ``cells.grid``; None (one
+    log line) when the column has no non-null value on a day before ``before`` (the last
+    cutoff).
 
     Float sums, so not ``Grid.cum`` (which rounds its weights to integers). The events frame
-    and the cache's encoded frame are row-aligned (``encode_events`` keeps the row order)."""
-    value = tables.events.get_column("value") if "value" in tables.events.columns else None
-    fr = ec.cache.enc.frame
+    and the engine's encoded frame are row-aligned (``encode_events`` keeps the row order)."""
+    events = engine.tables.events
+    value = events.get_column("value") if "value" in events.columns else None
+    fr = engine.enc.frame
     if value is None or value.len() != fr.height:
         log.info("history value features (value_*) left out: no value column")
         return None
@@ -78,48 +76,38 @@ def _value_cum(tables: Tables, ec: EventCells, before: int) -> np.ndarray | None
             "before the last cutoff"
         )
         return None
-    w = value.fill_null(0.0).to_numpy()
-    return ec.cum(np.bincount(ec.cells, weights=w, minlength=ec.size))
+    return cells.sums(value.fill_null(0.0).to_numpy())
 
 
 def samples(
-    tables: Tables,
-    cache: DayCache,
+    engine: Engine,
     at: Sampler,
     fcfg: Any,
     before: int,
-    ec: EventCells | None = None,
+    cells: EventCells | None = None,
 ) -> list[pl.Series]:
     """``hist_events@0``, ``hist_days@0`` (active days), ``hist_last@0`` (last active day, null
     when none), ``hist_first`` (first event day of the account, null when none: the family
     compares it with ``t``) and, when the value column has values, ``hist_value@<offset>``.
-    All sampled over days strictly before ``t - offset``. ``ec``: the build's shared raw-event
-    cells (its grid must hold every ``t - o`` of :func:`value_offsets`); made here when None."""
-    ad = cache.acc_day
-    a, d = ad.get_column("a").to_numpy(), ad.get_column(DAY).to_numpy()
-    n = cache.n_accounts
-    gc = cache.cut_grid
-    first = np.full(n, NONE, np.int64)
-    np.minimum.at(first, a.astype(np.int64), d.astype(np.int64))
-    f = first[at.acc]
+    All sampled over days strictly before ``t - offset``. ``cells``: the build's shared
+    raw-event cells (its grid must hold every ``t - o`` of :func:`value_offsets`); made here
+    when None."""
+    gc = engine.cut_grid
+    f = engine.first_days()[at.acc]
     cols = [
-        pl.Series(
-            f"{PREFIX}events@0",
-            at(gc.cum(a, d, ad.get_column("n").to_numpy(), n), gc),
-            dtype=pl.Int64,
-        ),
-        pl.Series(f"{PREFIX}days@0", at(gc.cum(a, d, None, n), gc), dtype=pl.Int64),
-        last_to_series(f"{PREFIX}last@0", at(gc.last(a, d, n), gc)),
-        pl.Series(f"{PREFIX}first", np.where(f == NONE, 0, f), dtype=pl.Int32).scatter(
-            np.flatnonzero(f == NONE), None
+        pl.Series(f"{PREFIX}events@0", at(engine.sums(gc, "n"), gc), dtype=pl.Int64),
+        pl.Series(f"{PREFIX}days@0", at(engine.active_days(gc), gc), dtype=pl.Int64),
+        last_to_series(f"{PREFIX}last@0", at(engine.last_day(gc), gc)),
+        pl.Series(f"{PREFIX}first", np.where(f == NO_DAY, 0, f), dtype=pl.Int32).scatter(
+            np.flatnonzero(f == NO_DAY), None
         ),
     ]
     offs = value_offsets(fcfg)
-    ec = ec or EventCells(cache, Grid.of(at.cut_days, offs))
-    val = _value_cum(tables, ec, before)
+    cells = cells or engine.cells(at.grid(offs))
+    val = _value_cum(engine, cells, before)
     if val is not None:
         cols += [
-            pl.Series(f"{PREFIX}value@{o}", at(val, ec.grid, o), dtype=pl.Float64) for o in offs
+            pl.Series(f"{PREFIX}value@{o}", at(val, cells.grid, o), dtype=pl.Float64) for o in offs
         ]
     return cols
 

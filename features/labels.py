@@ -17,6 +17,10 @@ reached it; ``inactivity`` keeps its meaning (no qualifying event in the horizon
 ``label.dormant=exclude`` they get no label (the older behaviour: "they cannot decay further").
 Every label is null unless the whole horizon is observed: ``t + horizon_days <=
 observed_until``. 1 = decayed (or stayed dormant), 0 = not; Int8.
+
+Labels read the same window engine as the features (``features.windows``), looking forward:
+boundaries after the cutoff (negative offsets) give the horizon ``[t, t + h)`` and its weeks
+``[t + h - 7(j+1), t + h - 7j)`` with the same grids that give the features' ``[t - w, t)``.
 """
 
 from __future__ import annotations
@@ -24,14 +28,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError
-from features.cache import DayCache, sample
-from features.daily import active_user_counts, usage_expr, user_days
-from features.grid import Grid
-from features.windows import DAY, T, at_offset, boundary_days, cumulative_at, date_to_day, day_of
+from features.windows import Engine, Sampler, T, build_engine, date_to_day, day_of, in_window
 from ingest.tables import Tables
 
 LABELS = ("usage_drop", "inactivity", "churn_event")
@@ -71,41 +71,26 @@ def _check(lcfg: Any) -> None:
         )
 
 
-def _baseline_wau(
-    events: pl.DataFrame,
+def _weekly_active(
     rows: pl.DataFrame,
+    engine: Engine,
+    at: Sampler,
+    codes: list[int],
     lcfg: Any,
     extra_offsets: list[int],
-    udays: pl.DataFrame | None = None,
-    cache: DayCache | None = None,
 ) -> pl.DataFrame:
     """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``.
 
-    With ``cache`` (the feature build's, same usage events) the counts come from its dense
-    user grid instead of a per-(user, boundary) as-of join: same numbers, far less work."""
+    ``au_7@o``: distinct users with a qualifying event (codes ``codes``) in ``[t - o - 7, t -
+    o)``; the baseline weeks have ``o = 0, 7, ..`` (before ``t``), the assessment weeks negative
+    offsets (inside the horizon after ``t``)."""
     base_offsets = [7 * i for i in range(int(lcfg.baseline_days) // 7)]
     offsets = base_offsets + extra_offsets
-    if cache is not None:
-        t = rows.get_column(T).to_numpy()
-        grid = Grid.of(np.unique(t).tolist(), offsets)
-        au7 = cache.active_users(grid, [7])["au_7"]
-        acc = cache.enc.account_codes(rows.get_column("account_id"))
-        out = rows.with_columns(
-            [
-                pl.Series(f"au_7@{o}", sample(au7, grid, acc, t - o), dtype=pl.UInt32)
-                for o in dict.fromkeys(offsets)
-            ]
-        )
-    else:
-        if udays is None:
-            udays = user_days(events, usage_expr(lcfg.qualifying_events, lcfg.excluded_events))
-        au = active_user_counts(
-            udays, boundary_days(rows.get_column(T).unique().to_list(), offsets), [7]
-        )
-        out = rows
-        for o in offsets:
-            out = at_offset(out, au, o, ["au_7"], f"@{o}")
-        out = out.with_columns([pl.col(f"au_7@{o}").fill_null(0) for o in offsets])
+    grid = at.grid(offsets)
+    au7 = engine.active_users(grid, [7], codes=codes)["au_7"]
+    out = rows.with_columns(
+        [pl.Series(f"au_7@{o}", at(au7, grid, o), dtype=pl.UInt32) for o in dict.fromkeys(offsets)]
+    )
     return out.with_columns(
         pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in base_offsets]).alias(
             "wau_base"
@@ -113,29 +98,35 @@ def _baseline_wau(
     )
 
 
+def _in_horizon(engine: Engine, at: Sampler, codes: list[int], h: int) -> pl.Series:
+    """``_in_horizon``: events with a code in ``codes`` in the horizon ``[t, t + h)``."""
+    grid = at.grid([0, -h])
+    return pl.Series("_in_horizon", at.window(engine.event_sums(grid, codes), grid, 0, -h))
+
+
 def build_labels(
-    tables: Tables,
-    rows: pl.DataFrame,
-    lcfg: Any,
-    udays: pl.DataFrame | None = None,
-    cache: DayCache | None = None,
+    tables: Tables, rows: pl.DataFrame, lcfg: Any, engine: Engine | None = None
 ) -> pl.DataFrame:
     """``label`` (Int8, nullable) for each (account_id, cutoff) of ``rows`` (which carry ``_t``).
 
-    ``udays``: optional precomputed ``features.daily.user_days`` for the label's qualifying
-    events (saves a pass over the events when the features use the same event set).
-    ``cache``: the feature build's ``features.cache.DayCache`` when its usage events are the
-    label's qualifying events (the weekly active users then come from its dense user grid).
-    Returns ``account_id, cutoff, label`` in the order of ``rows``.
+    ``engine``: the feature build's window engine (its users and day tables are reused; the
+    label's qualifying events need not be the features' usage events). Without one, an engine
+    is built from ``tables`` for the cutoffs of ``rows``. Returns ``account_id, cutoff, label``
+    in the order of ``rows``.
     """
     _check(lcfg)
     h = int(lcfg.horizon_days)
+    usage = (list(lcfg.qualifying_events), list(lcfg.excluded_events))
+    if engine is None:
+        cut_days = rows.get_column(T).unique().to_list()
+        engine = build_engine(tables, cut_days, usage, extra_accounts=[rows["account_id"]])
+    at = engine.sampler(rows)
+    qual = engine.enc.usage_codes(*usage)
     observed = pl.col(T) + h <= observed_end_day(tables.observed_until)
     name = lcfg.name
-    ev = tables.events
     if name == "usage_drop":
         assess = [-(h - 7 * j) for j in range(int(lcfg.assess_days) // 7)]
-        r = _baseline_wau(ev, rows, lcfg, assess, udays, cache)
+        r = _weekly_active(rows, engine, at, qual, lcfg, assess)
         wau_assess = pl.mean_horizontal([pl.col(f"au_7@{o}").cast(pl.Float64) for o in assess])
         active = pl.col("wau_base") >= float(lcfg.min_baseline_users)
         decayed = (
@@ -145,9 +136,9 @@ def build_labels(
         )
         has_base = active if str(lcfg.dormant) == "exclude" else pl.lit(True)
     elif name == "inactivity":
-        r = _baseline_wau(ev, rows, lcfg, [], udays, cache)
-        qual = usage_expr(lcfg.qualifying_events, lcfg.excluded_events)
-        r = _horizon_count(ev.filter(qual), r, h)
+        r = _weekly_active(rows, engine, at, qual, lcfg, []).with_columns(
+            _in_horizon(engine, at, qual, h)
+        )
         decayed = pl.col("_in_horizon") == 0
         has_base = (
             pl.col("wau_base") >= float(lcfg.min_baseline_users)
@@ -155,36 +146,15 @@ def build_labels(
             else pl.lit(True)
         )
     else:
-        r = _horizon_count(ev.filter(pl.col("event").is_in(list(lcfg.churn_events))), rows, h)
+        churn = engine.enc.event_codes(lcfg.churn_events)
+        r = rows.with_columns(_in_horizon(engine, at, churn, h))
         decayed = pl.col("_in_horizon") > 0
         if tables.accounts is not None and "churned_at" in tables.accounts.columns:
             churned = tables.accounts.select(
                 "account_id", day_of(pl.col("churned_at")).alias("_churn")
             )
             r = r.join(churned, on="account_id", how="left", maintain_order="left")
-            in_h = (pl.col("_churn") >= pl.col(T)) & (pl.col("_churn") < pl.col(T) + h)
-            decayed = decayed | in_h.fill_null(False)
+            decayed = decayed | in_window(pl.col("_churn"), 0, -h).fill_null(False)
         has_base = pl.lit(True)
     label = pl.when(observed & has_base).then(decayed.cast(pl.Int8)).otherwise(None).cast(pl.Int8)
     return r.select("account_id", "cutoff", label.alias("label"))
-
-
-def _horizon_count(events: pl.DataFrame, rows: pl.DataFrame, h: int) -> pl.DataFrame:
-    """Rows plus ``_in_horizon``: number of ``events`` in ``[t, t + h)`` per account."""
-    daily = (
-        events.lazy()
-        .group_by("account_id", day_of(pl.col("timestamp")).alias(DAY))
-        .agg(pl.len().cast(pl.Int64).alias("n"))
-        .collect()
-    )
-    cum = cumulative_at(
-        daily,
-        ["account_id"],
-        ["n"],
-        boundary_days(rows.get_column(T).unique().to_list(), [0, -h]),
-        rows.select("account_id").unique(),
-    )
-    out = at_offset(at_offset(rows, cum, 0, ["n"], "@0"), cum, -h, ["n"], "@end")
-    return out.with_columns(
-        (pl.col("n@end").fill_null(0) - pl.col("n@0").fill_null(0)).alias("_in_horizon")
-    )

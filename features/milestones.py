@@ -14,38 +14,34 @@ import numpy as np
 import polars as pl
 
 from features.context import at
-from features.windows import DAY, T
+from features.windows import DAY, Engine, T
 
 
-def milestone_first_days(aed: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
-    """account_id -> ``first_<milestone>`` day index (null if never). One group-by on day data."""
+def milestone_first_days(firsts: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
+    """account_id -> ``first_<milestone>`` day index (null if never). One group-by over
+    ``firsts`` (account_id, event, day = first day: ``Engine.firsts``)."""
     aggs = [
         pl.col(DAY).filter(pl.col("event").is_in(list(m.events))).min().alias(f"first_{m.name}")
         for m in fcfg.milestones
     ]
     if not aggs:
-        return aed.select("account_id").unique()
-    return aed.group_by("account_id").agg(aggs)
+        return firsts.select("account_id").unique()
+    return firsts.group_by("account_id").agg(aggs)
 
 
-def onboarding_invites(
-    signup: pl.DataFrame,
-    codes: np.ndarray,
-    inv_a: np.ndarray,
-    inv_day: np.ndarray,
-    inv_n: np.ndarray,
-    n_accounts: int,
-    fcfg: Any,
-) -> pl.DataFrame:
+def onboarding_invites(signup: pl.DataFrame, engine: Engine, fcfg: Any) -> pl.DataFrame:
     """Per account: invites before the signup day (``inv_s``) and before ``s + D`` (``inv_e``).
 
-    ``signup``: account_id, signup_day (one row per account; ``codes`` their account codes);
-    ``inv_a``/``inv_day``/``inv_n``: invite events per (account code, day). Cumulative counts,
-    so the invites in ``[s, x)`` are ``C(x) - inv_s``; the feature uses ``x = min(s + D, t)``.
-    Two weighted bincounts over the (few) invite days replace an as-of join on string ids.
+    ``signup``: account_id, signup_day (one row per account). Cumulative counts, so the
+    invites in ``[s, x)`` are ``C(x) - inv_s``; the feature uses ``x = min(s + D, t)``. Each
+    account has its own boundaries here (its signup day), so instead of a boundary grid two
+    weighted bincounts over the (few) invite days of ``engine.day_rows("invites")`` count them.
     An account without a signup day has 0 for both (nothing is "before" an unknown day).
     """
     d = int(fcfg.onboarding_days)
+    codes = engine.enc.account_codes(signup.get_column("account_id"))
+    inv_a, inv_day, inv_n = engine.day_rows("invites")
+    n_accounts = engine.n_accounts
     sd = signup.get_column("signup_day")
     known = sd.is_not_null().to_numpy()
     s_of = np.full(n_accounts, np.iinfo(np.int64).min, np.int64)

@@ -4,7 +4,7 @@ Why: a decay that starts without a warning sign (no champion leaving, no error s
 first as daily use bending down a few days before the cutoff, long before a 28-day window or
 even last week's total moves much. A seasonal lull (holidays, the summer) bends it too, but the
 same weeks of last year tell that apart. Nothing here is specific to one product: it reads only
-person-days of use (a user using the product on a day; ``features.engagement.person_days``).
+person-days of use (a user using the product on a day; ``features.windows.UserDays``).
 
 Time semantics (docs/ARCHITECTURE.md): every value at cutoff ``t`` (00:00 UTC) reads only days
 ``< t``. ``ud[t - a, t - b)`` is the number of person-days in those whole days. Weekdays matter
@@ -45,7 +45,7 @@ def enabled(fcfg: Any, families: Sequence[str]) -> bool:
 
 def _params(fcfg: Any) -> dict[str, Any]:
     spans = sorted({int(k) for k in fcfg.momentum_days})
-    p = {
+    p: dict[str, Any] = {
         "spans": spans,
         "weeks": max(1, int(fcfg.recent_days) // WEEK),
         "slope": int(fcfg.momentum_slope_days),

@@ -26,11 +26,3 @@ def percentile(col: str) -> pl.Expr:
 def peer(metrics: Sequence[str]) -> dict[str, pl.Expr]:
     """<metric>_peer_pct for each configured metric (must be a feature of another family)."""
     return {f"{m}_peer_pct": percentile(m) for m in metrics}
-
-
-def peer_medians(
-    dataset: pl.DataFrame, features: Sequence[str], peer_segment: str | None
-) -> pl.DataFrame:
-    """Median of each feature per (cutoff, peer segment): the ``{peer}`` of catalogue sentences."""
-    keys = ["cutoff"] + ([peer_segment] if peer_segment and peer_segment in dataset.columns else [])
-    return dataset.group_by(keys).agg([pl.col(f).median() for f in features]).sort(keys)

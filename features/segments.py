@@ -14,50 +14,36 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from features.windows import T, day_of
+from features.windows import DAY, Engine, day_of, last_to_series
 
 
-def event_segments_at(
-    events: pl.DataFrame, rows: pl.DataFrame, columns: Sequence[str]
-) -> pl.DataFrame:
+def event_segments_at(engine: Engine, rows: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     """``rows`` (account_id, ``_t`` cutoff day) plus each of ``columns`` at the cutoff.
 
-    One pass per column: the last non-null value per (account, day) (latest timestamp, ties by
-    value), then an as-of join on the day before the cutoff."""
+    Per column: the last non-null value per (account, day) (latest timestamp, ties by value),
+    then the window engine's last such day before ``t`` (``Grid.last``) picks the value.
+    ``engine.tables.events`` holds the columns; its cutoffs include those of ``rows``."""
+    at = engine.sampler(rows)
+    grid = at.grid([0])
     out = rows
     for col in columns:
         daily = (
-            events.lazy()
+            engine.tables.events.lazy()
             .filter(pl.col(col).is_not_null())
             .select(
                 "account_id",
-                day_of(pl.col("timestamp")).alias("_day"),
+                day_of(pl.col("timestamp")).alias(DAY),
                 "timestamp",
                 pl.col(col).cast(pl.String),
             )
-            .sort("account_id", "_day", "timestamp", col)
-            .group_by("account_id", "_day")
+            .sort("account_id", DAY, "timestamp", col)
+            .group_by("account_id", DAY)
             .agg(pl.col(col).last())
-            .sort("_day")
             .collect()
         )
-        probe = (
-            out.select("account_id", T)
-            .unique()
-            .with_columns((pl.col(T) - 1).cast(pl.Int32).alias("_day"))
-            .sort("_day")
-        )
-        got = probe.join_asof(
-            daily.with_columns(pl.col("_day").cast(pl.Int32)),
-            on="_day",
-            by="account_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        out = out.join(
-            got.select("account_id", T, col),
-            on=["account_id", T],
-            how="left",
-            maintain_order="left",
-        )
+        a = engine.enc.account_codes(daily.get_column("account_id"))
+        last = grid.last(a, daily.get_column(DAY).to_numpy(), engine.n_accounts)
+        probe = pl.DataFrame([rows.get_column("account_id"), last_to_series(DAY, at(last, grid))])
+        got = probe.join(daily, on=["account_id", DAY], how="left", maintain_order="left")
+        out = out.with_columns(got.get_column(col))
     return out

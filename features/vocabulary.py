@@ -25,18 +25,13 @@ cutoff of the build, so the feature set (like every value) is point-in-time.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from core.logs import get_logger
-from features.cache import DENSE_MAX, DayCache, Sampler, last_to_series
-from features.context import EventCells, safe_div
-from features.grid import Grid
-from features.windows import DAY, T
+from features.context import safe_div
+from features.windows import DAY, Engine, EventCells, Sampler, T, last_to_series
 from ingest.profile import unique_slugs
 
 log = get_logger(__name__)
@@ -46,7 +41,7 @@ PREFIX = "voc_"
 
 
 def pick_vocabulary(
-    source: DayCache | pl.DataFrame, fcfg: Any, before: int | None = None
+    source: Engine | pl.DataFrame, fcfg: Any, before: int | None = None
 ) -> list[str]:
     """The event types the family models when ``features.vocabulary_events`` is null.
 
@@ -54,11 +49,11 @@ def pick_vocabulary(
     accounts with any event reached it and it is not one of ``features.non_usage_events``
     (friction and cancellations have their own families, like ``ingest.defaults``' profile
     pick); the ``features.vocabulary_max_events`` reached by the most accounts are kept (ties by
-    name), in that order. ``source``: the build's :class:`DayCache` or its ``firsts()`` frame
+    name), in that order. ``source``: the build's :class:`~features.windows.Engine` or its ``firsts()`` frame
     (account_id, event, day = first day). ``before`` (a day index): only events on days
     ``< before`` count (the last cutoff).
     """
-    firsts = source.firsts() if isinstance(source, DayCache) else source
+    firsts = source.firsts() if isinstance(source, Engine) else source
     if before is not None:
         firsts = firsts.filter(pl.col(DAY) < before)
     n_acc = firsts.get_column("account_id").n_unique()
@@ -81,7 +76,7 @@ def resolve(firsts: pl.DataFrame, fcfg: Any, before: int) -> list[str]:
     """The vocabulary of this build: the configured or automatically picked event types that
     occur before ``before`` (empty, with one log line, when the log has a single event type).
 
-    ``firsts``: (account_id, event, day = first day) as from ``DayCache.firsts``."""
+    ``firsts``: (account_id, event, day = first day) as from ``Engine.firsts``."""
     seen = firsts.filter(pl.col(DAY) < before)
     present = set(seen.get_column("event").unique().to_list())
     if len(present) <= 1:
@@ -118,86 +113,34 @@ def offsets(fcfg: Any) -> list[int]:
     return sorted({0, r, r + b} | {int(w) for w in fcfg.windows_days})
 
 
-def _slot_grids(cache: DayCache, codes: Sequence[int], ec: EventCells) -> list[np.ndarray]:
-    """Per chosen event code (its slot ``i``), the (accounts, m) count grid over days ``< b_k``
-    of ``ec.grid`` (``Grid.cum`` semantics), from one pass over the raw events.
-
-    Each event's key is ``slot * cells + its (account, bucket) cell`` (other event types share
-    one extra slot). When the (slots + 1) x accounts x buckets array fits ``DENSE_MAX`` one
-    bincount counts them all; otherwise one integer-keyed polars group-by finds the occupied
-    cells and each slot's grid is a bincount of its (few) cells, so memory stays at one
-    (accounts x buckets) grid per slot.
-    """
-    k, size = len(codes), ec.size
-    shift = np.full(max(len(cache.enc.events), 1), k * size, np.int64)
-    shift[list(codes)] = np.arange(k, dtype=np.int64) * size
-    key = shift[cache.enc.frame.get_column("e").to_numpy()]
-    key += ec.cells
-    if (k + 1) * size <= DENSE_MAX:
-        counts = np.bincount(key, minlength=(k + 1) * size)
-        return [ec.cum(counts[i * size : (i + 1) * size]) for i in range(k)]
-    key = key[key < k * size]
-    occupied = (
-        pl.DataFrame({"k": pl.Series(key, dtype=pl.Int64)})
-        .group_by("k")
-        .agg(pl.len().cast(pl.Int64).alias("n"))
-        .sort("k")
-    )
-    kk, nn = occupied.get_column("k").to_numpy(), occupied.get_column("n").to_numpy()
-    cuts = np.searchsorted(kk, np.arange(k + 1, dtype=np.int64) * size)
-    return [
-        ec.cum(
-            np.bincount(kk[lo:hi] - i * size, weights=nn[lo:hi], minlength=size)
-            .round()
-            .astype(np.int64)
-        )
-        for i, (lo, hi) in enumerate(itertools.pairwise(cuts))
-    ]
-
-
 def samples(
-    cache: DayCache, at: Sampler, fcfg: Any, ec: EventCells | None = None
+    engine: Engine, at: Sampler, fcfg: Any, cells: EventCells | None = None
 ) -> list[pl.Series]:
     """The ``voc_<slug>@<offset>`` count samples, ``voc_last_<slug>@0`` last days (null when
     never) and ``voc_all@<offset>`` (events of any kind) for ``features.vocabulary_events`` (the
     resolved list: every name occurs in the data). Values over days strictly before ``t -
-    offset``, so nothing at or after ``t`` is read. ``ec``: the build's shared raw-event cells
-    (its grid must hold every boundary ``t - o`` of :func:`offsets`); made here when None."""
+    offset``, so nothing at or after ``t`` is read. ``cells``: the build's shared raw-event
+    cells (its grid must hold every boundary ``t - o`` of :func:`offsets`); made here when
+    None."""
     events = [str(e) for e in fcfg.vocabulary_events or []]
     if not events:
         return []
     slugs = unique_slugs(events)
-    names = cache.enc.events.to_list()
-    codes = cache.enc.event_codes(events)  # ascending codes: slot i is names[codes[i]]
-    n_acc, k = cache.n_accounts, len(codes)
+    names = engine.enc.events.to_list()
+    codes = engine.enc.event_codes(events)  # ascending codes: slot i is names[codes[i]]
     offs = offsets(fcfg)
-    ec = ec or EventCells(cache, Grid.of(at.cut_days, offs))
-    g = ec.grid
+    cells = cells or engine.cells(at.grid(offs))
+    g = cells.grid
     cols: list[pl.Series] = []
-    for c, cum in zip(codes, _slot_grids(cache, codes, ec), strict=True):
+    for c, cum in zip(codes, cells.per_event(codes), strict=True):
         s = slugs[names[c]]
         cols += [pl.Series(f"{PREFIX}{s}@{o}", at(cum, g, o), dtype=pl.Int64) for o in offs]
-    ad = cache.acc_day
-    all_cum = g.cum(
-        ad.get_column("a").to_numpy(),
-        ad.get_column(DAY).to_numpy(),
-        ad.get_column("n").to_numpy(),
-        n_acc,
-    )
+    all_cum = engine.sums(g, "n")
     r = int(fcfg.recent_days)
     cols += [pl.Series(f"{PREFIX}all@{o}", at(all_cum, g, o), dtype=pl.Int64) for o in (0, r)]
-    # Last days read only cutoff boundaries: the cache's (account, event, cutoff bucket) maxima.
-    ae = cache.ae
-    slot_of = np.full(max(len(names), 1), -1, np.int64)
-    slot_of[codes] = np.arange(k)
-    sl = slot_of[ae.get_column("e").to_numpy()]
-    keep = sl >= 0
-    gc = cache.cut_grid
-    last = gc.last(
-        sl[keep] * n_acc + ae.get_column("a").to_numpy()[keep],
-        ae.get_column("last").to_numpy()[keep],
-        k * n_acc,
-    ).reshape(k, n_acc, gc.m)
+    # Last days read only cutoff boundaries: the engine's (account, event, cutoff) maxima.
+    gc = engine.cut_grid
+    last = engine.last_event_days(codes)
     for i, c in enumerate(codes):
         cols.append(last_to_series(f"{PREFIX}last_{slugs[names[c]]}@0", at(last[i], gc)))
     return cols

@@ -7,7 +7,7 @@ event generator and the truth oracle read the very same arrays. Day ``d`` is the
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -60,12 +60,3 @@ def dip_hazard_factor(start: date, n_days: int) -> np.ndarray:
     _, month, dom = day_dates(start, n_days)
     peak = (month == 8) | ((month == 12) & (dom >= 10))
     return np.where(peak, world.SEASONAL_DIP_PEAK, 1.0)
-
-
-def days_between(start: date, end: date) -> int:
-    """Whole days from ``start`` to ``end`` (``end`` exclusive)."""
-    return (end - start).days
-
-
-def add_days(start: date, n: int) -> date:
-    return start + timedelta(days=int(n))

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ConfigValueError
 from features.cutoffs import cutoff_dates, eligible_rows
-from features.daily import account_event_days
+from features.windows import build_engine, date_to_day
 from tests.features.helpers import T0, accounts, events, scenario, tables
 
 
@@ -29,9 +29,8 @@ def test_cutoff_dates_rejects_bad_config(args):
 
 def eligible(t, cfg, cutoffs=None) -> list[tuple[str, date]]:
     cutoffs = cutoffs or cutoff_dates(T0, 7, 1)
-    df = eligible_rows(
-        t, cutoffs, cfg.snapshot, ["subscription_cancelled"], account_event_days(t.events)
-    )
+    engine = build_engine(t, [date_to_day(c) for c in cutoffs])
+    df = eligible_rows(t, cutoffs, cfg.snapshot, ["subscription_cancelled"], engine)
     return list(zip(df["account_id"], df["cutoff"], strict=True))
 
 

@@ -9,19 +9,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.segments import event_segments_at
-from features.windows import T, date_to_day
+from features.windows import T, build_engine, date_to_day
+from ingest.tables import Tables
 
 
 def _events(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "account_id": [r[0] for r in rows],
+            "user_id": [r[0] for r in rows],
+            "event": ["visit"] * len(rows),
             "timestamp": [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in rows],
+            "value": [None] * len(rows),
             "device": [r[2] for r in rows],
         },
         schema={
             "account_id": pl.String,
+            "user_id": pl.String,
+            "event": pl.String,
             "timestamp": pl.Datetime("us", "UTC"),
+            "value": pl.Float64,
             "device": pl.String,
         },
     )
@@ -32,6 +39,13 @@ def _rows(ids: list[str], day: str) -> pl.DataFrame:
     return pl.DataFrame(
         {"account_id": ids, T: [t] * len(ids)}, schema={"account_id": pl.String, T: pl.Int32}
     )
+
+
+def segments_at(ev: pl.DataFrame, rows: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``event_segments_at`` on an engine over ``ev`` for the cutoffs of ``rows``."""
+    tables = Tables(ev, None, None, datetime(2027, 1, 1, tzinfo=UTC), [], ["device"])
+    engine = build_engine(tables, rows[T].unique().to_list(), extra_accounts=[rows["account_id"]])
+    return event_segments_at(engine, rows, columns)
 
 
 def test_latest_value_before_the_cutoff_exact() -> None:
@@ -45,9 +59,9 @@ def test_latest_value_before_the_cutoff_exact() -> None:
             ("c", "2026-03-02 10:00", "ios"),
         ]
     )  # only after the cutoff
-    got = event_segments_at(ev, _rows(["a", "b", "c"], "2026-03-01"), ["device"])
+    got = segments_at(ev, _rows(["a", "b", "c"], "2026-03-01"), ["device"])
     assert got["device"].to_list() == ["android", "web", None]
-    later = event_segments_at(ev, _rows(["a"], "2026-03-02"), ["device"])
+    later = segments_at(ev, _rows(["a"], "2026-03-02"), ["device"])
     assert later["device"].to_list() == ["web"]
 
 
@@ -62,10 +76,10 @@ def test_events_at_or_after_the_cutoff_change_nothing(evs, cut) -> None:
     base = datetime(2026, 1, 1, 12)
     rows = [("a", (base + timedelta(days=d)).isoformat(), v) for d, v in evs]
     t_day = (base + timedelta(days=cut)).date().isoformat()
-    full = event_segments_at(_events(rows), _rows(["a"], t_day), ["device"])
+    full = segments_at(_events(rows), _rows(["a"], t_day), ["device"])
     seen = [(d, v) for d, v in evs if d < cut and v is not None]
     expect = max(v for d, v in seen if d == max(d for d, _ in seen)) if seen else None
     assert full["device"].to_list() == [expect]  # latest day; same-instant ties: sorts last
     before = [r for r, (d, _) in zip(rows, evs, strict=True) if d < cut]
     if before:  # dropping everything at/after the cutoff changes nothing
-        assert event_segments_at(_events(before), _rows(["a"], t_day), ["device"]).equals(full)
+        assert segments_at(_events(before), _rows(["a"], t_day), ["device"]).equals(full)
