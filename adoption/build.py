@@ -171,7 +171,19 @@ def segment_table(ttv: pl.DataFrame, top: pl.DataFrame, checkpoints: pl.DataFram
 def _empty_map(timeline: pl.DataFrame, params: MapParams, notes: list[str]) -> AdoptionMap:
     empty = pl.DataFrame()
     return AdoptionMap(
-        timeline, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty, notes, params
+        timeline,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+        notes,
+        params,
     )
 
 
@@ -249,12 +261,14 @@ def build_map(
         top = pl.DataFrame()
     else:
         stat = {"alpha": p.alpha, "min_n": p.min_n, "conf_level": p.conf_level}
-        findings = landmark_effects(cands, tl, outcome, segments=segs, **stat)
-        rep = replicate(cands, tl, outcome, segments=segs, **stat)
+        findings = landmark_effects(cands, tl, outcome, segments=segs, **stat)  # type: ignore[arg-type]
+        rep = replicate(cands, tl, outcome, segments=segs, **stat)  # type: ignore[arg-type]
         findings = findings.join(rep, on=FINDING_KEYS, how="left")
         top = top_indicators(findings, p.top_k)
     if specs:
-        ttv = time_to_value(tl, md, segments=segs, checkpoints=p.checkpoints, conf_level=p.conf_level)
+        ttv = time_to_value(
+            tl, md, segments=segs, checkpoints=p.checkpoints, conf_level=p.conf_level
+        )
         timing = milestone_timing(tl, md, segments=segs)
         roles = (
             milestone_roles(events, tl, specs, users, segments=segs)

@@ -417,11 +417,11 @@ def validate_table(
     checks: list[tuple[str, str | None, pl.Expr]] = []
     for col in wanted:
         if col in parsed:
-            reason = "unparseable_timestamp" if wanted[col] == TS else "uncastable_value"
+            code = "unparseable_timestamp" if wanted[col] == TS else "uncastable_value"
             failed = pl.col(col).is_not_null() & pl.col(canon[col]).is_null()
             if schema[col] == pl.String:
                 failed = failed & (pl.col(col).str.strip_chars() != "")
-            checks.append((reason, col, failed))
+            checks.append((code, col, failed))
     for col in contract.ids:
         value = pl.col(canon[col])
         checks.append(("null_id", col, value.is_null() | (value.str.strip_chars() == "")))
@@ -439,12 +439,14 @@ def validate_table(
             )
         )
 
-    reason = pl.lit(None, dtype=pl.String)
-    reason_col = pl.lit(None, dtype=pl.String)
-    for code, col, flag in reversed(checks):  # build the when-chain so the first check wins
+    reason: pl.Expr = pl.lit(None, dtype=pl.String)
+    reason_col: pl.Expr = pl.lit(None, dtype=pl.String)
+    for code, column, flag in reversed(checks):  # build the when-chain so the first check wins
         reason = pl.when(flag.fill_null(False)).then(pl.lit(code)).otherwise(reason)
         reason_col = (
-            pl.when(flag.fill_null(False)).then(pl.lit(col, dtype=pl.String)).otherwise(reason_col)
+            pl.when(flag.fill_null(False))
+            .then(pl.lit(column, dtype=pl.String))
+            .otherwise(reason_col)
         )
 
     lf = raw.frame

@@ -121,7 +121,7 @@ class LinearScorer(JsonScorer):
         if pred_contrib:
             out = np.zeros((X.shape[0], self.n_features + 1))
             phi = (z - np.asarray(self.mean_z)) * w
-            np.add.at(out, (slice(None), self.inputs), phi)  # inputs are distinct: plain add
+            out[:, list(self.inputs)] += phi  # inputs are distinct: one column each
             out[:, self.n_features] = self.intercept + float(w @ np.asarray(self.mean_z))
             return out
         raw = z @ w + self.intercept

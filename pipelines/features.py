@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 import hydra
 import polars as pl
@@ -27,10 +28,11 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: DictConfig) -
     """Human summary of a built dataset (what the console prints)."""
     fams = Counter(entry["family"] for entry in catalogue.values())
     labelled = dataset.filter(pl.col("label").is_not_null())
-    rate = labelled["label"].mean() if labelled.height else None
+    rate = cast(float | None, labelled["label"].mean()) if labelled.height else None
+    first, last = cast(date, dataset["cutoff"].min()), cast(date, dataset["cutoff"].max())
     lines = [
         f"rows {dataset.height} | accounts {dataset['account_id'].n_unique()} | "
-        f"cutoffs {dataset['cutoff'].n_unique()} ({dataset['cutoff'].min()} .. {dataset['cutoff'].max()})",
+        f"cutoffs {dataset['cutoff'].n_unique()} ({first} .. {last})",
         f"features {len(catalogue)}: " + ", ".join(f"{f} {n}" for f, n in fams.items()),
         f"label {cfg.label.name} (horizon {cfg.label.horizon_days}d): {labelled.height} labelled rows, "
         f"base rate {rate:.3f}"

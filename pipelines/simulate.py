@@ -8,7 +8,9 @@ Example: ``python -m pipelines.simulate simulate.accounts=200 data.dir=/tmp/demo
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import hydra
 import polars as pl
@@ -36,7 +38,8 @@ def write_simulation(sim: Simulation, data_dir: str | Path) -> dict[str, Path]:
 def summary(sim: Simulation) -> str:
     """A few human-readable lines: sizes, date range, label base rate, planted causes."""
     ev, tr = sim.events, sim.truth
-    first, last = ev["timestamp"].min(), ev["timestamp"].max()
+    first = cast(datetime, ev["timestamp"].min())
+    last = cast(datetime, ev["timestamp"].max())
     causes = (
         tr.filter(pl.col("cause") != "none")
         .group_by("cause")
@@ -45,7 +48,7 @@ def summary(sim: Simulation) -> str:
     )
     cause_txt = ", ".join(f"{c} {n}" for c, n in causes.iter_rows()) or "none"
     churned = sim.accounts["churned_at"].is_not_null().sum()
-    mean_prob = tr["oracle_prob"].mean()
+    mean_prob = cast(float | None, tr["oracle_prob"].mean())
     lines = [
         f"accounts: {sim.accounts.height} ({churned} churned)   users: {sim.users.height}   "
         f"events: {ev.height:,} ({ev['event'].n_unique()} types)",

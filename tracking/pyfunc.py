@@ -35,7 +35,7 @@ def to_polars(frame: Any) -> pl.DataFrame:
     )
 
 
-class DecayModel(mlflow.pyfunc.PythonModel):
+class DecayModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     """Pyfunc over ``models.router.RoutedModel``: ``predict`` returns P(decay) per row.
 
     The constructor stores nothing but an optional in-memory model (used to build the signature

@@ -258,7 +258,8 @@ def dataset_input(
     with warnings.catch_warnings():
         # A local path matches two equivalent local source types; MLflow picks one and warns.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        return mlflow.data.from_polars(dataset, source=source, targets=targets, name=name)
+        from_polars = mlflow.data.from_polars  # type: ignore[attr-defined]
+        return from_polars(dataset, source=source, targets=targets, name=name)
 
 
 def log_dataset(dataset: pl.DataFrame, cfg: DictConfig, context: str = "training") -> str:
