@@ -129,7 +129,19 @@ class Step(StrEnum):
     features = "features"
     tune = "tune"
     train = "train"
+    # Before score: the CSM report links to the map, and the map is built from the same tables.
+    map = "map"
     score = "score"
+
+
+class MapChurn(StrEnum):
+    """``map.churn``: when an account counts as churned on its journey (``adoption.timeline``):
+    ``auto`` = accounts.churned_at when the table has it, else the inactivity rule."""
+
+    auto = "auto"
+    churned_at = "churned_at"
+    inactivity = "inactivity"
+    either = "either"
 
 
 class SimulateWhen(StrEnum):
@@ -501,6 +513,36 @@ class ScoreConfig:
 
 
 @dataclass
+class MapConfig:
+    """The adoption map (``decay-map``; ``adoption.build.MapParams`` has the same names).
+
+    Each early behaviour is judged at a landmark day D (accounts still active and observed at D,
+    on what they did before D); success = still active ``outcome_horizon_days`` after the last
+    landmark (an event in the last ``outcome_window_days`` of that span, not churned)."""
+
+    landmark_days: list[int] = field(default_factory=lambda: [7, 14, 30])
+    outcome_horizon_days: int = 60
+    outcome_window_days: int = 28
+    churn: MapChurn = MapChurn.auto
+    # Without accounts.churned_at: churned after this many days without any event.
+    inactive_days: int = 30
+    # Fewer accounts than this in either group (did it / did not): no estimate, only support.
+    min_n: int = 10
+    # A behaviour or threshold is a candidate only when this many accounts can be judged on it.
+    min_accounts: int = 10
+    # False discovery rate (Benjamini-Hochberg) across all behaviours x segments.
+    alpha: float = 0.05
+    conf_level: float = 0.95
+    top_k: int = 5
+    # Days before and after a milestone in which over-represented events are looked for.
+    journey_window_days: int = 7
+    # Time to value: share of accounts that reached each milestone by these days since start.
+    checkpoints: list[int] = field(default_factory=lambda: [30, 60, 90])
+    # Outcome tracking: activation within this many days, per signup month.
+    cohort_within_days: int = 30
+
+
+@dataclass
 class SimulateConfig:
     accounts: int = 1200
     days: int = 540
@@ -546,6 +588,7 @@ class Config:
     tune: TuneConfig = field(default_factory=TuneConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    map: MapConfig = field(default_factory=MapConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     run: RunConfig = field(default_factory=RunConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

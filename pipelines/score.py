@@ -143,6 +143,8 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "evaluation": model.metadata.get("evaluation") or {},
         "has_profile": (out_root / "profile.html").exists() and cfg.score.report,
+        # The adoption map of the same output folder (decay-run builds it before scoring).
+        "has_map": (out_root / "map" / "index.html").exists(),
     }
     frames = {
         "scores": scores,

@@ -655,6 +655,7 @@ def render_report(
                 a=_account_view(row, segments, thresholds, never, w["usage_title"]),
                 **common,
                 profile_href="../profile.html" if meta.get("has_profile") else "",
+                map_href="../../../../map/index.html" if meta.get("has_map") else "",
             )
             (acc_dir / file).write_text(html, encoding="utf-8")
             rows.append(_row_view(row, seg_info, file, w["usage_title"]))
@@ -665,6 +666,7 @@ def render_report(
             tier_counts=[(t, tier_counts.get(t, 0)) for t in TIERS],
             **common,
             profile_href="profile.html" if meta.get("has_profile") else "",
+            map_href="../../../map/index.html" if meta.get("has_map") else "",
         )
         (tmp / "index.html").write_text(index, encoding="utf-8")
     return Path(out_dir) / "index.html"

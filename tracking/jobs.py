@@ -37,7 +37,7 @@ def log_train_run(
     with runs.run(cfg, run_name="train", tags={"step": "train"}) as active:
         run_id = active.info.run_id
         runs.log_training_run(result, dataset, catalogue, cfg)
-        runs.log_profile(Path(str(cfg.output.dir)))
+        runs.log_profile(Path(cfg.output.dir))
         if params is not None:
             runs.log_params({f"lgb.{k}": v for k, v in params.items()})
             runs.log_tags({"params_source": "tuning study best trial"})
@@ -56,7 +56,7 @@ def trial_logger(cfg: DictConfig) -> Callable[..., None] | None:
     """``on_trial`` hook: one nested MLflow run per trial (None when mlflow.log_trials=false)."""
     if not cfg.mlflow.log_trials:
         return None
-    objective = str(cfg.tune.objective)
+    objective = cfg.tune.objective
 
     def on_trial(
         trial: optuna.Trial, params: dict[str, Any], score: float | None, state: str
@@ -148,10 +148,10 @@ def log_score_run(
         mlflow.log_params(
             {
                 "as_of": as_of.isoformat(),
-                "explainer": str(cfg.score.explainer),
-                "tier_mode": str(cfg.score.tier_mode),
-                "chunk_rows": int(cfg.score.chunk_rows),
-                "psi_warn": float(cfg.score.psi_warn),
+                "explainer": cfg.score.explainer,
+                "tier_mode": cfg.score.tier_mode,
+                "chunk_rows": cfg.score.chunk_rows,
+                "psi_warn": cfg.score.psi_warn,
             }
         )
         metrics = dict(summary)
@@ -162,4 +162,30 @@ def log_score_run(
         mlflow.log_dict(
             {r["feature"]: r["psi"] for r in drift.iter_rows(named=True)}, "drift/psi.json"
         )
+        return active.info.run_id
+
+
+def log_map_run(cfg: DictConfig, amap: Any, folder: Path) -> str:
+    """One MLflow run (tag ``job=map``) for the adoption map: its parameters, how many findings
+    passed the false-discovery check and replicated, the median time to value per milestone for
+    all accounts, and the map folder (tables + pages) as artifacts. Returns the run id."""
+    import dataclasses
+
+    findings = amap.findings
+    metrics: dict[str, float] = {
+        "accounts": float(amap.timeline.height),
+        "findings": float(findings.height),
+        "significant": float(findings["significant"].sum()) if findings.height else 0.0,
+        "replicated": float(amap.top.height),
+    }
+    if amap.ttv.height:
+        overall = amap.ttv.filter(pl.col("segment_column") == "all")
+        for name, median in overall.select("milestone", "median_day").iter_rows():
+            if median is not None:
+                metrics[runs.metric_key(f"ttv_median_days.{name}")] = float(median)
+    with runs.run(cfg, run_name="map", tags={"job": "map", "step": "map"}) as active:
+        runs.log_params({f"map.{k}": v for k, v in dataclasses.asdict(amap.params).items()})
+        mlflow.log_metrics(metrics)
+        runs.log_tags({"map.notes": " | ".join(amap.notes) or "none"})
+        mlflow.log_artifacts(str(folder), artifact_path="map")
         return active.info.run_id

@@ -330,7 +330,7 @@ def test_decay_run_rejects_unknown_steps_with_the_config_exit_code(tmp_path: Pat
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         "ERROR: config: run.steps[1]: Invalid value 'deploy', expected one of "
-        "[simulate, features, tune, train, score]"
+        "[simulate, features, tune, train, map, score]"
     ]
 
 
@@ -354,6 +354,11 @@ def test_decay_run_end_to_end_on_a_small_world(small_world) -> None:
     assert sorted(scores["rank"].to_list()) == list(range(1, scores.height + 1))
     assert (as_of / "report" / "index.html").exists()
     assert len(list((as_of / "report" / "accounts").glob("*.html"))) == scores.height
+    # The adoption map runs before scoring, so the report links to it and the link resolves.
+    index = (as_of / "report" / "index.html").read_text(encoding="utf-8")
+    assert 'id="map-link" href="../../../map/index.html"' in index
+    assert (as_of / "report" / "../../../map/index.html").resolve() == (out / "map" / "index.html")
+    assert (out / "map" / "findings.parquet").exists()
 
 
 @pytest.mark.slow
