@@ -275,6 +275,7 @@ def test_the_choice_settings_are_enums() -> None:
         "score.tier_mode",
         "score.explainer",
         "score.cause_relative_to",
+        "map.churn",
         "run.steps",
         "run.simulate",
     }
