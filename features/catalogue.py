@@ -130,7 +130,6 @@ def humanise(name: str, capital: bool = False) -> str:
 
 
 #: Former name of `humanise` (tests/features/test_catalogue_wording.py imports it).
-as_words = humanise
 
 
 def _number(text: str) -> float | None:

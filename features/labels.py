@@ -30,13 +30,16 @@ from typing import Any
 
 import polars as pl
 
+from core.config import Dormant, LabelName
 from core.errors import ConfigValueError
 from features.windows import Engine, Sampler, T, build_engine, date_to_day, day_of, in_window
 from ingest.tables import Tables
 
-LABELS = ("usage_drop", "inactivity", "churn_event")
+#: The allowed values are the schema's enums (one declaration; Hydra rejects others at start-up,
+#: ``_check`` gives direct Python callers the same message).
+LABELS = tuple(LabelName)
 #: label.dormant: label accounts already inactive at the cutoff (stay dormant = 1), or exclude.
-DORMANT = ("label", "exclude")
+DORMANT = tuple(Dormant)
 
 
 def observed_end_day(observed_until: datetime) -> int:

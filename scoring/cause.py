@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from core.config import CauseRelativeTo
 from core.errors import ConfigValueError
 from features.catalogue import FAMILIES
 from scoring.explain import top_contributions
 from scoring.params import ScoreParams
 
-CAUSE_RELATIVE_TO = ("peers", "base")
+#: ``score.cause_relative_to``: the schema's enum is the one list.
+CAUSE_RELATIVE_TO = tuple(CauseRelativeTo)
 
 #: ``top_cause_kind`` values: a cause family stands out, or no single cause does (some family
 #: still raises the risk); null when no family raises the risk at all.

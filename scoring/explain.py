@@ -22,13 +22,15 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from core.config import Explainer
 from core.errors import ConfigValueError
 from core.logs import get_logger
 from models.router import RoutedModel
 
 log = get_logger(__name__)
 
-BACKENDS = ("pred_contrib", "woodelf", "shap")
+#: ``score.explainer``: the schema's enum is the one list of backends.
+BACKENDS = tuple(Explainer)
 
 
 def _check_backend(backend: str) -> None:

@@ -5,7 +5,7 @@ literal "1 days" becomes "1 day"."""
 from __future__ import annotations
 
 from core.config import load_config
-from features.catalogue import as_words, expand_patterns
+from features.catalogue import expand_patterns, humanise
 
 CFG = load_config(["snapshot.as_of=2026-03-08", "snapshot.count=3", "snapshot.every_days=7"])
 
@@ -28,7 +28,7 @@ def test_event_names_read_as_words_in_texts_but_not_in_names() -> None:
     )
 
 
-def test_feature_references_keep_raw_names_while_roles_read_as_words() -> None:
+def test_feature_references_keep_raw_names_while_roles_read_humanise() -> None:
     fcfg = CFG.features.copy()
     fcfg.roles = ["power_user"]
     cat = expand_patterns(CFG.catalogue, fcfg)
@@ -38,7 +38,7 @@ def test_feature_references_keep_raw_names_while_roles_read_as_words() -> None:
     )
 
 
-def test_peer_metric_reads_as_words() -> None:
+def test_peer_metric_reads_humanise() -> None:
     fcfg = CFG.features.copy()
     fcfg.peer_metrics = ["usage_events_28d"]
     cat = expand_patterns(CFG.catalogue, fcfg)
@@ -59,9 +59,9 @@ def test_a_one_day_window_is_singular_in_texts() -> None:
     )
 
 
-def test_as_words() -> None:
-    assert as_words("integration_synced") == "integration synced"
-    assert as_words("api_call") == "api call"
-    assert as_words("active_days_28d") == "active days (28 days)"
-    assert as_words("x_1d") == "x (1 day)"
-    assert as_words("admin") == "admin"
+def test_humanise() -> None:
+    assert humanise("integration_synced") == "integration synced"
+    assert humanise("api_call") == "api call"
+    assert humanise("active_days_28d") == "active days (28 days)"
+    assert humanise("x_1d") == "x (1 day)"
+    assert humanise("admin") == "admin"
