@@ -19,7 +19,9 @@ from datetime import date
 from typing import Any
 
 import polars as pl
+from omegaconf import DictConfig
 
+from core.config import FeaturesConfig
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
 from core.logs import get_logger
 from features import (
@@ -48,11 +50,11 @@ ID_COLUMNS = ("account_id", "cutoff")
 NON_FEATURES = (*ID_COLUMNS, "maturity_stage", "label")
 
 
-def _section(cfg: Any, name: str) -> Any:
+def _section(cfg: DictConfig, name: str) -> Any:
     return getattr(cfg, name)
 
 
-def _effective_families(tables: Tables, fcfg: Any) -> list[str]:
+def _effective_families(tables: Tables, fcfg: FeaturesConfig) -> list[str]:
     """Configured families minus those whose source table is missing (one log line each)."""
     fams = [str(f) for f in fcfg.families]
     unknown = sorted(set(fams) - set(FAMILIES))
@@ -80,7 +82,7 @@ def _effective_families(tables: Tables, fcfg: Any) -> list[str]:
     return out
 
 
-def _segments(tables: Tables, cfg: Any) -> list[str]:
+def _segments(tables: Tables, cfg: DictConfig) -> list[str]:
     segs = [str(s) for s in cfg.data.segments]
     if tables.accounts is None:
         if segs:
@@ -98,7 +100,7 @@ def _segments(tables: Tables, cfg: Any) -> list[str]:
 def _with_statics(
     rows: pl.DataFrame,
     tables: Tables,
-    fcfg: Any,
+    fcfg: FeaturesConfig,
     families: Sequence[str],
     segments: Sequence[str],
     engine: Engine,
@@ -157,7 +159,7 @@ SOURCED = {
 
 
 def _resolve(
-    fcfg: Any, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
+    fcfg: FeaturesConfig, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
 ) -> tuple[Any, list[str]]:
     """The features config as this data resolves it, and the families left.
 
@@ -223,7 +225,7 @@ def _resolve(
     return out, families
 
 
-def _sourced(exprs: dict[str, pl.Expr], fcfg: Any) -> dict[str, pl.Expr]:
+def _sourced(exprs: dict[str, pl.Expr], fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """``exprs`` without the features of ``SOURCED`` groups whose event list is empty."""
     drop = tuple(
         p for key, prefixes in SOURCED.items() if not list(getattr(fcfg, key)) for p in prefixes
@@ -232,7 +234,7 @@ def _sourced(exprs: dict[str, pl.Expr], fcfg: Any) -> dict[str, pl.Expr]:
 
 
 def _family_exprs(
-    fcfg: Any, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
+    fcfg: FeaturesConfig, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
 ) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     s1: dict[str, pl.Expr] = {}
     s2: dict[str, pl.Expr] = {}
@@ -274,7 +276,7 @@ def _family_exprs(
 
 
 def _build(
-    tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
+    tables: Tables, cutoffs: Sequence[date], cfg: DictConfig, shared: dict[str, Any] | None = None
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
@@ -340,7 +342,7 @@ def _build(
 
 
 def build_features(
-    tables: Tables, cutoffs: Sequence[date], cfg: Any, shared: dict[str, Any] | None = None
+    tables: Tables, cutoffs: Sequence[date], cfg: DictConfig, shared: dict[str, Any] | None = None
 ) -> pl.DataFrame:
     """Point-in-time features (no labels) for the eligible accounts at ``cutoffs``.
 
@@ -353,7 +355,9 @@ def build_features(
     return out.drop(T)
 
 
-def build_dataset(tables: Tables, cfg: Any) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
+def build_dataset(
+    tables: Tables, cfg: DictConfig
+) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
     """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule.
 
     Settings left open in ``cfg`` (the cutoff schedule, vocabulary, milestones, ...) are filled
@@ -424,7 +428,7 @@ def _plain(section: Any) -> Any:
     return section
 
 
-def dataset_fingerprint(cfg: Any) -> str:
+def dataset_fingerprint(cfg: DictConfig) -> str:
     """Stable sha256 of the resolved data/snapshot/label/features/catalogue sections (+ code
     version): equal fingerprints mean a cached dataset.parquet can be reused as is."""
     payload = {

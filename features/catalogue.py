@@ -18,6 +18,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.config import FeaturesConfig
 from core.errors import ConfigValueError
 from ingest.profile import unique_slugs
 
@@ -42,7 +43,9 @@ ENTITY_PLACEHOLDERS = ("entity", "entities", "Entity", "Entities")
 ROW_PLACEHOLDERS = ("value", "value_abs", "peer", *ENTITY_PLACEHOLDERS)
 
 
-def _placeholder_values(fcfg: Any) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
+def _placeholder_values(
+    fcfg: FeaturesConfig,
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
     """Multi-valued name placeholders (each value with its bound text fields) and scalars."""
     multi = {
         "window": [{"window": str(int(w))} for w in fcfg.windows_days],
@@ -174,7 +177,9 @@ def _fill_text(text: str, values: Mapping[str, str]) -> str:
     return _SINGULAR_UNIT.sub(r"1 \1", text)
 
 
-def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, dict[str, str]]:
+def expand_patterns(
+    catalogue_cfg: Mapping[str, Any], fcfg: FeaturesConfig
+) -> dict[str, dict[str, str]]:
     """Every concrete feature name the patterns can produce under ``fcfg`` -> its entry.
 
     ``higher_is: inherit`` (peer percentiles) takes the value of the metric's own entry.
@@ -221,7 +226,7 @@ def expand_patterns(catalogue_cfg: Mapping[str, Any], fcfg: Any) -> dict[str, di
 
 
 def render_catalogue(
-    features: Sequence[str], catalogue_cfg: Mapping[str, Any], fcfg: Any
+    features: Sequence[str], catalogue_cfg: Mapping[str, Any], fcfg: FeaturesConfig
 ) -> dict[str, dict[str, str]]:
     """Catalogue entries for exactly ``features`` (in that order).
 
@@ -252,7 +257,7 @@ def model_catalogue(
     feature_names: Sequence[str],
     categorical_levels: Mapping[str, Any],
     catalogue_cfg: Mapping[str, Any],
-    fcfg: Any,
+    fcfg: FeaturesConfig,
 ) -> dict[str, dict[str, str]]:
     """Catalogue entries for a model's input features.
 

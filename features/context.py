@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import polars as pl
 
+from core.config import FeaturesConfig
 from features.windows import NEVER, Engine, Sampler, last_to_series
 from ingest.tables import Tables
 
@@ -53,7 +53,7 @@ class Needs:
     events: bool = False
 
 
-def needs_for(fcfg: Any, families: Sequence[str]) -> Needs:
+def needs_for(fcfg: FeaturesConfig, families: Sequence[str]) -> Needs:
     """Which samples the enabled families read (see each family's docstring)."""
     r, bl, k = int(fcfg.recent_days), int(fcfg.baseline_days), int(fcfg.slope_weeks)
     wins = {int(w) for w in fcfg.windows_days}
@@ -82,7 +82,7 @@ def needs_for(fcfg: Any, families: Sequence[str]) -> Needs:
 def build_wide(
     tables: Tables,
     rows: pl.DataFrame,
-    fcfg: Any,
+    fcfg: FeaturesConfig,
     families: Sequence[str],
     engine: Engine,
     at: Sampler | None = None,

@@ -24,11 +24,11 @@ of history) and ``features.recent_days`` (the usual level: its whole weeks); a w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import polars as pl
 
+from core.config import FeaturesConfig
 from features import momentum
 from features.context import safe_div
 from features.usage import weekly_slope
@@ -41,7 +41,7 @@ PREFIX = "eng_"
 WEEK = 7
 
 
-def enabled(fcfg: Any) -> bool:
+def enabled(fcfg: FeaturesConfig) -> bool:
     """``features.engagement``: are the engagement indicators on?"""
     return bool(fcfg.engagement)
 
@@ -78,7 +78,7 @@ def with_samples(
     wide: pl.DataFrame,
     tables: Tables,
     engine: Engine,
-    fcfg: Any,
+    fcfg: FeaturesConfig,
     families: Sequence[str],
     at: Sampler | None = None,
 ) -> pl.DataFrame:
@@ -142,12 +142,14 @@ def with_samples(
     return wide.with_columns(cols) if cols else wide
 
 
-def baseline_weeks(fcfg: Any) -> int:
+def baseline_weeks(fcfg: FeaturesConfig) -> int:
     """Whole weeks in the recent window (``features.recent_days // 7``, at least 1)."""
     return max(1, int(fcfg.recent_days) // WEEK)
 
 
-def indicators(fcfg: Any, families: Sequence[str], has_users: bool) -> dict[str, pl.Expr]:
+def indicators(
+    fcfg: FeaturesConfig, families: Sequence[str], has_users: bool
+) -> dict[str, pl.Expr]:
     """``{feature name: expression}`` over the frame from ``with_samples``.
 
     ``k = features.slope_weeks`` weeks of history, ``r = features.recent_days`` (its

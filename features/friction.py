@@ -6,16 +6,15 @@ r days before them (r = ``features.recent_days``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from core.config import FeaturesConfig
 from features.context import window
 
 FRICTION = {"integration_errors": "errors", "support_tickets": "tickets"}
 
 
-def friction(fcfg: Any) -> dict[str, pl.Expr]:
+def friction(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """<kind>_{w}d per window, <kind>_prev_{r}d and <kind>_change_{r}d (current - previous)."""
     r = int(fcfg.recent_days)
     out: dict[str, pl.Expr] = {}

@@ -26,11 +26,10 @@ UTC day with at least one event of any kind; windows are ``[t - w, t)``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
 
+from core.config import FeaturesConfig
 from core.logs import get_logger
 from features.context import safe_div
 from features.windows import DAY, NO_DAY, Engine, EventCells, Sampler, T, last_to_series
@@ -42,12 +41,12 @@ PREFIX = "hist_"
 WEEK = 7
 
 
-def value_windows(fcfg: Any) -> list[int]:
+def value_windows(fcfg: FeaturesConfig) -> list[int]:
     """The ``value_<w>d`` windows: the recent window and the longest count window."""
     return sorted({int(fcfg.recent_days), max(int(w) for w in fcfg.windows_days)})
 
 
-def value_offsets(fcfg: Any) -> list[int]:
+def value_offsets(fcfg: FeaturesConfig) -> list[int]:
     r, b = int(fcfg.recent_days), int(fcfg.baseline_days)
     return sorted({0, r, r + b, *value_windows(fcfg)})
 
@@ -82,7 +81,7 @@ def _value_cum(engine: Engine, cells: EventCells, before: int) -> np.ndarray | N
 def samples(
     engine: Engine,
     at: Sampler,
-    fcfg: Any,
+    fcfg: FeaturesConfig,
     before: int,
     cells: EventCells | None = None,
 ) -> list[pl.Series]:
@@ -116,7 +115,7 @@ def _value_win(start: int, end: int = 0) -> pl.Expr:
     return pl.col(f"{PREFIX}value@{end}") - pl.col(f"{PREFIX}value@{start}")
 
 
-def indicators(fcfg: Any, has_value: bool) -> dict[str, pl.Expr]:
+def indicators(fcfg: FeaturesConfig, has_value: bool) -> dict[str, pl.Expr]:
     """``{feature name: expression}`` over the frame with :func:`samples` (see module doc)."""
     t = pl.col(T)
     first = pl.col(f"{PREFIX}first")

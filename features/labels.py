@@ -26,11 +26,10 @@ boundaries after the cutoff (negative offsets) give the horizon ``[t, t + h)`` a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import polars as pl
 
-from core.config import Dormant, LabelName
+from core.config import Dormant, LabelConfig, LabelName
 from core.errors import ConfigValueError
 from features.windows import Engine, Sampler, T, build_engine, date_to_day, day_of, in_window
 from ingest.tables import Tables
@@ -49,7 +48,7 @@ def observed_end_day(observed_until: datetime) -> int:
     return date_to_day(observed_until.date())
 
 
-def _check(lcfg: Any) -> None:
+def _check(lcfg: LabelConfig) -> None:
     h, base, assess = int(lcfg.horizon_days), int(lcfg.baseline_days), int(lcfg.assess_days)
     if lcfg.name not in LABELS:
         raise ConfigValueError(
@@ -79,7 +78,7 @@ def _weekly_active(
     engine: Engine,
     at: Sampler,
     codes: list[int],
-    lcfg: Any,
+    lcfg: LabelConfig,
     extra_offsets: list[int],
 ) -> pl.DataFrame:
     """Rows plus ``wau_base`` and weekly active users ``au_7@<offset>`` for ``extra_offsets``.
@@ -108,7 +107,7 @@ def _in_horizon(engine: Engine, at: Sampler, codes: list[int], h: int) -> pl.Ser
 
 
 def build_labels(
-    tables: Tables, rows: pl.DataFrame, lcfg: Any, engine: Engine | None = None
+    tables: Tables, rows: pl.DataFrame, lcfg: LabelConfig, engine: Engine | None = None
 ) -> pl.DataFrame:
     """``label`` (Int8, nullable) for each (account_id, cutoff) of ``rows`` (which carry ``_t``).
 

@@ -6,10 +6,10 @@ Tenure counts whole UTC days from the signup day to the cutoff day (signup yeste
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import polars as pl
 
+from core.config import FeaturesConfig
 from core.errors import ConfigValueError
 from features.windows import T
 
@@ -40,7 +40,7 @@ def maturity_stage(maturity_days: Sequence[int]) -> pl.Expr:
     )
 
 
-def renewal_cycle(fcfg: Any, account_columns: Sequence[str]) -> pl.Expr:
+def renewal_cycle(fcfg: FeaturesConfig, account_columns: Sequence[str]) -> pl.Expr:
     """Contract cycle in days per account: ``features.renewal_cycle_by`` on the column
     ``features.renewal_cycle_column`` (e.g. plan monthly -> 30), else ``renewal_cycle_days``."""
     default = int(fcfg.renewal_cycle_days)
@@ -57,7 +57,7 @@ def renewal_cycle(fcfg: Any, account_columns: Sequence[str]) -> pl.Expr:
     return pl.lit(default, dtype=pl.Int64)
 
 
-def lifecycle(fcfg: Any, has_renewal: bool) -> dict[str, pl.Expr]:
+def lifecycle(fcfg: FeaturesConfig, has_renewal: bool) -> dict[str, pl.Expr]:
     """tenure_days; days_to_renewal: days from the cutoff to the next renewal on the contract cycle.
 
     Why the cycle: a CRM's ``renewal_date`` is a snapshot taken at export time (the *next*

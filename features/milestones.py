@@ -8,16 +8,15 @@ at ``t`` while that period is still running (so nothing after ``t`` leaks in).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import polars as pl
 
+from core.config import FeaturesConfig
 from features.context import at
 from features.windows import DAY, Engine, T
 
 
-def milestone_first_days(firsts: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
+def milestone_first_days(firsts: pl.DataFrame, fcfg: FeaturesConfig) -> pl.DataFrame:
     """account_id -> ``first_<milestone>`` day index (null if never). One group-by over
     ``firsts`` (account_id, event, day = first day: ``Engine.firsts``)."""
     aggs = [
@@ -29,7 +28,7 @@ def milestone_first_days(firsts: pl.DataFrame, fcfg: Any) -> pl.DataFrame:
     return firsts.group_by("account_id").agg(aggs)
 
 
-def onboarding_invites(signup: pl.DataFrame, engine: Engine, fcfg: Any) -> pl.DataFrame:
+def onboarding_invites(signup: pl.DataFrame, engine: Engine, fcfg: FeaturesConfig) -> pl.DataFrame:
     """Per account: invites before the signup day (``inv_s``) and before ``s + D`` (``inv_e``).
 
     ``signup``: account_id, signup_day (one row per account). Cumulative counts, so the
@@ -55,7 +54,7 @@ def onboarding_invites(signup: pl.DataFrame, engine: Engine, fcfg: Any) -> pl.Da
     return pl.DataFrame([signup.get_column("account_id"), *cols.values()])
 
 
-def onboarding(fcfg: Any) -> dict[str, pl.Expr]:
+def onboarding(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """invites_first_{D}d: invite events in ``[s, min(s + D, t))``; onboarding_observed_days:
     how many of those D days were before ``t`` (D once the period is over)."""
     d = int(fcfg.onboarding_days)
@@ -69,7 +68,7 @@ def onboarding(fcfg: Any) -> dict[str, pl.Expr]:
     }
 
 
-def milestones(fcfg: Any) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+def milestones(fcfg: FeaturesConfig) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     """Stage 1: <m>_reached (0/1), days_to_<m> (signup -> first day; null if not reached
     before t), <m>_delay_vs_expected (days_to - expected_days; null if not reached),
     <m>_overdue (1 if not reached and tenure > expected_days, else 0).

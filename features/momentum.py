@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from core.config import FeaturesConfig
 from core.errors import ConfigValueError
 from features.context import safe_div
 from features.usage import weekly_slope
@@ -38,12 +39,12 @@ from features.windows import T
 WEEK = 7
 
 
-def enabled(fcfg: Any, families: Sequence[str]) -> bool:
+def enabled(fcfg: FeaturesConfig, families: Sequence[str]) -> bool:
     """``features.momentum`` is on and so is the ``trends`` family."""
     return bool(fcfg.momentum) and "trends" in families
 
 
-def _params(fcfg: Any) -> dict[str, Any]:
+def _params(fcfg: FeaturesConfig) -> dict[str, Any]:
     spans = sorted({int(k) for k in fcfg.momentum_days})
     p: dict[str, Any] = {
         "spans": spans,
@@ -65,7 +66,7 @@ def _params(fcfg: Any) -> dict[str, Any]:
     return p
 
 
-def offsets(fcfg: Any) -> list[int]:
+def offsets(fcfg: FeaturesConfig) -> list[int]:
     """Every offset (days before ``t``) at which cumulative person-days are sampled."""
     p = _params(fcfg)
     out = {0, p["recent"], p["recent"] + p["baseline"]}
@@ -90,7 +91,7 @@ def _vs_usual(series: list[pl.Expr]) -> pl.Expr:
     return safe_div(series[0], pl.mean_horizontal(series[1:]))
 
 
-def indicators(fcfg: Any, families: Sequence[str], ud: UserDays) -> dict[str, pl.Expr]:
+def indicators(fcfg: FeaturesConfig, families: Sequence[str], ud: UserDays) -> dict[str, pl.Expr]:
     """``{feature name: expression}`` over the wide frame; ``ud(o)`` reads the cumulative
     person-days before ``t - o`` (sampled by ``features.engagement.with_samples``).
 

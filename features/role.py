@@ -6,14 +6,13 @@ Windows are ``[t - r, t)`` and the previous ``[t - 2r, t - r)`` with r = ``featu
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from core.config import FeaturesConfig
 from features.context import at
 
 
-def role(fcfg: Any) -> dict[str, pl.Expr]:
+def role(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """active_<role>s_{r}d, active_<role>s_prev_{r}d and their change (current - previous)."""
     r = int(fcfg.recent_days)
     out: dict[str, pl.Expr] = {}

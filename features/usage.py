@@ -8,15 +8,14 @@ wide frame from ``features.context.build_wide``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from core.config import FeaturesConfig
 from features.context import at, safe_div, window
 from features.windows import T
 
 
-def activity(fcfg: Any) -> dict[str, pl.Expr]:
+def activity(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """active_users_{w}d (distinct users with a usage event), usage_events_{w}d, active_days_{w}d."""
     out: dict[str, pl.Expr] = {}
     for w in (int(x) for x in fcfg.windows_days):
@@ -36,7 +35,7 @@ def weekly_slope(weeks: list[pl.Expr]) -> pl.Expr:
     return pl.sum_horizontal([(x - xbar) * y.cast(pl.Float64) for x, y in enumerate(weeks)]) / sxx
 
 
-def trends(fcfg: Any) -> dict[str, pl.Expr]:
+def trends(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """Recent vs baseline, weekly slope, days since last use.
 
     * ``active_users_prev_{r}d``: active users in ``[t - 2r, t - r)`` (r = recent_days);
@@ -71,7 +70,7 @@ def trends(fcfg: Any) -> dict[str, pl.Expr]:
     return out
 
 
-def breadth(fcfg: Any, has_seats: bool, has_users: bool) -> dict[str, pl.Expr]:
+def breadth(fcfg: FeaturesConfig, has_seats: bool, has_users: bool) -> dict[str, pl.Expr]:
     """Distinct features used, depth per active user, share of seats active.
 
     * ``distinct_features_{w}d``: distinct usage event types in ``[t - w, t)``.

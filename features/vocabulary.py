@@ -25,10 +25,9 @@ cutoff of the build, so the feature set (like every value) is point-in-time.
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from core.config import FeaturesConfig
 from core.logs import get_logger
 from features.context import safe_div
 from features.windows import DAY, Engine, EventCells, Sampler, T, last_to_series
@@ -41,7 +40,7 @@ PREFIX = "voc_"
 
 
 def pick_vocabulary(
-    source: Engine | pl.DataFrame, fcfg: Any, before: int | None = None
+    source: Engine | pl.DataFrame, fcfg: FeaturesConfig, before: int | None = None
 ) -> list[str]:
     """The event types the family models when ``features.vocabulary_events`` is null.
 
@@ -72,7 +71,7 @@ def pick_vocabulary(
     return top.get_column("event").to_list()
 
 
-def resolve(firsts: pl.DataFrame, fcfg: Any, before: int) -> list[str]:
+def resolve(firsts: pl.DataFrame, fcfg: FeaturesConfig, before: int) -> list[str]:
     """The vocabulary of this build: the configured or automatically picked event types that
     occur before ``before`` (empty, with one log line, when the log has a single event type).
 
@@ -107,14 +106,14 @@ def resolve(firsts: pl.DataFrame, fcfg: Any, before: int) -> list[str]:
     return [e for e in names if e in present]
 
 
-def offsets(fcfg: Any) -> list[int]:
+def offsets(fcfg: FeaturesConfig) -> list[int]:
     """Boundary offsets (days before ``t``) of the count samples: 0, each window, r and r + b."""
     r, b = int(fcfg.recent_days), int(fcfg.baseline_days)
     return sorted({0, r, r + b} | {int(w) for w in fcfg.windows_days})
 
 
 def samples(
-    engine: Engine, at: Sampler, fcfg: Any, cells: EventCells | None = None
+    engine: Engine, at: Sampler, fcfg: FeaturesConfig, cells: EventCells | None = None
 ) -> list[pl.Series]:
     """The ``voc_<slug>@<offset>`` count samples, ``voc_last_<slug>@0`` last days (null when
     never) and ``voc_all@<offset>`` (events of any kind) for ``features.vocabulary_events`` (the
@@ -151,7 +150,7 @@ def _win(s: str, start: int, end: int = 0) -> pl.Expr:
     return (pl.col(f"{PREFIX}{s}@{end}") - pl.col(f"{PREFIX}{s}@{start}")).cast(pl.Float64)
 
 
-def indicators(fcfg: Any) -> dict[str, pl.Expr]:
+def indicators(fcfg: FeaturesConfig) -> dict[str, pl.Expr]:
     """``{feature name: expression}`` over the frame with :func:`samples` (see module doc)."""
     events = [str(e) for e in fcfg.vocabulary_events or []]
     r, b = int(fcfg.recent_days), int(fcfg.baseline_days)
