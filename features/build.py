@@ -39,6 +39,7 @@ from features.catalogue import FAMILIES, render_catalogue
 from features.context import build_wide
 from features.cutoffs import cutoff_dates, eligible_rows
 from features.labels import build_labels
+from features.segments import event_segments_at
 from features.windows import DAY, Engine, T, build_engine, date_to_day, day_of
 from ingest.tables import Tables
 
@@ -83,7 +84,8 @@ def _effective_families(tables: Tables, fcfg: FeaturesConfig) -> list[str]:
 
 
 def _segments(tables: Tables, cfg: DictConfig) -> list[str]:
-    segs = [str(s) for s in cfg.data.segments]
+    """The account-table segment columns (those on the events: ``tables.event_segments``)."""
+    segs = [str(s) for s in cfg.data.segments if str(s) not in tables.event_segments]
     if tables.accounts is None:
         if segs:
             log.info("segment columns %s left out: no accounts table", segs)
@@ -307,7 +309,10 @@ def _build(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
             hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events",
         )
+    if tables.event_segments:  # segments sent with the events: their value at each cutoff
+        rows = event_segments_at(engine, rows, tables.event_segments)
     rows = _with_statics(rows, tables, fcfg, families, segments, engine)
+    segments = [*segments, *tables.event_segments]
     # One sampler for both: the same rows, so one account lookup and shared grid cells.
     at = engine.sampler(rows)
     wide = engagement.with_samples(

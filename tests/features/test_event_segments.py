@@ -83,3 +83,33 @@ def test_events_at_or_after_the_cutoff_change_nothing(evs, cut) -> None:
     before = [r for r, (d, _) in zip(rows, evs, strict=True) if d < cut]
     if before:  # dropping everything at/after the cutoff changes nothing
         assert segments_at(_events(before), _rows(["a"], t_day), ["device"]).equals(full)
+
+
+def test_segments_sent_with_the_events_are_dataset_columns_at_each_cutoff(tmp_path) -> None:
+    """A clickstream's device/channel/region live on the events: the dataset carries each
+    account's latest value strictly before each cutoff (they used to be dropped silently)."""
+    from datetime import UTC, datetime
+
+    import testlogs
+    from core.config import load_config
+    from features.build import build_dataset
+    from pipelines.common import load_profiled_tables
+
+    testlogs.write("clickstream", tmp_path / "data", seed=3, n=300)
+    readme = (tmp_path / "data" / "README.json").read_text()
+    import json
+
+    overrides = json.loads(readme)["suggested_config"]["overrides"]
+    cfg = load_config([*overrides, f"output.dir={tmp_path}/out"])
+    tables, _, _ = load_profiled_tables(cfg)
+    assert tables.event_segments == ["device", "channel", "region"]
+    dataset, _ = build_dataset(tables, cfg)
+    assert {"device", "channel", "region"} <= set(dataset.columns)
+    row = dataset.filter(pl.col("device").is_not_null()).row(0, named=True)
+    cut = datetime.combine(row["cutoff"], datetime.min.time(), tzinfo=UTC)
+    before = tables.events.filter(
+        (pl.col("account_id") == row["account_id"])
+        & (pl.col("timestamp") < cut)
+        & pl.col("device").is_not_null()
+    ).sort("timestamp", "device")
+    assert row["device"] == before["device"][-1]
