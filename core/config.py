@@ -513,6 +513,26 @@ class ScoreConfig:
 
 
 @dataclass
+class NudgeConfig:
+    """Nudges per scored account (``scoring/nudges.py``), from the adoption map when
+    ``${output.dir}/map/ttv_curve.parquet`` exists (decay-run builds it before scoring): milestone
+    progress at ``snapshot.as_of`` against the map's time-to-value curve of the account's segment
+    (``features.peer_segment``, else the first segment), and the key events its segment peers did
+    recently that it never did. Churn follows ``map.churn`` / ``map.inactive_days``."""
+
+    # false = the nudge columns stay null even with a map.
+    enabled: bool = True
+    # Peers' recent use: the days before as_of looked at ([as_of - lookback_days, as_of)).
+    lookback_days: int = 14
+    # A key event is a gap when at least this share of the segment's other active accounts did
+    # it in that window (and there are at least min_peers of them) and the account never did.
+    min_share: float = 0.5
+    min_peers: int = 5
+    # At most this many events in peer_gap_events and the nudge (most widespread first).
+    max_events: int = 3
+
+
+@dataclass
 class MapConfig:
     """The adoption map (``decay-map``; ``adoption.build.MapParams`` has the same names).
 
@@ -589,6 +609,7 @@ class Config:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     map: MapConfig = field(default_factory=MapConfig)
+    nudge: NudgeConfig = field(default_factory=NudgeConfig)
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     run: RunConfig = field(default_factory=RunConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

@@ -7,8 +7,12 @@ distribution saved in the model) -> one MLflow run (tag ``job=score``) -> output
 
 Outputs, written as ONE atomic folder swap of ``${output.dir}/scores/as_of=DATE/`` (a failure
 leaves the previous folder untouched; a re-run replaces it whole):
-  scores.parquet        one row per account (risk, tier, rank, change, drivers, next step, ...)
-  scores.csv            the flat CRM export (``scoring.score.crm_table``)
+  scores.parquet        one row per account (risk, tier, rank, change, drivers, next step, ...,
+                        and the adoption map's nudge columns: milestones_reached,
+                        milestones_total, next_milestone, next_milestone_late_pct,
+                        peer_gap_events, nudge, next_step_evidence; null without
+                        ``${output.dir}/map``, see ``scoring.nudges`` and ``map_nudges``)
+  scores.csv            the flat CRM export (``scoring.score.crm_table``, nudge columns last)
   explanations.parquet  long: account_id, feature, family, value, peer_median, contribution
                         (log-odds, positive raises risk), rank, direction (risk|protective), sentence
   families.parquet      long: account_id, family, contribution (summed per indicator family)
@@ -27,7 +31,7 @@ leaves the previous folder untouched; a re-run replaces it whole):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,6 +48,93 @@ from core.progress import step
 log = get_logger(__name__)
 
 
+def map_nudges(
+    cfg: DictConfig,
+    tables: Any,
+    out_root: Path,
+    *,
+    scores: pl.DataFrame,
+    milestones: list[Any],
+    as_of: date,
+    segments: list[str],
+    playbook: dict[str, Any],
+    entity: tuple[str, str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(nudge columns, next_step_evidence) per scored account, from the adoption map of the same
+    output folder (``map/ttv_curve.parquet``, ``map/top_indicators.parquet``; ``scoring.nudges``).
+
+    Without a map (or ``nudge.enabled=false``) every column is null; a map that cannot be read
+    or used logs one warning and gives nulls too: nudges never fail a scoring run. The map's
+    curve is estimated on the whole log (look-ahead for an ``as_of`` before the log's end; see
+    ``scoring.nudges``); milestone progress and peer gaps use only events before ``as_of``."""
+    from scoring.nudges import account_nudges, empty_nudges, journey_at, playbook_evidence
+
+    ids = scores["account_id"]
+    nothing = (
+        empty_nudges(ids),
+        playbook_evidence(ids, None, None, milestones, segment_column=None),
+    )
+    map_dir = out_root / "map"
+    curve_path = map_dir / "ttv_curve.parquet"
+    if not cfg.nudge.enabled or not curve_path.exists():
+        log.info(
+            "nudges: no adoption map at %s (decay-map builds it): nudge columns are null", map_dir
+        )
+        return nothing
+    accounts = tables.accounts
+    wanted = cfg.features.peer_segment or (segments[0] if segments else None)
+    segment = wanted if accounts is not None and wanted in accounts.columns else None
+    top_path = map_dir / "top_indicators.parquet"
+    try:
+        curve = pl.read_parquet(curve_path)
+        top = pl.read_parquet(top_path) if top_path.exists() else None
+        progress, gaps = journey_at(
+            tables.events,
+            accounts,
+            milestones,
+            curve,
+            ids,
+            cutoff=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC),
+            segment=segment,
+            key_events=list(cfg.features.key_events) or None,
+            lookback_days=cfg.nudge.lookback_days,
+            min_share=cfg.nudge.min_share,
+            min_peers=cfg.nudge.min_peers,
+            churn=str(cfg.map.churn),
+            inactive_days=cfg.map.inactive_days,
+        )
+        nudges = account_nudges(
+            ids,
+            progress,
+            gaps,
+            entity=entity,
+            max_events=cfg.nudge.max_events,
+            lookback_days=cfg.nudge.lookback_days,
+        )
+        evidence = playbook_evidence(
+            ids,
+            progress,
+            top,
+            milestones,
+            segment_column=segment,
+            template=playbook.get("evidence") or None,
+            entity=entity,
+            conf_level=cfg.map.conf_level,
+        )
+    except Exception as err:  # a nudge is an extra: the scores must still ship
+        log.warning(
+            "nudges: the adoption map at %s could not be used (%s): columns are null", map_dir, err
+        )
+        return nothing
+    log.info(
+        "nudges from the adoption map: %d of %d accounts have one, %d a next-step number",
+        nudges["nudge"].is_not_null().sum(),
+        scores.height,
+        evidence["next_step_evidence"].is_not_null().sum(),
+    )
+    return nudges, evidence
+
+
 def score_job(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole scoring step; returns ``{"dir", "n_accounts", "run_id", "tiers", "drifted"}``."""
     from features.build import build_features
@@ -55,6 +146,7 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     from report.write import write_report
     from scoring.drift import TRAINING_STATS_KEY, feature_psi, log_drift
     from scoring.history import history_frame, parse_as_of, previous_scores, run_dir
+    from scoring.nudges import with_nudges
     from scoring.outputs import write_score_outputs
     from scoring.params import ScoreParams
     from scoring.score import (
@@ -112,7 +204,20 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             previous=previous_scores(out_root, as_of),
             entity=entity,
         )
-    scores = result.scores
+    scores = with_nudges(
+        result.scores,
+        *map_nudges(
+            cfg,
+            tables,
+            out_root,
+            scores=result.scores,
+            milestones=milestones,
+            as_of=as_of,
+            segments=segments,
+            playbook=playbook,
+            entity=entity,
+        ),
+    )
     stats = model.metadata.get(TRAINING_STATS_KEY) or {}
     if not stats:
         log.warning(

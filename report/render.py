@@ -328,6 +328,7 @@ def _account_view(
     thresholds: dict[str, float] | None,
     never: tuple[float | None, frozenset[str]] = (None, frozenset()),
     usage_title: str = "Weekly active users",
+    entities: str = "accounts",
 ) -> dict[str, Any]:
     aid = row["account_id"]
     expl = row["explanations"] or []
@@ -393,6 +394,8 @@ def _account_view(
         "model_version": row.get("model_version"),
         "next_best_action": row["next_best_action"],
         "cause": _cause_view(row),
+        "evidence": row.get("next_step_evidence") or "",
+        "journey": _journey_view(row, entities),
         "drivers": drivers,
         "risk_drivers": [d for d in drivers if d["direction"] == "risk"],
         "protective": [d for d in drivers if d["direction"] == "protective"],
@@ -430,6 +433,25 @@ def _row_view(
         "spark": svg.sparkline(active, f"{usage_title}, last {len(active)} weeks"),
         "usage_last": fmt_num(active[-1]) if active else "—",
         "top_driver": row.get("top_cause_driver_text") or row["driver_1_text"] or "",
+    }
+
+
+def _journey_view(row: dict[str, Any], entities: str = "accounts") -> dict[str, Any] | None:
+    """Where the account stands on its journey (scoring's nudge columns, from the adoption map):
+    "k of n steps", the next milestone, how late it is against its segment, what its peers did
+    recently, and the nudge text. None when scoring had no map (the columns null or absent)."""
+    total = row.get("milestones_total")
+    gaps = row.get("peer_gap_events")
+    nudge = row.get("nudge")
+    if not total and not gaps and not nudge:
+        return None
+    late = row.get("next_milestone_late_pct")
+    return {
+        "steps": words.steps_done(row.get("milestones_reached"), total) if total else "",
+        "next": row.get("next_milestone") or "",
+        "late": words.late_words(late, entities) if late is not None else "",
+        "peers": gaps or "",
+        "nudge": nudge or "",
     }
 
 
@@ -652,7 +674,7 @@ def render_report(
         files = account_file_names(table["account_id"].to_list())
         for row, file in zip(table.iter_rows(named=True), files, strict=True):
             html = account_tpl.render(
-                a=_account_view(row, segments, thresholds, never, w["usage_title"]),
+                a=_account_view(row, segments, thresholds, never, w["usage_title"], w["entities"]),
                 **common,
                 profile_href="../profile.html" if meta.get("has_profile") else "",
                 map_href="../../../../map/index.html" if meta.get("has_map") else "",

@@ -148,3 +148,18 @@ def usage_metric(usage: pl.DataFrame, users: bool) -> str:
         if col in usage.columns:
             return col
     return "active_users"
+
+
+def steps_done(reached: int | None, total: int) -> str:
+    """ "2 of 3 steps done", "1 of 1 step done" (the noun agrees with the total)."""
+    return f"{int(reached or 0)} of {total:,} {'step' if total == 1 else 'steps'} done"
+
+
+def late_words(late_pct: float, entities: str = "accounts") -> str:
+    """How late the next milestone is (``next_milestone_late_pct``, 0..100) in words: "later
+    than 70% of the accounts in its segment that got there"; "on pace" below half."""
+    if late_pct >= 99.5:
+        return f"later than all the {entities} in its segment that got there"
+    if late_pct >= 50:
+        return f"later than {late_pct:.0f}% of the {entities} in its segment that got there"
+    return f"on pace: most {entities} in its segment that got there took longer"

@@ -15,8 +15,15 @@ import polars as pl
 
 from core.errors import ConfigValueError
 from features.catalogue import FAMILIES
+from scoring.nudges import EVIDENCE_PLACEHOLDERS
 from scoring.peers import peer_column
-from scoring.sentences import DEFAULT_ENTITY, fill_entity, format_number, template_expr
+from scoring.sentences import (
+    DEFAULT_ENTITY,
+    PLACEHOLDER,
+    fill_entity,
+    format_number,
+    template_expr,
+)
 
 MILESTONE_STATES = ("none", "partly", "all")
 
@@ -33,6 +40,14 @@ def validate_playbook(playbook: Mapping[str, Any]) -> None:
         )
     if not playbook.get("default"):
         raise ConfigValueError("playbook.default (the step when no rule applies) is missing")
+    evidence = playbook.get("evidence")
+    if evidence is not None:
+        bad_refs = sorted(set(PLACEHOLDER.findall(str(evidence))) - set(EVIDENCE_PLACEHOLDERS))
+        if bad_refs:
+            raise ConfigValueError(
+                f"playbook.evidence has unknown placeholders {bad_refs}",
+                hint=f"use {list(EVIDENCE_PLACEHOLDERS)}",
+            )
     for fam in FAMILIES:
         fam_rules = list(rules.get(fam) or [])
         for rule in fam_rules:

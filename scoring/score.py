@@ -35,6 +35,7 @@ from scoring.cause import (
     validate_cause_params,
 )
 from scoring.explain import explain, family_contributions, top_contributions
+from scoring.nudges import EVIDENCE_COLUMN, NUDGE_COLUMNS
 from scoring.params import ScoreParams
 from scoring.peers import peer_column, peer_medians
 from scoring.playbook import milestone_progress, next_best_action, validate_playbook
@@ -467,6 +468,8 @@ def crm_table(
         cols += [f"protective_{r}", f"protective_{r}_text"]
     cols += [c for c in CAUSE_COLUMNS if c in scores.columns]
     cols.append("next_best_action")
+    # The adoption map's nudges and next-step number (scoring.nudges; null without a map).
+    cols += [c for c in (*NUDGE_COLUMNS, EVIDENCE_COLUMN) if c in scores.columns]
     return scores.select(cols)
 
 
