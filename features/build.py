@@ -46,7 +46,7 @@ from ingest.tables import Tables
 log = get_logger(__name__)
 
 # Bump when the feature code changes meaning, so cached datasets are rebuilt.
-FEATURES_VERSION = "3"
+FEATURES_VERSION = "4"
 ID_COLUMNS = ("account_id", "cutoff")
 NON_FEATURES = (*ID_COLUMNS, "maturity_stage", "label")
 

@@ -15,6 +15,9 @@ from core.config import FeaturesConfig
 from features.context import at
 from features.windows import DAY, Engine, T
 
+#: Fewer accounts of the segment than this reached a milestone: no lateness percentile.
+LATE_MIN_REACHED = 5
+
 
 def milestone_first_days(firsts: pl.DataFrame, fcfg: FeaturesConfig) -> pl.DataFrame:
     """account_id -> ``first_<milestone>`` day index (null if never). One group-by over
@@ -73,7 +76,12 @@ def milestones(fcfg: FeaturesConfig) -> tuple[dict[str, pl.Expr], dict[str, pl.E
     before t), <m>_delay_vs_expected (days_to - expected_days; null if not reached),
     <m>_overdue (1 if not reached and tenure > expected_days, else 0).
     Stage 2 (needs stage 1 and the peer segment): <m>_delay_vs_segment = days_to_<m> minus the
-    median days_to_<m> of the reached accounts in the same peer segment at the same cutoff."""
+    median days_to_<m> of the reached accounts in the same peer segment at the same cutoff;
+    <m>_late_pct_vs_segment = for an account that has not reached it, the share of the segment's
+    accounts that had reached it (before t) at a younger age than this account is now: how far
+    along its segment's time-to-value curve it is already late (0 = none reached it younger,
+    1 = all did); null once reached, or with fewer than 5 reached peers. Point in time: only
+    milestones reached before the cutoff count, the same rule as every feature."""
     s1: dict[str, pl.Expr] = {}
     s2: dict[str, pl.Expr] = {}
     for m in fcfg.milestones:
@@ -90,4 +98,15 @@ def milestones(fcfg: FeaturesConfig) -> tuple[dict[str, pl.Expr], dict[str, pl.E
         s2[f"{m.name}_delay_vs_segment"] = pl.col(f"days_to_{m.name}") - pl.col(
             f"days_to_{m.name}"
         ).median().over("cutoff", "_peer")
+        # One ordered pass per (cutoff, segment): reached accounts at their days_to, the others
+        # at their age; at equal days the others come first, so a tie is not "younger".
+        did = pl.col(f"{m.name}_reached").fill_null(0).cast(pl.Int32)
+        age = pl.when(did == 1).then(pl.col(f"days_to_{m.name}")).otherwise(tenure)
+        younger = did.cum_sum().over("cutoff", "_peer", order_by=[age, did])
+        n_did = did.sum().over("cutoff", "_peer")
+        s2[f"{m.name}_late_pct_vs_segment"] = (
+            pl.when((did == 0) & tenure.is_not_null() & (n_did >= LATE_MIN_REACHED))
+            .then(younger / n_did)
+            .otherwise(None)
+        )
     return s1, s2

@@ -184,3 +184,34 @@ def test_dataset_contract_dtypes_and_order(cfg_t0):
     ]
     assert df.schema["cutoff"] == pl.Date
     assert all(t == pl.Float64 for t in list(df.schema.values())[6:])
+
+
+def test_late_percentile_against_the_segment_by_hand() -> None:
+    """<m>_late_pct_vs_segment: share of the segment's reached accounts (before t) that reached
+    it younger than this account is now; null once reached or with fewer than 5 reached peers."""
+    from omegaconf import OmegaConf
+
+    from features.milestones import milestones as milestone_exprs
+    from features.windows import T
+
+    fcfg = OmegaConf.create({"milestones": [{"name": "m", "events": ["x"], "expected_days": 10}]})
+    # Segment a: reached at 2, 4, 6, 8, 10 days; open accounts aged 5, 6, 11 and 1.
+    days_to = [2, 4, 6, 8, 10, None, None, None, None]
+    age = [20, 20, 20, 20, 20, 5, 6, 11, 1]
+    frame = pl.DataFrame(
+        {
+            "cutoff": [0] * 9 + [0] * 3,
+            "_peer": ["a"] * 9 + ["b"] * 3,
+            T: [100] * 12,
+            "signup_day": [100 - a for a in age] + [90, 80, 70],
+            "m_reached": [1.0 if d is not None else 0.0 for d in days_to] + [1.0, 1.0, 0.0],
+            "days_to_m": [float(d) if d is not None else None for d in days_to] + [3.0, 4.0, None],
+        }
+    )
+    _, s2 = milestone_exprs(fcfg)
+    got = frame.with_columns(s2["m_late_pct_vs_segment"].alias("late"))["late"].to_list()
+    # Aged 5: 2 and 4 were younger (2/5); aged 6: a tie at 6 is not younger (2/5); 11: all 5;
+    # 1: none. Reached accounts: null. Segment b has 2 reached peers only: null.
+    assert got[:5] == [None] * 5
+    assert got[5:9] == [2 / 5, 2 / 5, 1.0, 0.0]
+    assert got[9:] == [None, None, None]
