@@ -571,6 +571,9 @@ class SimulateConfig:
     end_date: str = "2026-11-01"
     # Monte Carlo replays of the horizon for the truth oracle.
     oracle_replays: int = 200
+    # Plant the adoption map's test behaviours with their ground truth (map_truth.parquet,
+    # ttv_truth.parquet): python -m benchmarks.adoption_map turns it on; the demo keeps it off.
+    planted: bool = False
 
 
 @dataclass

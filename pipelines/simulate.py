@@ -26,10 +26,13 @@ log = get_logger(__name__)
 
 
 def write_simulation(sim: Simulation, data_dir: str | Path) -> dict[str, Path]:
-    """Write the four tables as ``<data_dir>/<name>.parquet`` (each atomically)."""
+    """Write the four tables as ``<data_dir>/<name>.parquet`` (each atomically), plus the
+    adoption map's ground truth (``map_truth``, ``ttv_truth``) when behaviours were planted."""
     out = Path(data_dir)
     paths = {}
-    for name in ("events", "users", "accounts", "truth"):
+    names = ["events", "users", "accounts", "truth"]
+    names += [n for n in ("map_truth", "ttv_truth") if not getattr(sim, n).is_empty()]
+    for name in names:
         paths[name] = write_parquet(getattr(sim, name), out / f"{name}.parquet")
         log.info("wrote %s: %d rows -> %s", name, getattr(sim, name).height, paths[name])
     return paths

@@ -3,7 +3,9 @@
 Order of draws (each stage has its own child seed, so e.g. changing ``oracle_replays`` never
 changes the events): accounts and rosters -> mechanisms (day by day over the simulated period
 plus one horizon, so causes starting after the last observed day are known to the truth) ->
-active user-days -> events -> truth per cutoff. Output tables follow ``ingest/tables.py``:
+the planted adoption behaviours' plan (``simulator.planted``, its own seed: abandoned
+integration hubs get an ``integration_gap`` episode) -> active user-days -> events (+ the
+planted events) -> the adoption map's truth -> truth per cutoff. Output tables follow ``ingest/tables.py``:
 ids are strings, timestamps ``Datetime("us", "UTC")``. The simulated period is the ``days`` whole
 UTC days before ``end_date`` (exclusive); nothing at or after ``end_date`` is written, except
 ``accounts.renewal_date`` (the next renewal, a date in the future as a CRM would show it).
@@ -22,8 +24,14 @@ import polars as pl
 from core.errors import ConfigValueError
 from core.logs import get_logger
 from core.progress import progress, step
-from simulator import calendar, world
-from simulator.activity import US_PER_DAY, build_events, calendar_base, draw_active_days
+from simulator import calendar, planted, world
+from simulator.activity import (
+    US_PER_DAY,
+    RawEvents,
+    build_events,
+    calendar_base,
+    draw_active_days,
+)
 from simulator.entities import draw_accounts, draw_users
 from simulator.mechanisms import Episodes, HazardState, curves, run_hazards, stall_episodes
 from simulator.oracle import LabelSpec, causes, cutoff_truth
@@ -45,6 +53,10 @@ class SimulationSpec:
     cutoffs: tuple[date, ...] = ()
     label: LabelSpec = field(default_factory=LabelSpec)
     oracle_replays: int = 200
+    # Plant the adoption map's test behaviours (simulator.planted: a webhook that matters for
+    # integration hubs only, a null one that long-lived accounts accumulate, one confounded by
+    # size) with their ground truth. Off: the world is drawn exactly as before they existed.
+    planted: bool = False
 
     @property
     def start_date(self) -> date:
@@ -61,6 +73,10 @@ class Simulation:
     truth: pl.DataFrame
     realised_label_rate: float  # realised usage_drop rate over truth rows with an observed label
     elapsed_s: dict[str, float]
+    # Ground truth of the planted adoption behaviours (simulator.planted): effects at the
+    # landmarks per segment, and the true median days to each milestone per segment.
+    map_truth: pl.DataFrame = field(default_factory=pl.DataFrame)
+    ttv_truth: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 #: The cutoff schedule the data profile picks for the demo world (see ``cutoffs_from_config``).
@@ -111,6 +127,7 @@ def spec_from_config(cfg: Any) -> SimulationSpec:
             cutoffs=cutoffs_from_config(cfg.snapshot),
             label=label,
             oracle_replays=int(cfg.simulate.oracle_replays),
+            planted=bool(cfg.simulate.planted),
         )
     except ValueError as err:
         raise ConfigValueError(str(err), hint="fix the simulate/label/snapshot values") from err
@@ -142,8 +159,11 @@ def simulate(spec: SimulationSpec) -> Simulation:
     """Run the simulation described by ``spec`` (deterministic per ``spec.seed``)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    seeds = np.random.SeedSequence(spec.seed).spawn(5)
-    rng_world, rng_mech, rng_act, rng_ev, rng_oracle = (np.random.default_rng(s) for s in seeds)
+    # six children; the first five are the same as before the planted behaviours existed
+    seeds = np.random.SeedSequence(spec.seed).spawn(6)
+    rng_world, rng_mech, rng_act, rng_ev, rng_oracle, rng_plant = (
+        np.random.default_rng(s) for s in seeds
+    )
     start, n_days = spec.start_date, spec.days
     n_ext = n_days + spec.label.horizon_days + 7
     weekday = calendar.weekday_factor(start, n_ext)
@@ -164,8 +184,17 @@ def simulate(spec: SimulationSpec) -> Simulation:
             champion=np.ones(acc.n, dtype=bool),
             churn=churn,
         )
-        episodes = Episodes.concat([stall, run_hazards(rng_mech, acc, state, 0, n_ext, dip)])
-        churn = state.churn
+        base_episodes = Episodes.concat([stall, run_hazards(rng_mech, acc, state, 0, n_ext, dip)])
+        base_churn = state.churn
+        plan = planted.draw_plan(rng_plant, acc, n_ext) if spec.planted else None
+        if plan is not None:  # abandoned integration hubs get an integration_gap episode
+            gap = plan.gap()
+            churn = base_churn.copy()
+            np.minimum.at(churn, gap.acct, gap.churn)
+            episodes = Episodes.concat([base_episodes, gap])
+            episodes = episodes.take(np.flatnonzero(episodes.onset < churn[episodes.acct]))
+        else:
+            episodes, churn = base_episodes, base_churn
         cl = episodes.kind == world.CHAMPION_LEFT
         champ_of = np.full(acc.n, -1)
         champ_of[users.acct[users.champion]] = np.flatnonzero(users.champion)
@@ -182,11 +211,26 @@ def simulate(spec: SimulationSpec) -> Simulation:
         base = calendar_base(acc, np.arange(acc.n), days, season, weekday)
         cells = draw_active_days(rng_act, acc, users, cur, base, n_days)
         raw, user_created_us, acc_created_us = build_events(rng_ev, acc, users, cells, cur)
+        if plan is not None:
+            extra = planted.planted_events(rng_plant, plan, users, cells, raw)
+            raw = RawEvents(
+                *(np.concatenate([getattr(raw, f), getattr(extra, f)]) for f in RAW_FIELDS)
+            )
         events, users_df, accounts_df = _frames(
             rng_ev, spec, acc, users, raw, user_created_us, acc_created_us, churn
         )
         log.info("simulate: %d active user-days, %d events", len(cells.user), events.height)
     timings["events_s"] = time.perf_counter() - t1
+
+    t3 = time.perf_counter()
+    map_truth, ttv_truth = (
+        _planted_truth(
+            spec, acc, users, plan, base_episodes, base_churn, episodes, churn, events, accounts_df
+        )
+        if plan is not None
+        else (pl.DataFrame(), pl.DataFrame())
+    )
+    timings["planted_truth_s"] = time.perf_counter() - t3
 
     t2 = time.perf_counter()
     truth, realised_rate = _truth(
@@ -201,7 +245,44 @@ def simulate(spec: SimulationSpec) -> Simulation:
         truth=truth,
         realised_label_rate=realised_rate,
         elapsed_s=timings,
+        map_truth=map_truth,
+        ttv_truth=ttv_truth,
     )
+
+
+RAW_FIELDS = ("acct", "user", "event", "ts_us", "value")
+
+
+def _planted_truth(
+    spec: SimulationSpec,
+    acc: Any,
+    users: Any,
+    plan: planted.Plan,
+    base_episodes: Episodes,
+    base_churn: np.ndarray,
+    episodes: Episodes,
+    churn: np.ndarray,
+    events: pl.DataFrame,
+    accounts_df: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``map_truth`` and ``ttv_truth`` (see ``simulator.planted``): success probabilities under
+    the real latent state, without any integration gap and with one for every integration hub."""
+    n_days = spec.days
+    season = calendar.season_factor(spec.start_date, n_days)
+    weekday = calendar.weekday_factor(spec.start_date, n_days)
+    gap_churn = base_churn.copy()
+    np.minimum.at(gap_churn, plan.gap_all.acct, plan.gap_all.churn)
+
+    def prob(ep: Episodes, ch: np.ndarray) -> np.ndarray:
+        return planted.success_probability(acc, users, ep, ch, n_days, season, weekday)
+
+    p_actual = prob(episodes, churn)
+    p_no_gap = prob(base_episodes, base_churn)
+    p_gap = prob(Episodes.concat([base_episodes, plan.gap_all]), gap_churn)
+    map_truth = planted.map_truth(
+        accounts_df, events, p_actual, p_no_gap, p_gap, acc.created, churn
+    )
+    return map_truth, planted.ttv_truth(events, accounts_df, spec.start_date, n_days)
 
 
 def _frames(

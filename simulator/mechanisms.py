@@ -149,7 +149,7 @@ def run_hazards(
     a = state.acct
     inv_g = 1.0 / acc.engagement[a]
     min_day = acc.created[a] + world.HAZARD_MIN_AGE_DAYS
-    cum_kinds = np.arange(len(world.MECHANISMS))
+    cum_kinds = np.arange(len(world.HAZARD))  # the hazard-driven kinds
     new: list[Episodes] = []
     for d in range(start, stop):
         u = rng.random(len(a))

@@ -96,7 +96,7 @@ def _known_state(
     lookup = np.full(acc.n, -1)
     lookup[acct] = np.arange(len(acct))
     local = lookup[ep.acct]
-    known = (local >= 0) & ((ep.onset < ct) | (ep.kind == world.ONBOARDING_STALLED))
+    known = (local >= 0) & ((ep.onset < ct) | np.isin(ep.kind, world.SIGNUP_KINDS))
     kep = ep.take(np.flatnonzero(known))
     kep.row = local[known]
     n = len(acct)

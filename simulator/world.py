@@ -71,8 +71,14 @@ EVENTS = (
     "subscription_cancelled",
     "report_viewed",
     "search_performed",
+    # Planted for the adoption-map benchmark (``simulator.planted``); never drawn from the mix.
+    "webhook_configured",
+    "template_shared",
+    "sso_configured",
 )
 EV = {name: i for i, name in enumerate(EVENTS)}
+#: Events after the last one the role mix can draw (``event_mix_cdf`` rows end at 1 before them).
+MIX_END = EV["search_performed"] + 1
 
 # Relative weights of the extra events of an active user-day, by role. Events that only come
 # from dedicated processes (login, errors, tickets, invites, cancellation) have weight 0 here.
@@ -141,7 +147,7 @@ def event_mix_cdf() -> np.ndarray:
             for name, weight in _MIX[role].items():
                 w[EV[name]] = weight * _USE_CASE_TILT[uc].get(name, 1.0)
             out[u, r] = np.cumsum(w / w.sum())
-    out[..., -1] = 1.0
+    out[..., MIX_END - 1 :] = 1.0
     return out
 
 
@@ -166,6 +172,9 @@ MECHANISMS = (
     "support_overload",
     "random_onset",
     "seasonal_dip",
+    # planted for the adoption map (simulator.planted): an integration hub without an early
+    # webhook abandons the product; decided at signup like onboarding_stalled, no hazard.
+    "integration_gap",
 )
 (
     CHAMPION_LEFT,
@@ -174,7 +183,8 @@ MECHANISMS = (
     SUPPORT_OVERLOAD,
     RANDOM_ONSET,
     SEASONAL_DIP,
-) = range(6)
+    INTEGRATION_GAP,
+) = range(7)
 DECAY_KINDS = (
     CHAMPION_LEFT,
     INTEGRATION_BROKEN,
@@ -183,7 +193,8 @@ DECAY_KINDS = (
     RANDOM_ONSET,
 )
 # Daily onset hazard of each hazard-driven mechanism for a healthy account (index: mechanism;
-# onboarding_stalled is decided at signup, not by a hazard). Multiplied by 1/engagement.
+# onboarding_stalled is decided at signup, not by a hazard; integration_gap, also decided at
+# signup, has no entry: only these six kinds are hazard-driven). Multiplied by 1/engagement.
 HAZARD = np.array([1 / 800, 1 / 700, 0.0, 1 / 1000, 1 / 1200, 1 / 2200])
 # Seasonal dips mostly start in August and the second half of December (x this factor).
 SEASONAL_DIP_PEAK = 10.0
@@ -192,6 +203,8 @@ HAZARD_MIN_AGE_DAYS = 30
 # Probability that an account stalls in onboarding, by tier.
 STALL_P = np.array([0.16, 0.10, 0.05])
 STALL_EXPECTED_DAY = 21  # first completed workflow expected by then (conf milestones)
+# Kinds decided at signup: the truth oracle knows them from the start, whatever the cutoff.
+SIGNUP_KINDS = np.array([ONBOARDING_STALLED, INTEGRATION_GAP])
 # Usage floor (engagement multiplier the decay tends to), by mechanism x tier. Lower = harder.
 # Champion loss hurts smb far more than enterprise; broken integrations hurt integration-heavy
 # enterprises most.
@@ -203,14 +216,17 @@ FLOOR = np.array(
         [0.15, 0.25, 0.40],  # support_overload
         [0.25, 0.25, 0.25],  # random_onset (drawn 0.05..0.45 around this)
         [0.65, 0.65, 0.65],  # seasonal_dip (drawn 0.5..0.8)
+        [0.0, 0.0, 0.0],  # integration_gap (simulator.planted: abandoned, usage tends to 0)
     ]
 )
 # Lead time (days) between onset (visible leading signal) and the start of the usage fall.
-LAG_RANGE = np.array([[7, 28], [10, 24], [5, 14], [14, 30], [0, 0], [0, 0]])
+LAG_RANGE = np.array([[7, 28], [10, 24], [5, 14], [14, 30], [0, 0], [0, 0], [0, 10]])
 # Days the decayed state lasts before a recovery starts (if the account did not churn).
-DURATION_RANGE = np.array([[60, 180], [45, 150], [90, 240], [50, 150], [60, 180], [7, 21]])
-RECOVERY_RANGE = np.array([[14, 35], [7, 21], [21, 42], [14, 35], [14, 35], [3, 10]])
-TAU_RANGE = np.array([[7, 21], [5, 14], [10, 25], [7, 18], [7, 28], [1, 1]])
+DURATION_RANGE = np.array(
+    [[60, 180], [45, 150], [90, 240], [50, 150], [60, 180], [7, 21], [400, 400]]
+)
+RECOVERY_RANGE = np.array([[14, 35], [7, 21], [21, 42], [14, 35], [14, 35], [3, 10], [30, 30]])
+TAU_RANGE = np.array([[7, 21], [5, 14], [10, 25], [7, 18], [7, 28], [1, 1], [2, 5]])
 # Probability that a decay episode ends in churn at a renewal, by tier.
 CHURN_P = np.array([0.55, 0.35, 0.15])
 CHURN_MIN_DAYS_AFTER_FALL = 21
