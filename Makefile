@@ -50,6 +50,7 @@ bench: venv
 	$(PY) -m benchmarks.cause_attribution
 	$(PY) -m benchmarks.oracle_gap
 	$(PY) -m benchmarks.foreign_logs
+	$(PY) -m benchmarks.adoption_map --seeds 10
 
 clean:
 	rm -rf outputs mlruns data/demo .pytest_cache
