@@ -360,6 +360,11 @@ def test_decay_run_end_to_end_on_a_small_world(small_world) -> None:
     assert 'id="map-link" href="../../../map/index.html"' in index
     assert (as_of / "report" / "../../../map/index.html").resolve() == (out / "map" / "index.html")
     assert (out / "map" / "findings.parquet").exists()
+    # ... and scoring reads the map: every account gets its progress and a nudge text.
+    assert scores["milestones_total"].min() == scores["milestones_total"].max() > 0
+    assert scores["milestones_reached"].le(scores["milestones_total"]).all()
+    assert scores["nudge"].null_count() < scores.height
+    assert "nudge" in pl.read_csv(as_of / "scores.csv").columns
 
 
 @pytest.mark.slow
