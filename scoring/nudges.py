@@ -292,7 +292,8 @@ def playbook_evidence(
     ``{next_milestone}``) the account has not reached in ``progress``; the finding is the
     ``top`` (``map/top_indicators``) row with ``kind == "milestone"``, ``item`` = that milestone,
     ``replicates`` true and a rate ratio, for ``segment_column`` (None: the "all" rows) and the
-    account's segment value. ``{share_not}`` is the share of the accounts of ``progress`` (pass
+    account's segment value, else the all-accounts row (then "In all accounts", and the share is
+    over all of ``progress``). ``{share_not}`` is the share of the accounts of ``progress`` (pass
     the scored accounts only) in that segment that have not reached it. ``template`` placeholders:
     {segment} {entities} {finding} {ratio} {level} {low} {high} {share_not}."""
     ids = pl.DataFrame(pl.Series("account_id", list(account_ids), dtype=pl.String))
@@ -329,25 +330,41 @@ def playbook_evidence(
     replicated = (
         pl.col("replicates").fill_null(False) if "replicates" in top.columns else pl.lit(True)
     )
-    found = top.filter(
-        (pl.col("segment_column") == col)
-        & (pl.col("kind") == "milestone")
-        & replicated
-        & pl.col("rate_ratio").is_not_null()
-    ).select(
-        "segment",
-        pl.col("item").alias("milestone"),
-        "label",
-        "rate_ratio",
-        "rr_low",
-        "rr_high",
-    )
-    if found.is_empty():
+
+    def findings(column: str) -> pl.DataFrame:
+        return (
+            top.filter(
+                (pl.col("segment_column") == column)
+                & (pl.col("kind") == "milestone")
+                & replicated
+                & pl.col("rate_ratio").is_not_null()
+            )
+            .select(
+                "segment",
+                pl.col("item").alias("milestone"),
+                "label",
+                "rate_ratio",
+                "rr_low",
+                "rr_high",
+            )
+            .unique(subset=["segment", "milestone"], keep="first")
+        )
+
+    keys = ["segment", "milestone"]
+    rows = target.join(findings(col), on=keys).join(share_not, on=keys, how="left")
+    if col != "all":
+        # No replicated finding in the account's segment: the all-accounts one, said as such,
+        # with the share counted over all the scored accounts.
+        share_all = prog.group_by("milestone").agg((~pl.col("reached")).mean().alias("_share_not"))
+        fallback = (
+            target.join(rows.select("account_id"), on="account_id", how="anti")
+            .with_columns(pl.lit("all").alias("segment"))
+            .join(findings("all"), on=keys)
+            .join(share_all, on="milestone", how="left")
+        )
+        rows = pl.concat([rows, fallback.select(rows.columns)])
+    if rows.is_empty():
         return empty
-    found = found.unique(subset=["segment", "milestone"], keep="first")
-    rows = target.join(found, on=["segment", "milestone"]).join(
-        share_not, on=["segment", "milestone"], how="left"
-    )
     _one, many = entity
     seg_words = _humanised(rows, "segment")
     values = {
