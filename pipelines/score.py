@@ -110,6 +110,7 @@ def map_nudges(
             entity=entity,
             max_events=cfg.nudge.max_events,
             lookback_days=cfg.nudge.lookback_days,
+            order=[str(m["name"] if isinstance(m, dict) else m.name) for m in milestones],
         )
         evidence = playbook_evidence(
             ids,

@@ -125,8 +125,14 @@ def account_nudges(
     entity: tuple[str, str] = DEFAULT_ENTITY,
     max_events: int = 3,
     lookback_days: int = 14,
+    order: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per id of ``account_ids`` (in that order): account_id and ``NUDGE_COLUMNS``.
+
+    ``order``: milestone names in the configured journey order. Given, the next milestone is the
+    first of them not reached, the same one the playbook's next step and its evidence are about
+    (so the page never names two different "next" milestones); else ``progress``'s ``is_next``
+    (the segment's usual order).
 
     ``progress``: ``adoption.progress.milestone_progress`` (account_id, segment, milestone, order,
     reached, curve_segment, late_percentile, is_next); ``gaps``: ``adoption.progress.peer_gaps``
@@ -136,6 +142,23 @@ def account_nudges(
         raise ValueError(f"max_events: must be >= 1, got {max_events}")
     out = empty_nudges(account_ids).select("account_id")
     one, many = entity
+    if progress is not None and progress.height and order:
+        rank = {str(n): i for i, n in enumerate(order)}
+        progress = progress.with_columns(
+            pl.col("milestone")
+            .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+            .alias("_cfg")
+        )
+        first_open = (
+            pl.when(~pl.col("reached"))
+            .then(pl.col("_cfg"))
+            .otherwise(None)
+            .min()
+            .over("account_id")
+        )
+        progress = progress.with_columns(
+            (~pl.col("reached") & (pl.col("_cfg") == first_open)).alias("is_next")
+        )
     if progress is not None and progress.height:
         nxt = pl.col("is_next")
         steps = (

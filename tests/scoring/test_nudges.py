@@ -328,3 +328,16 @@ def test_the_scoring_job_without_a_map_or_with_a_broken_one_gets_null_columns(
     (tmp_path / "map" / "ttv_curve.parquet").write_text("not parquet")
     nudges, evidence = map_nudges(cfg, tables, tmp_path, **kw)
     assert nudges.equals(empty_nudges(["A", "B"]))
+
+
+def test_with_the_configured_order_the_next_milestone_is_the_playbooks() -> None:
+    """S4 reached only first_workflow. The map's order (``is_next``) says first integration is
+    next; a configured journey that puts first_automation first makes that the next one (the
+    milestone the playbook's next step and its evidence are about)."""
+    prog = _evidence_progress()
+    assert account_nudges(["S4"], prog, None)["next_milestone"][0] == "first integration"
+    journey = ["first_automation", "first_workflow", "first_integration"]
+    ordered = account_nudges(["S4"], prog, None, order=journey)
+    assert ordered["next_milestone"][0] == "first automation"
+    assert ordered["milestones_reached"][0] == 1
+    assert ordered["nudge"][0].startswith("1 of 3 steps done; next: first automation")
