@@ -27,14 +27,20 @@ from core.progress import step
 log = get_logger(__name__)
 
 
-def map_params(cfg: DictConfig) -> Any:
+def map_params(cfg: DictConfig, event_types: list[str] | None = None) -> Any:
     """``map.*`` as ``adoption.build.MapParams``; key events and the events that are not use
-    (tickets, errors, cancellations) come from ``features`` so the map and the model agree."""
+    (tickets, errors, cancellations) come from ``features`` so the map and the model agree.
+    Key events the log does not have are dropped; with none left, every event type of the log
+    is a candidate (a purchase log's "purchase", a clickstream's pages), in its own words."""
     from adoption.build import MapParams
 
     f = cfg.features
-    key = list(f.key_events) if f.key_events else None
-    return MapParams.from_cfg(cfg.map, key_events=key, exclude_events=list(f.non_usage_events))
+    key = [str(e) for e in f.key_events]
+    if event_types is not None:
+        key = [e for e in key if e in set(event_types)]
+    return MapParams.from_cfg(
+        cfg.map, key_events=key or None, exclude_events=list(f.non_usage_events)
+    )
 
 
 def map_meta(cfg: DictConfig, amap: Any, tables: Any, out_root: Path) -> dict[str, Any]:
@@ -85,7 +91,7 @@ def map_job(cfg: DictConfig) -> dict[str, Any]:
 
     with step("load tables", log):
         tables, _profile, _resolved = load_profiled_tables(cfg)
-    params = map_params(cfg)
+    params = map_params(cfg, tables.events.get_column("event").unique().to_list())
     with step("adoption map", log):
         amap = build_map(
             tables.events,

@@ -75,3 +75,8 @@ def test_a_log_without_accounts_or_milestones_gets_a_map_that_says_what_it_could
     index = (out["dir"] / "index.html").read_text(encoding="utf-8")
     assert "could not" in index.lower()
     assert "workflow" not in index.lower()  # the demo's words never leak into a foreign log
+    # The demo's key events are not in this log: its own event types are the candidates.
+    findings = pl.read_parquet(out["dir"] / "findings.parquet")
+    assert findings.height > 0
+    # (a log without an event column: every row is data.default_event)
+    assert set(findings["item"]) <= {str(cfg.data.default_event), "users", "roles"}
