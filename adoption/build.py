@@ -30,28 +30,35 @@ from adoption.journey import events_around_milestones, milestone_roles, mileston
 from adoption.landmark import FINDING_KEYS, landmark_effects, replicate
 from adoption.time_to_value import time_to_value
 from adoption.timeline import account_timeline, milestone_days, retention_outcome
+from core.config import MapConfig
 from core.logs import get_logger
 
 log = get_logger(__name__)
 
 
+#: The typed ``map`` section's defaults: the one source of MapParams' defaults too.
+_MAP = MapConfig()
+
+
 @dataclass(frozen=True)
 class MapParams:
-    """The knobs of the map (``map.*`` in config), with defaults that suit most logs."""
+    """The knobs of the map (``map.*`` in config) as plain values. Defaults are the schema's
+    (``core.config.MapConfig``), so ``MapParams()`` and ``MapParams.from_cfg(default config)``
+    agree by construction; ``key_events`` and ``exclude_events`` come from ``features``."""
 
-    landmark_days: tuple[int, ...] = (7, 14, 30)
-    outcome_horizon_days: int = 60
-    outcome_window_days: int = 28
-    churn: str = "auto"
-    inactive_days: int = 30
-    min_n: int = 10
-    min_accounts: int = 10
-    alpha: float = 0.05
-    conf_level: float = 0.95
-    top_k: int = 5
-    journey_window_days: int = 7
-    checkpoints: tuple[int, ...] = (30, 60, 90)
-    cohort_within_days: int = 30
+    landmark_days: tuple[int, ...] = tuple(_MAP.landmark_days)
+    outcome_horizon_days: int = _MAP.outcome_horizon_days
+    outcome_window_days: int = _MAP.outcome_window_days
+    churn: str = str(_MAP.churn)
+    inactive_days: int = _MAP.inactive_days
+    min_n: int = _MAP.min_n
+    min_accounts: int = _MAP.min_accounts
+    alpha: float = _MAP.alpha
+    conf_level: float = _MAP.conf_level
+    top_k: int = _MAP.top_k
+    journey_window_days: int = _MAP.journey_window_days
+    checkpoints: tuple[int, ...] = tuple(_MAP.checkpoints)
+    cohort_within_days: int = _MAP.cohort_within_days
     key_events: tuple[str, ...] | None = None
     exclude_events: tuple[str, ...] = ()
 
