@@ -271,25 +271,27 @@ class MilestoneConfig:
     description: str = ""
 
 
+#: Every indicator family, in catalogue order (``features.catalogue.FAMILIES`` is this tuple).
+FEATURE_FAMILIES = (
+    "activity",
+    "trends",
+    "breadth",
+    "role",
+    "milestones",
+    "onboarding",
+    "friction",
+    "lifecycle",
+    "peer",
+    "vocabulary",
+    "history",
+)
+
+
 @dataclass
 class FeaturesConfig:
     """Leading-indicator families and their parameters. Every family can be switched off."""
 
-    families: list[str] = field(
-        default_factory=lambda: [
-            "activity",
-            "trends",
-            "breadth",
-            "role",
-            "milestones",
-            "onboarding",
-            "friction",
-            "lifecycle",
-            "peer",
-            "vocabulary",
-            "history",
-        ]
-    )
+    families: list[str] = field(default_factory=lambda: list(FEATURE_FAMILIES))
     # Trailing windows (days) for counts: [t - w, t).
     windows_days: list[int] = field(default_factory=lambda: [7, 28, 90])
     # Trend ratio: activity in the last `recent_days` vs. the `baseline_days` before them.

@@ -18,24 +18,12 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.config import FeaturesConfig
+from core.config import FEATURE_FAMILIES, FeaturesConfig, HigherIs
 from core.errors import ConfigValueError
 from ingest.profile import unique_slugs
 
-FAMILIES = (
-    "activity",
-    "trends",
-    "breadth",
-    "role",
-    "milestones",
-    "onboarding",
-    "friction",
-    "lifecycle",
-    "peer",
-    "vocabulary",
-    "history",
-)
-HIGHER_IS = ("healthier", "riskier")
+FAMILIES = FEATURE_FAMILIES
+HIGHER_IS = tuple(str(h) for h in HigherIs)
 FIELDS = ("family", "unit", "description", "sentence", "higher_is")
 # Placeholders a sentence keeps for rendering time: the row's value and peer median, and the
 # entity noun (filled at scoring from data.entity: scoring.sentences.fill_entity).
