@@ -34,19 +34,19 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup, escape
 from statsmodels.stats.proportion import proportion_confint
 
 from core.errors import DataValidationError
 from features.catalogue import humanise
-from report.render import fmt_num, fmt_pct, shown
+from report.render import fmt_moment, fmt_num, fmt_pct, page_environment
 from report.svg import GRID_COLOUR, LINE_COLOUR, MUTED_COLOUR, RISK_COLOUR
 from report.words import counted, plural, ucfirst, unbidi
 
@@ -1107,27 +1107,10 @@ def _descriptions(meta: Mapping[str, Any]) -> dict[str, str]:
 def _environment() -> Environment:
     """One Jinja environment: autoescaping everything, direction controls in data neutralised
     (``report.render.shown``), the report's stylesheet plus the map's own inline."""
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=shown,
-    )
-    env.filters.update(num=fmt_num, pct=fmt_pct, count=counted, day=fmt_day)
+    env = page_environment(num=fmt_num, pct=fmt_pct, count=counted, day=fmt_day)
     css = (TEMPLATES / "report.css").read_text("utf-8") + (TEMPLATES / "map.css").read_text("utf-8")
     env.globals["css"] = Markup(css)
     return env
-
-
-def _when(v: Any) -> str:
-    """A date or timestamp as the pages print it (``report.render`` does the same)."""
-    if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M UTC") if v.tzinfo is None else v.isoformat(" ", "minutes")
-    if isinstance(v, date):
-        return v.isoformat()
-    return "" if v is None else str(v)
 
 
 def _n_accounts(f: dict[str, pl.DataFrame]) -> int | None:
@@ -1163,8 +1146,8 @@ def render_map(out_dir: Path, frames: dict[str, pl.DataFrame], meta: dict[str, A
     descriptions = _descriptions(meta)
     common = {
         "w": w.as_dict(),
-        "as_of": _when(meta.get("as_of")),
-        "generated_at": _when(meta.get("generated_at")),
+        "as_of": fmt_moment(meta.get("as_of")),
+        "generated_at": fmt_moment(meta.get("generated_at")),
         "report_href": report_href,
         "success": _success_words(w),
         "within": _within(w),

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
 from core.atomic import write_text
-from report.render import fmt_num, shown
+from report.render import fmt_num, page_environment
 from report.words import counted
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -65,15 +65,7 @@ def _width(p: float | None) -> str:
 def _environment() -> Environment:
     """One Jinja environment, autoescaping every template and neutralising direction controls
     (``report.render.shown``): event names are data."""
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=shown,
-    )
-    env.filters.update(num=fmt_num, share=fmt_share, width=_width, when=fmt_when, count=counted)
+    env = page_environment(num=fmt_num, share=fmt_share, width=_width, when=fmt_when, count=counted)
     env.globals["css"] = Markup((TEMPLATES / "report.css").read_text("utf-8"))
     return env
 

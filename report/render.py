@@ -483,9 +483,10 @@ def shown(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
-    """One Jinja environment (templates compiled once per process), autoescaping everything
-    and neutralising direction controls in data (`shown`)."""
+def page_environment(**filters: Any) -> Environment:
+    """The Jinja environment every page is drawn with (report, data profile, adoption map):
+    templates from ``report/templates``, autoescaping everything, undefined names an error,
+    direction controls in data neutralised (`shown`), plus the page family's ``filters``."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -494,7 +495,13 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         finalize=shown,
     )
-    env.filters.update(
+    env.filters.update(filters)
+    return env
+
+
+def _environment() -> Environment:
+    """The report's environment (templates compiled once per process)."""
+    env = page_environment(
         pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num, count=words.counted
     )
     # Inline on every page, so minified once here rather than re-included per render.
@@ -509,7 +516,8 @@ def _minify_css(css: str) -> str:
     return re.sub(r"\s*([{};:,>])\s*", r"\1", css).replace(";}", "}").strip()
 
 
-def _iso(v: Any) -> str:
+def fmt_moment(v: Any) -> str:
+    """A date or timestamp as the pages print it (naive = UTC)."""
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M UTC") if v.tzinfo is None else v.isoformat(" ", "minutes")
     if isinstance(v, date):
@@ -655,8 +663,8 @@ def render_report(
     never = _never_spec(meta)
     tier_counts = {t: int(c) for t, c in scores.group_by("risk_tier").len().iter_rows()}
     common = {
-        "as_of": _iso(meta.get("as_of")),
-        "generated_at": _iso(meta.get("generated_at")),
+        "as_of": fmt_moment(meta.get("as_of")),
+        "generated_at": fmt_moment(meta.get("generated_at")),
         "model_version": meta.get("model_version") or "",
         "model_uri": meta.get("model_uri") or "",
         "horizon_days": meta.get("horizon_days"),
