@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 HOSTILE_ID = "acme <b>&\"co'/../x"
 
@@ -131,3 +137,42 @@ def tiny_inputs() -> dict[str, Any]:
 @pytest.fixture
 def tiny() -> dict[str, Any]:
     return tiny_inputs()
+
+
+# -- a real headless Chromium for the page tests (Debian's chromium + chromedriver) ----------
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile.name}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path means selenium-manager is never consulted (no downloads).
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        profile.cleanup()
+
+
+def console_errors(driver: WebDriver) -> list[dict[str, Any]]:
+    """Console messages at SEVERE level since the last call (CSP violations land here too)."""
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

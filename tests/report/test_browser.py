@@ -7,26 +7,21 @@ opened as file:// URLs, exactly as a CSM opens them from a shared drive. Screens
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from report.render import account_file_name, render_report
 from report.sample import sample_inputs
+from tests.report.conftest import ARTIFACTS, console_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("report-browser")]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 N_ACCOUNTS = 60
 ODD_ID = "Ünïcode & <Co>/7"  # must survive escaping, a hashed file name and a click
 
@@ -39,40 +34,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         inputs[key] = inputs[key].with_columns(rename)
     index = render_report(tmp_path_factory.mktemp("browser") / "report", **inputs)
     return {"index": index, **inputs}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile.name}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # An explicit driver path means selenium-manager is never consulted (no downloads).
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
-
-
-def console_errors(driver: WebDriver) -> list[dict[str, Any]]:
-    """Console messages at SEVERE level since the last call (CSP violations land here too)."""
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def visible_ids(driver: WebDriver) -> list[str]:

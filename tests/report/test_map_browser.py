@@ -8,25 +8,18 @@ land in ``test-artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from report.map_pages import page_file_names, render_map
+from tests.report.conftest import ARTIFACTS, console_errors
 from tests.report.test_map_pages import MILESTONES, SCRIPT, SEGMENTS, map_frames, map_meta
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("map-browser")]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
@@ -38,40 +31,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "segments": page_file_names("segment", SEGMENTS),
         "milestones": page_file_names("milestone", [(m,) for m in MILESTONES]),
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile.name}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # An explicit driver path means selenium-manager is never consulted (no downloads).
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
-
-
-def console_errors(driver: WebDriver) -> list[dict[str, Any]]:
-    """Console messages at SEVERE level since the last call (CSP violations land here too)."""
-    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def chart_sizes(driver: WebDriver) -> list[dict[str, Any]]:
