@@ -10,6 +10,7 @@ version. Aliases, not stages (stages are deprecated in MLflow 3).
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -214,6 +215,14 @@ def load_routed_model(uri: str | None, cfg: DictConfig) -> tuple[RoutedModel, di
         raise
     except OSError as err:
         raise NoModelError(f"no model at {uri}: {err}", hint="run decay-train first") from err
+    except (ImportError, AttributeError, EOFError, pickle.UnpicklingError) as err:
+        # Saved by another version of the product (a module it pickled has moved) or damaged:
+        # it cannot serve, and the next decay-train's gate promotes its model over it.
+        raise NoModelError(
+            f"the model at {uri} cannot be loaded by this version of adoption-decay "
+            f"({type(err).__name__}: {err})",
+            hint="run decay-train: a champion that cannot be loaded is replaced by the new model",
+        ) from err
     info.setdefault("uri", uri)
     wrapper = pyfunc_model.unwrap_python_model()
     if not isinstance(wrapper, DecayModel) or wrapper.model is None:
@@ -268,7 +277,9 @@ def decide(
     """Compare the new version with the current champion on ``test_frame`` (features + label).
 
     Pure decision (no alias is moved). Rows with a null label are ignored. A champion that cannot
-    score these rows (e.g. the feature set changed) is kept: promote by hand after review.
+    score these rows (e.g. the feature set changed) is kept: promote by hand after review. A
+    champion that cannot be loaded at all (saved by an older version whose modules moved, or
+    damaged) cannot serve either: the new model is promoted, with that reason.
     """
     if label not in test_frame.columns:
         raise ConfigValueError(f"test frame has no {label!r} column for the promotion gate")
@@ -288,7 +299,14 @@ def decide(
         return PromotionDecision(
             decision="promoted", reason="no champion yet", champion_score=float("nan"), **facts
         )
-    champion, _ = load_routed_model(f"models:/{model_name}/{champ_version}", cfg)
+    try:
+        champion, _ = load_routed_model(f"models:/{model_name}/{champ_version}", cfg)
+    except NoModelError as err:
+        log.warning("promotion gate: %s", err)
+        reason = f"champion v{champ_version} cannot be loaded ({err}): the new model is promoted"
+        return PromotionDecision(
+            decision="promoted", reason=reason, champion_score=float("nan"), **facts
+        )
     seen = champion.metadata.get("trained_through")
     if seen is not None and "cutoff" in rows.columns:
         # A champion refit on every labelled cutoff has seen these rows: compare only on the

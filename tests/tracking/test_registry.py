@@ -158,3 +158,43 @@ def test_no_local_registry_yet_is_no_model_error(
     with pytest.raises(NoModelError, match="run decay-train first"):
         registry.load_routed_model(None, cfg_factory())
     assert not (tmp_path / "mlruns").exists()  # looking did not create an empty store
+
+
+def test_a_champion_that_cannot_be_loaded_is_replaced_by_the_new_model(
+    tmp_path: Path, monkeypatch, cfg_factory, restore_mlflow_uri
+):
+    """A champion pickled by an older version whose module has since moved (the real failure
+    after a refactor): scoring says so with exit 4 (run decay-train), and the next training's
+    gate promotes its model instead of failing on the old one."""
+    import sys
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    cfg = cfg_factory()
+    _train_and_register(cfg, make_model(TRAIN, ALL, rounds=5), "v1")
+    [pkl] = list((tmp_path / "mlruns" / "artifacts").rglob("python_model.pkl"))
+    gone = types.ModuleType("decay_module_that_moved")
+
+    class Old:
+        pass
+
+    Old.__module__ = gone.__name__
+    Old.__qualname__ = "Old"
+    gone.Old = Old  # type: ignore[attr-defined]
+    sys.modules[gone.__name__] = gone
+    try:
+        import pickle
+
+        pkl.write_bytes(pickle.dumps(Old()))
+    finally:
+        del sys.modules[gone.__name__]
+    with pytest.raises(NoModelError, match="cannot be loaded by this version") as err:
+        registry.load_routed_model("models:/adoption-decay@champion", cfg)
+    assert err.value.exit_code == 4
+    assert "decay_module_that_moved" in str(err.value)
+
+    _, _, decision = _train_and_register(cfg, make_model(TRAIN, ALL, rounds=3), "v2")
+    assert (decision.decision, decision.champion_version) == ("promoted", "1")
+    assert decision.reason.startswith("champion v1 cannot be loaded")
+    routed, meta = registry.load_routed_model("models:/adoption-decay@champion", cfg)
+    assert meta["version"] == "2"
