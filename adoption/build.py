@@ -205,9 +205,14 @@ def build_map(
     observed_until: Any = None,
 ) -> AdoptionMap:
     """The adoption map of one log (module docstring). ``segments``: segment columns present in
-    ``accounts``; ``milestones``: MilestoneConfig-like items (name, events, expected_days)."""
+    ``accounts``; ``milestones``: MilestoneConfig-like items (name, events, expected_days);
+    ``observed_until``: exclusive end (UTC) of what the map may read, default the log's end."""
     p = params or MapParams()
     notes: list[str] = []
+    if observed_until is not None:
+        # The map of a cutoff reads nothing at or after it (a map for an earlier as_of must not
+        # know what happened later; the timeline also drops later churn dates and accounts).
+        events = events.filter(pl.col("timestamp") < observed_until)
     segs = [s for s in segments if accounts is not None and s in accounts.columns]
     if accounts is None or "created_at" not in accounts.columns:
         notes.append(

@@ -43,7 +43,20 @@ def map_params(cfg: DictConfig, event_types: list[str] | None = None) -> Any:
     )
 
 
-def map_meta(cfg: DictConfig, amap: Any, tables: Any, out_root: Path) -> dict[str, Any]:
+def map_end(cfg: DictConfig, observed_until: datetime) -> datetime:
+    """The exclusive end of what the map reads: the log's end, or ``snapshot.as_of`` (00:00 UTC)
+    when that is earlier, so the map a run builds for an as_of knows only that as_of's past
+    (its curves feed the nudges of the scores at the same as_of)."""
+    from scoring.history import parse_as_of
+
+    as_of = parse_as_of(cfg.snapshot.as_of)
+    cutoff = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
+    return min(observed_until, cutoff)
+
+
+def map_meta(
+    cfg: DictConfig, amap: Any, tables: Any, out_root: Path, end: datetime | None = None
+) -> dict[str, Any]:
     """What the pages and ``meta.json`` say about the map: the nouns, the dates, the notes, the
     parameters, and a link back to the latest CSM report when there is one."""
     from report.words import entity_noun, has_users
@@ -60,7 +73,7 @@ def map_meta(cfg: DictConfig, amap: Any, tables: Any, out_root: Path) -> dict[st
     return {
         "entity": entity[0],
         "entity_plural": entity[1],
-        "as_of": tables.observed_until.date().isoformat(),
+        "as_of": (end or tables.observed_until).date().isoformat(),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "segments": list(tables.segments),
         "notes": list(amap.notes),
@@ -92,6 +105,14 @@ def map_job(cfg: DictConfig) -> dict[str, Any]:
     with step("load tables", log):
         tables, _profile, _resolved = load_profiled_tables(cfg)
     params = map_params(cfg, tables.events.get_column("event").unique().to_list())
+    end = map_end(cfg, tables.observed_until)
+    if end < tables.observed_until:
+        log.info(
+            "adoption map as of %s: events from then on (up to %s) are left out "
+            "(snapshot.as_of is before the log's end)",
+            end.date(),
+            tables.observed_until.date(),
+        )
     with step("adoption map", log):
         amap = build_map(
             tables.events,
@@ -100,11 +121,11 @@ def map_job(cfg: DictConfig) -> dict[str, Any]:
             list(cfg.features.milestones),
             list(tables.segments),
             params,
-            observed_until=tables.observed_until,
+            observed_until=end,
         )
     out_root = output_dir(cfg)
     target = out_root / "map"
-    meta = map_meta(cfg, amap, tables, out_root)
+    meta = map_meta(cfg, amap, tables, out_root, end)
     with step(f"write {target}", log), atomic_dir(target) as tmp:
         write_map(tmp, amap, meta)
     run_id = log_map_run(cfg, amap, target)
