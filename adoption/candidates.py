@@ -72,7 +72,7 @@ def _supported_days(timeline: pl.LazyFrame, days: Sequence[int], min_accounts: i
     return [d for d in uniq if counts.item(0, str(d)) >= min_accounts]
 
 
-def _occurrences(
+def occurrences(
     ed: pl.LazyFrame,
     users: FrameLike | None,
     milestones: Sequence[Any],
@@ -231,7 +231,7 @@ def candidate_behaviours(
         return empty
     max_d = int(kind_days["landmark_day"].max())  # type: ignore[arg-type]
     ed = event_days(events, tl).filter(pl.col("day") < max_d)
-    occ = _occurrences(ed, users, milestones, key_events, exclude_events)
+    occ = occurrences(ed, users, milestones, key_events, exclude_events)
     per = (
         occ.join(kind_days.lazy(), on="kind", how="inner")
         .filter(pl.col("day") < pl.col("landmark_day"))

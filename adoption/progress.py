@@ -30,6 +30,10 @@ else the "all" curve (``curve_segment`` says which).
 ``progress_summary``: one row per account: "k of n steps", the reached milestones in order, the
 next milestone with its median day and the account's late_percentile for it.
 
+``behaviour_counts``: how often each active account has done each behaviour of the map's
+families before ``t`` (events of an event type, distinct users, distinct roles, milestones
+reached): with a finding's threshold N, "has done so yet" is ``count >= N``.
+
 ``peer_gaps``: for each account, key events that at least ``min_share`` of its segment peers
 (the other active accounts of its segment, at least ``min_peers`` of them) did in the
 ``lookback_days`` before ``t`` (``[t - lookback, t)``) and that it has not done (``absent="ever"``:
@@ -54,6 +58,7 @@ from adoption._common import (
     percent,
     require_columns,
 )
+from adoption.candidates import occurrences
 from adoption.timeline import ChurnRule, account_timeline, event_days, milestone_days
 
 
@@ -302,3 +307,30 @@ def peer_gaps(
         .sort("account_id", "peer_share", "event", descending=[False, True, False])
         .collect()
     )
+
+
+def behaviour_counts(
+    events: FrameLike,
+    accounts: FrameLike | None,
+    users: FrameLike | None = None,
+    *,
+    cutoff: datetime,
+    segment: str | None = None,
+    milestones: Sequence[Any] = (),
+    churn: ChurnRule = "auto",
+    inactive_days: int = 30,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(members, counts) at ``cutoff``: members = account_id, segment of every active account;
+    counts = account_id, kind, item, count (Int64) over its whole history before ``cutoff``, for
+    the candidate families of ``adoption.candidates`` (``event``: occurrences of the event type;
+    ``users``: distinct users; ``roles``: distinct roles of active users, needs ``users``;
+    ``milestone``: 1 when reached). A behaviour an account never did has no row (count 0)."""
+    ev, tl = _active_at(events, accounts, cutoff, segment, churn, inactive_days)
+    occ = occurrences(event_days(ev, tl), users, milestones, None, ())
+    counts = (
+        occ.group_by("account_id", "kind", "item")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort("account_id", "kind", "item")
+        .collect()
+    )
+    return tl.select("account_id", "segment"), counts

@@ -7,11 +7,11 @@ Inputs come from ``adoption.progress`` at the scoring cutoff ``as_of`` (00:00 UT
 before it): ``milestone_progress`` (one row per active account and milestone) and ``peer_gaps``
 (key events most segment peers did in the last ``lookback_days`` that the account never did).
 
-**Look-ahead caveat.** The reference curve (the map's ``ttv_curve``) is estimated on the whole
-log, i.e. on accounts' histories up to the log's end. Scoring at the latest ``as_of`` (the usual
-run: ``as_of`` = the end of the log) that is the past and nothing leaks; scoring an *earlier*
-``as_of`` with today's map lets later behaviour shape how "late" an account reads then. The
-lateness is a description for a CSM, not a model feature, so the scores are never affected.
+**No look-ahead.** The reference curve (the map's ``ttv_curve``) is estimated by ``decay-map``
+on the events before its ``snapshot.as_of`` (``pipelines.map.map_end``), so the map a run builds
+for an as_of knows only that as_of's past; ``pipelines.score.map_nudges`` refuses a map as of a
+later date than the scores (it would let the accounts' own future shape how "late" they read).
+The curve of an earlier map is the past too and is used as is.
 
 Columns added to ``scores`` (``NUDGE_COLUMNS``; all null for an account the map cannot place,
 e.g. churned before ``as_of`` by the map's rule, and for every account without a map):
@@ -27,11 +27,21 @@ e.g. churned before ``as_of`` by the map's rule, and for every account without a
 * ``nudge`` (String): the two facts above as one short text a CRM or e-mail tool can use.
 
 ``next_step_evidence`` (``playbook_evidence``): one optional sentence with the map's replicated
-finding for the milestone the playbook's next step is about (the first configured milestone not
-reached, as in ``scoring.playbook.milestone_progress``) in the account's segment, and the share of
-the segment's scored accounts that have not reached it. It says "went on to succeed ... as
-often": an association in the map's landmark analysis, never a promise that doing it causes
-success.
+finding on what the playbook's next step is about (``scoring.playbook.next_step_about``), in the
+account's segment (else all accounts, said as such), and the share of the segment's scored
+accounts that have not done so yet:
+
+* a step that names the next milestone: the finding on that milestone (the first configured
+  milestone not reached, as in ``scoring.playbook.milestone_progress``);
+* a step about key users (``role``): the map's role-coverage finding ("had at least 3 roles
+  active in the first 14 days"); about ``onboarding``: the users-added finding;
+* any other step: the finding on the event type its driver feature is about (a step quoting
+  "integration connected fell ..." quotes "did integration connected at least twice in the
+  first 14 days ..."), when the map has one; otherwise nothing (no number is better than an
+  unrelated one).
+
+It says "went on to succeed ... as often": an association in the map's landmark analysis, never
+a promise that doing it causes success.
 """
 
 from __future__ import annotations
@@ -58,7 +68,7 @@ EVIDENCE_COLUMN = "next_step_evidence"
 #: The evidence sentence when the playbook has no ``evidence`` template of its own.
 DEFAULT_EVIDENCE = (
     "In {segment} {entities}, those that {finding} went on to succeed {ratio}x as often "
-    "({level}% CI {low}–{high}x); {share_not} of yours have not reached it yet."
+    "({level}% CI {low}–{high}x); {share_not} of yours have not done so yet."
 )
 #: The placeholders an evidence template may use.
 EVIDENCE_PLACEHOLDERS = (
@@ -297,6 +307,126 @@ def _fill(template: str, values: Mapping[str, pl.Expr]) -> pl.Expr:
     return pl.concat_str(parts)
 
 
+#: The map's finding family the evidence quotes for a next step about each playbook family
+#: (``scoring.playbook.next_step_about``); any other family quotes the ``event`` finding on the
+#: event type its driver feature is about, when the map has one.
+ABOUT_KIND = {"milestone": "milestone", "role": "roles", "onboarding": "users"}
+
+
+def _findings(top: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The replicated findings with a rate ratio of ``top`` for ``segment_column == column``,
+    one per (segment, kind, item): the best-ranked (``top`` is in rank order)."""
+    replicated = (
+        pl.col("replicates").fill_null(False) if "replicates" in top.columns else pl.lit(True)
+    )
+    threshold = pl.col("threshold") if "threshold" in top.columns else pl.lit(1, pl.Int64)
+    return (
+        top.filter(
+            (pl.col("segment_column") == column) & replicated & pl.col("rate_ratio").is_not_null()
+        )
+        .select(
+            "segment",
+            "kind",
+            "item",
+            threshold.cast(pl.Int64).fill_null(1).alias("threshold"),
+            "label",
+            "rate_ratio",
+            "rr_low",
+            "rr_high",
+        )
+        .unique(subset=["segment", "kind", "item"], keep="first", maintain_order=True)
+    )
+
+
+def _milestone_targets(
+    progress: pl.DataFrame, milestones: Sequence[Any], ids: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(target, share_not by segment, share_not over all) for milestone steps: the first
+    configured milestone each of ``ids`` has not reached; the shares of ``progress``'s accounts
+    that have not reached it."""
+    names = [str(m["name"] if isinstance(m, Mapping) else m.name) for m in milestones]
+    order = {n: i for i, n in enumerate(names)}
+    prog = progress.filter(pl.col("milestone").is_in(names)).with_columns(
+        pl.col("milestone").replace_strict(order, return_dtype=pl.Int64).alias("_cfg_order")
+    )
+    target = (
+        prog.filter(~pl.col("reached") & pl.col("account_id").is_in(ids.implode()))
+        .sort("account_id", "_cfg_order")
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.col("segment").first(), pl.col("milestone").first().alias("item"))
+        .with_columns(pl.lit("milestone").alias("kind"))
+    )
+    not_reached = (~pl.col("reached")).mean().alias("_share_not")
+    by_segment = prog.group_by("segment", pl.col("milestone").alias("item")).agg(not_reached)
+    overall = prog.group_by(pl.col("milestone").alias("item")).agg(not_reached)
+    return target, by_segment, overall
+
+
+def _driver_targets(
+    subjects: pl.DataFrame, members: pl.DataFrame, findings: pl.DataFrame
+) -> pl.DataFrame:
+    """account_id, segment, kind, item for the steps about a role, onboarding (the ``roles`` /
+    ``users`` findings) or any other family (the ``event`` finding whose event type the step's
+    driver feature names: ``item`` as a ``_``-delimited part of the feature name, the longest
+    such item when several match), among ``findings`` (already of the right segment column)."""
+    subj = (
+        subjects.with_columns(pl.col("next_step_about", "driver").cast(pl.String))
+        .filter(
+            pl.col("next_step_about").is_not_null() & (pl.col("next_step_about") != "milestone")
+        )
+        .join(members, on="account_id")
+    )
+    kind = pl.col("next_step_about").replace_strict(ABOUT_KIND, default="event")
+    subj = subj.with_columns(kind.alias("kind"))
+    fixed = subj.filter(pl.col("kind") != "event").join(
+        findings.select("segment", "kind", "item"), on=["segment", "kind"]
+    )
+    pattern = pl.lit("(?:^|_)") + pl.col("item").str.escape_regex() + pl.lit("(?:_|$)")
+    by_event = (
+        subj.filter((pl.col("kind") == "event") & pl.col("driver").is_not_null())
+        .join(
+            findings.filter(pl.col("kind") == "event").select("segment", "kind", "item"),
+            on=["segment", "kind"],
+        )
+        .filter(pl.col("driver").str.contains(pattern))
+        .sort(pl.col("item").str.len_chars(), "item", descending=[True, False])
+        .group_by("account_id", maintain_order=True)
+        .first()
+    )
+    cols = ["account_id", "segment", "kind", "item"]
+    return pl.concat([fixed.select(cols), by_event.select(cols)]).sort("account_id")
+
+
+def _share_not_done(
+    rows: pl.DataFrame, members: pl.DataFrame, counts: pl.DataFrame, ids: pl.Series
+) -> pl.DataFrame:
+    """rows + ``_share_not``: of the scored ``members`` (``ids``) in the row's segment (every
+    scored member for "all"), the share whose count of the row's behaviour is below its
+    threshold: they have not done so yet."""
+    scored = members.filter(pl.col("account_id").is_in(ids.implode()))
+    keys = rows.select("segment", "kind", "item", "threshold").unique()
+    everyone = scored.with_columns(pl.lit("all").alias("segment"))
+    pool = pl.concat([scored, everyone]).unique()
+    share = (
+        pool.join(keys, on="segment")
+        .join(counts, on=["account_id", "kind", "item"], how="left")
+        .group_by("segment", "kind", "item", "threshold")
+        .agg((pl.col("count").fill_null(0) < pl.col("threshold")).mean().alias("_share_not"))
+    )
+    return rows.join(share, on=["segment", "kind", "item", "threshold"], how="left")
+
+
+def step_subjects(scores: pl.DataFrame) -> pl.DataFrame | None:
+    """account_id, next_step_about, driver (the feature the step's sentence quotes: the likely
+    cause's own driver, else the top risk driver) from ``scores``; None when scoring did not
+    record what its steps are about."""
+    if "next_step_about" not in scores.columns:
+        return None
+    drivers = [c for c in ("top_cause_driver", "driver_1") if c in scores.columns]
+    driver = pl.coalesce(drivers) if drivers else pl.lit(None, pl.String)
+    return scores.select("account_id", "next_step_about", driver.cast(pl.String).alias("driver"))
+
+
 def playbook_evidence(
     account_ids: pl.Series | Sequence[str],
     progress: pl.DataFrame | None,
@@ -307,20 +437,36 @@ def playbook_evidence(
     template: str | None = None,
     entity: tuple[str, str] = DEFAULT_ENTITY,
     conf_level: float = 0.95,
+    subjects: pl.DataFrame | None = None,
+    members: pl.DataFrame | None = None,
+    counts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """account_id, ``next_step_evidence``: the map's number behind the next step (module
     docstring), one row per id of ``account_ids`` in order, null when nothing qualifies.
 
-    The milestone is the first of ``milestones`` (config order, as the playbook's
-    ``{next_milestone}``) the account has not reached in ``progress``; the finding is the
-    ``top`` (``map/top_indicators``) row with ``kind == "milestone"``, ``item`` = that milestone,
-    ``replicates`` true and a rate ratio, for ``segment_column`` (None: the "all" rows) and the
-    account's segment value, else the all-accounts row (then "In all accounts", and the share is
-    over all of ``progress``). ``{share_not}`` is the share of the accounts of ``progress`` (pass
-    the scored accounts only) in that segment that have not reached it. ``template`` placeholders:
-    {segment} {entities} {finding} {ratio} {level} {low} {high} {share_not}."""
-    ids = pl.DataFrame(pl.Series("account_id", list(account_ids), dtype=pl.String))
-    empty = ids.with_columns(pl.lit(None, pl.String).alias(EVIDENCE_COLUMN))
+    What the step is about comes from ``subjects`` (account_id, next_step_about, driver: the
+    feature the step's sentence quotes; ``scoring.playbook.next_step_about``); without it every
+    step counts as about the next milestone.
+
+    * About a milestone: the first of ``milestones`` (config order, as the playbook's
+      ``{next_milestone}``) the account has not reached in ``progress``; ``{share_not}`` is the
+      share of ``progress``'s accounts (pass the scored ones only) in the segment that have not
+      reached it.
+    * About a role / onboarding / another family: the ``roles`` / ``users`` finding, or the
+      ``event`` finding whose event type the driver feature names; ``{share_not}`` is the share of
+      the segment's scored accounts (``members``: account_id, segment) whose lifetime count
+      (``counts``: account_id, kind, item, count; ``adoption.progress.behaviour_counts``) is
+      below the finding's threshold. Needs ``members`` and ``counts``.
+
+    The finding is the ``top`` (``map/top_indicators``) row with that kind and item, ``replicates``
+    true and a rate ratio, for ``segment_column`` (None: the "all" rows) and the account's
+    segment value, else the all-accounts row (then "In all accounts", and the share is over all
+    scored accounts). ``template`` placeholders: {segment} {entities} {finding} {ratio} {level}
+    {low} {high} {share_not}."""
+    ids_list = list(account_ids)
+    ids = pl.Series("account_id", ids_list, dtype=pl.String)
+    frame = pl.DataFrame(ids)
+    empty = frame.with_columns(pl.lit(None, pl.String).alias(EVIDENCE_COLUMN))
     needed = {
         "segment_column",
         "segment",
@@ -331,61 +477,62 @@ def playbook_evidence(
         "rr_low",
         "rr_high",
     }
-    if progress is None or progress.is_empty() or top is None or not needed <= set(top.columns):
+    if top is None or not needed <= set(top.columns):
         return empty
-    names = [str(m["name"] if isinstance(m, Mapping) else m.name) for m in milestones]
-    order = {n: i for i, n in enumerate(names)}
-    prog = progress.filter(pl.col("milestone").is_in(names)).with_columns(
-        pl.col("milestone").replace_strict(order, return_dtype=pl.Int64).alias("_cfg_order")
-    )
-    if prog.is_empty():
-        return empty
-    share_not = prog.group_by("segment", "milestone").agg(
-        (~pl.col("reached")).mean().alias("_share_not")
-    )
-    target = (
-        prog.filter(~pl.col("reached"))
-        .sort("account_id", "_cfg_order")
-        .group_by("account_id", maintain_order=True)
-        .agg(pl.col("segment").first(), pl.col("milestone").first())
-    )
     col = segment_column or "all"
-    replicated = (
-        pl.col("replicates").fill_null(False) if "replicates" in top.columns else pl.lit(True)
+    keys = ["segment", "kind", "item"]
+    out_cols = [
+        "account_id",
+        *keys,
+        "threshold",
+        "label",
+        "rate_ratio",
+        "rr_low",
+        "rr_high",
+        "_share_not",
+    ]
+    parts: list[pl.DataFrame] = []
+    milestone_ids = (
+        ids
+        if subjects is None
+        else subjects.filter(pl.col("next_step_about") == "milestone")["account_id"]
     )
-
-    def findings(column: str) -> pl.DataFrame:
-        return (
-            top.filter(
-                (pl.col("segment_column") == column)
-                & (pl.col("kind") == "milestone")
-                & replicated
-                & pl.col("rate_ratio").is_not_null()
-            )
-            .select(
-                "segment",
-                pl.col("item").alias("milestone"),
-                "label",
-                "rate_ratio",
-                "rr_low",
-                "rr_high",
-            )
-            .unique(subset=["segment", "milestone"], keep="first")
+    if progress is not None and not progress.is_empty() and milestone_ids.len():
+        target, share_seg, share_all = _milestone_targets(progress, milestones, milestone_ids)
+        rows = target.join(_findings(top, col), on=keys).join(
+            share_seg, on=["segment", "item"], how="left"
         )
-
-    keys = ["segment", "milestone"]
-    rows = target.join(findings(col), on=keys).join(share_not, on=keys, how="left")
-    if col != "all":
-        # No replicated finding in the account's segment: the all-accounts one, said as such,
-        # with the share counted over all the scored accounts.
-        share_all = prog.group_by("milestone").agg((~pl.col("reached")).mean().alias("_share_not"))
-        fallback = (
-            target.join(rows.select("account_id"), on="account_id", how="anti")
-            .with_columns(pl.lit("all").alias("segment"))
-            .join(findings("all"), on=keys)
-            .join(share_all, on="milestone", how="left")
-        )
-        rows = pl.concat([rows, fallback.select(rows.columns)])
+        if col != "all":
+            # No replicated finding in the account's segment: the all-accounts one, said as
+            # such, with the share counted over all the scored accounts.
+            rows = pl.concat(
+                [
+                    rows.select(out_cols),
+                    target.join(rows.select("account_id"), on="account_id", how="anti")
+                    .with_columns(pl.lit("all").alias("segment"))
+                    .join(_findings(top, "all"), on=keys)
+                    .join(share_all, on="item", how="left")
+                    .select(out_cols),
+                ]
+            )
+        parts.append(rows.select(out_cols))
+    if subjects is not None and members is not None and counts is not None:
+        found = _findings(top, col)
+        rows = _driver_targets(subjects, members, found).join(found, on=keys)
+        if col != "all":
+            rest = subjects.join(rows.select("account_id"), on="account_id", how="anti")
+            every = members.with_columns(pl.lit("all").alias("segment"))
+            found_all = _findings(top, "all")
+            rows = pl.concat(
+                [
+                    rows,
+                    _driver_targets(rest, every, found_all)
+                    .join(found_all, on=keys)
+                    .select(rows.columns),
+                ]
+            )
+        parts.append(_share_not_done(rows, members, counts, ids).select(out_cols))
+    rows = pl.concat(parts) if parts else pl.DataFrame()
     if rows.is_empty():
         return empty
     _one, many = entity
@@ -401,8 +548,12 @@ def playbook_evidence(
         "share_not": _percent(pl.col("_share_not")),
     }
     text = _fill(template or DEFAULT_EVIDENCE, values)
-    rows = rows.with_columns(text.alias(EVIDENCE_COLUMN)).select("account_id", EVIDENCE_COLUMN)
-    return ids.join(rows, on="account_id", how="left", maintain_order="left")
+    rows = (
+        rows.with_columns(text.alias(EVIDENCE_COLUMN))
+        .unique("account_id", keep="first", maintain_order=True)
+        .select("account_id", EVIDENCE_COLUMN)
+    )
+    return frame.join(rows, on="account_id", how="left", maintain_order="left")
 
 
 def with_nudges(scores: pl.DataFrame, *frames: pl.DataFrame) -> pl.DataFrame:

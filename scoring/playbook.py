@@ -8,7 +8,7 @@ words: ``{entity}`` / ``{entities}`` is the noun for one scored entity (``data.e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -171,6 +171,17 @@ def next_best_action(
         # {driver} is a sentence already: inserted as written; the other values read as words.
         return template_expr(fill_entity(action, entity), "", {}, schema, verbatim=("driver",))
 
+    expr = _first_rule(
+        playbook, lambda rule: step(str(rule["action"])), step(str(playbook["default"]))
+    )
+    return ctx.select(expr.alias("next_best_action")).to_series()
+
+
+def _first_rule(
+    playbook: Mapping[str, Any], value: Callable[[Mapping[str, Any]], pl.Expr], default: pl.Expr
+) -> pl.Expr:
+    """``value(rule)`` of the first rule under ``playbook.rules.<top_family>`` whose ``when``
+    matches each row (columns top_family, milestone_state), else ``default``."""
     chain: Any = None  # pl.when(...).then(...) chained: polars' When/Then types
     for fam, rules in (playbook.get("rules") or {}).items():
         for rule in rules or []:
@@ -178,8 +189,24 @@ def next_best_action(
             state = (rule.get("when") or {}).get("milestones")
             if state is not None:
                 cond = cond & (pl.col("milestone_state") == state)
-            text = step(str(rule["action"]))
-            chain = pl.when(cond).then(text) if chain is None else chain.when(cond).then(text)
-    default = step(str(playbook["default"]))
-    expr = default if chain is None else chain.otherwise(default)
-    return ctx.select(expr.alias("next_best_action")).to_series()
+            out = value(rule)
+            chain = pl.when(cond).then(out) if chain is None else chain.when(cond).then(out)
+    return default if chain is None else chain.otherwise(default)
+
+
+def next_step_about(context: pl.DataFrame, playbook: Mapping[str, Any]) -> pl.Series:
+    """What the step ``next_best_action`` picks for each row is about, so the adoption map's
+    evidence can quote a finding on the same thing (``scoring.nudges.playbook_evidence``):
+    ``milestone`` when the rule names the next milestone (``{next_milestone}``, or any rule of
+    the ``milestones`` family), else the rule's family; null for ``playbook.default``."""
+
+    def about(rule: Mapping[str, Any]) -> pl.Expr:
+        names_milestone = "{next_milestone}" in str(rule["action"])
+        return (
+            pl.when(pl.lit(names_milestone) | (pl.col("top_family") == "milestones"))
+            .then(pl.lit("milestone"))
+            .otherwise(pl.col("top_family"))
+        )
+
+    expr = _first_rule(playbook, about, pl.lit(None, pl.String))
+    return context.select(expr.alias("next_step_about")).to_series()

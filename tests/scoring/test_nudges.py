@@ -187,7 +187,7 @@ def test_next_step_evidence_quotes_the_replicated_finding_of_its_segment() -> No
     out = playbook_evidence(ids, _evidence_progress(), TOP, MILESTONES, segment_column="size_tier")
     sentence = (
         "In smb accounts, those that reached first integration in the first 14 days went on to "
-        "succeed 1.4x as often (95% CI 1.1–1.8x); 50% of yours have not reached it yet."
+        "succeed 1.4x as often (95% CI 1.1–1.8x); 50% of yours have not done so yet."
     )
     # S2's next milestone (first workflow) has no replicated smb finding: the all-accounts one,
     # with the share over all five accounts (S1, S2, M1 lack it: 60%); S3 has nothing left;
@@ -195,7 +195,7 @@ def test_next_step_evidence_quotes_the_replicated_finding_of_its_segment() -> No
     # X is not in the progress.
     fallback = (
         "In all accounts, those that reached first workflow in the first 30 days went on to "
-        "succeed 1.5x as often (95% CI 1.3–1.7x); 60% of yours have not reached it yet."
+        "succeed 1.5x as often (95% CI 1.3–1.7x); 60% of yours have not done so yet."
     )
     assert out[EVIDENCE_COLUMN].to_list() == [sentence, fallback, None, sentence, None, None]
 
@@ -341,3 +341,212 @@ def test_with_the_configured_order_the_next_milestone_is_the_playbooks() -> None
     assert ordered["next_milestone"][0] == "first automation"
     assert ordered["milestones_reached"][0] == 1
     assert ordered["nudge"][0].startswith("1 of 3 steps done; next: first automation")
+
+
+DRIVER_TOP = pl.DataFrame(
+    {
+        "segment_column": ["size_tier"] * 4 + ["all"] * 2,
+        "segment": ["smb", "smb", "smb", "smb", "all", "all"],
+        "kind": ["roles", "event", "event", "users", "event", "event"],
+        "item": ["roles", "report_created", "report", "users", "integration_connected", "x"],
+        "threshold": [3, 2, 1, 2, 1, 1],
+        "label": [
+            "had at least 3 roles active in the first 14 days",
+            "did report created at least 2 times in the first 14 days",
+            "did report at least once in the first 7 days",
+            "added at least 2 users in the first 10 days",
+            "did integration connected at least once in the first 14 days",
+            "did x at least once in the first 7 days",
+        ],
+        "rate_ratio": [1.3, 1.5, 1.2, 1.25, 2.0, 1.1],
+        "rr_low": [1.1, 1.2, 1.0, 1.0, 1.5, 1.0],
+        "rr_high": [1.6, 1.9, 1.4, 1.5, 2.6, 1.2],
+        "replicates": [True, True, True, True, True, True],
+    }
+)
+MEMBERS = pl.DataFrame(
+    {"account_id": ["S1", "S2", "S3", "S4", "M1"], "segment": ["smb"] * 4 + ["mid"]}
+)
+COUNTS = pl.DataFrame(
+    {
+        "account_id": [
+            *["S1", "S2", "S3", "S4"],
+            *["S2", "S3", "S4"],
+            *["S1", "S2", "S3", "S4"],
+            *["S1", "S2"],
+        ],
+        "kind": ["roles"] * 4 + ["event"] * 3 + ["event"] * 4 + ["users"] * 2,
+        "item": ["roles"] * 4
+        + ["report_created"] * 3
+        + ["integration_connected"] * 4
+        + ["users"] * 2,
+        "count": [2, 3, 1, 4, 5, 1, 2, 1, 1, 1, 1, 9, 2],
+    },
+    schema_overrides={"count": pl.Int64},
+)
+
+
+def test_next_step_evidence_quotes_the_finding_on_what_the_step_is_about() -> None:
+    """S1's step is about key users: the smb role-coverage finding; roles below 3 among the four
+    smb accounts: S1 (2) and S3 (1), 50%. S2's step quotes its driver feature
+    ev_report_created_28d: the report_created finding (the longest event name in the feature,
+    not "report"); fewer than 2 of it: S1 (none) and S3 (1), 50%. S3's friction driver names no
+    event of the map: no number. S4's step names its next milestone: the milestone finding as
+    before. M1 (mid, no finding there) quotes the all-accounts integration finding; of all five,
+    only M1 never connected one: 20%. O1 is not an active member: nothing."""
+    subjects = pl.DataFrame(
+        {
+            "account_id": ["S1", "S2", "S3", "S4", "M1", "O1"],
+            "next_step_about": ["role", "vocabulary", "friction", "milestone", "breadth", "role"],
+            "driver": [
+                "active_admins_28d",
+                "ev_report_created_28d",
+                "support_tickets_28d",
+                None,
+                "integration_connected_days_since",
+                None,
+            ],
+        }
+    )
+    ids = ["S1", "S2", "S3", "S4", "M1", "O1"]
+    top = pl.concat(
+        [TOP.with_columns(pl.lit(1, pl.Int64).alias("threshold")), DRIVER_TOP], how="diagonal"
+    )
+    out = playbook_evidence(
+        ids,
+        _evidence_progress(),
+        top,
+        MILESTONES,
+        segment_column="size_tier",
+        subjects=subjects,
+        members=MEMBERS,
+        counts=COUNTS,
+    )
+    tail = "; 50% of yours have not done so yet."
+    assert out[EVIDENCE_COLUMN].to_list() == [
+        "In smb accounts, those that had at least 3 roles active in the first 14 days went on to "
+        "succeed 1.3x as often (95% CI 1.1–1.6x)" + tail,
+        "In smb accounts, those that did report created at least 2 times in the first 14 days "
+        "went on to succeed 1.5x as often (95% CI 1.2–1.9x)" + tail,
+        None,
+        "In smb accounts, those that reached first integration in the first 14 days went on to "
+        "succeed 1.4x as often (95% CI 1.1–1.8x)" + tail,
+        "In all accounts, those that did integration connected at least once in the first 14 "
+        "days went on to succeed 2.0x as often (95% CI 1.5–2.6x); 20% of yours have not done so yet.",
+        None,
+    ]
+    # onboarding quotes the users-added finding: fewer than 2 users: S3, S4 (none) of four smb
+    subjects = pl.DataFrame(
+        {"account_id": ["S3"], "next_step_about": ["onboarding"], "driver": [None]}
+    )
+    [text] = playbook_evidence(
+        ["S1", "S2", "S3", "S4"],
+        None,
+        top,
+        MILESTONES,
+        segment_column="size_tier",
+        subjects=subjects,
+        members=MEMBERS,
+        counts=COUNTS,
+        template="{finding}: {share_not}",
+    )[EVIDENCE_COLUMN].to_list()[2:3]
+    assert text == "added at least 2 users in the first 10 days: 50%"
+
+
+def test_behaviour_counts_are_lifetime_counts_before_the_cutoff() -> None:
+    """A0: two report_created (one at the cutoff, not counted), users u1 and u2, roles admin and
+    viewer, first_integration reached; A1: one event, one user, churned? no: active."""
+    from adoption.progress import behaviour_counts
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    cutoff = t0 + timedelta(days=20)
+    events = pl.DataFrame(
+        {
+            "account_id": ["A0", "A0", "A0", "A0", "A1"],
+            "user_id": ["u1", "u2", "u1", "u1", "v1"],
+            "event": [
+                "report_created",
+                "integration_connected",
+                "report_created",
+                "report_created",
+                "report_created",
+            ],
+            "timestamp": [
+                t0 + timedelta(days=1),
+                t0 + timedelta(days=2),
+                t0 + timedelta(days=15),
+                cutoff,
+                t0 + timedelta(days=18),
+            ],
+        }
+    )
+    accounts = pl.DataFrame(
+        {
+            "account_id": ["A0", "A1"],
+            "created_at": [t0, t0 + timedelta(days=3)],
+            "size_tier": ["smb", "mid"],
+        }
+    )
+    users = pl.DataFrame(
+        {
+            "user_id": ["u1", "u2", "v1"],
+            "account_id": ["A0", "A0", "A1"],
+            "role": ["admin", "viewer", "admin"],
+        }
+    )
+    members, counts = behaviour_counts(
+        events,
+        accounts,
+        users,
+        cutoff=cutoff,
+        segment="size_tier",
+        milestones=MILESTONES[:1],
+    )
+    assert members.sort("account_id").rows() == [("A0", "smb"), ("A1", "mid")]
+    assert counts.rows() == [
+        ("A0", "event", "integration_connected", 1),
+        ("A0", "event", "report_created", 2),
+        ("A0", "milestone", "first_integration", 1),
+        ("A0", "roles", "roles", 2),
+        ("A0", "users", "users", 2),
+        ("A1", "event", "report_created", 1),
+        ("A1", "roles", "roles", 1),
+        ("A1", "users", "users", 1),
+    ]
+
+
+def test_the_scoring_job_does_not_use_a_map_as_of_a_later_date(tmp_path, cfg, caplog) -> None:
+    """A map built on events after the scores' as_of would tell the accounts' future: the nudge
+    columns stay null and one warning says how to rebuild it; a map of the same as_of is read."""
+    import json
+    import logging
+    from datetime import date
+    from types import SimpleNamespace
+
+    from pipelines.score import map_nudges
+
+    scores = pl.DataFrame({"account_id": ["A", "B"]})
+    tables = SimpleNamespace(events=pl.DataFrame(), accounts=None, users=None)
+    kw = {
+        "scores": scores,
+        "milestones": MILESTONES,
+        "as_of": date(2026, 10, 1),
+        "segments": [],
+        "playbook": {},
+        "entity": ("account", "accounts"),
+    }
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "ttv_curve.parquet").write_text("not parquet")
+    (tmp_path / "map" / "meta.json").write_text(json.dumps({"as_of": "2026-11-01"}))
+    with caplog.at_level(logging.WARNING):
+        nudges, evidence = map_nudges(cfg, tables, tmp_path, **kw)
+    assert nudges.equals(empty_nudges(["A", "B"]))
+    assert evidence[EVIDENCE_COLUMN].to_list() == [None, None]
+    assert "is as of 2026-11-01, after this as_of 2026-10-01" in caplog.text
+    assert "decay-map snapshot.as_of=2026-10-01" in caplog.text
+    # the same as_of: the map is read (here it is unreadable, which is the other warning)
+    caplog.clear()
+    (tmp_path / "map" / "meta.json").write_text(json.dumps({"as_of": "2026-10-01"}))
+    with caplog.at_level(logging.WARNING):
+        map_nudges(cfg, tables, tmp_path, **kw)
+    assert "could not be used" in caplog.text

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from core.config import load_config
-from scoring.playbook import next_best_action, validate_playbook
+from scoring.playbook import next_best_action, next_step_about, validate_playbook
 
 DEMO_WORDS = re.compile(
     r"\b(accounts?|champions?|integrations?|seats?|admins?|builders?|"
@@ -84,3 +84,17 @@ def test_milestone_rules_fire_only_with_milestones(playbook: dict[str, Any]) -> 
     )
     [text] = next_best_action(ctx, playbook).to_list()
     assert "no milestone is reached yet" in text and "first dashboard" in text
+
+
+def test_next_step_about_names_what_the_chosen_rule_is_about(playbook: dict[str, Any]) -> None:
+    """The milestone variant of activity names {next_milestone}: about the milestone; the plain
+    activity, role and friction rules: their family; every milestones rule: the milestone; no
+    family (playbook.default): null. The same rule as next_best_action picks."""
+    ctx = _context(["activity", "activity", "role", "friction", "milestones", None])
+    ctx = ctx.with_columns(
+        pl.Series("milestone_state", ["none", "all", None, None, "all", None], dtype=pl.String)
+    )
+    about = next_step_about(ctx, playbook).to_list()
+    assert about == ["milestone", "activity", "role", "friction", "milestone", None]
+    steps = next_best_action(ctx, playbook).to_list()
+    assert "{next_milestone}" not in steps[0] and "the next milestone" in steps[0]

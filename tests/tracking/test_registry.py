@@ -196,5 +196,5 @@ def test_a_champion_that_cannot_be_loaded_is_replaced_by_the_new_model(
     _, _, decision = _train_and_register(cfg, make_model(TRAIN, ALL, rounds=3), "v2")
     assert (decision.decision, decision.champion_version) == ("promoted", "1")
     assert decision.reason.startswith("champion v1 cannot be loaded")
-    routed, meta = registry.load_routed_model("models:/adoption-decay@champion", cfg)
+    _, meta = registry.load_routed_model("models:/adoption-decay@champion", cfg)
     assert meta["version"] == "2"
