@@ -2,6 +2,7 @@
 
 Exit codes (stable; schedulers rely on them; the README's "Schedule it" table):
   0 ok · 1 unexpected error · 2 config error · 3 data validation · 4 no model · 5 nothing eligible
+  · 6 another run holds the output's lock · 7 database unreachable or refused (source or sink)
 
 A config error prints ONE line on stderr naming the key, whoever found it: Hydra while composing
 (an unknown key, a wrongly typed value, a bad enum choice, a missing group option, an override
@@ -28,6 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from core.errors import ConfigValueError, DecayError
 from core.logs import get_logger
+from core.progress import quiet_library_bars
 
 log = get_logger(__name__)
 
@@ -138,6 +140,7 @@ def console(hydra_main: Callable[[], Any]) -> Callable[[], Any]:
     def run() -> Any:
         _STATE["job_started"] = False
         _STATE["full_error"] = os.environ.get(_FULL_ERROR)
+        quiet_library_bars()  # no carriage-return bars from libraries in a scheduler's log
         os.environ[_FULL_ERROR] = "1"
         try:
             return hydra_main()

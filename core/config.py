@@ -40,6 +40,27 @@ class DataFormat(StrEnum):
     csv = "csv"
 
 
+class DataLayout(StrEnum):
+    """``data.layout``: the shape of the raw tables (``data=tracking_plan`` sets tracking_plan)."""
+
+    canonical = "canonical"  # data.events/users/accounts, mapped by data.columns
+    tracking_plan = "tracking_plan"  # data.tracks + data.groups (docs/tracking_plan.md)
+
+
+class DataSource(StrEnum):
+    """``data.source``: where the raw tables come from (``data=postgres`` sets postgres)."""
+
+    files = "files"  # data.events/users/accounts are files, folders or globs
+    postgres = "postgres"  # ... are table names or SELECT queries (docs/postgres.md)
+
+
+class SinkKind(StrEnum):
+    """``sink.kind``: where ``decay-score`` also writes the scores (``sink=postgres``)."""
+
+    none = "none"  # only the scores folder under ${output.dir}
+    postgres = "postgres"  # + upsert into PostgreSQL tables (docs/postgres.md)
+
+
 class LabelName(StrEnum):
     """``label.name``: which definition of decay (``label=<name>`` picks its YAML group)."""
 
@@ -151,6 +172,23 @@ class SimulateWhen(StrEnum):
     always = "always"
 
 
+class TrainPolicy(StrEnum):
+    """``train.policy``: when ``decay-run`` retrains (tune + train) before scoring
+    (``tracking.policy``; no champion yet always trains)."""
+
+    always = "always"  # every run (the demo's `make run`)
+    every_days = "every_days"  # when the champion is train.every_days older than snapshot.as_of
+    drift = "drift"  # when the previous scoring run drifted past train.drift_share / drift_psi
+    every_days_or_drift = "every_days_or_drift"  # either
+
+
+class ExplainFormat(StrEnum):
+    """``explain.format``: plain text for a person at a terminal, or one JSON object."""
+
+    text = "text"
+    json = "json"
+
+
 @dataclass
 class ColumnsConfig:
     """Canonical column -> source column. Applied to every table that has the source column.
@@ -169,6 +207,37 @@ class ColumnsConfig:
     renewal_date: str = "renewal_date"
     churned_at: str = "churned_at"
     seats: str = "seats"
+
+
+@dataclass
+class TrackingPlanConfig:
+    """``data.tracking_plan``: how ``data.layout=tracking_plan`` derives the canonical tables.
+
+    ``data.tracks`` has one row per track call (user id, event, timestamp, properties) and
+    ``data.groups`` one per group call (user id, group id = account id, timestamp, traits); their
+    user id, event and time columns are mapped by ``data.columns`` like any table. A trait is read
+    from a groups column of that name when there is one, else from the JSON ``traits`` column.
+    Mapping rules (latest group at or before each event, latest traits): docs/tracking_plan.md."""
+
+    # groups column holding the group (= account) id.
+    group_id: str = "group_id"
+    # tracks column of event properties: JSON text or a struct; null = the tracks have none.
+    properties: str | None = "properties"
+    # groups column of traits: JSON text or a struct; null = the traits are groups columns.
+    traits: str | None = "traits"
+    # Property whose number becomes events.value (e.g. revenue); null = no value.
+    value_property: str | None = None
+    # Properties copied onto the events as text columns (e.g. a device segment in data.segments).
+    event_properties: list[str] = field(default_factory=list)
+    # users column <- trait key: the latest value set on the user's group calls.
+    user_traits: dict[str, str] = field(default_factory=lambda: {"role": "role"})
+    # accounts column <- trait key: the latest value per account. Unmapped, data.segments, the
+    # account attributes the features read and created_at/renewal_date/churned_at/seats are
+    # traits of their own name.
+    account_traits: dict[str, str] = field(default_factory=dict)
+    # true: segment traits go on each event as of the event (point-in-time segments,
+    # features.segments) instead of the accounts' latest values.
+    segments_as_of_event: bool = False
 
 
 @dataclass
@@ -205,6 +274,18 @@ class DataConfig:
     # "subscriber"...). null = from the data: "account" when events carry user ids other than
     # the account ids, else "customer" (report/words.py entity_noun).
     entity: str | None = None
+    # files: the paths above. postgres: each of events/users/accounts is a [schema.]table name
+    # or a SELECT/WITH query, read over ADBC from the server in the environment variable named
+    # by dsn_env (never the DSN itself: docs/postgres.md), spooled to spool_dir as parquet.
+    source: DataSource = DataSource.files
+    dsn_env: str = "DECAY_PG_DSN"
+    spool_dir: str = "${output.dir}/.spool"
+    # canonical: the events/users/accounts above. tracking_plan: a tracks and a groups table
+    # (Segment/RudderStack/Snowplow style) from which ingest.layouts derives the three.
+    layout: DataLayout = DataLayout.canonical
+    tracks: str | None = None
+    groups: str | None = None
+    tracking_plan: TrackingPlanConfig = field(default_factory=TrackingPlanConfig)
 
 
 @dataclass
@@ -579,6 +660,27 @@ class SimulateConfig:
 
 
 @dataclass
+class TrainConfig:
+    """When ``decay-run`` retrains (tune + train) before scoring, else it scores with the current
+    champion (``tracking.policy``; docs/scheduling.md). No champion yet: it trains, whatever the
+    policy. Ages are in data time: ``snapshot.as_of`` minus the ``snapshot.as_of`` the champion
+    was trained at (not the wall clock), so a re-run or a backfill of one as_of decides the same.
+
+    Drift is read from the latest scoring run *before* ``snapshot.as_of`` that the current
+    champion scored (``${output.dir}/scores/as_of=*/drift.parquet``); features that already moved
+    within training (``grows_with_time``) never count. A threshold left null is off.
+    Scheduled defaults (docs/scheduling.md): ``train.policy=every_days_or_drift``."""
+
+    policy: TrainPolicy = TrainPolicy.always
+    # Retrain when the champion's as_of is at least this many days before snapshot.as_of.
+    every_days: int = 28
+    # Retrain when more than this share of the compared features drifted (psi > score.psi_warn).
+    drift_share: float | None = 0.2
+    # Retrain when the largest PSI of a compared feature is above this.
+    drift_psi: float | None = None
+
+
+@dataclass
 class RunConfig:
     """`decay-run`: which steps, and per-step extra overrides (e.g. a short tune)."""
 
@@ -588,6 +690,36 @@ class RunConfig:
     step_overrides: dict[Step, list[str]] = field(
         default_factory=lambda: {Step.tune: ["tune.n_trials=8"], Step.train: ["model.params=best"]}
     )
+    # Wait this long (seconds) for another run holding ${output.dir}/.decay-run.lock, then exit
+    # 6 (retry later). 0 = do not wait (core/lock.py, docs/scheduling.md).
+    lock_wait_seconds: float = 0
+
+
+@dataclass
+class ExplainConfig:
+    """`decay-explain account_id=ID`: one account's scores in the terminal (``pipelines.explain``).
+
+    Reads a scoring run under ``${output.dir}/scores/as_of=DATE/``; no model is loaded."""
+
+    # The account to explain (required; ``account_id=ID`` on the command line sets it).
+    account_id: str | None = None
+    # The scoring run's date (YYYY-MM-DD); null = the latest run on disk.
+    as_of: str | None = None
+    format: ExplainFormat = ExplainFormat.text
+
+
+@dataclass
+class SinkConfig:
+    """``decay-score`` also writes scores, drivers and nudges elsewhere (``sink=postgres``).
+
+    One transaction upserts on (account_id, as_of) into ``table``, ``<table>_drivers`` and
+    ``<table>_nudges`` after the scores folder is written (``scoring.sink``, docs/postgres.md)."""
+
+    kind: SinkKind = SinkKind.none
+    # Environment variable holding the PostgreSQL connection string (never the DSN itself).
+    dsn_env: str = "DECAY_PG_DSN"
+    # [schema.]table of the scores; the drivers and nudges tables get _drivers/_nudges suffixes.
+    table: str = "decay_scores"
 
 
 @dataclass
@@ -611,6 +743,8 @@ class Config:
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    # When decay-run retrains (train.policy); decay-train itself always trains.
+    train: TrainConfig = field(default_factory=TrainConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     map: MapConfig = field(default_factory=MapConfig)
@@ -618,6 +752,8 @@ class Config:
     simulate: SimulateConfig = field(default_factory=SimulateConfig)
     run: RunConfig = field(default_factory=RunConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    sink: SinkConfig = field(default_factory=SinkConfig)
 
 
 def register() -> None:

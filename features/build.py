@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from core.config import FeaturesConfig
 from core.errors import ConfigValueError, DataValidationError, NoEligibleAccountsError
 from core.logs import get_logger
+from core.progress import step
 from features import (
     engagement,
     friction,
@@ -288,22 +289,25 @@ def _build(
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
-    engine = build_engine(
-        tables,
-        [date_to_day(c) for c in cutoffs],
-        usage=(fcfg.usage_events, fcfg.non_usage_events),
-        counted={
-            "errors": fcfg.error_events,
-            "tickets": fcfg.ticket_events,
-            "invites": fcfg.invite_events,
-        },
-    )
+    with step(f"features: window engine ({len(cutoffs)} cutoffs)", log):
+        engine = build_engine(
+            tables,
+            [date_to_day(c) for c in cutoffs],
+            usage=(fcfg.usage_events, fcfg.non_usage_events),
+            counted={
+                "errors": fcfg.error_events,
+                "tickets": fcfg.ticket_events,
+                "invites": fcfg.invite_events,
+            },
+        )
     last_cut = date_to_day(max(cutoffs))
     fcfg, families = _resolve(fcfg, families, tables, engine.firsts(), last_cut)
     if shared is not None:
         shared["engine"] = engine
         shared["features"] = fcfg
-    rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
+    with step("features: eligible rows", log):
+        rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
+    log.info("features: %d eligible rows at %d cutoffs", rows.height, len(cutoffs))
     if rows.height == 0:
         raise NoEligibleAccountsError(
             f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
@@ -314,19 +318,20 @@ def _build(
     rows = _with_statics(rows, tables, fcfg, families, segments, engine)
     segments = [*segments, *tables.event_segments]
     # One sampler for both: the same rows, so one account lookup and shared grid cells.
-    at = engine.sampler(rows)
-    wide = engagement.with_samples(
-        build_wide(tables, rows, fcfg, families, engine, at), tables, engine, fcfg, families, at
-    )
-    extra = []
-    # The raw-event families share one grid and the events' cells in it (computed on first use).
-    cells = engine.cells(at.grid({*vocabulary.offsets(fcfg), *history.value_offsets(fcfg)}))
-    if "vocabulary" in families:
-        extra += vocabulary.samples(engine, at, fcfg, cells)
-    if "history" in families:
-        extra += history.samples(engine, at, fcfg, last_cut, cells)
-    if extra:
-        wide = wide.with_columns(extra)
+    with step(f"features: window samples of {rows.height:,} rows", log):
+        at = engine.sampler(rows)
+        wide = engagement.with_samples(
+            build_wide(tables, rows, fcfg, families, engine, at), tables, engine, fcfg, families, at
+        )
+        extra = []
+        # The raw-event families share one grid and the events' cells in it (on first use).
+        cells = engine.cells(at.grid({*vocabulary.offsets(fcfg), *history.value_offsets(fcfg)}))
+        if "vocabulary" in families:
+            extra += vocabulary.samples(engine, at, fcfg, cells)
+        if "history" in families:
+            extra += history.samples(engine, at, fcfg, last_cut, cells)
+        if extra:
+            wide = wide.with_columns(extra)
     s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
     s1 |= _sourced(engagement.indicators(fcfg, families, tables.users is not None), fcfg)
     # One lazy query over the wide frame (two dependent with_columns and the final select), so
@@ -336,13 +341,14 @@ def _build(
         lf = lf.with_columns([e.alias(n) for n, e in s2.items()])
     names = list(s1) + list(s2)
     stage = lifecycle.maturity_stage(list(fcfg.maturity_days))
-    out = lf.select(
-        *ID_COLUMNS,
-        T,
-        *segments,
-        stage,
-        *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
-    ).collect()
+    with step(f"features: {len(names)} indicators of {len(families)} families", log):
+        out = lf.select(
+            *ID_COLUMNS,
+            T,
+            *segments,
+            stage,
+            *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
+        ).collect()
     return out, names, segments
 
 

@@ -31,6 +31,8 @@ from datetime import datetime
 import polars as pl
 
 from core.errors import DataValidationError
+from core.logs import get_logger
+from core.progress import step
 from ingest.read import SOURCE_FILE, RawTable
 from ingest.tables import (
     ACCOUNTS_OPTIONAL,
@@ -57,6 +59,9 @@ REASONS = (
 )
 
 _P = "__parsed_"  # prefix of parsed canonical columns inside the query
+
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -393,7 +398,28 @@ def validate_table(
     ``now`` is the wall-clock instant (tz-aware) after which required timestamps count as
     future. ``known_accounts`` (the clean accounts' ids) enables the unknown-account check;
     None when the source has no accounts table. Raises for table-level problems only.
+    The log gets the table's start and elapsed time (a long log validates for a while).
     """
+    with step(f"ingest: validate {contract.name}", log):
+        return _validate_table(
+            raw,
+            contract,
+            timezone=timezone,
+            timestamp_format=timestamp_format,
+            now=now,
+            known_accounts=known_accounts,
+        )
+
+
+def _validate_table(
+    raw: RawTable,
+    contract: TableContract,
+    *,
+    timezone: str,
+    timestamp_format: str | None,
+    now: datetime,
+    known_accounts: pl.Series | None,
+) -> ValidatedTable:
     check_schema(raw, contract)
     schema = raw.frame.collect_schema()
     raw_cols = [c for c in schema.names() if c != SOURCE_FILE]

@@ -40,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from core.config import Calibration, LabelName
 from core.errors import DataValidationError
 from core.logs import get_logger
+from core.progress import progress
 from models import baselines, metrics
 from models.calibration import fit_calibrator
 from models.router import GLOBAL, Calibrator, RoutedModel, SegmentModel, build_matrix
@@ -394,7 +395,7 @@ def fit_routed(
             set(train.get_column(key).cast(pl.String).drop_nulls().to_list())
             | set(seg_valid.drop_nulls().to_list())
         )
-        for seg in segments:
+        for seg in progress(segments, f"segment models ({key})", logger=log):
             tr = train.filter(pl.col(key).cast(pl.String) == seg)
             in_va = (seg_valid == seg).fill_null(False).to_numpy()
             va = valid.filter(pl.Series(in_va))
@@ -532,7 +533,7 @@ def fit_servable(
     y = _labels(fit_rows)
     X = build_matrix(fit_rows, feats, levels)
     out: dict[str, tuple[RoutedModel, np.ndarray]] = {}
-    for kind in baselines.SERVABLE:
+    for kind in progress(baselines.SERVABLE, "servable baselines", logger=log):
         cols = baselines.servable_inputs(kind, feats, cfg.features.recent_days)
         if kind == "btyd" and cfg.label.name != LabelName.inactivity:
             continue  # a BTYD model answers "will it come back?": the inactivity label's question

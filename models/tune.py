@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from core.errors import ConfigValueError
 from core.logs import get_logger
+from core.progress import Ticker
 from models.metrics import booster_metric
 
 log = get_logger(__name__)
@@ -271,11 +272,15 @@ def run_study(
     if before == 0:  # a new study starts from the configured parameters, so "best" is never
         study.enqueue_trial(configured_point(cfg), skip_if_exists=True)  # worse than them
     timeout = cfg.tune.timeout
+    ticker = Ticker("tuning trials", int(cfg.tune.n_trials), log)
     study.optimize(
         objective,
         n_trials=cfg.tune.n_trials,
         timeout=float(timeout) if timeout else None,
         gc_after_trial=True,
+        # Optuna's own bar redraws one line: the log gets a line per 10% of trials instead.
+        show_progress_bar=False,
+        callbacks=[lambda _study, _trial: ticker.tick()],
     )
     return summarize(study, before)
 

@@ -70,6 +70,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ),
 }
 MILESTONE_STATUSES = ("reached", "late", "missing", "pending")
+#: The mark before a milestone on the timeline (page and terminal).
+MILESTONE_MARKS = {"reached": "✓", "late": "!", "missing": "✕", "pending": "…"}
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -141,6 +143,11 @@ def change_class(change: float | None) -> str:
     if abs(change * 100) < 0.5:
         return "flat"
     return "up" if change > 0 else "down"
+
+
+def change_arrow(change: float | None) -> str:
+    """The arrow before a change: "▲ " riskier, "▼ " safer, nothing when flat or new."""
+    return {"up": "▲ ", "down": "▼ "}.get(change_class(change), "")
 
 
 def fmt_num(v: float | None) -> str:
@@ -306,6 +313,7 @@ def _milestone_view(m: dict[str, Any]) -> dict[str, Any]:
         "description": m["description"],
         "status": status,
         "status_label": status.capitalize(),
+        "mark": MILESTONE_MARKS.get(status, "…"),
         "detail": detail,
     }
 
@@ -470,6 +478,43 @@ def _cause_view(row: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
+def page_words(
+    meta: dict[str, Any], usage: pl.DataFrame, milestones: pl.DataFrame
+) -> dict[str, Any]:
+    """`words.report_words` as the pages use them (plus ``usage_metric``: the weekly usage
+    column), deciding from ``usage`` / ``milestones`` what ``meta`` does not say."""
+    users = _has_users(meta, usage)
+    metric = words.usage_metric(usage, users)
+    return {
+        **words.report_words(meta, users, _has_milestones(meta, milestones), metric),
+        "usage_metric": metric,
+    }
+
+
+def account_views(
+    frames: dict[str, pl.DataFrame], meta: dict[str, Any], w: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The view of each account in ``frames["scores"]`` (rank order) as its page shows it:
+    risk, tier, change, drivers with their sentences, peers, cause, next step, journey,
+    milestones. ``decay-explain`` (``report.terminal``) prints the same views; ``frames`` are
+    the scoring outputs (``scores``, ``explanations``, ``history``, ``usage``, ``milestones``),
+    ``w`` is `page_words`."""
+    segments = [s for s in meta.get("segments") or [] if s in frames["scores"].columns]
+    table = _per_account(
+        frames["scores"],
+        frames["explanations"],
+        frames["history"],
+        frames["usage"],
+        frames["milestones"],
+        w["usage_metric"],
+    )
+    thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
+    return [
+        _account_view(row, segments, thresholds, _never_spec(meta), w["usage_title"], w["entities"])
+        for row in table.iter_rows(named=True)
+    ]
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -502,7 +547,13 @@ def page_environment(**filters: Any) -> Environment:
 def _environment() -> Environment:
     """The report's environment (templates compiled once per process)."""
     env = page_environment(
-        pct=fmt_pct, points=fmt_points, change_class=change_class, num=fmt_num, count=words.counted
+        pct=fmt_pct,
+        points=fmt_points,
+        change_class=change_class,
+        arrow=change_arrow,
+        tier_words=words.tier_words,
+        num=fmt_num,
+        count=words.counted,
     )
     # Inline on every page, so minified once here rather than re-included per render.
     env.globals["css"] = Markup(_minify_css((TEMPLATES / "report.css").read_text("utf-8")))
@@ -655,9 +706,8 @@ def render_report(
         }
         for s in segments
     ]
-    users = _has_users(meta, usage)
-    metric = words.usage_metric(usage, users)
-    w = words.report_words(meta, users, _has_milestones(meta, milestones), metric)
+    w = page_words(meta, usage, milestones)
+    metric = w["usage_metric"]
     table = _per_account(shown, explanations, history, usage, milestones, metric)
     thresholds = {str(k): float(v) for k, v in (meta.get("tier_thresholds") or {}).items()}
     never = _never_spec(meta)

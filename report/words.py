@@ -117,6 +117,7 @@ def report_words(
     )
     usage_title, usage_short = USAGE_TITLES[usage_metric]
     return {
+        "labels": account_labels(entity, entities),
         "entity": entity,
         "entities": entities,
         "Entity": ucfirst(entity),
@@ -129,6 +130,40 @@ def report_words(
         "usage_title": usage_title,
         "usage_short": usage_short,
     }
+
+
+def account_labels(entity: str, entities: str) -> dict[str, str]:
+    """The fixed words of one account's explanation: its page (``account.html.j2``, as
+    ``w.labels``) and ``decay-explain`` (``report.terminal``) read them here, so the two say
+    the same thing."""
+    return {
+        "decay_risk": "Decay risk",
+        "rank": "rank",
+        "as_of": "as of",
+        "since_last_run": "since the last run",
+        "first_scored": "first time scored",
+        "next_step": "Suggested next step",
+        "likely_cause": "Likely cause",
+        "journey": "Journey",
+        "next_milestone": "Next milestone",
+        "peers_did": f"Done recently by its segment peers, never by this {entity}",
+        "drivers": "Why this risk?",
+        "raises": "raises risk",
+        "lowers": "lowers risk",
+        "no_drivers": f"No explanation is available for this {entity}.",
+        "peers": f"Compared with similar {entities}",
+        "indicator": "Indicator",
+        "this": f"This {entity}",
+        "peer_median": "Peer median",
+        "no_peers": "No indicators to compare.",
+        "milestones": "Onboarding milestones",
+        "no_milestones": f"No milestones tracked for this {entity}.",
+    }
+
+
+def tier_words(tier: str) -> str:
+    """The risk tier's badge: "high" -> "High risk"."""
+    return f"{ucfirst(tier)} risk"
 
 
 #: Weekly usage column -> (chart title, table column header).

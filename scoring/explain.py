@@ -25,6 +25,7 @@ import polars as pl
 from core.config import Explainer
 from core.errors import ConfigValueError
 from core.logs import get_logger
+from core.progress import progress
 from models.router import RoutedModel
 
 log = get_logger(__name__)
@@ -133,11 +134,13 @@ def explain(
         X = model.to_matrix(frame[rows])
         contrib[rows], base[rows] = booster_contributions(booster, X, use)
 
+    desc = f"explain {n:,} rows (TreeSHAP, chunks)"
     if n_jobs > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            list(pool.map(run, jobs))
+            for _ in progress(pool.map(run, jobs), desc, total=len(jobs), logger=log):
+                pass
     else:
-        for job in jobs:
+        for job in progress(jobs, desc, logger=log):
             run(job)
     return contrib, base
 

@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 
 from core.errors import ConfigValueError, DataValidationError
+from core.logs import get_logger
+from core.progress import progress
 from features.catalogue import humanise
 from models.router import RoutedModel
 from scoring.cause import (
@@ -38,8 +40,15 @@ from scoring.explain import explain, family_contributions, top_contributions
 from scoring.nudges import EVIDENCE_COLUMN, NUDGE_COLUMNS
 from scoring.params import ScoreParams
 from scoring.peers import peer_column, peer_medians
-from scoring.playbook import milestone_progress, next_best_action, validate_playbook
+from scoring.playbook import (
+    milestone_progress,
+    next_best_action,
+    next_step_about,
+    validate_playbook,
+)
 from scoring.sentences import DEFAULT_ENTITY, PLACEHOLDER, template_expr
+
+log = get_logger(__name__)
 
 TIERS = ("high", "medium", "low")
 
@@ -276,7 +285,8 @@ def driver_columns(
 # -- the whole scoring step ------------------------------------------------------------------
 def _predict_proba(model: RoutedModel, features: pl.DataFrame, chunk_rows: int) -> np.ndarray:
     out = np.empty(features.height, dtype=np.float64)
-    for start in range(0, features.height, max(chunk_rows, 1)):
+    starts = range(0, features.height, max(chunk_rows, 1))
+    for start in progress(starts, f"risk of {features.height:,} rows (chunks)", logger=log):
         stop = min(start + chunk_rows, features.height)
         out[start:stop] = model.predict_proba(features.slice(start, stop - start))
     return out
@@ -409,7 +419,7 @@ def score_accounts(
         how="horizontal",
     )
     scores = pl.concat([scores, wide.drop("_row")], how="horizontal").with_columns(
-        next_best_action(context, playbook, entity)
+        next_best_action(context, playbook, entity), next_step_about(context, playbook)
     )
     families = pl.DataFrame(
         {

@@ -70,3 +70,42 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     world.run("simulate")
     world.run("features")
     return world
+
+
+@dataclass
+class ScoredWorld:
+    """`small_world`'s data built, trained (no backtest) and scored in its own output folder
+    and MLflow store, with each command's output (``procs``: step -> completed process)."""
+
+    world: World
+    procs: dict[str, subprocess.CompletedProcess[str]]
+
+    @property
+    def run_dir(self) -> Path:
+        return next((self.world.output_dir / "scores").glob("as_of=*"))
+
+
+@pytest.fixture(scope="session")
+def scored_world(small_world: World, tmp_path_factory: pytest.TempPathFactory) -> ScoredWorld:
+    """One trained model and one scoring run on the small world's data (about a minute): for
+    ``decay-explain``, the diagnostics notebook and the progress-lines checks."""
+    root = tmp_path_factory.mktemp("scored")
+    world = World(
+        root=root,
+        data_dir=small_world.data_dir,
+        output_dir=root / "out",
+        tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db",
+    )
+    swap = {
+        "output.dir": f"output.dir={world.output_dir}",
+        "mlflow.tracking_uri": f"mlflow.tracking_uri={world.tracking_uri}",
+        "mlflow.artifact_location": f"mlflow.artifact_location={root}/mlruns/artifacts",
+        "hydra.run.dir": f"hydra.run.dir={root}/logs/${{hydra.job.name}}",
+    }
+    world.overrides = [swap.get(o.partition("=")[0], o) for o in small_world.overrides]
+    procs = {
+        "features": world.run("features"),
+        "train": world.run("train", "backtest.origins=0"),
+        "score": world.run("score"),
+    }
+    return ScoredWorld(world, procs)
