@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export PYTHONHASHSEED := 0
 
-.PHONY: run test test-fast lint bench browser clean venv
+.PHONY: run test test-fast lint bench browser postgres clean venv
 
 venv: .venv/.synced
 
@@ -26,7 +26,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
-test: venv browser lint
+# Debian's PostgreSQL server for the PostgreSQL source/sink tests (each test session starts its own).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: venv browser postgres lint
 	.venv/bin/pytest -n 2 --dist loadgroup
 
 # The edit loop: everything but the end-to-end, browser and server tests (make test runs all).
@@ -44,6 +49,7 @@ bench: venv
 	@test -f data/demo/events.parquet || .venv/bin/decay-simulate
 	$(PY) -m benchmarks.simulate_bench
 	$(PY) -m benchmarks.ingest_load
+	$(PY) -m benchmarks.postgres_read
 	$(PY) -m benchmarks.features_bench
 	$(PY) -m benchmarks.score_bench
 	$(PY) -m benchmarks.report_render

@@ -43,3 +43,17 @@ class ConfigValueError(DecayError):
     """A config value is of the right type but makes no sense (e.g. unknown strategy)."""
 
     exit_code = 2
+
+
+class LockHeldError(DecayError):
+    """Another run holds ``${output.dir}/.decay-run.lock`` (and ``run.lock_wait_seconds`` ran
+    out): nothing was touched; retry later."""
+
+    exit_code = 6
+
+
+class DatabaseError(DecayError):
+    """A database source or sink (``data=postgres``, ``sink=postgres``) could not be reached or
+    refused a statement; the message never holds the connection string (``core.database``)."""
+
+    exit_code = 7

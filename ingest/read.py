@@ -23,6 +23,7 @@ import polars as pl
 from core.config import DataFormat
 from core.errors import DataValidationError
 from core.logs import get_logger
+from ingest.postgres import PostgresSource, spool_table
 
 log = get_logger(__name__)
 
@@ -51,6 +52,8 @@ class RawTable:
     format: str
     frame: pl.LazyFrame
     source_names: dict[str, str] = field(default_factory=dict)
+    # Where the rows came from when not the files themselves (``postgres:<table>``).
+    origin: str | None = None
 
     def source_name(self, column: str) -> str:
         """The user's name for canonical ``column`` (itself when it was not renamed)."""
@@ -63,7 +66,9 @@ class RawTable:
 
     @property
     def location(self) -> str:
-        """The configured path plus the resolved files, for error messages."""
+        """The configured path plus the resolved files (or the database origin), for errors."""
+        if self.origin is not None:
+            return self.origin
         shown = ", ".join(str(f) for f in self.files[:3])
         more = f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""
         if len(self.files) == 1 and str(self.files[0]) == self.spec:
@@ -164,18 +169,26 @@ def _scan(sources: list[str], fmt: str, file_column: str | None) -> pl.LazyFrame
 
 
 def scan_table(
-    name: str, spec: str | None, fmt: DataFormat | str | None, mapping: Mapping[str, str]
+    name: str,
+    spec: str | None,
+    fmt: DataFormat | str | None,
+    mapping: Mapping[str, str],
+    source: PostgresSource | None = None,
 ) -> RawTable | None:
     """Lazily read table ``name`` from ``spec`` with canonical column names, or None if absent.
 
     ``spec`` None (``data.users=null``/``data.accounts=null``) means the source has no such
     table; one line says which features will be left out. Each row carries its file path in
-    :data:`SOURCE_FILE` so rejected rows can be traced back.
+    :data:`SOURCE_FILE` so rejected rows can be traced back. With ``source`` (``data=postgres``)
+    ``spec`` is a table name or a query, spooled to parquet first (``ingest.postgres``) and
+    scanned like a file; ``source_file`` then reads ``postgres:<table>``.
     """
     if spec is None:
         needs = FEATURES_NEEDING.get(name, "features that need it")
         log.info("data.%s=null: no %s table; left out: %s", name, name, needs)
         return None
+    if source is not None:
+        return _scan_postgres(name, str(spec), mapping, source)
     files, file_fmt = resolve_files(str(spec), fmt, name)
     sources = [str(f) for f in files]
     try:
@@ -201,4 +214,30 @@ def scan_table(
         format=file_fmt,
         frame=frame,
         source_names=source_names,
+    )
+
+
+def _scan_postgres(
+    name: str, spec: str, mapping: Mapping[str, str], source: PostgresSource
+) -> RawTable:
+    """Table ``name`` from PostgreSQL: spooled to parquet, scanned with its origin per row."""
+    path, origin, rows = spool_table(name, spec, source)
+    frame = pl.scan_parquet(path)
+    if SOURCE_FILE in frame.collect_schema():
+        raise DataValidationError(
+            f"table {name!r} ({origin}) has a column named {SOURCE_FILE!r}, which ingest "
+            "reserves for the source of each row",
+            hint="rename that column in the query (AS ...)",
+        )
+    frame = frame.with_columns(pl.lit(origin, dtype=pl.String).alias(SOURCE_FILE))
+    frame, source_names = apply_mapping(frame, mapping, name, origin)
+    log.info("reading %s: %d rows from %s", name, rows, origin)
+    return RawTable(
+        name=name,
+        spec=spec,
+        files=[path],
+        format="postgres",
+        frame=frame,
+        source_names=source_names,
+        origin=origin,
     )

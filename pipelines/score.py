@@ -48,6 +48,18 @@ from core.progress import step
 log = get_logger(__name__)
 
 
+def _map_as_of(map_dir: Path) -> date | None:
+    """The date up to which the map at ``map_dir`` read the log (``meta.json`` ``as_of``,
+    exclusive), None when it does not say."""
+    import json
+
+    try:
+        value = json.loads((map_dir / "meta.json").read_text(encoding="utf-8")).get("as_of")
+        return date.fromisoformat(str(value)) if value else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def map_nudges(
     cfg: DictConfig,
     tables: Any,
@@ -64,10 +76,18 @@ def map_nudges(
     output folder (``map/ttv_curve.parquet``, ``map/top_indicators.parquet``; ``scoring.nudges``).
 
     Without a map (or ``nudge.enabled=false``) every column is null; a map that cannot be read
-    or used logs one warning and gives nulls too: nudges never fail a scoring run. The map's
-    curve is estimated on the whole log (look-ahead for an ``as_of`` before the log's end; see
-    ``scoring.nudges``); milestone progress and peer gaps use only events before ``as_of``."""
-    from scoring.nudges import account_nudges, empty_nudges, journey_at, playbook_evidence
+    or used logs one warning and gives nulls too: nudges never fail a scoring run. A map as of a
+    later date than ``as_of`` (built on events after it) is not used: it would tell the
+    accounts' future; ``decay-map`` at the same ``snapshot.as_of`` reads only the past. Milestone
+    progress, peer gaps and the counts behind the evidence use only events before ``as_of``."""
+    from adoption.progress import behaviour_counts
+    from scoring.nudges import (
+        account_nudges,
+        empty_nudges,
+        journey_at,
+        playbook_evidence,
+        step_subjects,
+    )
 
     ids = scores["account_id"]
     nothing = (
@@ -81,10 +101,23 @@ def map_nudges(
             "nudges: no adoption map at %s (decay-map builds it): nudge columns are null", map_dir
         )
         return nothing
+    map_as_of = _map_as_of(map_dir)
+    if map_as_of is not None and map_as_of > as_of:
+        log.warning(
+            "nudges: the adoption map at %s is as of %s, after this as_of %s (it would tell "
+            "the accounts' future): nudge columns are null; rebuild it with decay-map "
+            "snapshot.as_of=%s",
+            map_dir,
+            map_as_of,
+            as_of,
+            as_of,
+        )
+        return nothing
     accounts = tables.accounts
     wanted = cfg.features.peer_segment or (segments[0] if segments else None)
     segment = wanted if accounts is not None and wanted in accounts.columns else None
     top_path = map_dir / "top_indicators.parquet"
+    cutoff = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     try:
         curve = pl.read_parquet(curve_path)
         top = pl.read_parquet(top_path) if top_path.exists() else None
@@ -94,7 +127,7 @@ def map_nudges(
             milestones,
             curve,
             ids,
-            cutoff=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC),
+            cutoff=cutoff,
             segment=segment,
             key_events=list(cfg.features.key_events) or None,
             lookback_days=cfg.nudge.lookback_days,
@@ -112,6 +145,16 @@ def map_nudges(
             lookback_days=cfg.nudge.lookback_days,
             order=[str(m["name"] if isinstance(m, dict) else m.name) for m in milestones],
         )
+        members, counts = behaviour_counts(
+            tables.events,
+            accounts,
+            tables.users,
+            cutoff=cutoff,
+            segment=segment,
+            milestones=milestones,
+            churn=str(cfg.map.churn),  # type: ignore[arg-type]
+            inactive_days=cfg.map.inactive_days,
+        )
         evidence = playbook_evidence(
             ids,
             progress,
@@ -121,6 +164,9 @@ def map_nudges(
             template=playbook.get("evidence") or None,
             entity=entity,
             conf_level=cfg.map.conf_level,
+            subjects=step_subjects(scores),
+            members=members,
+            counts=counts,
         )
     except Exception as err:  # a nudge is an extra: the scores must still ship
         log.warning(
@@ -164,6 +210,9 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
     as_of = parse_as_of(cfg.snapshot.as_of)
     out_root = Path(cfg.output.dir)
     params = ScoreParams.from_cfg(cfg)
+    from scoring.sink import PostgresSink  # sink=postgres: checked now, written last
+
+    sink = PostgresSink.from_cfg(cfg.sink)
     with step("load model", log):
         model, info = registry.load_routed_model(cfg.model.uri or None, cfg)
     log.info("model %s (version %s)", info.get("uri"), info.get("version", "n/a"))
@@ -269,6 +318,9 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
         write_score_outputs(tmp, frames, crm, meta, csv_neutralise=cfg.score.csv_neutralise)
         if cfg.score.report:
             write_report(tmp / "report", frames, meta, out_root / "profile.html")
+    if sink is not None:  # after the folder: a failed sink (exit 7) leaves the tables as they were
+        with step(f"sink: upsert into {cfg.sink.table}", log):
+            sink.write(target, as_of)
     return {
         "dir": target,
         "n_accounts": scores.height,
