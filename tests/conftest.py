@@ -15,6 +15,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A 120-account, 200-day world that trains in seconds: the overrides the in-process scoring
+#: and PostgreSQL fixtures share (with their own data.dir, output.dir and MLflow store).
+TINY_WORLD = [
+    "simulate.accounts=120",
+    "simulate.days=200",
+    "simulate.oracle_replays=5",
+    "snapshot.count=16",
+    "split.test_cutoffs=2",
+    "split.validation_cutoffs=2",
+    "model.num_boost_round=40",
+    "backtest.origins=1",
+]
 
 
 @dataclass

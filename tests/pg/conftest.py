@@ -21,6 +21,7 @@ import pytest
 
 from benchmarks.pgserver import pg_server
 from core.config import load_config
+from tests.conftest import TINY_WORLD
 
 ENV = "DECAY_PG_DSN"
 AS_OF = "2026-10-25"
@@ -75,14 +76,7 @@ def pg_world(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
     root = tmp_path_factory.mktemp("pg_world")
     common = [
-        "simulate.accounts=120",
-        "simulate.days=200",
-        "simulate.oracle_replays=5",
-        "snapshot.count=16",
-        "split.test_cutoffs=2",
-        "split.validation_cutoffs=2",
-        "model.num_boost_round=40",
-        "backtest.origins=1",
+        *TINY_WORLD,
         f"snapshot.as_of={AS_OF}",
         "score.report=false",
     ]

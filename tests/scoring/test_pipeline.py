@@ -14,6 +14,7 @@ import pytest
 from core.cli import job
 from core.config import load_config
 from pipelines.score import score_job
+from tests.conftest import TINY_WORLD
 
 # Module-scoped fixtures are built once: keep these tests on one xdist worker.
 pytestmark = pytest.mark.xdist_group("score_world")
@@ -34,14 +35,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         f"output.dir={root}/out",
         f"mlflow.tracking_uri=sqlite:///{root}/mlruns/mlflow.db",
         f"mlflow.artifact_location={root}/mlruns/artifacts",
-        "simulate.accounts=120",
-        "simulate.days=200",
-        "simulate.oracle_replays=5",
-        "snapshot.count=16",
-        "split.test_cutoffs=2",
-        "split.validation_cutoffs=2",
-        "model.num_boost_round=40",
-        "backtest.origins=1",
+        *TINY_WORLD,
     ]
     cfg = load_config(base)
     write_simulation(simulate(spec_from_config(cfg)), cfg.data.dir)

@@ -172,6 +172,8 @@ def test_read_versions_and_train_decision_on_a_real_store(
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     mlflow.set_registry_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    # Its own experiment: an earlier test in this worker may have left another one active.
+    mlflow.set_experiment("policy-test")
     client = MlflowClient()
     client.create_registered_model("policy-test")
     v1 = _register("policy-test", "2026-10-20")
