@@ -454,8 +454,11 @@ def _journey_view(row: dict[str, Any], entities: str = "accounts") -> dict[str, 
     if not total and not gaps and not nudge:
         return None
     late = row.get("next_milestone_late_pct")
+    steps = words.steps_done(row.get("milestones_reached"), total) if total else ""
+    if steps and nudge and nudge.strip().rstrip(".") == steps:
+        steps = ""  # the nudge says just that ("3 of 3 steps done."): once is enough
     return {
-        "steps": words.steps_done(row.get("milestones_reached"), total) if total else "",
+        "steps": steps,
         "next": row.get("next_milestone") or "",
         "late": words.late_words(late, entities) if late is not None else "",
         "peers": gaps or "",

@@ -89,3 +89,25 @@ def test_journey_words_agree_and_stay_honest() -> None:
     )
     assert late_words(50.0) == "later than 50% of the accounts in its segment that got there"
     assert late_words(10.0) == "on pace: most accounts in its segment that got there took longer"
+
+
+def test_a_nudge_that_only_counts_the_steps_is_not_repeated(
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
+    """All milestones done and no peer gap: the nudge is "3 of 3 steps done." and the card says
+    it once (the steps line would repeat it word for word)."""
+    scores = _with_journey(tiny["scores"]).with_columns(
+        pl.Series("milestones_reached", [3, 0, None], dtype=pl.Int64),
+        pl.Series("next_milestone", [None, "first <b>report</b>", None]),
+        pl.Series("next_milestone_late_pct", [None, 20.0, None]),
+        pl.Series("peer_gap_events", [None, None, None], dtype=pl.String),
+        pl.Series("nudge", ["3 of 3 steps done.", "0 of 1 step done; next: x.", None]),
+    )
+    render_report(tmp_path / "report", **{**tiny, "scores": scores})
+    pages = tmp_path / "report" / "accounts"
+    assert text_of(pages / "A1.html").count("3 of 3 steps done") == 1
+    ids = {a.get("id") for _t, a in parse(pages / "A1.html").tags}
+    assert "nudge" in ids and "journey-steps" not in ids
+    # a nudge that says more keeps the steps line
+    hostile = parse(pages / account_file_name(HOSTILE_ID))
+    assert "journey-steps" in {a.get("id") for _t, a in hostile.tags}
