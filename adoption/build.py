@@ -108,8 +108,8 @@ class AdoptionMap:
         }
 
 
-def top_indicators(findings: pl.DataFrame, k: int) -> pl.DataFrame:
-    """Per segment, the ``k`` findings that go with success most surely: significant after
+def top_indicators(findings: pl.DataFrame, k: int | None) -> pl.DataFrame:
+    """Per segment, the ``k`` (None: all) findings that go with success most surely: significant after
     Benjamini-Hochberg, replicated in the later signup cohort, positive risk difference; ranked
     by the lower end of the risk difference's interval (the effect we are surest of), one row per
     behaviour item (the best threshold/landmark of each)."""
@@ -128,7 +128,7 @@ def top_indicators(findings: pl.DataFrame, k: int) -> pl.DataFrame:
         .unique(subset=["segment_column", "segment", "kind", "item"], keep="first")
         .sort(["segment_column", "segment", "rd_low"], descending=[False, False, True])
         .with_columns(pl.int_range(1, pl.len() + 1).over("segment_column", "segment").alias("rank"))
-        .filter(pl.col("rank") <= k)
+        .filter(pl.col("rank") <= (k if k is not None else pl.len()))
     )
 
 

@@ -80,6 +80,7 @@ def map_nudges(
     later date than ``as_of`` (built on events after it) is not used: it would tell the
     accounts' future; ``decay-map`` at the same ``snapshot.as_of`` reads only the past. Milestone
     progress, peer gaps and the counts behind the evidence use only events before ``as_of``."""
+    from adoption.build import top_indicators
     from adoption.progress import behaviour_counts
     from scoring.nudges import (
         account_nudges,
@@ -117,10 +118,17 @@ def map_nudges(
     wanted = cfg.features.peer_segment or (segments[0] if segments else None)
     segment = wanted if accounts is not None and wanted in accounts.columns else None
     top_path = map_dir / "top_indicators.parquet"
+    findings_path = map_dir / "findings.parquet"
     cutoff = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
     try:
         curve = pl.read_parquet(curve_path)
-        top = pl.read_parquet(top_path) if top_path.exists() else None
+        # Evidence may quote any finding the map stands behind (significant, replicated,
+        # positive: the top list's rule without its cut at map.top_k), so a step about an event
+        # outside a segment's top five still gets its number.
+        if findings_path.exists():
+            top = top_indicators(pl.read_parquet(findings_path), None)
+        else:
+            top = pl.read_parquet(top_path) if top_path.exists() else None
         progress, gaps = journey_at(
             tables.events,
             accounts,
