@@ -125,6 +125,7 @@ def map_nudges(
         # Evidence may quote any finding the map stands behind (significant, replicated,
         # positive: the top list's rule without its cut at map.top_k), so a step about an event
         # outside a segment's top five still gets its number.
+        top: pl.DataFrame | None = None
         if findings_path.exists():
             top = top_indicators(pl.read_parquet(findings_path), None)
         else:
