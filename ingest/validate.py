@@ -423,6 +423,8 @@ def _validate_table(
     check_schema(raw, contract)
     schema = raw.frame.collect_schema()
     raw_cols = [c for c in schema.names() if c != SOURCE_FILE]
+    # A row's own columns: not the hive partition columns, which say where its file sits.
+    row_cols = [c for c in raw_cols if c not in raw.partitions]
     wanted = {c: t for c, t in contract.columns().items() if c in schema}
 
     parsed: dict[str, pl.Expr] = {}
@@ -486,7 +488,7 @@ def _validate_table(
         reason.alias(REASON),
         reason_col.alias(REASON_COLUMN),
         # Rows sharing a 64-bit hash of all source columns: the only possible exact duplicates.
-        pl.struct(raw_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE),
+        pl.struct(row_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE),
     )
     try:
         df = lf.collect(engine="streaming")
@@ -495,7 +497,7 @@ def _validate_table(
             f"{contract.name} ({raw.location}): cannot read the table: {err}",
             hint="make every file of the table share the same columns and types",
         ) from err
-    df = _mark(df, _exact_duplicates(df, raw_cols), "duplicate_row", None)
+    df = _mark(df, _exact_duplicates(df, row_cols), "duplicate_row", None)
     if contract.key is not None:
         ok = pl.col(REASON).is_null()
         key = pl.col(canon[contract.key])
