@@ -423,6 +423,10 @@ class FeaturesConfig:
     renewal_cycle_by: dict[str, int] = field(default_factory=lambda: {"monthly": 30, "annual": 365})
     # Cap for "days since" features when something never happened (keeps them numeric).
     never_days: int = 9999
+    # Build on this many hash-chunks of account ids (one window engine per chunk; peer and
+    # milestone-delay features on the whole frame after): the same dataset with less memory
+    # per chunk (docs/scaling.md). null = one build over all accounts. Not in the fingerprint.
+    chunk_accounts: int | None = None
     # Engagement indicators (features/engagement.py): weekly active users and person-days per
     # week, lapsing users, roster changes by role, last-week friction. On with their families.
     engagement: bool = True

@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -279,27 +279,26 @@ def _family_exprs(
 
 
 def _build(
-    tables: Tables, cutoffs: Sequence[date], cfg: DictConfig, shared: dict[str, Any] | None = None
+    tables: Tables,
+    cutoffs: Sequence[date],
+    cfg: DictConfig,
+    shared: dict[str, Any] | None = None,
+    with_labels: bool = False,
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
-    ``shared`` (optional) receives ``engine``, the build's window engine (for the labels), and
-    ``features``, the features config as resolved for this data (``_resolve``).
+    ``shared`` (optional) receives ``engine``, the build's window engine (for the labels; not
+    with ``features.chunk_accounts``), and ``features``, the features config as resolved for
+    this data (``_resolve``). ``with_labels``: also the ``label`` column (last), from each
+    chunk's engine; only used with ``features.chunk_accounts`` (``_build_chunked``).
     """
     fcfg = _section(cfg, "features")
+    if fcfg.chunk_accounts is not None:
+        return _build_chunked(tables, cutoffs, cfg, shared, with_labels)
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
     with step(f"features: window engine ({len(cutoffs)} cutoffs)", log):
-        engine = build_engine(
-            tables,
-            [date_to_day(c) for c in cutoffs],
-            usage=(fcfg.usage_events, fcfg.non_usage_events),
-            counted={
-                "errors": fcfg.error_events,
-                "tickets": fcfg.ticket_events,
-                "invites": fcfg.invite_events,
-            },
-        )
+        engine = _engine(tables, cutoffs, fcfg)
     last_cut = date_to_day(max(cutoffs))
     fcfg, families = _resolve(fcfg, families, tables, engine.firsts(), last_cut)
     if shared is not None:
@@ -309,10 +308,47 @@ def _build(
         rows = eligible_rows(tables, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
     log.info("features: %d eligible rows at %d cutoffs", rows.height, len(cutoffs))
     if rows.height == 0:
-        raise NoEligibleAccountsError(
-            f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
-            hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events",
-        )
+        _raise_none_eligible(cutoffs)
+    wide, segments = _wide(tables, rows, fcfg, families, segments, engine, last_cut)
+    s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
+    s1 |= _sourced(engagement.indicators(fcfg, families, tables.users is not None), fcfg)
+    # One lazy query over the wide frame (two dependent with_columns and the final select), so
+    # polars can drop unread columns early and fuse the passes instead of materialising each.
+    lf = wide.lazy().with_columns([e.alias(n) for n, e in s1.items()])
+    return _finish(lf, s1, s2, fcfg, families, segments, ())
+
+
+def _engine(tables: Tables, cutoffs: Sequence[date], fcfg: Any) -> Engine:
+    return build_engine(
+        tables,
+        [date_to_day(c) for c in cutoffs],
+        usage=(fcfg.usage_events, fcfg.non_usage_events),
+        counted={
+            "errors": fcfg.error_events,
+            "tickets": fcfg.ticket_events,
+            "invites": fcfg.invite_events,
+        },
+    )
+
+
+def _raise_none_eligible(cutoffs: Sequence[date]) -> None:
+    raise NoEligibleAccountsError(
+        f"no eligible accounts at cutoffs {cutoffs[0]}..{cutoffs[-1]} ({len(cutoffs)} cutoffs)",
+        hint="check snapshot.as_of against the data dates, snapshot.min_tenure_days and min_events",
+    )
+
+
+def _wide(
+    tables: Tables,
+    rows: pl.DataFrame,
+    fcfg: Any,
+    families: list[str],
+    segments: list[str],
+    engine: Engine,
+    last_cut: int,
+) -> tuple[pl.DataFrame, list[str]]:
+    """The eligible rows with statics and every window sample the families read (and the
+    segment columns, event segments included)."""
     if tables.event_segments:  # segments sent with the events: their value at each cutoff
         rows = event_segments_at(engine, rows, tables.event_segments)
     rows = _with_statics(rows, tables, fcfg, families, segments, engine)
@@ -332,11 +368,20 @@ def _build(
             extra += history.samples(engine, at, fcfg, last_cut, cells)
         if extra:
             wide = wide.with_columns(extra)
-    s1, s2 = _family_exprs(fcfg, families, tables, wide.columns)
-    s1 |= _sourced(engagement.indicators(fcfg, families, tables.users is not None), fcfg)
-    # One lazy query over the wide frame (two dependent with_columns and the final select), so
-    # polars can drop unread columns early and fuse the passes instead of materialising each.
-    lf = wide.lazy().with_columns([e.alias(n) for n, e in s1.items()])
+    return wide, segments
+
+
+def _finish(
+    lf: pl.LazyFrame,
+    s1: dict[str, pl.Expr],
+    s2: dict[str, pl.Expr],
+    fcfg: Any,
+    families: list[str],
+    segments: list[str],
+    tail: Sequence[str],
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """The cross-row features (``s2``: peer percentiles, milestone delays among peers) and the
+    final columns: ids, ``_t``, segments, maturity stage, features, then ``tail``."""
     if s2:
         lf = lf.with_columns([e.alias(n) for n, e in s2.items()])
     names = list(s1) + list(s2)
@@ -348,8 +393,119 @@ def _build(
             *segments,
             stage,
             *[pl.col(n).cast(pl.Float64).fill_nan(None) for n in names],
+            *tail,
         ).collect()
     return out, names, segments
+
+
+def account_chunks(tables: Tables, n: int) -> Iterator[Tables]:
+    """``tables`` split into ``n`` disjoint groups of accounts by a seeded hash of
+    ``account_id`` (the same split on every run); events, users and accounts of one account
+    land in the same chunk, each chunk in the tables' row order. Made one at a time (a chunk
+    is a copy of its rows), so at most one chunk's copy is alive beside the tables."""
+    if n < 1:
+        raise ConfigValueError(f"features.chunk_accounts must be >= 1 or null, got {n}")
+
+    def part(df: pl.DataFrame | None, i: int) -> pl.DataFrame | None:
+        if df is None:
+            return None
+        return df.filter(pl.col("account_id").hash(seed=0) % n == i)
+
+    return (
+        dataclasses.replace(
+            tables,
+            events=part(tables.events, i),  # type: ignore[arg-type]
+            users=part(tables.users, i),
+            accounts=part(tables.accounts, i),
+        )
+        for i in range(n)
+    )
+
+
+def event_firsts(events: pl.DataFrame) -> pl.DataFrame:
+    """(account_id, event, day = first UTC day, n = count) straight from the events: what
+    ``Engine.firsts`` gives for an engine over all of them, without building that engine."""
+    return (
+        events.lazy()
+        .group_by("account_id", "event")
+        .agg(day_of(pl.col("timestamp")).min().alias(DAY), pl.len().cast(pl.Int64).alias("n"))
+        .sort("account_id", "event")
+        .collect()
+    )
+
+
+def _value_samples(
+    events: pl.DataFrame, fcfg: Any, families: Sequence[str], before: int
+) -> list[str]:
+    """The history value samples (``hist_value@<o>``) the whole build makes: all of them when
+    some event before the last cutoff has a value (``history._value_cum``), else none."""
+    if "history" not in families or "value" not in events.columns:
+        return []
+    has = events.select(
+        (
+            pl.col("value").cast(pl.Float64).fill_nan(None).is_not_null()
+            & (day_of(pl.col("timestamp")) < before)
+        ).any()
+    ).item()
+    return [f"{history.PREFIX}value@{o}" for o in history.value_offsets(fcfg)] if has else []
+
+
+def _build_chunked(
+    tables: Tables,
+    cutoffs: Sequence[date],
+    cfg: DictConfig,
+    shared: dict[str, Any] | None,
+    with_labels: bool,
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """``_build`` on ``features.chunk_accounts`` hash-chunks of accounts, one engine each.
+
+    What reads across accounts is done on the whole: the resolved features config (presence
+    of events, roles and the vocabulary over all accounts, from :func:`event_firsts`) before
+    the chunks, and the cross-row features (``s2``) on the concatenated rows after them, sorted
+    like the unchunked build (cutoff, account_id). Every other feature reads one account.
+    """
+    fcfg = _section(cfg, "features")
+    families = _effective_families(tables, fcfg)
+    segments = _segments(tables, cfg)
+    last_cut = date_to_day(max(cutoffs))
+    fcfg, families = _resolve(fcfg, families, tables, event_firsts(tables.events), last_cut)
+    if shared is not None:
+        shared["features"] = fcfg
+    n = int(fcfg.chunk_accounts)
+    values = _value_samples(tables.events, fcfg, families, last_cut)
+    parts: list[pl.DataFrame] = []
+    s1: dict[str, pl.Expr] = {}
+    s2: dict[str, pl.Expr] = {}
+    out_segments = [*segments, *tables.event_segments]
+    for i, chunk in enumerate(account_chunks(tables, n)):
+        no_accounts = chunk.accounts is None or chunk.accounts.is_empty()
+        if chunk.events.is_empty() and (no_accounts or int(cfg.snapshot.min_events) > 0):
+            continue  # no account of the chunk can be eligible
+        with step(f"features: chunk {i + 1}/{n}: window engine ({len(cutoffs)} cutoffs)", log):
+            engine = _engine(chunk, cutoffs, fcfg)
+        rows = eligible_rows(chunk, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
+        if rows.height == 0:
+            continue
+        wide, out_segments = _wide(chunk, rows, fcfg, families, segments, engine, last_cut)
+        if values:  # left out by history only when no account has a value: 0 for these
+            wide = wide.with_columns(
+                pl.lit(0.0, pl.Float64).alias(c) for c in values if c not in wide.columns
+            )
+        s1, s2 = _family_exprs(fcfg, families, chunk, wide.columns)
+        s1 |= _sourced(engagement.indicators(fcfg, families, chunk.users is not None), fcfg)
+        part = wide.lazy().with_columns([e.alias(k) for k, e in s1.items()]).collect()
+        if with_labels:
+            labels = build_labels(chunk, part.select(*ID_COLUMNS, T), cfg.label, engine=engine)
+            part = part.with_columns(labels.get_column("label"))
+        parts.append(part)
+        del engine, wide, chunk
+    height = sum(p.height for p in parts)
+    log.info("features: %d eligible rows at %d cutoffs (%d chunks)", height, len(cutoffs), n)
+    if height == 0:
+        _raise_none_eligible(cutoffs)
+    lf = pl.concat(parts, how="vertical").lazy().sort("cutoff", "account_id")
+    tail = ("label",) if with_labels else ()
+    return _finish(lf, s1, s2, fcfg, families, out_segments, tail)
 
 
 def build_features(
@@ -380,10 +536,14 @@ def build_dataset(
     snap = cfg.snapshot
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
     shared: dict[str, Any] = {}
-    feats, names, _ = _build(tables, cutoffs, cfg, shared)
-    rows = feats.select("account_id", "cutoff", T)
-    labels = build_labels(tables, rows, cfg.label, engine=shared["engine"])
-    dataset = feats.drop(T).with_columns(labels.get_column("label"))
+    if cfg.features.chunk_accounts is not None:  # labels from each chunk's engine
+        feats, names, _ = _build(tables, cutoffs, cfg, shared, with_labels=True)
+        dataset = feats.drop(T)
+    else:
+        feats, names, _ = _build(tables, cutoffs, cfg, shared)
+        rows = feats.select("account_id", "cutoff", T)
+        labels = build_labels(tables, rows, cfg.label, engine=shared["engine"])
+        dataset = feats.drop(T).with_columns(labels.get_column("label"))
     catalogue = render_catalogue(names, cfg.catalogue, shared["features"])
     return dataset, catalogue
 
@@ -445,6 +605,8 @@ def dataset_fingerprint(cfg: DictConfig) -> str:
     payload = {
         k: _plain(getattr(cfg, k)) for k in ("data", "snapshot", "label", "features", "catalogue")
     }
+    # How the build is chunked does not change the dataset (docs/scaling.md).
+    payload["features"].pop("chunk_accounts", None)
     payload["_version"] = FEATURES_VERSION
     blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
