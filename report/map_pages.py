@@ -47,7 +47,7 @@ from statsmodels.stats.proportion import proportion_confint
 from core.errors import DataValidationError
 from features.catalogue import humanise
 from report.render import fmt_moment, fmt_num, fmt_pct, page_environment
-from report.svg import GRID_COLOUR, LINE_COLOUR, MUTED_COLOUR, RISK_COLOUR
+from report.svg import LINE_COLOUR, MUTED_COLOUR, RISK_COLOUR, coord, percent_grid
 from report.words import counted, plural, ucfirst, unbidi
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -303,11 +303,6 @@ def _median_view(row: Mapping[str, Any] | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- SVG charts
 
 
-def _f(x: float) -> str:
-    s = f"{x:.1f}"
-    return s[:-2] if s.endswith(".0") else s
-
-
 def _steps(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """A right-continuous step function through ``points`` (x sorted): flat, then up."""
     out: list[tuple[float, float]] = []
@@ -352,7 +347,7 @@ def cif_chart(
         return got
 
     def poly(p: Sequence[tuple[float, float]]) -> str:
-        return " ".join(f"{_f(x)},{_f(y)}" for x, y in (xy(d, v) for d, v in p))
+        return " ".join(f"{coord(x)},{coord(y)}" for x, y in (xy(d, v) for d, v in p))
 
     name = escape(unbidi(label))
     parts = [
@@ -362,20 +357,16 @@ def cif_chart(
         f"<title>{name}</title>"
     ]
     parts[0] = parts[0].replace(' height=""', "")
-    for p in (0.0, 0.5, 1.0) if small else (0.0, 0.25, 0.5, 0.75, 1.0):
-        _, y = xy(0, p)
-        dash = ' stroke-dasharray="3 3"' if p == 0.5 else ""
-        parts.append(
-            f'<line x1="{left}" y1="{_f(y)}" x2="{width - right}" y2="{_f(y)}" '
-            f'stroke="{GRID_COLOUR}"{dash}/><text x="{left - 4}" y="{_f(y)}" dy="3" '
-            f'text-anchor="end" class="axis">{p * 100:.0f}%</text>'
-        )
+    levels = (0.0, 0.5, 1.0) if small else (0.0, 0.25, 0.5, 0.75, 1.0)
+    parts += percent_grid(
+        levels, lambda p: xy(0, p)[1], left, width - right, left - 4, dashed=(0.5,)
+    )
     for t in ticks:
         if 0 <= t <= x_end:
             x, _ = xy(t, 0)
             anchor = "start" if t == 0 else ("end" if t == ticks[-1] and small else "middle")
             parts.append(
-                f'<text x="{_f(x)}" y="{height - (4 if small else 8)}" text-anchor="{anchor}" '
+                f'<text x="{coord(x)}" y="{height - (4 if small else 8)}" text-anchor="{anchor}" '
                 f'class="axis">{t}</text>'
             )
     band = [
@@ -445,21 +436,15 @@ def rate_trend(
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">'
         f"<title>{name}</title>"
     ]
-    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = _f(y_of(p))
-        parts.append(
-            f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" stroke="{GRID_COLOUR}"/>'
-            f'<text x="{left - 4}" y="{y}" dy="3" text-anchor="end" class="axis">'
-            f"{p * 100:.0f}%</text>"
-        )
+    parts += percent_grid((0.0, 0.25, 0.5, 0.75, 1.0), y_of, left, width - right, left - 4)
     band = [
         (x_of(i), float(lo), float(hi))
         for i, lo, hi in zip(idx, low, high, strict=True)
         if lo is not None and hi is not None
     ]
     if band:
-        upper = " ".join(f"{_f(x)},{_f(y_of(hi))}" for x, _, hi in band)
-        lower = " ".join(f"{_f(x)},{_f(y_of(lo))}" for x, lo, _ in band[::-1])
+        upper = " ".join(f"{coord(x)},{coord(y_of(hi))}" for x, _, hi in band)
+        lower = " ".join(f"{coord(x)},{coord(y_of(lo))}" for x, lo, _ in band[::-1])
         parts.append(
             f'<polygon class="band" points="{upper} {lower}" fill="{LINE_COLOUR}" '
             f'fill-opacity="0.16" stroke="none"/>'
@@ -470,7 +455,7 @@ def rate_trend(
         if ref_pts:
             parts.append(
                 '<polyline class="reference" points="'
-                + " ".join(f"{_f(x)},{_f(y_of(v))}" for x, v in ref_pts)
+                + " ".join(f"{coord(x)},{coord(y_of(v))}" for x, v in ref_pts)
                 + f'" fill="none" stroke="{MUTED_COLOUR}" stroke-width="1.5" '
                 f'stroke-dasharray="5 4"/>'
             )
@@ -482,7 +467,7 @@ def rate_trend(
     if line:
         parts.append(
             '<polyline class="rate" points="'
-            + " ".join(f"{_f(x)},{_f(y_of(r))}" for x, r, _ in line)
+            + " ".join(f"{coord(x)},{coord(y_of(r))}" for x, r, _ in line)
             + f'" fill="none" stroke="{LINE_COLOUR}" stroke-width="2" stroke-linejoin="round"/>'
         )
         for x, r, k in line:
@@ -490,7 +475,7 @@ def rate_trend(
             if k < len(support):
                 tip += f", {support[k]}"
             parts.append(
-                f'<circle cx="{_f(x)}" cy="{_f(y_of(r))}" r="3.5" fill="#fff" '
+                f'<circle cx="{coord(x)}" cy="{coord(y_of(r))}" r="3.5" fill="#fff" '
                 f'stroke="{LINE_COLOUR}" stroke-width="2"><title>{escape(tip)}</title></circle>'
             )
     if months:

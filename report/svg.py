@@ -12,7 +12,7 @@ Coordinates are SVG user units (1 unit = 1 CSS pixel at the given width/height).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from markupsafe import Markup, escape
@@ -28,10 +28,33 @@ MUTED_COLOUR = "#868e96"
 GRID_COLOUR = "#e9ecef"
 
 
-def _f(x: float) -> str:
+def coord(x: float) -> str:
     """Compact coordinate: one decimal, no trailing ``.0``."""
     s = f"{x:.1f}"
     return s[:-2] if s.endswith(".0") else s
+
+
+def percent_grid(
+    levels: Sequence[float],
+    y_of: Callable[[float], float],
+    x1: float,
+    x2: float,
+    label_x: float,
+    dashed: Sequence[float] = (),
+) -> list[str]:
+    """Horizontal grid lines of a fixed 0–100% scale at ``levels`` (shares), each with its
+    percent label right-aligned at ``label_x``; the ``dashed`` levels drawn dashed. One grid
+    for every percent chart (the risk trend here, the adoption map's curves and cohort rates)."""
+    parts = []
+    for p in levels:
+        y = coord(y_of(p))
+        dash = ' stroke-dasharray="3 3"' if p in dashed else ""
+        parts.append(
+            f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{GRID_COLOUR}"{dash}/>'
+            f'<text x="{label_x}" y="{y}" dy="3" text-anchor="end" class="axis">'
+            f"{p * 100:.0f}%</text>"
+        )
+    return parts
 
 
 def _finite(values: Sequence[float | None]) -> list[tuple[int, float]]:
@@ -89,19 +112,19 @@ def sparkline(
     )
     if not pts:
         return Markup(
-            f'{head}<line x1="2" y1="{_f(height / 2)}" x2="{width - 2}" '
-            f'y2="{_f(height / 2)}" stroke="{GRID_COLOUR}" stroke-dasharray="3 3"/></svg>'
+            f'{head}<line x1="2" y1="{coord(height / 2)}" x2="{width - 2}" '
+            f'y2="{coord(height / 2)}" stroke="{GRID_COLOUR}" stroke-dasharray="3 3"/></svg>'
         )
-    poly = " ".join(f"{_f(x)},{_f(y)}" for x, y in pts)
+    poly = " ".join(f"{coord(x)},{coord(y)}" for x, y in pts)
     area = (
-        f'<polygon points="{_f(pts[0][0])},{height - 2} {poly} {_f(pts[-1][0])},{height - 2}" '
+        f'<polygon points="{coord(pts[0][0])},{height - 2} {poly} {coord(pts[-1][0])},{height - 2}" '
         f'fill="{colour}" fill-opacity="0.12" stroke="none"/>'
     )
     lx, ly = pts[-1]
     return Markup(
         f'{head}{area}<polyline points="{poly}" fill="none" stroke="{colour}" '
         f'stroke-width="1.5" stroke-linejoin="round" stroke-linecap="round"/>'
-        f'<circle cx="{_f(lx)}" cy="{_f(ly)}" r="2" fill="{colour}"/></svg>'
+        f'<circle cx="{coord(lx)}" cy="{coord(ly)}" r="2" fill="{colour}"/></svg>'
     )
 
 
@@ -129,16 +152,9 @@ def risk_trend(
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">'
         f"<title>{escape(unbidi(label))}</title>"
     ]
-    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = _f(y_of(p))
-        parts.append(
-            f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" '
-            f'stroke="{GRID_COLOUR}"/>'
-            f'<text x="{left - 6}" y="{y}" dy="3" text-anchor="end" class="axis">'
-            f"{p * 100:.0f}%</text>"
-        )
+    parts += percent_grid((0.0, 0.25, 0.5, 0.75, 1.0), y_of, left, width - right, left - 6)
     for name, p in sorted((thresholds or {}).items(), key=lambda kv: kv[1]):
-        y = _f(y_of(p))
+        y = coord(y_of(p))
         parts.append(
             f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" '
             f'stroke="{MUTED_COLOUR}" stroke-dasharray="4 3"/>'
@@ -148,24 +164,24 @@ def risk_trend(
     n = len(risks)
     xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
     if n:
-        poly = " ".join(f"{_f(x)},{_f(y_of(r))}" for x, r in zip(xs, risks, strict=True))
+        poly = " ".join(f"{coord(x)},{coord(y_of(r))}" for x, r in zip(xs, risks, strict=True))
         parts.append(
             f'<polyline points="{poly}" fill="none" stroke="{LINE_COLOUR}" '
             f'stroke-width="2" stroke-linejoin="round"/>'
         )
         for x, r, d in zip(xs, risks, dates, strict=True):
             parts.append(
-                f'<circle cx="{_f(x)}" cy="{_f(y_of(r))}" r="3.5" fill="#fff" '
+                f'<circle cx="{coord(x)}" cy="{coord(y_of(r))}" r="3.5" fill="#fff" '
                 f'stroke="{LINE_COLOUR}" stroke-width="2"><title>{d.isoformat()}: '
                 f"{r * 100:.0f}%</title></circle>"
             )
         parts.append(
-            f'<text x="{_f(xs[0])}" y="{height - 6}" text-anchor="start" class="axis">'
+            f'<text x="{coord(xs[0])}" y="{height - 6}" text-anchor="start" class="axis">'
             f"{dates[0].isoformat()}</text>"
         )
         if n > 1:
             parts.append(
-                f'<text x="{_f(xs[-1])}" y="{height - 6}" text-anchor="end" '
+                f'<text x="{coord(xs[-1])}" y="{height - 6}" text-anchor="end" '
                 f'class="axis">{dates[-1].isoformat()}</text>'
             )
     parts.append("</svg>")
@@ -201,8 +217,8 @@ def weekly_bars(
         h = plot_h * v / hi
         x = left + slot * i + (slot - bar_w) / 2
         parts.append(
-            f'<rect x="{_f(x)}" y="{_f(top + plot_h - h)}" width="{_f(bar_w)}" '
-            f'height="{_f(h)}" rx="1.5" fill="{LINE_COLOUR}" fill-opacity="0.75">'
+            f'<rect x="{coord(x)}" y="{coord(top + plot_h - h)}" width="{coord(bar_w)}" '
+            f'height="{coord(h)}" rx="1.5" fill="{LINE_COLOUR}" fill-opacity="0.75">'
             f"<title>Week of {w.isoformat()}: {v:,.0f}</title></rect>"
         )
     if weeks:
@@ -233,9 +249,9 @@ def contribution_bar(
     return Markup(
         f'<svg class="cbar" aria-hidden="true" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">'
-        f'<rect x="{_f(x)}" y="2" width="{_f(max(length, 1.0))}" height="{height - 4}" '
+        f'<rect x="{coord(x)}" y="2" width="{coord(max(length, 1.0))}" height="{height - 4}" '
         f'rx="2" fill="{colour}"/>'
-        f'<line x1="{_f(mid)}" y1="0" x2="{_f(mid)}" y2="{height}" '
+        f'<line x1="{coord(mid)}" y1="0" x2="{coord(mid)}" y2="{height}" '
         f'stroke="#495057" stroke-width="1"/></svg>'
     )
 
@@ -262,11 +278,11 @@ def peer_scale(
     parts = [
         f'<svg class="pscale" aria-hidden="true" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}">'
-        f'<line x1="{pad}" y1="{_f(mid_y)}" x2="{width - pad}" y2="{_f(mid_y)}" '
+        f'<line x1="{pad}" y1="{coord(mid_y)}" x2="{width - pad}" y2="{coord(mid_y)}" '
         f'stroke="{GRID_COLOUR}" stroke-width="4" stroke-linecap="round"/>'
     ]
     if peer is not None and math.isfinite(peer):
-        px = _f(x_of(peer))
+        px = coord(x_of(peer))
         parts.append(
             f'<line x1="{px}" y1="3" x2="{px}" y2="{height - 3}" stroke="{MUTED_COLOUR}" '
             f'stroke-width="3" stroke-linecap="round"/>'
@@ -274,7 +290,7 @@ def peer_scale(
     if value is not None and math.isfinite(value):
         colour = RISK_COLOUR if raises_risk else PROTECTIVE_COLOUR
         parts.append(
-            f'<circle cx="{_f(x_of(value))}" cy="{_f(mid_y)}" r="6" fill="{colour}" '
+            f'<circle cx="{coord(x_of(value))}" cy="{coord(mid_y)}" r="6" fill="{colour}" '
             f'stroke="#fff" stroke-width="1.5"/>'
         )
     parts.append("</svg>")
