@@ -441,12 +441,8 @@ def _value_samples(
     some event before the last cutoff has a value (``history._value_cum``), else none."""
     if "history" not in families or "value" not in events.columns:
         return []
-    has = events.select(
-        (
-            pl.col("value").cast(pl.Float64).fill_nan(None).is_not_null()
-            & (day_of(pl.col("timestamp")) < before)
-        ).any()
-    ).item()
+    days = events.select(day_of(pl.col("timestamp"))).to_series()
+    has = history.has_value_before(events.get_column("value"), days, before)
     return [f"{history.PREFIX}value@{o}" for o in history.value_offsets(fcfg)] if has else []
 
 

@@ -51,6 +51,14 @@ def value_offsets(fcfg: FeaturesConfig) -> list[int]:
     return sorted({0, r, r + b, *value_windows(fcfg)})
 
 
+def has_value_before(value: pl.Series, days: pl.Series, before: int) -> bool:
+    """Whether some event on a day before ``before`` (the last cutoff) has a value (NaN counts
+    as none): the one rule for whether the ``value_*`` features exist, for the whole build
+    (``samples``) and for every chunk of a chunked one (``features.build``)."""
+    has = value.cast(pl.Float64).fill_nan(None).is_not_null() & (days < before)
+    return bool(has.any())
+
+
 def _value_cum(engine: Engine, cells: EventCells, before: int) -> np.ndarray | None:
     """(accounts, m) float sums of ``value`` over days ``< b_k`` of ``cells.grid``; None (one
     log line) when the column has no non-null value on a day before ``before`` (the last
@@ -65,11 +73,7 @@ def _value_cum(engine: Engine, cells: EventCells, before: int) -> np.ndarray | N
         log.info("history value features (value_*) left out: no value column")
         return None
     value = value.cast(pl.Float64).fill_nan(None)
-    has = value.null_count() < value.len()
-    if has:
-        before_last = fr.get_column(DAY).to_numpy() < before
-        has = bool((value.is_not_null().to_numpy() & before_last).any())
-    if not has:
+    if not has_value_before(value, fr.get_column(DAY), before):
         log.info(
             "history value features (value_*) left out: the value column is all null "
             "before the last cutoff"
