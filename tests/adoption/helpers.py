@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from tests.features.helpers import events as event_frame
+
 TS = pl.Datetime("us", "UTC")
 ORIGIN = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -22,22 +24,7 @@ def _maybe_day(d: object) -> datetime | None:
 
 def events(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:
     """(account_id, user_id, event, day) tuples -> canonical events frame."""
-    return pl.DataFrame(
-        {
-            "account_id": [r[0] for r in rows],
-            "user_id": [r[1] for r in rows],
-            "event": [r[2] for r in rows],
-            "timestamp": [day(r[3]) for r in rows],
-            "value": [None] * len(rows),
-        },
-        schema={
-            "account_id": pl.String,
-            "user_id": pl.String,
-            "event": pl.String,
-            "timestamp": TS,
-            "value": pl.Float64,
-        },
-    )
+    return event_frame([(a, u, e, day(d)) for a, u, e, d in rows])
 
 
 def accounts(rows: Sequence[Mapping[str, object]]) -> pl.DataFrame:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 
@@ -13,16 +15,18 @@ from ingest.tables import TS, Tables
 SEGMENTS = ["industry", "size_tier", "use_case"]
 
 
-def ts(s: str | None) -> datetime | None:
-    """'2026-02-28 23:59' or '2026-02-28' -> aware UTC datetime."""
-    if s is None:
-        return None
+def ts(s: str | datetime | None) -> datetime | None:
+    """'2026-02-28 23:59' or '2026-02-28' -> aware UTC datetime (a datetime as it is)."""
+    if s is None or isinstance(s, datetime):
+        return s
     fmt = "%Y-%m-%d %H:%M" if " " in s else "%Y-%m-%d"
     return datetime.strptime(s, fmt).replace(tzinfo=UTC)
 
 
-def events(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
-    """(account_id, user_id, event, timestamp) tuples -> canonical events frame."""
+def events(rows: Sequence[tuple[Any, ...]], extra: Sequence[str] = ()) -> pl.DataFrame:
+    """(account_id, user_id, event, timestamp, *extra) tuples -> canonical events frame; the
+    timestamp a string (``ts``) or an aware datetime; ``extra`` names further string columns
+    (segments sent with the events), one per further tuple item."""
     return pl.DataFrame(
         {
             "account_id": [r[0] for r in rows],
@@ -30,6 +34,7 @@ def events(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
             "event": [r[2] for r in rows],
             "timestamp": [ts(r[3]) for r in rows],
             "value": [None] * len(rows),
+            **{name: [r[4 + i] for r in rows] for i, name in enumerate(extra)},
         },
         schema={
             "account_id": pl.String,
@@ -37,6 +42,7 @@ def events(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
             "event": pl.String,
             "timestamp": TS,
             "value": pl.Float64,
+            **dict.fromkeys(extra, pl.String),
         },
     )
 

@@ -16,6 +16,7 @@ from core.config import load_config
 from features.labels import build_labels
 from features.windows import NEVER, Engine, Sampler, T, build_engine, date_to_day, day_of, in_window
 from ingest.tables import TS, Tables
+from tests.features.helpers import events
 
 CUT = date(2026, 3, 1)
 t = date_to_day(CUT)
@@ -37,23 +38,7 @@ TEN = [
 
 
 def _tables(rows: list[tuple[str, str, str, datetime]]) -> Tables:
-    ev = pl.DataFrame(
-        {
-            "account_id": [r[0] for r in rows],
-            "user_id": [r[1] for r in rows],
-            "event": [r[2] for r in rows],
-            "timestamp": [r[3] for r in rows],
-            "value": [None] * len(rows),
-        },
-        schema={
-            "account_id": pl.String,
-            "user_id": pl.String,
-            "event": pl.String,
-            "timestamp": TS,
-            "value": pl.Float64,
-        },
-    )
-    return Tables(ev, None, None, datetime(2027, 1, 1, tzinfo=UTC), [])
+    return Tables(events(rows), None, None, datetime(2027, 1, 1, tzinfo=UTC), [])
 
 
 def _ten() -> Tables:

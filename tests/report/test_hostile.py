@@ -16,10 +16,11 @@ import pytest
 
 import report
 from ingest.profile import profile_tables
-from ingest.tables import TS, Tables
+from ingest.tables import Tables
 from report import svg
 from report.profile import render_profile_page
 from report.render import account_file_names, render_report
+from tests.features.helpers import events as event_frame
 
 RTL = "evil\u202egpj.exe"  # shows as "evilexe.jpg" unless the override is neutralised
 INJECTIONS = (
@@ -173,24 +174,7 @@ def test_hostile_values_on_the_data_profile_page(tmp_path: Path) -> None:
             )
         )
     ]
-    events = pl.DataFrame(
-        {
-            "account_id": [r[0] for r in rows],
-            "user_id": [r[1] for r in rows],
-            "event": [r[2] for r in rows],
-            "timestamp": [r[3] for r in rows],
-            "value": [None] * len(rows),
-            "plan": [r[4] for r in rows],
-        },
-        schema={
-            "account_id": pl.String,
-            "user_id": pl.String,
-            "event": pl.String,
-            "timestamp": TS,
-            "value": pl.Float64,
-            "plan": pl.String,
-        },
-    )
+    events = event_frame(rows, extra=["plan"])
     profile = profile_tables(
         Tables(events, None, None, datetime(2026, 3, 1, tzinfo=UTC), []), horizon_days=14
     )

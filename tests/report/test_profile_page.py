@@ -7,12 +7,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from ingest.profile import profile_tables
-from ingest.tables import TS, Tables
+from ingest.tables import Tables
 from report.profile import fmt_share, fmt_when, render_profile_page
+from tests.features.helpers import events
 
 SCRIPT = "<script>alert(1)</script>"
 ATTR = 'x" onmouseover="alert(2)'
@@ -32,24 +32,7 @@ def profile() -> dict:
         ("a3", "u4", "signup", _ts(5), "gold"),
         ("a3", "u4", SCRIPT, _ts(8), "gold"),
     ]
-    ev = pl.DataFrame(
-        {
-            "account_id": [r[0] for r in rows],
-            "user_id": [r[1] for r in rows],
-            "event": [r[2] for r in rows],
-            "timestamp": [r[3] for r in rows],
-            "value": [None] * len(rows),
-            '<b>"tier"</b>': [r[4] for r in rows],
-        },
-        schema={
-            "account_id": pl.String,
-            "user_id": pl.String,
-            "event": pl.String,
-            "timestamp": TS,
-            "value": pl.Float64,
-            '<b>"tier"</b>': pl.String,
-        },
-    )
+    ev = events(rows, extra=['<b>"tier"</b>'])
     return profile_tables(
         Tables(ev, None, None, datetime(2026, 3, 1, tzinfo=UTC), []), horizon_days=14
     )
