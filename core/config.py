@@ -182,6 +182,13 @@ class TrainPolicy(StrEnum):
     every_days_or_drift = "every_days_or_drift"  # either
 
 
+class EngineKind(StrEnum):
+    """``engine``: where the heavy steps run (docs/scaling.md)."""
+
+    local = "local"  # this process (optionally chunked by features.chunk_accounts)
+    dask = "dask"  # a Dask distributed cluster: partitions of accounts on its workers
+
+
 class ExplainFormat(StrEnum):
     """``explain.format``: plain text for a person at a terminal, or one JSON object."""
 
@@ -727,6 +734,27 @@ class SinkConfig:
 
 
 @dataclass
+class EngineConfig:
+    """``engine=dask``: run ingest, validation, the feature build, training, tuning and scoring
+    on a Dask distributed cluster (``core.cluster``, docs/scaling.md). Every partition runs the
+    same polars code as ``engine=local``; the answers are the same (features row for row)."""
+
+    kind: EngineKind = EngineKind.local
+    # An existing cluster's scheduler (tcp://host:8786); null = start a LocalCluster here.
+    scheduler_address: str | None = None
+    # LocalCluster only: worker processes, threads per worker, memory limit per worker (Dask
+    # spills to disk past 60% of it, pauses at 80% and restarts the worker at 95%).
+    n_workers: int = 2
+    threads_per_worker: int = 1
+    memory_limit: str = "4GiB"
+    # Hash partitions of account ids (each one validated and built by one task); null = four
+    # per worker. More partitions = less memory per task, more tasks.
+    partitions: int | None = None
+    # Seconds to wait for the scheduler / the workers before giving up (exit 8).
+    timeout_seconds: float = 60
+
+
+@dataclass
 class OutputConfig:
     dir: str = "outputs/demo"
 
@@ -758,6 +786,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
 
 def register() -> None:

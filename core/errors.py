@@ -57,3 +57,10 @@ class DatabaseError(DecayError):
     refused a statement; the message never holds the connection string (``core.database``)."""
 
     exit_code = 7
+
+
+class ClusterError(DecayError):
+    """``engine=dask``: the scheduler could not be reached, or the cluster lost its workers
+    (``core.cluster``); nothing was written. Retry when the cluster is back."""
+
+    exit_code = 8
