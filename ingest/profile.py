@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.tables import Tables
+from ingest.tables import SpooledTables, Tables
 
 PROFILE_VERSION = 1
 CANONICAL_EVENT_COLUMNS = ("account_id", "user_id", "event", "timestamp", "value")
@@ -63,7 +63,8 @@ def slug(name: str) -> str:
     text = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
     text = text[:SLUG_MAX].rstrip("_")
     if not text:
-        return "evt_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+        # surrogatepass: a lone surrogate (never in polars text, possible in Python str) hashes too
+        return "evt_" + hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return text
 
 
@@ -161,7 +162,7 @@ def _top_values(df: pl.DataFrame, col: str, k: int) -> list[dict[str, Any]]:
 
 
 def profile_tables(
-    tables: Tables,
+    tables: Tables | SpooledTables,
     *,
     max_event_types: int = 12,
     min_account_share: float = 0.02,
@@ -235,8 +236,10 @@ def profile_tables(
     # both the distinct values per account and the overall value counts.
     account_user_q = ev.group_by("account_id", "user_id").agg(pl.len().alias("n"))
     account_col_q = [ev.group_by("account_id", c).agg(pl.len().alias("n")) for c in extra]
+    # Events on disk (SpooledTables) are aggregated streaming: never held whole.
     overall, account_day, account_event, account_user, *account_cols = pl.collect_all(
-        [overall_q, account_day_q, account_event_q, account_user_q, *account_col_q]
+        [overall_q, account_day_q, account_event_q, account_user_q, *account_col_q],
+        engine="streaming" if isinstance(events, pl.LazyFrame) else "auto",
     )
     o = overall.row(0, named=True)
     o["n_users"] = account_user["user_id"].n_unique()
@@ -431,7 +434,7 @@ def _cadence(accounts: pl.DataFrame, account_day: pl.DataFrame, n_events: int) -
 
 
 def _segments(
-    tables: Tables,
+    tables: Tables | SpooledTables,
     extra: list[str],
     account_cols: list[pl.DataFrame],
     n_events: int,
