@@ -118,7 +118,7 @@ def log_counts(table: ValidatedTable) -> None:
         "%s: %d row(s) read, %d clean, %d rejected%s",
         table.raw.name,
         table.n_input,
-        table.clean.height,
+        table.clean_rows,
         table.rejected.height,
         f" ({parts})" if parts else "",
     )

@@ -149,10 +149,16 @@ class ValidatedTable:
     clean: pl.DataFrame
     rejected: pl.DataFrame
     counts: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    #: Clean rows when they are not in ``clean`` (events validated into ``ingest.spool``).
+    n_clean: int | None = None
+
+    @property
+    def clean_rows(self) -> int:
+        return self.clean.height if self.n_clean is None else self.n_clean
 
     @property
     def n_input(self) -> int:
-        return self.clean.height + self.rejected.height
+        return self.clean_rows + self.rejected.height
 
 
 # ----------------------------------------------------------------------------- table level
@@ -411,7 +417,30 @@ def validate_table(
         )
 
 
-def _validate_table(
+@dataclass(frozen=True)
+class RowSplit:
+    """What splitting collected rows into clean and rejected needs (plain, picklable data: a
+    Dask worker splits its partition with it, ``ingest.spool.validate_chunk``)."""
+
+    wanted: tuple[str, ...]  # contract columns present, in canonical order
+    canon: dict[str, str]  # contract column -> its canonical value's column in the query
+    raw_cols: tuple[str, ...]  # source columns (partition columns included)
+    row_cols: tuple[str, ...]  # a row's own columns: the exact-duplicate key
+    key: str | None  # unique key (users/accounts), first kept
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """One table's validation as a lazy query (parsed columns, ``reason``, ``reason_column``
+    per row) and how to split its collected rows (:meth:`split`)."""
+
+    name: str
+    location: str
+    query: pl.LazyFrame
+    split: RowSplit
+
+
+def plan_validation(
     raw: RawTable,
     contract: TableContract,
     *,
@@ -419,7 +448,11 @@ def _validate_table(
     timestamp_format: str | None,
     now: datetime,
     known_accounts: pl.Series | None,
-) -> ValidatedTable:
+) -> ValidationPlan:
+    """The row-level checks of ``raw`` as one lazy query; every check is per row, so the query
+    streams (exact duplicates and duplicate keys are decided on the collected rows:
+    :func:`split_rows`). ``source_file`` and partition columns are Categorical inside it (a
+    path string per row is the largest column of a big log) and String again in ``rejected``."""
     check_schema(raw, contract)
     schema = raw.frame.collect_schema()
     raw_cols = [c for c in schema.names() if c != SOURCE_FILE]
@@ -484,36 +517,94 @@ def _validate_table(
     helpers = {e.meta.output_name() for stage in stages for e in stage}
     if helpers:
         lf = lf.drop(sorted(helpers))
+    # (a partition key that is a contract column, e.g. an event segment, stays text)
+    where = [c for c in (SOURCE_FILE, *raw.partitions) if c not in wanted]
     lf = lf.with_columns(
         reason.alias(REASON),
         reason_col.alias(REASON_COLUMN),
-        # Rows sharing a 64-bit hash of all source columns: the only possible exact duplicates.
-        pl.struct(row_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE),
+        *[pl.col(c).cast(pl.Categorical) for c in where if c in schema],
     )
-    try:
-        df = lf.collect(engine="streaming")
-    except pl.exceptions.PolarsError as err:  # e.g. files of one table with different schemas
-        raise DataValidationError(
-            f"{contract.name} ({raw.location}): cannot read the table: {err}",
-            hint="make every file of the table share the same columns and types",
-        ) from err
+    split = RowSplit(
+        wanted=tuple(wanted),
+        canon=canon,
+        raw_cols=tuple(raw_cols),
+        row_cols=tuple(row_cols),
+        key=contract.key,
+    )
+    return ValidationPlan(contract.name, raw.location, lf, split)
+
+
+def split_rows(
+    df: pl.DataFrame, split: RowSplit
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[tuple[str, str | None], int]]:
+    """(clean, rejected, counts) of the collected rows of a :class:`ValidationPlan` query:
+    exact duplicates (all of a row's own columns; first kept) and duplicate keys are marked
+    here, on rows in source order. Exact on any subset that holds every row of an account,
+    since ``account_id`` is part of both keys (``ingest.spool``)."""
+    row_cols = list(split.row_cols)
+    df = df.with_columns(
+        # Rows sharing a 64-bit hash of all source columns: the only possible exact duplicates.
+        pl.struct(row_cols).hash(seed=0).is_duplicated().alias(_DUP_CANDIDATE)
+    )
     df = _mark(df, _exact_duplicates(df, row_cols), "duplicate_row", None)
-    if contract.key is not None:
+    if split.key is not None:
         ok = pl.col(REASON).is_null()
-        key = pl.col(canon[contract.key])
+        key = pl.col(split.canon[split.key])
         dup_key = df.select((ok & ~pl.when(ok).then(key).is_first_distinct()).alias("d"))["d"]
-        df = _mark(df, dup_key, "duplicate_id", contract.key)
+        df = _mark(df, dup_key, "duplicate_id", split.key)
 
     is_clean = pl.col(REASON).is_null()
-    clean = df.filter(is_clean).select([pl.col(canon[c]).alias(c) for c in wanted])
-    rejected = df.filter(~is_clean).select([*raw_cols, SOURCE_FILE, REASON, REASON_COLUMN])
-    counts = {
+    clean = df.filter(is_clean).select([pl.col(split.canon[c]).alias(c) for c in split.wanted])
+    # Categorical inside the query (plan_validation); text in the quarantine, as read.
+    where = [c for c in (*split.raw_cols, SOURCE_FILE) if isinstance(df.schema[c], pl.Categorical)]
+    rejected = (
+        df.filter(~is_clean)
+        .select([*split.raw_cols, SOURCE_FILE, REASON, REASON_COLUMN])
+        .with_columns(pl.col(c).cast(pl.String) for c in where)
+    )
+    return clean, rejected, reason_counts(rejected)
+
+
+def reason_counts(rejected: pl.DataFrame) -> dict[tuple[str, str | None], int]:
+    """Rejected rows per (reason, reason_column), sorted: what ``log_counts`` prints."""
+    return {
         (r, c): n
         for r, c, n in rejected.group_by(REASON, REASON_COLUMN)
         .len()
         .sort(REASON, REASON_COLUMN)
         .iter_rows()
     }
+
+
+def collect_rows(plan: ValidationPlan) -> pl.DataFrame:
+    """Run a plan's query (streaming read); a source that cannot be read is a data error."""
+    try:
+        return plan.query.collect(engine="streaming")
+    except pl.exceptions.PolarsError as err:  # e.g. files of one table with different schemas
+        raise DataValidationError(
+            f"{plan.name} ({plan.location}): cannot read the table: {err}",
+            hint="make every file of the table share the same columns and types",
+        ) from err
+
+
+def _validate_table(
+    raw: RawTable,
+    contract: TableContract,
+    *,
+    timezone: str,
+    timestamp_format: str | None,
+    now: datetime,
+    known_accounts: pl.Series | None,
+) -> ValidatedTable:
+    plan = plan_validation(
+        raw,
+        contract,
+        timezone=timezone,
+        timestamp_format=timestamp_format,
+        now=now,
+        known_accounts=known_accounts,
+    )
+    clean, rejected, counts = split_rows(collect_rows(plan), plan.split)
     return ValidatedTable(raw=raw, clean=clean, rejected=rejected, counts=counts)
 
 
