@@ -14,8 +14,8 @@ the same validation as files (their rejects name the trait or property they came
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,25 @@ from ingest import layouts
 from ingest.postgres import PostgresSource
 from ingest.quarantine import log_counts, raise_if_rejected, write_quarantine
 from ingest.read import RawTable, column_mapping, scan_table
-from ingest.tables import Tables
+from ingest.spool import (
+    ChunkResult,
+    EventSpool,
+    partition_raw,
+    rejected_of,
+    spool_from,
+    validate_chunk,
+)
+from ingest.tables import SpooledTables, Tables
 from ingest.validate import (
     REASON,
     REASON_COLUMN,
+    RowSplit,
     ValidatedTable,
     check_schema,
     contract_for,
     fill_event_defaults,
+    plan_validation,
+    reason_counts,
     validate_table,
 )
 
@@ -74,6 +85,10 @@ def observed_until_from_events(events: pl.DataFrame) -> datetime:
             "no valid events: cannot tell when observation ends",
             hint="check data.events and the quarantine, or set data.observed_until",
         )
+    return _day_after(newest)
+
+
+def _day_after(newest: datetime) -> datetime:
     day = newest.astimezone(UTC).date() + timedelta(days=1)
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -82,6 +97,23 @@ def account_attributes(cfg: DictConfig) -> list[str]:
     """Optional accounts columns the features read besides the segments (kept when present)."""
     names: list[str | None] = [cfg.features.renewal_cycle_column, cfg.features.peer_segment]
     return [n for n in names if n]
+
+
+#: Runs ``ingest.spool.validate_chunk`` for chunks 0..n-1 and returns their results: a loop
+#: here, Dask tasks with ``engine=dask`` (``features.distributed``).
+ChunkRunner = Callable[[Path, int, RowSplit, str], list[ChunkResult]]
+
+
+def run_chunks_here(folder: Path, n: int, split: RowSplit, default_event: str) -> list[ChunkResult]:
+    """Validate the chunks one after the other in this process (one chunk in memory at once)."""
+    return [validate_chunk(folder, i, split, default_event) for i in range(n)]
+
+
+@dataclass
+class _SpoolRequest:
+    folder: Path
+    n: int
+    run: ChunkRunner
 
 
 def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = None) -> Tables:
@@ -93,6 +125,53 @@ def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = No
     ``<quarantine_dir>/<table>.parquet`` and the clean rows go on. Table-level problems (missing
     or mistyped columns, unknown segment columns) always raise.
     """
+    tables = _load(cfg, quarantine_dir, now, None)
+    assert isinstance(tables, Tables)
+    return tables
+
+
+def load_spooled_tables(
+    cfg: DictConfig,
+    quarantine_dir: Path,
+    folder: Path,
+    n: int,
+    now: datetime | None = None,
+    run: ChunkRunner = run_chunks_here,
+) -> SpooledTables:
+    """:func:`load_tables` with the events validated per hash-chunk of accounts into
+    ``folder`` (``ingest.spool``): the same clean rows and the same rejects (the quarantine
+    is ordered chunk by chunk), with no step holding every event. ``run`` validates the
+    chunks (here, or on a Dask cluster)."""
+    if n < 1:
+        raise DataValidationError(f"the number of account chunks must be >= 1, got {n}")
+    tables = _load(cfg, quarantine_dir, now, _SpoolRequest(Path(folder), n, run))
+    assert isinstance(tables, SpooledTables)
+    return tables
+
+
+def _validate_spooled(
+    raw: RawTable, contract: Any, request: _SpoolRequest, default_event: str, **opts: Any
+) -> tuple[ValidatedTable, EventSpool]:
+    """The events table through the two-pass spool (``ingest.spool``)."""
+    with step(f"ingest: validate {contract.name} in {request.n} chunks of accounts", log):
+        plan = plan_validation(raw, contract, **opts)
+        partition_raw(plan, request.n, request.folder)
+        results = request.run(request.folder, request.n, plan.split, default_event)
+    spool = spool_from(request.folder, request.n, results)
+    rejected = rejected_of(results)
+    table = ValidatedTable(
+        raw=raw,
+        clean=pl.DataFrame(schema=spool.schema),  # the rows are in the spool, not here
+        rejected=rejected,
+        counts=reason_counts(rejected) if rejected.height else {},
+        n_clean=spool.rows,
+    )
+    return table, spool
+
+
+def _load(
+    cfg: DictConfig, quarantine_dir: Path, now: datetime | None, spooled: _SpoolRequest | None
+) -> Tables | SpooledTables:
     data = cfg.data
     now = now or datetime.now(UTC)
     mapping = column_mapping(data.columns)
@@ -141,9 +220,19 @@ def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = No
                 validate_table(raw_users, contract_for("users"), known_accounts=known, **opts)
             )
         assert raw_events is not None  # data.events is a path (the schema has no null for it)
-        events = validate_table(
-            raw_events, contract_for("events", event_segments), known_accounts=known, **opts
-        )
+        spool: EventSpool | None = None
+        ev_contract = contract_for("events", event_segments)
+        if spooled is None:
+            events = validate_table(raw_events, ev_contract, known_accounts=known, **opts)
+        else:
+            events, spool = _validate_spooled(
+                raw_events,
+                ev_contract,
+                spooled,
+                str(data.default_event),
+                known_accounts=known,
+                **opts,
+            )
         done.append(events)
 
     for table in done:
@@ -155,6 +244,8 @@ def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = No
             write_quarantine(table, Path(quarantine_dir))
 
     by_name = {t.raw.name: t.clean for t in done}
+    if spool is not None:
+        return _spooled_tables(cfg, spool, by_name, segments, event_segments)
     clean_events = fill_event_defaults(by_name["events"], data.default_event)
     if clean_events.is_empty():
         raise DataValidationError(
@@ -172,6 +263,40 @@ def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = No
     )
     return Tables(
         events=clean_events,
+        users=by_name.get("users"),
+        accounts=by_name.get("accounts"),
+        observed_until=observed_until,
+        segments=segments,
+        event_segments=event_segments,
+    )
+
+
+def _spooled_tables(
+    cfg: DictConfig,
+    spool: EventSpool,
+    by_name: dict[str, pl.DataFrame],
+    segments: list[str],
+    event_segments: list[str],
+) -> SpooledTables:
+    data = cfg.data
+    if spool.rows == 0 or spool.newest is None:
+        raise DataValidationError(
+            f"no valid events in {data.events} (all rows rejected or none present)",
+            hint="check the quarantine folder for the reasons",
+        )
+    if data.observed_until is not None:
+        observed_until = parse_observed_until(data.observed_until)
+    else:
+        observed_until = _day_after(spool.newest)
+    log.info(
+        "ingest: %d events in %d chunks of accounts under %s, observed until %s (exclusive, UTC)",
+        spool.rows,
+        spool.n,
+        spool.folder,
+        observed_until.isoformat(),
+    )
+    return SpooledTables(
+        spool=spool,
         users=by_name.get("users"),
         accounts=by_name.get("accounts"),
         observed_until=observed_until,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -54,3 +55,59 @@ class Tables:
     #: Segment columns that live on the events (String, nullable): an account's value at a
     #: cutoff is its latest non-null value strictly before it (``features.segments``).
     event_segments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SpooledTables:
+    """Validated tables whose events stay on disk, one file per hash-chunk of accounts
+    (``ingest.spool``; docs/scaling.md): what ``decay-features`` builds from when
+    ``features.chunk_accounts`` is set or ``engine=dask``, so no step holds every event.
+
+    ``events`` is a lazy scan of every clean event (for streaming aggregations: the profile,
+    the first day of each event); :meth:`chunk` is one chunk as eager :class:`Tables`, the unit
+    every feature is computed on. Users and accounts are small and stay in memory.
+    """
+
+    spool: Any  # ingest.spool.EventSpool (not imported here: tables.py is the bare contract)
+    users: pl.DataFrame | None
+    accounts: pl.DataFrame | None
+    observed_until: datetime
+    segments: list[str]
+    event_segments: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> pl.LazyFrame:
+        return self.spool.scan()  # type: ignore[no-any-return,unused-ignore]
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self.spool.n)
+
+    def chunk(self, i: int) -> Tables:
+        """Chunk ``i``: its events (source order), and the users and accounts of its accounts."""
+        from ingest.spool import chunk_key
+
+        def part(df: pl.DataFrame | None) -> pl.DataFrame | None:
+            if df is None:
+                return None
+            return df.filter(chunk_key(pl.col("account_id"), self.n_chunks) == i)
+
+        return Tables(
+            events=self.spool.chunk(i),
+            users=part(self.users),
+            accounts=part(self.accounts),
+            observed_until=self.observed_until,
+            segments=self.segments,
+            event_segments=self.event_segments,
+        )
+
+    def collect(self) -> Tables:
+        """All events in one :class:`Tables` (memory grows with events: small logs, tests)."""
+        return Tables(
+            events=self.events.collect(),
+            users=self.users,
+            accounts=self.accounts,
+            observed_until=self.observed_until,
+            segments=self.segments,
+            event_segments=self.event_segments,
+        )
