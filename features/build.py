@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -42,7 +42,8 @@ from features.cutoffs import cutoff_dates, eligible_rows
 from features.labels import build_labels
 from features.segments import event_segments_at
 from features.windows import DAY, Engine, T, build_engine, date_to_day, day_of
-from ingest.tables import Tables
+from ingest.spool import chunk_key
+from ingest.tables import SpooledTables, Tables
 
 log = get_logger(__name__)
 
@@ -56,7 +57,7 @@ def _section(cfg: DictConfig, name: str) -> Any:
     return getattr(cfg, name)
 
 
-def _effective_families(tables: Tables, fcfg: FeaturesConfig) -> list[str]:
+def _effective_families(tables: Tables | SpooledTables, fcfg: FeaturesConfig) -> list[str]:
     """Configured families minus those whose source table is missing (one log line each)."""
     fams = [str(f) for f in fcfg.families]
     unknown = sorted(set(fams) - set(FAMILIES))
@@ -84,7 +85,7 @@ def _effective_families(tables: Tables, fcfg: FeaturesConfig) -> list[str]:
     return out
 
 
-def _segments(tables: Tables, cfg: DictConfig) -> list[str]:
+def _segments(tables: Tables | SpooledTables, cfg: DictConfig) -> list[str]:
     """The account-table segment columns (those on the events: ``tables.event_segments``)."""
     segs = [str(s) for s in cfg.data.segments if str(s) not in tables.event_segments]
     if tables.accounts is None:
@@ -162,7 +163,11 @@ SOURCED = {
 
 
 def _resolve(
-    fcfg: FeaturesConfig, families: list[str], tables: Tables, firsts: pl.DataFrame, before: int
+    fcfg: FeaturesConfig,
+    families: list[str],
+    tables: Tables | SpooledTables,
+    firsts: pl.DataFrame,
+    before: int,
 ) -> tuple[Any, list[str]]:
     """The features config as this data resolves it, and the families left.
 
@@ -237,7 +242,10 @@ def _sourced(exprs: dict[str, pl.Expr], fcfg: FeaturesConfig) -> dict[str, pl.Ex
 
 
 def _family_exprs(
-    fcfg: FeaturesConfig, families: Sequence[str], tables: Tables, wide_cols: Sequence[str]
+    fcfg: FeaturesConfig,
+    families: Sequence[str],
+    tables: Tables | SpooledTables,
+    wide_cols: Sequence[str],
 ) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     s1: dict[str, pl.Expr] = {}
     s2: dict[str, pl.Expr] = {}
@@ -279,11 +287,12 @@ def _family_exprs(
 
 
 def _build(
-    tables: Tables,
+    tables: Tables | SpooledTables,
     cutoffs: Sequence[date],
     cfg: DictConfig,
     shared: dict[str, Any] | None = None,
     with_labels: bool = False,
+    map_chunks: ChunkMapper | None = None,
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Eligible rows with ``_t`` and all feature columns; returns (frame, features, segments).
 
@@ -293,8 +302,8 @@ def _build(
     chunk's engine; only used with ``features.chunk_accounts`` (``_build_chunked``).
     """
     fcfg = _section(cfg, "features")
-    if fcfg.chunk_accounts is not None:
-        return _build_chunked(tables, cutoffs, cfg, shared, with_labels)
+    if fcfg.chunk_accounts is not None or isinstance(tables, SpooledTables):
+        return _build_chunked(tables, cutoffs, cfg, shared, with_labels, map_chunks)
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
     with step(f"features: window engine ({len(cutoffs)} cutoffs)", log):
@@ -398,114 +407,200 @@ def _finish(
     return out, names, segments
 
 
-def account_chunks(tables: Tables, n: int) -> Iterator[Tables]:
+def account_chunks(tables: Tables | SpooledTables, n: int) -> Iterator[Tables]:
     """``tables`` split into ``n`` disjoint groups of accounts by a seeded hash of
-    ``account_id`` (the same split on every run); events, users and accounts of one account
-    land in the same chunk, each chunk in the tables' row order. Made one at a time (a chunk
-    is a copy of its rows), so at most one chunk's copy is alive beside the tables."""
+    ``account_id`` (``ingest.spool.chunk_key``: the same split on every run and in ingest);
+    events, users and accounts of one account land in the same chunk, each chunk in the
+    tables' row order. Made one at a time (a chunk is a copy of its rows), so at most one
+    chunk's copy is alive beside the tables. Spooled tables are already chunked (``n`` is
+    theirs): each chunk is read from its file."""
     if n < 1:
         raise ConfigValueError(f"features.chunk_accounts must be >= 1 or null, got {n}")
+    if isinstance(tables, SpooledTables):
+        return (tables.chunk(i) for i in range(tables.n_chunks))
+    eager = tables
 
     def part(df: pl.DataFrame | None, i: int) -> pl.DataFrame | None:
         if df is None:
             return None
-        return df.filter(pl.col("account_id").hash(seed=0) % n == i)
+        return df.filter(chunk_key(pl.col("account_id"), n) == i)
 
     return (
         dataclasses.replace(
-            tables,
-            events=part(tables.events, i),  # type: ignore[arg-type]
-            users=part(tables.users, i),
-            accounts=part(tables.accounts, i),
+            eager,
+            events=part(eager.events, i),  # type: ignore[arg-type]
+            users=part(eager.users, i),
+            accounts=part(eager.accounts, i),
         )
         for i in range(n)
     )
 
 
-def event_firsts(events: pl.DataFrame) -> pl.DataFrame:
+def event_firsts(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """(account_id, event, day = first UTC day, n = count) straight from the events: what
-    ``Engine.firsts`` gives for an engine over all of them, without building that engine."""
+    ``Engine.firsts`` gives for an engine over all of them, without building that engine.
+    A streaming group-by, so events on disk (``SpooledTables.events``) are never held whole;
+    per account, so the firsts of disjoint chunks of accounts concatenate to the whole."""
     return (
         events.lazy()
         .group_by("account_id", "event")
         .agg(day_of(pl.col("timestamp")).min().alias(DAY), pl.len().cast(pl.Int64).alias("n"))
         .sort("account_id", "event")
-        .collect()
+        .collect(engine="streaming")
     )
 
 
 def _value_samples(
-    events: pl.DataFrame, fcfg: Any, families: Sequence[str], before: int
+    events: pl.DataFrame | pl.LazyFrame, fcfg: Any, families: Sequence[str], before: int
 ) -> list[str]:
     """The history value samples (``hist_value@<o>``) the whole build makes: all of them when
-    some event before the last cutoff has a value (``history._value_cum``), else none."""
-    if "history" not in families or "value" not in events.columns:
+    some event before the last cutoff has a value (``history.value_before``), else none."""
+    if "history" not in families or "value" not in events.collect_schema().names():
         return []
-    days = events.select(day_of(pl.col("timestamp"))).to_series()
-    has = history.has_value_before(events.get_column("value"), days, before)
-    return [f"{history.PREFIX}value@{o}" for o in history.value_offsets(fcfg)] if has else []
+    day = day_of(pl.col("timestamp"))
+    has = events.lazy().select(history.value_before(pl.col("value"), day, before))
+    if not has.collect(engine="streaming").item():
+        return []
+    return [f"{history.PREFIX}value@{o}" for o in history.value_offsets(fcfg)]
 
 
-def _build_chunked(
-    tables: Tables,
+@dataclasses.dataclass(frozen=True)
+class ChunkPlan:
+    """What every chunk of a chunked build shares, decided once on all accounts: the features
+    config as the whole data resolves it, the families, segments and cutoffs, and which
+    ``value_*`` samples exist. Plain data, so a Dask worker gets it with its task."""
+
+    cfg: Any  # DictConfig (the label, snapshot and features sections are read)
+    fcfg: Any  # the resolved features config
+    families: list[str]
+    segments: list[str]
+    out_segments: list[str]
+    cutoffs: list[date]
+    last_cut: int
+    values: list[str]
+    with_labels: bool
+
+
+def plan_chunks(
+    tables: Tables | SpooledTables,
     cutoffs: Sequence[date],
     cfg: DictConfig,
-    shared: dict[str, Any] | None,
     with_labels: bool,
-) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """``_build`` on ``features.chunk_accounts`` hash-chunks of accounts, one engine each.
-
-    What reads across accounts is done on the whole: the resolved features config (presence
-    of events, roles and the vocabulary over all accounts, from :func:`event_firsts`) before
-    the chunks, and the cross-row features (``s2``) on the concatenated rows after them, sorted
-    like the unchunked build (cutoff, account_id). Every other feature reads one account.
-    """
+    firsts: pl.DataFrame | None = None,
+    values: list[str] | None = None,
+) -> ChunkPlan:
+    """The shared part of a chunked build (``firsts`` / ``values`` when already reduced from
+    the chunks, as ``engine=dask`` does; else computed here from ``tables.events``)."""
     fcfg = _section(cfg, "features")
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
     last_cut = date_to_day(max(cutoffs))
-    fcfg, families = _resolve(fcfg, families, tables, event_firsts(tables.events), last_cut)
-    if shared is not None:
-        shared["features"] = fcfg
-    n = int(fcfg.chunk_accounts)
-    values = _value_samples(tables.events, fcfg, families, last_cut)
-    parts: list[pl.DataFrame] = []
-    s1: dict[str, pl.Expr] = {}
-    s2: dict[str, pl.Expr] = {}
-    out_segments = [*segments, *tables.event_segments]
-    for i, chunk in enumerate(account_chunks(tables, n)):
-        no_accounts = chunk.accounts is None or chunk.accounts.is_empty()
-        if chunk.events.is_empty() and (no_accounts or int(cfg.snapshot.min_events) > 0):
-            continue  # no account of the chunk can be eligible
-        with step(f"features: chunk {i + 1}/{n}: window engine ({len(cutoffs)} cutoffs)", log):
-            engine = _engine(chunk, cutoffs, fcfg)
-        rows = eligible_rows(chunk, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
-        if rows.height == 0:
-            continue
-        wide, out_segments = _wide(chunk, rows, fcfg, families, segments, engine, last_cut)
-        if values:  # left out by history only when no account has a value: 0 for these
-            wide = wide.with_columns(
-                pl.lit(0.0, pl.Float64).alias(c) for c in values if c not in wide.columns
-            )
-        s1, s2 = _family_exprs(fcfg, families, chunk, wide.columns)
-        s1 |= _sourced(engagement.indicators(fcfg, families, chunk.users is not None), fcfg)
-        part = wide.lazy().with_columns([e.alias(k) for k, e in s1.items()]).collect()
-        if with_labels:
-            labels = build_labels(chunk, part.select(*ID_COLUMNS, T), cfg.label, engine=engine)
-            part = part.with_columns(labels.get_column("label"))
-        parts.append(part)
-        del engine, wide, chunk
+    if firsts is None:
+        firsts = event_firsts(tables.events)
+    fcfg, families = _resolve(fcfg, families, tables, firsts, last_cut)
+    if values is None:
+        values = _value_samples(tables.events, fcfg, families, last_cut)
+    return ChunkPlan(
+        cfg=cfg,
+        fcfg=fcfg,
+        families=families,
+        segments=segments,
+        out_segments=[*segments, *tables.event_segments],
+        cutoffs=list(cutoffs),
+        last_cut=last_cut,
+        values=values,
+        with_labels=with_labels,
+    )
+
+
+def build_chunk(chunk: Tables, plan: ChunkPlan, index: int = 0, n: int = 1) -> pl.DataFrame | None:
+    """One chunk's eligible rows with ``_t``, statics, window samples, every per-account
+    indicator (``s1``) and, with labels, ``label`` (None when none is eligible): the unit of
+    work of the chunked build, run here in a loop or on a Dask worker."""
+    cfg, fcfg, cutoffs = plan.cfg, plan.fcfg, plan.cutoffs
+    no_accounts = chunk.accounts is None or chunk.accounts.is_empty()
+    if chunk.events.is_empty() and (no_accounts or int(cfg.snapshot.min_events) > 0):
+        return None  # no account of the chunk can be eligible
+    with step(f"features: chunk {index + 1}/{n}: window engine ({len(cutoffs)} cutoffs)", log):
+        engine = _engine(chunk, cutoffs, fcfg)
+    rows = eligible_rows(chunk, cutoffs, cfg.snapshot, list(cfg.label.churn_events), engine)
+    if rows.height == 0:
+        return None
+    wide, _ = _wide(chunk, rows, fcfg, plan.families, plan.segments, engine, plan.last_cut)
+    if plan.values:  # left out by history only when no account has a value: 0 for these
+        wide = wide.with_columns(
+            pl.lit(0.0, pl.Float64).alias(c) for c in plan.values if c not in wide.columns
+        )
+    s1, _ = _family_exprs(fcfg, plan.families, chunk, wide.columns)
+    s1 |= _sourced(engagement.indicators(fcfg, plan.families, chunk.users is not None), fcfg)
+    part = wide.lazy().with_columns([e.alias(k) for k, e in s1.items()]).collect()
+    if plan.with_labels:
+        labels = build_labels(chunk, part.select(*ID_COLUMNS, T), cfg.label, engine=engine)
+        part = part.with_columns(labels.get_column("label"))
+    return part
+
+
+def finish_chunks(
+    parts: Sequence[pl.DataFrame], plan: ChunkPlan, tables: Tables | SpooledTables
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """The reduce step: the chunks' rows in the unchunked order (cutoff, account_id), then the
+    features that read across accounts (``s2``: peer percentiles, milestone delays among
+    peers) on all of them (``_finish``)."""
     height = sum(p.height for p in parts)
-    log.info("features: %d eligible rows at %d cutoffs (%d chunks)", height, len(cutoffs), n)
+    log.info("features: %d eligible rows at %d cutoffs", height, len(plan.cutoffs))
     if height == 0:
-        _raise_none_eligible(cutoffs)
+        _raise_none_eligible(plan.cutoffs)
+    # s1/s2 expressions again, from the columns every part has (the same in each part).
+    s1, s2 = _family_exprs(plan.fcfg, plan.families, tables, parts[0].columns)
+    s1 |= _sourced(
+        engagement.indicators(plan.fcfg, plan.families, tables.users is not None), plan.fcfg
+    )
     lf = pl.concat(parts, how="vertical").lazy().sort("cutoff", "account_id")
-    tail = ("label",) if with_labels else ()
-    return _finish(lf, s1, s2, fcfg, families, out_segments, tail)
+    tail = ("label",) if plan.with_labels else ()
+    return _finish(lf, s1, s2, plan.fcfg, plan.families, plan.out_segments, tail)
+
+
+#: Builds chunks 0..n-1 of ``tables`` (``build_chunk`` each): a loop here
+#: (:func:`build_chunks_here`), tasks on a Dask cluster with ``engine=dask``
+#: (``features.distributed``).
+ChunkMapper = Callable[["Tables | SpooledTables", ChunkPlan, int], list[pl.DataFrame | None]]
+
+
+def build_chunks_here(
+    tables: Tables | SpooledTables, plan: ChunkPlan, n: int
+) -> list[pl.DataFrame | None]:
+    """One chunk after the other in this process: one chunk's events and engine at a time."""
+    return [build_chunk(chunk, plan, i, n) for i, chunk in enumerate(account_chunks(tables, n))]
+
+
+def _build_chunked(
+    tables: Tables | SpooledTables,
+    cutoffs: Sequence[date],
+    cfg: DictConfig,
+    shared: dict[str, Any] | None,
+    with_labels: bool,
+    map_chunks: ChunkMapper | None = None,
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """``_build`` on hash-chunks of accounts, one engine each (``features.chunk_accounts``
+    chunks, or the spool's): :func:`plan_chunks` on all accounts, :func:`build_chunk` per
+    chunk, :func:`finish_chunks` on their rows. Every feature but the ``s2`` ones reads one
+    account, so the dataset equals the unchunked build."""
+    plan = plan_chunks(tables, cutoffs, cfg, with_labels)
+    if shared is not None:
+        shared["features"] = plan.fcfg
+    n = tables.n_chunks if isinstance(tables, SpooledTables) else int(plan.fcfg.chunk_accounts)
+    parts = [p for p in (map_chunks or build_chunks_here)(tables, plan, n) if p is not None]
+    if not parts:
+        _raise_none_eligible(plan.cutoffs)
+    return finish_chunks(parts, plan, tables)
 
 
 def build_features(
-    tables: Tables, cutoffs: Sequence[date], cfg: DictConfig, shared: dict[str, Any] | None = None
+    tables: Tables | SpooledTables,
+    cutoffs: Sequence[date],
+    cfg: DictConfig,
+    shared: dict[str, Any] | None = None,
+    map_chunks: ChunkMapper | None = None,
 ) -> pl.DataFrame:
     """Point-in-time features (no labels) for the eligible accounts at ``cutoffs``.
 
@@ -514,12 +609,12 @@ def build_features(
     ``shared`` (optional) receives ``features``: the features config as resolved for this data
     (the concrete vocabulary, absent sources left out), to render the catalogue with.
     """
-    out, _, _ = _build(tables, sorted(cutoffs), cfg, shared)
+    out, _, _ = _build(tables, sorted(cutoffs), cfg, shared, map_chunks=map_chunks)
     return out.drop(T)
 
 
 def build_dataset(
-    tables: Tables, cfg: DictConfig
+    tables: Tables | SpooledTables, cfg: DictConfig, map_chunks: ChunkMapper | None = None
 ) -> tuple[pl.DataFrame, dict[str, dict[str, str]]]:
     """dataset.parquet contents and the rendered feature catalogue for the snapshot schedule.
 
@@ -532,8 +627,9 @@ def build_dataset(
     snap = cfg.snapshot
     cutoffs = cutoff_dates(str(snap.as_of), int(snap.every_days), int(snap.count))
     shared: dict[str, Any] = {}
-    if cfg.features.chunk_accounts is not None:  # labels from each chunk's engine
-        feats, names, _ = _build(tables, cutoffs, cfg, shared, with_labels=True)
+    if cfg.features.chunk_accounts is not None or isinstance(tables, SpooledTables):
+        # labels from each chunk's engine
+        feats, names, _ = _build(tables, cutoffs, cfg, shared, True, map_chunks)
         dataset = feats.drop(T)
     else:
         feats, names, _ = _build(tables, cutoffs, cfg, shared)

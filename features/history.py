@@ -51,12 +51,18 @@ def value_offsets(fcfg: FeaturesConfig) -> list[int]:
     return sorted({0, r, r + b, *value_windows(fcfg)})
 
 
-def has_value_before(value: pl.Series, days: pl.Series, before: int) -> bool:
+def value_before(value: pl.Expr, days: pl.Expr, before: int) -> pl.Expr:
     """Whether some event on a day before ``before`` (the last cutoff) has a value (NaN counts
     as none): the one rule for whether the ``value_*`` features exist, for the whole build
-    (``samples``) and for every chunk of a chunked one (``features.build``)."""
-    has = value.cast(pl.Float64).fill_nan(None).is_not_null() & (days < before)
-    return bool(has.any())
+    (``samples``) and for every chunk of a chunked one (``features.build``, a streaming
+    aggregation over events on disk)."""
+    return (value.cast(pl.Float64).fill_nan(None).is_not_null() & (days < before)).any()
+
+
+def has_value_before(value: pl.Series, days: pl.Series, before: int) -> bool:
+    """:func:`value_before` on in-memory columns."""
+    frame = pl.DataFrame({"v": value, "d": days})
+    return bool(frame.select(value_before(pl.col("v"), pl.col("d"), before)).item())
 
 
 def _value_cum(engine: Engine, cells: EventCells, before: int) -> np.ndarray | None:

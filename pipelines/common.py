@@ -9,6 +9,10 @@ written (atomically) so the next step can reuse it.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +53,16 @@ def load_profiled_tables(cfg: DictConfig) -> tuple[Any, dict[str, Any], dict[str
     """(tables, profile, defaults): load and validate, profile the events ("profile first"),
     write ``${output.dir}/profile.json`` and ``profile.html``, and fill the settings the user
     left open from the profile (``ingest.defaults``: one log line each) into ``cfg`` in place."""
+    tables = load_tables(cfg)
+    profile, resolved = _profile(cfg, tables)
+    return tables, profile, resolved
+
+
+def _profile(cfg: DictConfig, tables: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Profile the events, write profile.json/html, fill the open settings into ``cfg``."""
     from ingest.defaults import apply_defaults, profile_for, resolve_defaults
     from report.profile import render_profile_page
 
-    tables = load_tables(cfg)
     with step("profile the events", log):
         profile = profile_for(tables, cfg)
     out = output_dir(cfg)
@@ -61,7 +71,81 @@ def load_profiled_tables(cfg: DictConfig) -> tuple[Any, dict[str, Any], dict[str
     log.info("profile: %s (page %s)", out / PROFILE, out / PROFILE_PAGE)
     resolved = resolve_defaults(cfg, profile)
     apply_defaults(cfg, resolved)
-    return tables, profile, resolved
+    return profile, resolved
+
+
+def streams(cfg: DictConfig) -> bool:
+    """Whether the dataset is built from events validated per chunk of accounts on disk
+    (``features.chunk_accounts`` set, or ``engine=dask``) instead of one events table."""
+    from core.cluster import is_dask
+
+    return cfg.features.chunk_accounts is not None or is_dask(cfg)
+
+
+@contextmanager
+def _engine(cfg: DictConfig) -> Iterator[Any]:
+    """The Dask client of ``engine=dask`` for the job (None for ``engine=local``)."""
+    from core.cluster import dask_client, is_dask
+
+    if not is_dask(cfg):
+        yield None
+        return
+    with dask_client(cfg) as client:
+        yield client
+
+
+@contextmanager
+def _spool_folder(cfg: DictConfig) -> Iterator[Path]:
+    """A fresh folder under ``data.spool_dir`` for this job's validated events, removed after
+    (two jobs never share one; a crashed job's folder is replaced by nothing, only left)."""
+    base = Path(cfg.data.spool_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="events-", dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def build_and_write_dataset(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any], Path]:
+    """Load (validate, quarantine), profile, build features and labels, write the dataset:
+    what ``decay-features`` does, and ``decay-train`` when the dataset is stale.
+
+    With ``features.chunk_accounts=N`` the events are validated into N files by account
+    (``ingest.spool``) and the build reads one at a time; with ``engine=dask`` the chunks are
+    validated and built as tasks on the cluster (``features.distributed``). The dataset is the
+    same in all three (docs/scaling.md)."""
+    from core.cluster import n_partitions, workers
+    from features.build import build_dataset, dataset_fingerprint, drop_constant_features
+    from ingest.load import load_spooled_tables
+
+    fingerprint = dataset_fingerprint(cfg)  # of the config as given, before data defaults
+    if not streams(cfg):
+        with step("load tables", log):
+            tables, _, resolved = load_profiled_tables(cfg)
+        with step("build features and labels", log):
+            dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
+        return dataset, catalogue, write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
+    with _engine(cfg) as client, _spool_folder(cfg) as folder:
+        if client is None:
+            n, run, mapper = int(cfg.features.chunk_accounts), None, None
+        else:
+            from features.distributed import chunk_mapper, chunk_runner
+
+            n = n_partitions(cfg, workers(client))
+            run, mapper = chunk_runner(client), chunk_mapper(client)
+        with step(f"load tables ({n} chunks of accounts)", log):
+            quarantine = output_dir(cfg) / "quarantine"
+            spooled = (
+                load_spooled_tables(cfg, quarantine, folder, n)
+                if run is None
+                else load_spooled_tables(cfg, quarantine, folder, n, run=run)
+            )
+            _, resolved = _profile(cfg, spooled)
+        with step("build features and labels", log):
+            built = build_dataset(spooled, cfg, map_chunks=mapper)
+            dataset, catalogue, _ = drop_constant_features(*built)
+    return dataset, catalogue, write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
 
 
 def dataset_defaults(cfg: DictConfig) -> dict[str, Any]:
@@ -134,7 +218,6 @@ def cached_dataset_is_current(cfg: DictConfig) -> bool:
 def load_or_build_dataset(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """(dataset, catalogue): reuse ``${output.dir}/dataset.parquet`` when its fingerprint matches
     the config, else load the tables, build, write and return it."""
-    from features.build import build_dataset, dataset_fingerprint, drop_constant_features
     from ingest.defaults import apply_defaults
 
     out = output_dir(cfg)
@@ -142,12 +225,7 @@ def load_or_build_dataset(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]
         log.info("reusing %s (same config fingerprint)", out / DATASET)
         apply_defaults(cfg, dataset_defaults(cfg))
         return pl.read_parquet(out / DATASET), read_catalogue(cfg)
-    fingerprint = dataset_fingerprint(cfg)
-    with step("load tables", log):
-        tables, _, resolved = load_profiled_tables(cfg)
-    with step("build features and labels", log):
-        dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
-    path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
+    dataset, catalogue, path = build_and_write_dataset(cfg)
     log.info(
         "wrote %s (%d rows, %d columns) and %s",
         path,

@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 from core.cli import console, job
 from core.config import CONF_DIR  # importing core.config registers the schema
 from core.logs import get_logger
-from core.progress import step
 
 log = get_logger(__name__)
 
@@ -59,22 +58,10 @@ def summary(dataset: pl.DataFrame, catalogue: dict[str, Any], cfg: DictConfig) -
 
 def features_job(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Load tables, build dataset + catalogue, write them atomically; returns both."""
-    from features.build import build_dataset, dataset_fingerprint, drop_constant_features
-    from pipelines.common import CATALOGUE, load_profiled_tables, output_dir, write_dataset
+    from pipelines.common import CATALOGUE, build_and_write_dataset, output_dir
 
     started = time.perf_counter()
-    fingerprint = dataset_fingerprint(cfg)  # of the config as given, before data defaults
-    with step("load tables", log):
-        tables, _, resolved = load_profiled_tables(cfg)
-    log.info(
-        "read %d events, %s users, %s accounts",
-        tables.events.height,
-        "no" if tables.users is None else tables.users.height,
-        "no" if tables.accounts is None else tables.accounts.height,
-    )
-    with step("build features and labels", log):
-        dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
-    path = write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
+    dataset, catalogue, path = build_and_write_dataset(cfg)
     log.info("wrote %s and %s", path, output_dir(cfg) / CATALOGUE)
     print(summary(dataset, catalogue, cfg))
     print(f"dataset: {path} ({time.perf_counter() - started:.1f}s)")
