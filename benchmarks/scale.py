@@ -160,6 +160,7 @@ def wrap(module: Any, attr: str, stages: Stages, name: str, after: str) -> None:
 def child(data: Path, out: Path, chunks: int) -> None:
     """Run ``features_job`` on ``data`` with stage marks; print one JSON line."""
     import ingest.defaults
+    import ingest.load
     import pipelines.common
     from core.config import load_config
     from features import build
@@ -179,6 +180,7 @@ def child(data: Path, out: Path, chunks: int) -> None:
     )
     stages = Stages()
     wrap(pipelines.common, "load_tables", stages, "ingest", "profile")
+    wrap(ingest.load, "load_spooled_tables", stages, "ingest", "profile")
     wrap(ingest.defaults, "profile_for", stages, "profile", "defaults")
     wrap(build, "build_engine", stages, "engine", "families")
     wrap(build, "build_labels", stages, "labels", "finish")
