@@ -63,12 +63,16 @@ def ensure_demo() -> None:
         subprocess.run([str(Path(sys.executable).parent / "decay-simulate")], cwd=ROOT, check=True)
 
 
-def replicate(n_events: int, out: Path, layout: str = "hive") -> dict[str, int]:
+def replicate(
+    n_events: int, out: Path, layout: str = "hive", source: Path = DEMO
+) -> dict[str, int]:
     """Write ``out/{events/month=*/part-<k>.parquet, users.parquet, accounts.parquet}``
-    (``layout="flat"``: the same events as one ``out/events/events.parquet``)."""
-    events = pl.read_parquet(DEMO / "events.parquet")
-    users = pl.read_parquet(DEMO / "users.parquet")
-    accounts = pl.read_parquet(DEMO / "accounts.parquet")
+    (``layout="flat"``: the same events as one ``out/events/events.parquet``) from the world
+    in ``source`` (``events.parquet`` or an ``events/`` folder, users and accounts)."""
+    flat = source / "events.parquet"
+    events = pl.read_parquet(flat if flat.exists() else source / "events" / "*.parquet")
+    users = pl.read_parquet(source / "users.parquet")
+    accounts = pl.read_parquet(source / "accounts.parquet")
     per_account = events.group_by("account_id").len().sort("account_id")
     copies = math.ceil(n_events / events.height)
     months = events.with_columns(pl.col("timestamp").dt.strftime("%Y-%m").alias("_month"))
