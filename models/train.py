@@ -38,7 +38,7 @@ import polars as pl
 from omegaconf import DictConfig, OmegaConf
 
 from core.config import Calibration, LabelName
-from core.errors import DataValidationError
+from core.errors import ConfigValueError, DataValidationError
 from core.logs import get_logger
 from core.progress import progress
 from models import baselines, metrics
@@ -189,16 +189,10 @@ def train_and_validation(train: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFra
     )
 
 
-def _training_set(
-    rows: pl.DataFrame,
-    features: list[str],
-    categorical: list[str],
-    params: dict,
-    cfg: DictConfig,
-    levels: dict[str, list[str]],
-    what: str,
-) -> tuple[dict[str, Any], lgb.Dataset]:
-    """(LightGBM params with the imbalance weight, Dataset) of ``rows``; both classes needed.
+def _booster_params(
+    rows: pl.DataFrame, params: dict, cfg: DictConfig, what: str
+) -> tuple[dict[str, Any], np.ndarray]:
+    """(LightGBM params with the imbalance weight, labels) of ``rows``; both classes needed.
 
     ``scale_pos_weight = negatives / positives`` unless the params set it or ``is_unbalance``,
     and not with ``model.calibration=none`` (the module docstring says why)."""
@@ -215,6 +209,51 @@ def _training_set(
         and cfg.model.calibration != Calibration.none
     ):
         full["scale_pos_weight"] = (y.size - pos) / pos
+    return full, y
+
+
+def _fit_on_cluster(
+    client: Any,
+    full: dict[str, Any],
+    rows: pl.DataFrame,
+    y: np.ndarray,
+    features: list[str],
+    categorical: list[str],
+    levels: dict[str, list[str]],
+    cfg: DictConfig,
+    rounds: int,
+    valid: pl.DataFrame | None = None,
+) -> lgb.Booster:
+    """``fit_booster`` / ``refit_booster`` on the cluster: the same matrix, params and rounds,
+    trained by ``models.distributed.fit_on_cluster`` over ``engine.partitions`` chunks."""
+    from core.cluster import n_partitions, workers
+    from models.distributed import fit_on_cluster
+
+    return fit_on_cluster(
+        client,
+        full,
+        build_matrix(rows, features, levels),
+        y,
+        feature_name=list(features),
+        categorical_feature=[f for f in features if f in categorical],
+        num_boost_round=rounds,
+        n_parts=n_partitions(cfg, workers(client)),
+        valid=None if valid is None else (build_matrix(valid, features, levels), _labels(valid)),
+        early_stopping_rounds=int(cfg.model.early_stopping_rounds),
+    )
+
+
+def _training_set(
+    rows: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    params: dict,
+    cfg: DictConfig,
+    levels: dict[str, list[str]],
+    what: str,
+) -> tuple[dict[str, Any], lgb.Dataset]:
+    """(LightGBM params with the imbalance weight (``_booster_params``), Dataset) of ``rows``."""
+    full, y = _booster_params(rows, params, cfg, what)
     cats = [f for f in features if f in categorical]
     data = lgb.Dataset(
         build_matrix(rows, features, levels),
@@ -235,18 +274,40 @@ def fit_booster(
     cfg: DictConfig,
     callbacks: list | None = None,
     levels: dict[str, list[str]] | None = None,
+    client: Any | None = None,
 ) -> lgb.Booster:
     """Train one LightGBM booster on ``train``, early-stopping on ``valid`` (named "validation").
 
     ``params`` are merged over the config's (``lgb_params``); ``levels`` are the categorical
     levels to encode with (default: those of ``train``). Extra ``callbacks`` (e.g. Optuna pruning)
     run after LightGBM's evaluation. Rows need a 0/1 ``label``; ``train`` needs both classes.
+    ``client`` (``engine=dask``): train on that cluster (``models.distributed``; early stopping
+    is applied after training there, callbacks are not supported).
     """
     if train.height == 0 or valid.height == 0:
         raise DataValidationError(
             f"cannot train on {train.height} training and {valid.height} validation rows"
         )
     levels = levels if levels is not None else categorical_levels(train, categorical)
+    if client is not None:
+        if callbacks:
+            raise ConfigValueError(
+                "fit_booster: callbacks cannot run in a cluster fit (client given)",
+                hint="tuning trials run as single-worker fits: call fit_booster without client",
+            )
+        full, y = _booster_params(train, params, cfg, "training")
+        return _fit_on_cluster(
+            client,
+            full,
+            train,
+            y,
+            features,
+            categorical,
+            levels,
+            cfg,
+            rounds=cfg.model.num_boost_round,
+            valid=valid,
+        )
     full, dtrain = _training_set(train, features, categorical, params, cfg, levels, "training")
     dvalid = lgb.Dataset(
         build_matrix(valid, features, levels), label=_labels(valid), reference=dtrain
@@ -274,15 +335,26 @@ def refit_booster(
     cfg: DictConfig,
     rounds: int,
     levels: dict[str, list[str]],
+    client: Any | None = None,
 ) -> lgb.Booster:
     """One booster on ``rows`` with a fixed number of rounds (no early stopping): the served
-    model's refit on every labelled cutoff, once evaluation has chosen the rounds."""
+    model's refit on every labelled cutoff, once evaluation has chosen the rounds. ``client``:
+    train on that cluster (``models.distributed``)."""
+    if client is not None:
+        full, y = _booster_params(rows, params, cfg, "refit")
+        return _fit_on_cluster(
+            client, full, rows, y, features, categorical, levels, cfg, max(1, int(rounds))
+        )
     full, data = _training_set(rows, features, categorical, params, cfg, levels, "refit")
     return lgb.train(full, data, num_boost_round=max(1, int(rounds)))
 
 
 def refit_routed(
-    model: RoutedModel, rows: pl.DataFrame, cfg: DictConfig, params: dict[str, Any] | None = None
+    model: RoutedModel,
+    rows: pl.DataFrame,
+    cfg: DictConfig,
+    params: dict[str, Any] | None = None,
+    client: Any | None = None,
 ) -> RoutedModel:
     """The served model refit on ``rows`` (every labelled cutoff): same routes, features,
     categorical levels and calibrators; each booster retrained on its segment's rows (the
@@ -290,7 +362,8 @@ def refit_routed(
 
     Why keep the calibrators: they were fit on out-of-time validation scores of boosters with
     the same parameters and rounds; the refit boosters' raw scores live on the same scale, and
-    no held-out rows remain to fit new ones. Served baselines are refit the same way."""
+    no held-out rows remain to fit new ones. Served baselines are refit the same way (always
+    here; only boosters train on the cluster of ``client``)."""
     from models.scorer import JsonScorer
 
     feats, cats, levels = model.feature_names, model.categorical_features, model.categorical_levels
@@ -307,7 +380,7 @@ def refit_routed(
             )
         else:  # refit boosters carry no best_iteration: their rounds are their trees
             rounds = int(m.booster.best_iteration or m.booster.current_iteration())
-            booster = refit_booster(part, feats, cats, params or {}, cfg, rounds, levels)
+            booster = refit_booster(part, feats, cats, params or {}, cfg, rounds, levels, client)
         out[key] = SegmentModel(booster, m.calibrator, m.trained_on)
     numeric = [f for f in feats if f not in cats]
     meta = dict(model.metadata)
@@ -338,11 +411,16 @@ def _wins(new: float, old: float, higher_is_better: bool) -> bool:
 
 # -- the routed model -----------------------------------------------------------------------
 def fit_routed(
-    split: TimeSplit, cfg: DictConfig, params: dict[str, Any] | None = None
+    split: TimeSplit,
+    cfg: DictConfig,
+    params: dict[str, Any] | None = None,
+    client: Any | None = None,
 ) -> tuple[RoutedModel, dict[str, Any]]:
     """Fit the global and per-segment boosters + calibrators on a split; route per strategy.
 
     Returns the model and ``details`` (segment -> what serves it, why, and validation scores).
+    ``client`` (``engine=dask``): every booster trains on that cluster; calibrators, scores
+    and choices are computed here from the boosters it returns, as without it.
     """
     strategy = cfg.model.strategy
     kind = cfg.model.calibration
@@ -361,7 +439,9 @@ def fit_routed(
         on ``va`` scores of a train-only booster with R rounds, then (``fit_on_validation``)
         refit on train + validation with R rounds: the model tested is fit the way the served
         one is, on the most recent labels it may see."""
-        booster = fit_booster(tr, va, features, categorical, params or {}, cfg, levels=levels)
+        booster = fit_booster(
+            tr, va, features, categorical, params or {}, cfg, levels=levels, client=client
+        )
         best = int(booster.best_iteration or booster.current_iteration())
         rounds = (
             min(max(best, floor), cfg.model.num_boost_round)
@@ -369,7 +449,9 @@ def fit_routed(
             else best
         )
         if rounds != best:
-            booster = refit_booster(tr, features, categorical, params or {}, cfg, rounds, levels)
+            booster = refit_booster(
+                tr, features, categorical, params or {}, cfg, rounds, levels, client
+            )
         raw = np.asarray(booster.predict(build_matrix(va, features, levels), raw_score=True))
         calibrator = fit_calibrator(raw, _labels(va), kind)
         if with_validation:
@@ -381,6 +463,7 @@ def fit_routed(
                 cfg,
                 rounds,
                 levels,
+                client,
             )
         return booster, calibrator, raw
 
@@ -653,12 +736,14 @@ def train_models(
     cfg: DictConfig,
     truth: pl.DataFrame | None = None,
     params: dict | None = None,
+    client: Any | None = None,
 ) -> TrainResult:
     """Split, fit the routed model, calibrate, score test, baselines and the gate, backtest,
     plots, and the served model's refit on every labelled cutoff.
 
     ``truth`` (simulated data only) adds oracle metrics on the same test rows; ``params``
-    overrides ``model.params`` (e.g. the tuning study's best trial).
+    overrides ``model.params`` (e.g. the tuning study's best trial); ``client``
+    (``engine=dask``) trains every booster (evaluation, backtest, refit) on that cluster.
 
     What is served (``TrainResult.model``): LightGBM when it strictly beats every servable
     baseline on the test rows by ``model.gate_metric``, else the best baseline (logged, and
@@ -680,7 +765,7 @@ def train_models(
         split.embargo_days,
         d["rows"],
     )
-    model, details = fit_routed(split, cfg, params)
+    model, details = fit_routed(split, cfg, params, client)
     key = model.segment_key
     valid_scores = score_frame(model, split.validation)
     warnings: list[str] = []
@@ -710,7 +795,7 @@ def train_models(
             log.warning("%s", w)
 
         def refit(s: TimeSplit) -> RoutedModel:
-            return fit_routed(s, cfg, params)[0]
+            return fit_routed(s, cfg, params, client)[0]
 
         backtest = run_backtest(dataset, cfg, refit, main=(split, result_metrics))
         result_metrics["backtest"] = backtest
@@ -746,7 +831,7 @@ def train_models(
     serve = gate_model
     if cfg.model.refit:
         everything = split_labelled(dataset)
-        serve = refit_routed(gate_model, everything, cfg, params)
+        serve = refit_routed(gate_model, everything, cfg, params, client)
         log.info(
             "served model (%s) refit on every labelled cutoff: %d rows, %d cutoffs",
             served,

@@ -11,10 +11,18 @@ Why these choices:
 - The objective is the *validation* score (``tune.objective``: pr_auc | roc_auc | log_loss) of one
   global booster on the same time split as training; the test period is never seen here.
 - ``num_leaves`` stays <= 63: explanation (TreeSHAP) cost grows with the number of leaves.
+- ``engine=dask`` (``run_study(client=...)``): each trial is one Dask task, a single-worker fit
+  on the worker (the frames are broadcast once); the study is shared through
+  ``optuna_integration.DaskStorage`` wrapping ``tune.storage`` on the scheduler, so pruning
+  reads the other trials' reports as locally. A trial's sampler is seeded with
+  ``cfg.seed + trial.number``: the random start-up points (TPE's first 10 trials) are the same
+  on every run; later TPE suggestions and pruning depend on which trials finished first, as in
+  any parallel Optuna study.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,16 +243,54 @@ def run_study(
     categorical: list[str],
     cfg: DictConfig,
     fit: FitFn,
-    on_trial: Callable[[optuna.Trial, dict[str, Any], float | None, str], None] | None = None,
+    on_trial: Callable[[Any, dict[str, Any], float | None, str], None] | None = None,
+    client: Any | None = None,
 ) -> TuneResult:
     """Run ``tune.n_trials`` trials (or until ``tune.timeout`` seconds) on train/valid frames.
 
     ``fit`` is ``models.train.fit_booster`` (same signature); each trial trains with its params
     plus the pruning callback and scores the booster on ``valid``. ``on_trial(trial, params,
-    score, state)`` is called after each trial (used for the nested MLflow runs).
+    score, state)`` is called after each trial (used for the nested MLflow runs); with
+    ``client`` (``engine=dask``, ``run_on_cluster``) the trials run on the workers and
+    ``on_trial`` gets each finished ``FrozenTrial`` afterwards, in trial order.
     """
-    metric, _ = objective_metric(cfg)
     before = len(study.trials)
+    objective = make_objective(train, valid, features, categorical, cfg, fit, on_trial)
+    if before == 0:  # a new study starts from the configured parameters, so "best" is never
+        study.enqueue_trial(configured_point(cfg), skip_if_exists=True)  # worse than them
+    timeout = cfg.tune.timeout
+    ticker = Ticker("tuning trials", int(cfg.tune.n_trials), log)
+    if client is not None:
+        run_on_cluster(client, study, train, valid, features, categorical, cfg, fit, ticker)
+        if on_trial:  # MLflow runs are this process's: logged once the trials are in the study
+            for t in study.get_trials(deepcopy=False)[before:]:
+                state = t.state.name.lower()
+                on_trial(t, dict(t.user_attrs.get("lgb_params", t.params)), t.value, state)
+        return summarize(study, before)
+    study.optimize(
+        objective,
+        n_trials=cfg.tune.n_trials,
+        timeout=float(timeout) if timeout else None,
+        gc_after_trial=True,
+        # Optuna's own bar redraws one line: the log gets a line per 10% of trials instead.
+        show_progress_bar=False,
+        callbacks=[lambda _study, _trial: ticker.tick()],
+    )
+    return summarize(study, before)
+
+
+def make_objective(
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    cfg: DictConfig,
+    fit: FitFn,
+    on_trial: Callable[[Any, dict[str, Any], float | None, str], None] | None = None,
+) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective: fit with the trial's params and the pruning callback, return the
+    booster's validation score (``tune.objective``)."""
+    metric, _ = objective_metric(cfg)
 
     def objective(trial: optuna.Trial) -> float:
         params = trial_params(trial, cfg)
@@ -269,20 +315,113 @@ def run_study(
             on_trial(trial, params, score, "complete")
         return score
 
-    if before == 0:  # a new study starts from the configured parameters, so "best" is never
-        study.enqueue_trial(configured_point(cfg), skip_if_exists=True)  # worse than them
+    return objective
+
+
+def cluster_trial(
+    study: optuna.Study,
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    cfg: DictConfig,
+    fit: FitFn,
+    deadline: float | None,
+) -> int | None:
+    """One trial, run on a Dask worker (``run_on_cluster``); returns its number (None when
+    ``deadline``, a UNIX time, has passed before it started).
+
+    Ask-and-tell so the sampler can be seeded by the trial's number (``cfg.seed + number``)
+    once the shared storage has given it one; same states as ``study.optimize``: a pruned
+    trial is PRUNED, an error FAIL (and raised)."""
+    if deadline is not None and time.time() > deadline:
+        return None
+    trial = study.ask()
+    study.sampler = optuna.samplers.TPESampler(seed=int(cfg.seed) + trial.number)
+    objective = make_objective(train, valid, features, categorical, cfg, fit)
+    try:
+        value = objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    except Exception:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    else:
+        study.tell(trial, value)
+    return trial.number
+
+
+def cluster_storage(storage: str, client: Any) -> Any:
+    """``optuna_integration.DaskStorage`` over ``storage`` (the scheduler opens it; a relative
+    SQLite path is made absolute here, so a LocalCluster's scheduler opens this file)."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna_integration import DaskStorage
+
+    path = storage_path(storage)
+    url = f"sqlite:///{path.resolve()}" if path is not None else storage
+    # DaskStorage is "experimental" since optuna 3.1: said once in docs/scaling.md, not per task.
+    client.run(warnings.filterwarnings, "ignore", category=ExperimentalWarning)
+    return DaskStorage(storage=url, client=client)
+
+
+def run_on_cluster(
+    client: Any,
+    study: optuna.Study,
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    cfg: DictConfig,
+    fit: FitFn,
+    ticker: Ticker | None = None,
+) -> list[int]:
+    """``tune.n_trials`` trials of ``study`` as Dask tasks (``cluster_trial``) sharing it through
+    ``cluster_storage``; returns the numbers of the trials that ran. ``tune.timeout``: trials
+    not started by then are skipped (running ones finish). A failed trial's error is raised."""
+    import warnings
+
+    from distributed import as_completed
+    from optuna.exceptions import ExperimentalWarning
+
     timeout = cfg.tune.timeout
-    ticker = Ticker("tuning trials", int(cfg.tune.n_trials), log)
-    study.optimize(
-        objective,
-        n_trials=cfg.tune.n_trials,
-        timeout=float(timeout) if timeout else None,
-        gc_after_trial=True,
-        # Optuna's own bar redraws one line: the log gets a line per 10% of trials instead.
-        show_progress_bar=False,
-        callbacks=[lambda _study, _trial: ticker.tick()],
-    )
-    return summarize(study, before)
+    deadline = time.time() + float(timeout) if timeout else None
+    done: list[int] = []
+    with warnings.catch_warnings():  # DaskStorage warns "experimental" each time it is unpickled
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        shared = optuna.load_study(
+            study_name=study.study_name,
+            storage=cluster_storage(str(cfg.tune.storage), client),
+            pruner=study.pruner,
+            sampler=study.sampler,
+        )
+        frames = client.scatter([train, valid], broadcast=True, hash=False)
+        futures = [
+            client.submit(
+                cluster_trial,
+                shared,
+                frames[0],
+                frames[1],
+                features,
+                categorical,
+                cfg,
+                fit,
+                deadline,
+                pure=False,
+            )
+            for _ in range(int(cfg.tune.n_trials))
+        ]
+        try:
+            for future in as_completed(futures):
+                number = future.result()
+                if number is not None:
+                    done.append(int(number))
+                    if ticker is not None:
+                        ticker.tick()
+        finally:
+            client.cancel(futures)
+    return sorted(done)
 
 
 def summarize(study: optuna.Study, before: int = 0) -> TuneResult:

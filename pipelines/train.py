@@ -6,11 +6,13 @@ one MLflow run (config, dataset, git commit, metrics, figures, catalogue, split,
 pyfunc model registered as ``model.name`` with alias ``challenger`` -> promotion gate (alias
 ``champion`` only if it beats the current champion on the same test rows).
 
-``model.params=best`` trains with the best trial of the ``decay-tune`` study.
+``model.params=best`` trains with the best trial of the ``decay-tune`` study. ``engine=dask``
+trains every booster on the cluster (``core.cluster.dask_client``, ``models.distributed``).
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import hydra
@@ -26,6 +28,7 @@ log = get_logger(__name__)
 
 def train_job(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole training step; returns ``{"metrics", "run_id", "decision", "model_uri"}``."""
+    from core.cluster import dask_client, is_dask
     from models.results import summary, write_metrics
     from models.train import train_models
     from models.tune import resolve_params
@@ -36,8 +39,8 @@ def train_job(cfg: DictConfig) -> dict[str, Any]:
     with step("dataset", log):
         dataset, catalogue = load_or_build_dataset(cfg)
     truth = read_truth(cfg)
-    with step("train", log):
-        result = train_models(dataset, cfg, truth=truth, params=params)
+    with step("train", log), dask_client(cfg) if is_dask(cfg) else nullcontext() as client:
+        result = train_models(dataset, cfg, truth=truth, params=params, client=client)
     # Scoring rebuilds features with the same data-driven choices (vocabulary, milestones...).
     result.model.metadata["data_defaults"] = dataset_defaults(cfg)
     metrics_path = write_metrics(result.metrics, cfg)

@@ -7,11 +7,13 @@ params are also written to ``${output.dir}/tune/best_params.json`` and read back
 ``decay-train model.params=best``.
 
 Only the training and validation periods of the training time split are used, never test.
-The search is ``models.tune``; what is tracked is ``tracking.jobs.tune_tracked``.
+The search is ``models.tune``; what is tracked is ``tracking.jobs.tune_tracked``. ``engine=dask``
+runs the trials as tasks on the cluster, sharing the study through ``optuna_integration.DaskStorage``.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
@@ -28,6 +30,7 @@ log = get_logger(__name__)
 
 def tune_job(cfg: DictConfig) -> tuning.TuneResult:
     """The whole ``decay-tune`` step on the configured dataset."""
+    from core.cluster import dask_client, is_dask
     from models.train import fit_booster
     from pipelines.common import load_or_build_dataset
     from tracking.jobs import tune_tracked
@@ -35,8 +38,13 @@ def tune_job(cfg: DictConfig) -> tuning.TuneResult:
     with step("dataset", log):
         dataset, _catalogue = load_or_build_dataset(cfg)
     train, valid, features, categorical = tuning.tuning_frames(dataset, cfg)
-    with step(f"tune ({cfg.tune.n_trials} trials)", log):
-        result = tune_tracked(train, valid, features, categorical, cfg, fit_booster, dataset)
+    with (
+        step(f"tune ({cfg.tune.n_trials} trials)", log),
+        dask_client(cfg) if is_dask(cfg) else nullcontext() as client,
+    ):
+        result = tune_tracked(
+            train, valid, features, categorical, cfg, fit_booster, dataset, client=client
+        )
     print(
         f"study {result.study.study_name}: {result.n_trials} trials "
         f"({result.new_trials} new, {result.pruned} pruned); best valid {result.objective} "

@@ -59,7 +59,10 @@ def trial_logger(cfg: DictConfig) -> Callable[..., None] | None:
     objective = cfg.tune.objective
 
     def on_trial(
-        trial: optuna.Trial, params: dict[str, Any], score: float | None, state: str
+        trial: optuna.Trial | optuna.trial.FrozenTrial,
+        params: dict[str, Any],
+        score: float | None,
+        state: str,
     ) -> None:
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             runs.log_params(params)
@@ -67,7 +70,7 @@ def trial_logger(cfg: DictConfig) -> Callable[..., None] | None:
                 {
                     "trial.number": trial.number,
                     "trial.state": state,
-                    "optuna.study": trial.study.study_name,
+                    "optuna.study": cfg.tune.study_name,
                 }
             )
             if score is not None:
@@ -84,9 +87,11 @@ def tune_tracked(
     cfg: DictConfig,
     fit: Any,
     dataset: pl.DataFrame | None = None,
+    client: Any | None = None,
 ) -> Any:
     """Run the study (``models.tune.run_study``) inside one parent MLflow run with a nested run
-    per trial; write and log the best params. Returns the ``models.tune.TuneResult``."""
+    per trial; write and log the best params. Returns the ``models.tune.TuneResult``.
+    ``client`` (``engine=dask``): the trials run on that cluster."""
     from models import tune as tuning
 
     study = tuning.open_study(cfg)
@@ -97,7 +102,15 @@ def tune_tracked(
         if dataset is not None:
             runs.log_dataset(dataset, cfg, context="tuning")
         result = tuning.run_study(
-            study, train, valid, features, categorical, cfg, fit, on_trial=trial_logger(cfg)
+            study,
+            train,
+            valid,
+            features,
+            categorical,
+            cfg,
+            fit,
+            on_trial=trial_logger(cfg),
+            client=client,
         )
         runs.log_params({f"best.{k}": v for k, v in result.best_params.items()})
         mlflow.log_metrics(
