@@ -12,7 +12,8 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,22 +83,72 @@ def streams(cfg: DictConfig) -> bool:
     return cfg.features.chunk_accounts is not None or is_dask(cfg)
 
 
-@contextmanager
-def _engine(cfg: DictConfig) -> Iterator[Any]:
-    """The Dask client of ``engine=dask`` for the job (None for ``engine=local``)."""
-    from core.cluster import dask_client, is_dask
+@dataclass
+class JobData:
+    """The validated tables of one job and where its chunks run.
 
-    if not is_dask(cfg):
-        yield None
-        return
-    with dask_client(cfg) as client:
-        yield client
+    ``tables``: :class:`ingest.tables.Tables` (one events table), or
+    :class:`ingest.tables.SpooledTables` when :func:`streams` (events on disk per chunk of
+    accounts). ``client``: the Dask client with ``engine=dask``, else None. ``map_chunks``:
+    how ``features.build`` builds chunks (None: here, one after the other)."""
+
+    tables: Any
+    client: Any
+    map_chunks: Any
+    #: What the profile filled into the config (``ingest.defaults.resolve_defaults``).
+    resolved: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def job_data(cfg: DictConfig, profiled: bool = False) -> Iterator[JobData]:
+    """Load (validate, quarantine; ``profiled``: and profile, filling the open settings into
+    ``cfg``) the tables a job works on, for the duration of the job.
+
+    With :func:`streams` the events are validated into a fresh folder under
+    ``data.spool_dir`` (removed afterwards, also when the job fails), in
+    ``features.chunk_accounts`` chunks, or as tasks on the cluster with ``engine=dask``
+    (``engine.partitions`` chunks); polars then runs lazy queries on its streaming engine,
+    so what reads the events (the profile, the report's usage panel, the nudges) never holds
+    them whole."""
+    import polars as pl
+
+    from core.cluster import dask_client, is_dask, n_partitions, workers
+    from ingest.load import ChunkRunner, load_spooled_tables, run_chunks_here
+
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(cfg)) if is_dask(cfg) else None
+        if not streams(cfg):
+            with step("load tables", log):
+                if profiled:
+                    tables, _, resolved = load_profiled_tables(cfg)
+                    data = JobData(tables, client, None, resolved)
+                else:
+                    data = JobData(load_tables(cfg), client, None)
+            yield data
+            return
+        folder = stack.enter_context(_spool_folder(cfg))
+        stack.enter_context(pl.Config(engine_affinity="streaming"))
+        quarantine = output_dir(cfg) / "quarantine"
+        run: ChunkRunner
+        if client is None:
+            n, run, mapper = int(cfg.features.chunk_accounts), run_chunks_here, None
+        else:
+            from features.distributed import chunk_mapper, chunk_runner
+
+            n = n_partitions(cfg, workers(client))
+            run, mapper = chunk_runner(client), chunk_mapper(client)
+        with step(f"load tables ({n} chunks of accounts)", log):
+            spooled = load_spooled_tables(cfg, quarantine, folder, n, run=run)
+            data = JobData(spooled, client, mapper)
+            if profiled:
+                _, data.resolved = _profile(cfg, spooled)
+        yield data
 
 
 @contextmanager
 def _spool_folder(cfg: DictConfig) -> Iterator[Path]:
     """A fresh folder under ``data.spool_dir`` for this job's validated events, removed after
-    (two jobs never share one; a crashed job's folder is replaced by nothing, only left)."""
+    (two jobs never share one)."""
     base = Path(cfg.data.spool_dir)
     base.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="events-", dir=base))
@@ -115,35 +166,13 @@ def build_and_write_dataset(cfg: DictConfig) -> tuple[pl.DataFrame, dict[str, An
     (``ingest.spool``) and the build reads one at a time; with ``engine=dask`` the chunks are
     validated and built as tasks on the cluster (``features.distributed``). The dataset is the
     same in all three (docs/scaling.md)."""
-    from core.cluster import n_partitions, workers
     from features.build import build_dataset, dataset_fingerprint, drop_constant_features
-    from ingest.load import load_spooled_tables
 
     fingerprint = dataset_fingerprint(cfg)  # of the config as given, before data defaults
-    if not streams(cfg):
-        with step("load tables", log):
-            tables, _, resolved = load_profiled_tables(cfg)
+    with job_data(cfg, profiled=True) as data:
+        resolved = data.resolved
         with step("build features and labels", log):
-            dataset, catalogue, _ = drop_constant_features(*build_dataset(tables, cfg))
-        return dataset, catalogue, write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
-    with _engine(cfg) as client, _spool_folder(cfg) as folder:
-        if client is None:
-            n, run, mapper = int(cfg.features.chunk_accounts), None, None
-        else:
-            from features.distributed import chunk_mapper, chunk_runner
-
-            n = n_partitions(cfg, workers(client))
-            run, mapper = chunk_runner(client), chunk_mapper(client)
-        with step(f"load tables ({n} chunks of accounts)", log):
-            quarantine = output_dir(cfg) / "quarantine"
-            spooled = (
-                load_spooled_tables(cfg, quarantine, folder, n)
-                if run is None
-                else load_spooled_tables(cfg, quarantine, folder, n, run=run)
-            )
-            _, resolved = _profile(cfg, spooled)
-        with step("build features and labels", log):
-            built = build_dataset(spooled, cfg, map_chunks=mapper)
+            built = build_dataset(data.tables, cfg, map_chunks=data.map_chunks)
             dataset, catalogue, _ = drop_constant_features(*built)
     return dataset, catalogue, write_dataset(dataset, catalogue, cfg, fingerprint, resolved)
 

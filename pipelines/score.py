@@ -193,10 +193,11 @@ def map_nudges(
 
 def score_job(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole scoring step; returns ``{"dir", "n_accounts", "run_id", "tiers", "drifted"}``."""
+    from core.cluster import n_partitions, workers
     from features.build import build_features
     from features.catalogue import model_catalogue
     from ingest.defaults import apply_defaults
-    from pipelines.common import load_tables
+    from pipelines.common import job_data
     from report import inputs as report_inputs
     from report.words import entity_noun, has_users
     from report.write import write_report
@@ -232,111 +233,118 @@ def score_job(cfg: DictConfig) -> dict[str, Any]:
             ", ".join(sorted(trained_with)),
         )
         apply_defaults(cfg, trained_with, announce=False)
-    with step("load tables", log):
-        tables = load_tables(cfg)
-    users = has_users(tables.events)
-    entity = entity_noun(cfg.data.entity, users)
-    with step(f"features at {as_of}", log):
-        features = build_features(tables, [as_of], cfg)
-    check_model_columns(model.feature_names, features)
-    segments = [s for s in cfg.data.segments if s in features.columns]
-    catalogue = with_never_texts(
-        model_catalogue(model.feature_names, model.categorical_levels, cfg.catalogue, cfg.features),
-        cfg.catalogue,
-        cfg.features,
-    )
-    playbook = cast(dict[str, Any], OmegaConf.to_container(cfg.playbook, resolve=True))
-    milestones = cast(list[Any], OmegaConf.to_container(cfg.features.milestones, resolve=True))
-    with step(f"score and explain {features.height} accounts ({params.explainer})", log):
-        result = score_accounts(
-            model,
-            features,
-            catalogue,
-            params,
-            playbook,
-            as_of=as_of,
-            segments=segments,
-            milestones=milestones,
-            peer_segment=cfg.features.peer_segment or None,
-            model_version=str(info.get("version", "")),
-            model_uri=str(info.get("uri", "")),
-            previous=previous_scores(out_root, as_of),
-            entity=entity,
+    with job_data(cfg) as data:  # one cluster for the job; events on disk when streaming
+        tables = data.tables
+        users = has_users(tables.events)
+        entity = entity_noun(cfg.data.entity, users)
+        with step(f"features at {as_of}", log):
+            features = build_features(tables, [as_of], cfg, map_chunks=data.map_chunks)
+        check_model_columns(model.feature_names, features)
+        segments = [s for s in cfg.data.segments if s in features.columns]
+        catalogue = with_never_texts(
+            model_catalogue(
+                model.feature_names, model.categorical_levels, cfg.catalogue, cfg.features
+            ),
+            cfg.catalogue,
+            cfg.features,
         )
-    scores = with_nudges(
-        result.scores,
-        *map_nudges(
-            cfg,
-            tables,
-            out_root,
-            scores=result.scores,
-            milestones=milestones,
-            as_of=as_of,
-            segments=segments,
-            playbook=playbook,
-            entity=entity,
-        ),
-    )
-    stats = model.metadata.get(TRAINING_STATS_KEY) or {}
-    if not stats:
-        log.warning(
-            "model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY
+        playbook = cast(dict[str, Any], OmegaConf.to_container(cfg.playbook, resolve=True))
+        milestones = cast(list[Any], OmegaConf.to_container(cfg.features.milestones, resolve=True))
+        client = data.client
+        with step(f"score and explain {features.height} accounts ({params.explainer})", log):
+            result = score_accounts(
+                model,
+                features,
+                catalogue,
+                params,
+                playbook,
+                as_of=as_of,
+                segments=segments,
+                milestones=milestones,
+                peer_segment=cfg.features.peer_segment or None,
+                model_version=str(info.get("version", "")),
+                model_uri=str(info.get("uri", "")),
+                previous=previous_scores(out_root, as_of),
+                entity=entity,
+                client=client,
+                partitions=1 if client is None else n_partitions(cfg, workers(client)),
+            )
+        scores = with_nudges(
+            result.scores,
+            *map_nudges(
+                cfg,
+                tables,
+                out_root,
+                scores=result.scores,
+                milestones=milestones,
+                as_of=as_of,
+                segments=segments,
+                playbook=playbook,
+                entity=entity,
+            ),
         )
-    drift = feature_psi(features, stats, cfg.score.psi_warn)
-    log_drift(drift, cfg.score.psi_warn)
-    ids = scores["account_id"]
-    summary = risk_summary(scores)
-    tiers = {t: int(summary[f"tier_{t}"]) for t in ("high", "medium", "low")}
-    meta = {
-        "as_of": as_of.isoformat(),
-        "model_version": str(info.get("version", "")),
-        "model_uri": str(info.get("uri", "")),
-        "segments": segments,
-        "n_accounts": scores.height,
-        "tier_counts": tiers,
-        "tier_mode": params.tier_mode,
-        "tier_thresholds": tier_cuts(scores, params),
-        "horizon_days": cfg.label.horizon_days,
-        "explainer": params.explainer,
-        "never_days": params.never_days,
-        "never_features": never_features(catalogue),
-        "entity": entity[0],
-        "entity_plural": entity[1],
-        "label": cfg.label.name,
-        "has_users": users,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "evaluation": model.metadata.get("evaluation") or {},
-        "has_profile": (out_root / "profile.html").exists() and cfg.score.report,
-        # The adoption map of the same output folder (decay-run builds it before scoring).
-        "has_map": (out_root / "map" / "index.html").exists(),
-    }
-    frames = {
-        "scores": scores,
-        "explanations": result.explanations,
-        "families": result.families,
-        "history": history_frame(out_root, scores),
-        "usage": report_inputs.usage_frame(tables.events, ids, as_of, cfg.features),
-        "milestones": report_inputs.milestone_frame(tables, ids, as_of, cfg.features),
-        "drift": drift,
-    }
-    crm = crm_table(scores, segments, params.top_drivers, params.top_protective)
-    target = run_dir(out_root, as_of)
-    run_id = log_score_run(cfg, as_of, drift, info, summary)
-    meta["mlflow_run_id"] = run_id
-    with step(f"write {target}", log), atomic_dir(target) as tmp:
-        write_score_outputs(tmp, frames, crm, meta, csv_neutralise=cfg.score.csv_neutralise)
-        if cfg.score.report:
-            write_report(tmp / "report", frames, meta, out_root / "profile.html")
-    if sink is not None:  # after the folder: a failed sink (exit 7) leaves the tables as they were
-        with step(f"sink: upsert into {cfg.sink.table}", log):
-            sink.write(target, as_of)
-    return {
-        "dir": target,
-        "n_accounts": scores.height,
-        "run_id": run_id,
-        "tiers": tiers,
-        "drifted": drift.filter(pl.col("drifted"))["feature"].to_list(),
-    }
+        stats = model.metadata.get(TRAINING_STATS_KEY) or {}
+        if not stats:
+            log.warning(
+                "model has no training distributions (%s): drift not computed", TRAINING_STATS_KEY
+            )
+        drift = feature_psi(features, stats, cfg.score.psi_warn)
+        log_drift(drift, cfg.score.psi_warn)
+        ids = scores["account_id"]
+        summary = risk_summary(scores)
+        tiers = {t: int(summary[f"tier_{t}"]) for t in ("high", "medium", "low")}
+        meta = {
+            "as_of": as_of.isoformat(),
+            "model_version": str(info.get("version", "")),
+            "model_uri": str(info.get("uri", "")),
+            "segments": segments,
+            "n_accounts": scores.height,
+            "tier_counts": tiers,
+            "tier_mode": params.tier_mode,
+            "tier_thresholds": tier_cuts(scores, params),
+            "horizon_days": cfg.label.horizon_days,
+            "explainer": params.explainer,
+            "never_days": params.never_days,
+            "never_features": never_features(catalogue),
+            "entity": entity[0],
+            "entity_plural": entity[1],
+            "label": cfg.label.name,
+            "has_users": users,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "evaluation": model.metadata.get("evaluation") or {},
+            "has_profile": (out_root / "profile.html").exists() and cfg.score.report,
+            # The adoption map of the same output folder (decay-run builds it before scoring).
+            "has_map": (out_root / "map" / "index.html").exists(),
+        }
+        frames = {
+            "scores": scores,
+            "explanations": result.explanations,
+            "families": result.families,
+            "history": history_frame(out_root, scores),
+            "usage": report_inputs.usage_frame(tables.events, ids, as_of, cfg.features),
+            "milestones": report_inputs.milestone_frame(tables, ids, as_of, cfg.features),
+            "drift": drift,
+        }
+        crm = crm_table(scores, segments, params.top_drivers, params.top_protective)
+        target = run_dir(out_root, as_of)
+        run_id = log_score_run(cfg, as_of, drift, info, summary)
+        meta["mlflow_run_id"] = run_id
+        with step(f"write {target}", log), atomic_dir(target) as tmp:
+            write_score_outputs(tmp, frames, crm, meta, csv_neutralise=cfg.score.csv_neutralise)
+            if cfg.score.report:
+                write_report(tmp / "report", frames, meta, out_root / "profile.html")
+        if (
+            sink is not None
+        ):  # after the folder: a failed sink (exit 7) leaves the tables as they were
+            with step(f"sink: upsert into {cfg.sink.table}", log):
+                sink.write(target, as_of)
+        return {
+            "dir": target,
+            "n_accounts": scores.height,
+            "run_id": run_id,
+            "tiers": tiers,
+            "drifted": drift.filter(pl.col("drifted"))["feature"].to_list(),
+        }
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
