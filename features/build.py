@@ -450,16 +450,41 @@ def event_firsts(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def _grain_firsts(grains: list[list[pl.DataFrame]]) -> pl.DataFrame:
+    """:func:`event_firsts` from the chunks' account x event grain (``ingest.profile``: the
+    same group-by, made while validating each chunk)."""
+    return (
+        pl.concat([g[2] for g in grains], how="vertical_relaxed")
+        .select(
+            "account_id",
+            "event",
+            pl.col("first_day").cast(pl.Int32).alias(DAY),
+            pl.col("n").cast(pl.Int64),
+        )
+        .sort("account_id", "event")
+    )
+
+
 def _value_samples(
-    events: pl.DataFrame | pl.LazyFrame, fcfg: Any, families: Sequence[str], before: int
+    events: pl.DataFrame | pl.LazyFrame,
+    fcfg: Any,
+    families: Sequence[str],
+    before: int,
+    grains: list[list[pl.DataFrame]] | None = None,
 ) -> list[str]:
     """The history value samples (``hist_value@<o>``) the whole build makes: all of them when
-    some event before the last cutoff has a value (``history.value_before``), else none."""
+    some event before the last cutoff has a value (``history.value_before``; from spooled
+    chunks: their first day with a value, the same rule), else none."""
     if "history" not in families or "value" not in events.collect_schema().names():
         return []
-    day = day_of(pl.col("timestamp"))
-    has = events.lazy().select(history.value_before(pl.col("value"), day, before))
-    if not has.collect(engine="streaming").item():
+    if grains is not None:
+        days = [g[0].get_column("v_first_day").item() for g in grains]
+        has = any(d is not None and d < before for d in days)
+    else:
+        day = day_of(pl.col("timestamp"))
+        query = events.lazy().select(history.value_before(pl.col("value"), day, before))
+        has = bool(query.collect(engine="streaming").item())
+    if not has:
         return []
     return [f"{history.PREFIX}value@{o}" for o in history.value_offsets(fcfg)]
 
@@ -495,11 +520,12 @@ def plan_chunks(
     families = _effective_families(tables, fcfg)
     segments = _segments(tables, cfg)
     last_cut = date_to_day(max(cutoffs))
+    grains = tables.spool.grains if isinstance(tables, SpooledTables) else None
     if firsts is None:
-        firsts = event_firsts(tables.events)
+        firsts = event_firsts(tables.events) if grains is None else _grain_firsts(grains)
     fcfg, families = _resolve(fcfg, families, tables, firsts, last_cut)
     if values is None:
-        values = _value_samples(tables.events, fcfg, families, last_cut)
+        values = _value_samples(tables.events, fcfg, families, last_cut, grains)
     return ChunkPlan(
         cfg=cfg,
         fcfg=fcfg,

@@ -161,6 +161,87 @@ def _top_values(df: pl.DataFrame, col: str, k: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the profile
 
 
+def _grain_frame(events: pl.LazyFrame, extra: list[str]) -> pl.LazyFrame:
+    return events.select(
+        "account_id",
+        "user_id",
+        "event",
+        "timestamp",
+        "value",
+        *extra,
+        pl.col("timestamp").dt.date().cast(pl.Int32).alias(_DAY),
+    )
+
+
+def grain_queries(events: pl.LazyFrame, extra: list[str]) -> list[pl.LazyFrame]:
+    """The profile's aggregations of the events, one group-by per grain: overall (additive
+    parts only), account x day, account x event, account x user, account x each ``extra``
+    column. Each is per account or a sum/min/max, so the results of disjoint chunks of
+    accounts combine exactly (:func:`combine_grains`)."""
+    ev = _grain_frame(events, extra)
+    overall = ev.select(
+        pl.len().alias("n_events"),
+        pl.col("timestamp").min().alias("first_ts"),
+        pl.col("timestamp").max().alias("last_ts"),
+        (pl.col("user_id") != pl.col("account_id")).sum().alias("n_user_differs"),
+        pl.col("value").count().alias("v_n"),
+        pl.col("value").sum().alias("v_sum"),
+        pl.col("value").min().alias("v_min"),
+        pl.col("value").max().alias("v_max"),
+        (pl.col("value") < 0).sum().alias("v_neg"),
+        # First day with a value (NaN is none): whether the value_* features exist
+        # (features.history.value_before) without reading the events again.
+        pl.col(_DAY)
+        .filter(pl.col("value").cast(pl.Float64).fill_nan(None).is_not_null())
+        .min()
+        .alias("v_first_day"),
+    )
+    account_day = ev.group_by("account_id", _DAY).agg(pl.len().alias("n"))
+    account_event = ev.group_by("account_id", "event").agg(
+        pl.len().alias("n"), pl.col(_DAY).min().alias("first_day")
+    )
+    # (account, value) pairs: cheaper than n_unique inside a per-account group-by, and they give
+    # both the distinct values per account and the overall value counts.
+    account_user = ev.group_by("account_id", "user_id").agg(pl.len().alias("n"))
+    account_cols = [ev.group_by("account_id", c).agg(pl.len().alias("n")) for c in extra]
+    return [overall, account_day, account_event, account_user, *account_cols]
+
+
+def value_quantiles(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Median and 90th percentile of ``value``: the part of the profile that needs every value."""
+    return events.select(
+        pl.col("value").median().alias("v_median"),
+        pl.col("value").quantile(0.9, "linear").alias("v_p90"),
+    )
+
+
+def chunk_grains(events: pl.DataFrame) -> list[pl.DataFrame]:
+    """:func:`grain_queries` of one chunk of accounts' events (in memory), with the profile's
+    default extra columns (every non-canonical String column)."""
+    return pl.collect_all(grain_queries(events.lazy(), _extra_columns(events, None)))
+
+
+def combine_grains(parts: list[list[pl.DataFrame]], extra: list[str]) -> list[pl.DataFrame]:
+    """The chunks' :func:`chunk_grains` as the grains of all events: the overall row from
+    sums, minima and maxima, the per-account frames concatenated (accounts are disjoint)."""
+    overall = pl.concat([p[0] for p in parts], how="vertical_relaxed").select(
+        pl.col("n_events").sum(),
+        pl.col("first_ts").min(),
+        pl.col("last_ts").max(),
+        pl.col("n_user_differs").sum(),
+        pl.col("v_n").sum(),
+        pl.col("v_sum").sum(),
+        pl.col("v_min").min(),
+        pl.col("v_max").max(),
+        pl.col("v_neg").sum(),
+        pl.col("v_first_day").min(),
+    )
+    rest = [
+        pl.concat([p[k] for p in parts], how="vertical_relaxed") for k in range(1, 4 + len(extra))
+    ]
+    return [overall, *rest]
+
+
 def profile_tables(
     tables: Tables | SpooledTables,
     *,
@@ -205,45 +286,25 @@ def profile_tables(
         )
     events = tables.events
     extra = _extra_columns(events, event_columns)
-    ev = events.lazy().select(
-        "account_id",
-        "user_id",
-        "event",
-        "timestamp",
-        "value",
-        *extra,
-        pl.col("timestamp").dt.date().cast(pl.Int32).alias(_DAY),
-    )
-    # One group-by per grain; everything else is aggregated from these (small) results.
-    overall_q = ev.select(
-        pl.len().alias("n_events"),
-        pl.col("timestamp").min().alias("first_ts"),
-        pl.col("timestamp").max().alias("last_ts"),
-        (pl.col("user_id") != pl.col("account_id")).sum().alias("n_user_differs"),
-        pl.col("value").count().alias("v_n"),
-        pl.col("value").sum().alias("v_sum"),
-        pl.col("value").median().alias("v_median"),
-        pl.col("value").quantile(0.9, "linear").alias("v_p90"),
-        pl.col("value").min().alias("v_min"),
-        pl.col("value").max().alias("v_max"),
-        (pl.col("value") < 0).sum().alias("v_neg"),
-    )
-    account_day_q = ev.group_by("account_id", _DAY).agg(pl.len().alias("n"))
-    account_event_q = ev.group_by("account_id", "event").agg(
-        pl.len().alias("n"), pl.col(_DAY).min().alias("first_day")
-    )
-    # (account, value) pairs: cheaper than n_unique inside a per-account group-by, and they give
-    # both the distinct values per account and the overall value counts.
-    account_user_q = ev.group_by("account_id", "user_id").agg(pl.len().alias("n"))
-    account_col_q = [ev.group_by("account_id", c).agg(pl.len().alias("n")) for c in extra]
-    queries = [overall_q, account_day_q, account_event_q, account_user_q, *account_col_q]
-    if isinstance(events, pl.LazyFrame):
-        # Events on disk (SpooledTables): one streaming aggregation after the other, so only
-        # one query's state is alive (together they took 4x the memory of the largest one).
-        results = [q.collect(engine="streaming") for q in queries]
+    spool = getattr(tables, "spool", None)
+    if spool is not None and spool.grains is not None and event_columns is None:
+        # Events validated per chunk (ingest.spool): the grains were aggregated per chunk
+        # while each chunk was in memory; only the value quantiles read the events again.
+        overall, account_day, account_event, account_user, *account_cols = combine_grains(
+            spool.grains, extra
+        )
+        quantiles = value_quantiles(events.lazy()).collect(engine="streaming")
+        overall = pl.concat([overall, quantiles], how="horizontal")
     else:
-        results = pl.collect_all(queries)
-    overall, account_day, account_event, account_user, *account_cols = results
+        queries = [*grain_queries(events.lazy(), extra), value_quantiles(events.lazy())]
+        if isinstance(events, pl.LazyFrame):
+            # Events on disk: one streaming aggregation after the other, so only one query's
+            # state is alive (together they took 4x the memory of the largest one).
+            results = [q.collect(engine="streaming") for q in queries]
+        else:
+            results = pl.collect_all(queries)
+        overall, account_day, account_event, account_user, *account_cols, quantiles = results
+        overall = pl.concat([overall, quantiles], how="horizontal")
     o = overall.row(0, named=True)
     o["n_users"] = account_user["user_id"].n_unique()
 

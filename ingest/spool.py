@@ -23,14 +23,19 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 import polars as pl
 
 from core.errors import DataValidationError
+from ingest.profile import chunk_grains
 from ingest.validate import RowSplit, ValidationPlan, fill_event_defaults, split_rows
 
 #: The chunk-number column of the raw spool (a hive key: ``raw/__chunk=3/…``).
 CHUNK = "__chunk"
+#: Spool files are read once or twice and then removed: fast to write beats small (lz4 writes
+#: a 6M-row chunk in 0.65 s against zstd's 0.85 s and reads it in half the time).
+SPOOL_COMPRESSION: Final = "lz4"
 
 
 def chunk_key(account_id: pl.Expr, n: int) -> pl.Expr:
@@ -48,6 +53,8 @@ class ChunkResult:
     rows: int
     rejected: pl.DataFrame
     newest: datetime | None
+    #: The profile's aggregations of the chunk's clean events (``ingest.profile.chunk_grains``).
+    grains: list[pl.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,10 @@ class EventSpool:
     rows: int
     schema: dict[str, pl.DataType]
     newest: datetime | None
+    #: Per chunk with clean events: the profile's grains (``ingest.profile.combine_grains``),
+    #: aggregated while the chunk was in memory, so the profile and the feature build's first
+    #: days need no second pass over the events.
+    grains: list[list[pl.DataFrame]] | None = None
 
     def scan(self) -> pl.LazyFrame:
         """Every clean event, lazily (streaming aggregations over it hold no event table)."""
@@ -88,6 +99,7 @@ def partition_raw(plan: ValidationPlan, n: int, folder: Path) -> None:
     try:
         plan.query.with_columns(key.alias(CHUNK)).sink_parquet(
             pl.PartitionBy(out, key=CHUNK, include_key=False, approximate_bytes_per_file=None),
+            compression=SPOOL_COMPRESSION,
             mkdir=True,
             engine="streaming",
         )
@@ -110,16 +122,18 @@ def validate_chunk(
     clean, rejected, _ = split_rows(pl.read_parquet(files), split)
     path: str | None = None
     newest: datetime | None = None
+    grains: list[pl.DataFrame] | None = None
     if clean.height:
         clean = fill_event_defaults(clean, default_event)
         events = folder / "events"
         events.mkdir(parents=True, exist_ok=True)
         path = str(events / f"chunk-{i:05d}.parquet")
-        clean.write_parquet(path)
+        clean.write_parquet(path, compression=SPOOL_COMPRESSION)
         newest = clean.get_column("timestamp").max()  # type: ignore[assignment]
+        grains = chunk_grains(clean)
     if not keep_raw:
         shutil.rmtree(part)
-    return ChunkResult(i, path, clean.height, rejected, newest)
+    return ChunkResult(i, path, clean.height, rejected, newest, grains)
 
 
 def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:
@@ -129,6 +143,7 @@ def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:
     first = next((p for p in files if p), None)
     schema = dict(pl.read_parquet_schema(first)) if first else {}
     newest = [r.newest for r in results if r.newest is not None]
+    grains = [r.grains for r in sorted(results, key=lambda r: r.index) if r.grains is not None]
     return EventSpool(
         folder=folder,
         n=n,
@@ -136,6 +151,7 @@ def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:
         rows=sum(r.rows for r in results),
         schema=schema,
         newest=max(newest) if newest else None,
+        grains=grains or None,
     )
 
 
