@@ -39,6 +39,7 @@ EXIT_CODES = {
     5: "no eligible accounts",
     6: "another run holds the lock",
     7: "a database source or sink",
+    8: "the Dask cluster",
 }
 #: Tiny own event log (events only) for the cases that read data: ``{tmp}`` is the test's folder.
 OWN_DATA = (
@@ -163,6 +164,21 @@ EXIT_CASES = [
             *OWN_DATA,
         ),
         "ERROR: no eligible accounts",
+    ),
+    # 8: engine=dask and no scheduler at the address (nothing listens on the discard port).
+    ExitCase(
+        8,
+        "cluster unreachable",
+        "decay-features",
+        (
+            "data.events={tmp}/events.csv",
+            "engine=dask",
+            "engine.scheduler_address=tcp://127.0.0.1:9",
+            "engine.timeout_seconds=2",
+            "output.dir={tmp}/out",
+            *OWN_DATA,
+        ),
+        "cannot reach the Dask scheduler",
     ),
 ]
 
