@@ -5,9 +5,10 @@ already splits the work by a hash of the account id (``features.build``: ``plan_
 all accounts, ``build_chunk`` per chunk, ``finish_chunks`` on their rows). On a cluster the
 same three functions run; only the middle one runs on the workers, one task per chunk:
 
-1. map: ``ingest.spool.validate_chunk`` per chunk (exact duplicates, event defaults, the
-   clean file of the chunk), after this process streamed the source into the raw spool;
-2. reduce: the profile and the first day of each event (streaming over the spool, here);
+1. map: pass 1 of ``ingest.spool`` per share of the source files (row checks, split by
+   chunk), then ``ingest.spool.validate_chunk`` per chunk (exact duplicates, event defaults,
+   the chunk's clean file and the profile's grains of its accounts);
+2. reduce: the profile and the first day of each event, from the chunks' grains (here);
 3. map: ``features.build.build_chunk`` per chunk (window engine, samples, per-account
    indicators and labels of the chunk's accounts): the heavy part;
 4. reduce: ``features.build.finish_chunks`` (peer percentiles and milestone delays among
@@ -25,13 +26,14 @@ from typing import Any
 
 import polars as pl
 
+from core.cluster import workers
 from core.errors import ClusterError
 from core.logs import get_logger
 from features.build import ChunkMapper, ChunkPlan, build_chunk
-from ingest.load import ChunkRunner
-from ingest.spool import ChunkResult, validate_chunk
+from ingest.read import RawTable, restrict
+from ingest.spool import ChunkResult, SpoolRunner, partition_raw, validate_chunk
 from ingest.tables import SpooledTables, Tables
-from ingest.validate import RowSplit
+from ingest.validate import RowSplit, TableContract, plan_validation
 
 log = get_logger(__name__)
 
@@ -52,22 +54,72 @@ def _gather(client: Any, futures: list[Any], what: str) -> list[Any]:
         ) from err
 
 
-def chunk_runner(client: Any) -> ChunkRunner:
-    """Validate chunks as tasks (``ingest.load.load_spooled_tables(run=...)``)."""
+def _partition_part(
+    raw: RawTable,
+    files: list[Path],
+    part: int,
+    contract: TableContract,
+    opts: dict[str, Any],
+    n: int,
+    folder: Path,
+) -> int:
+    """One task of pass 1: some of the source files, checked and split by chunk."""
+    plan = plan_validation(restrict(raw, files), contract, **opts)
+    partition_raw(plan, n, folder, part)
+    return len(files)
 
-    def run(folder: Path, n: int, split: RowSplit, default_event: str) -> list[ChunkResult]:
-        futures = client.map(
+
+class ClusterSpoolRunner(SpoolRunner):
+    """``ingest.spool``'s two passes as tasks: pass 1 per share of the source files (read
+    where the task runs), pass 2 per chunk of accounts."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def partition(
+        self, raw: RawTable, contract: TableContract, opts: dict[str, Any], n: int, folder: Path
+    ) -> RowSplit:
+        # The plan here too: table-level errors raise before any task, and its row split is
+        # the same for every share of the files (they share one schema).
+        split = plan_validation(raw, contract, **opts).split
+        if raw.origin is not None or len(raw.files) < 2:  # derived or database tables
+            return super().partition(raw, contract, opts, n, folder)
+        shares = min(len(raw.files), 2 * workers(self.client))
+        size = -(-len(raw.files) // shares)  # contiguous shares keep the files' order
+        groups = [raw.files[k : k + size] for k in range(0, len(raw.files), size)]
+        run = uuid.uuid4().hex[:8]
+        futures = [
+            self.client.submit(
+                _partition_part,
+                raw,
+                files,
+                k,
+                contract,
+                opts,
+                n,
+                folder,
+                key=f"partition-files-{k}-{run}",
+            )
+            for k, files in enumerate(groups)
+        ]
+        log.info("engine=dask: %d source files read by %d tasks", len(raw.files), len(groups))
+        _gather(self.client, futures, "reading the events")
+        return split
+
+    def validate(
+        self, folder: Path, n: int, split: RowSplit, default_event: str
+    ) -> list[ChunkResult]:
+        run = uuid.uuid4().hex[:8]
+        futures = self.client.map(
             validate_chunk,
             [folder] * n,
             range(n),
             [split] * n,
             [default_event] * n,
-            key=[f"validate-chunk-{i}-{uuid.uuid4().hex[:8]}" for i in range(n)],
+            key=[f"validate-chunk-{i}-{run}" for i in range(n)],
             pure=False,
         )
-        return _gather(client, futures, "validating the events")
-
-    return run
+        return _gather(self.client, futures, "validating the events")
 
 
 def _build_one(tables: SpooledTables | Tables, plan: ChunkPlan, i: int, n: int) -> Any:

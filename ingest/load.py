@@ -14,7 +14,7 @@ the same validation as files (their rejects name the trait or property they came
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -31,24 +31,15 @@ from ingest import layouts
 from ingest.postgres import PostgresSource
 from ingest.quarantine import log_counts, raise_if_rejected, write_quarantine
 from ingest.read import RawTable, column_mapping, scan_table
-from ingest.spool import (
-    ChunkResult,
-    EventSpool,
-    partition_raw,
-    rejected_of,
-    spool_from,
-    validate_chunk,
-)
+from ingest.spool import EventSpool, SpoolRunner, rejected_of, spool_from
 from ingest.tables import SpooledTables, Tables
 from ingest.validate import (
     REASON,
     REASON_COLUMN,
-    RowSplit,
     ValidatedTable,
     check_schema,
     contract_for,
     fill_event_defaults,
-    plan_validation,
     reason_counts,
     validate_table,
 )
@@ -99,21 +90,11 @@ def account_attributes(cfg: DictConfig) -> list[str]:
     return [n for n in names if n]
 
 
-#: Runs ``ingest.spool.validate_chunk`` for chunks 0..n-1 and returns their results: a loop
-#: here, Dask tasks with ``engine=dask`` (``features.distributed``).
-ChunkRunner = Callable[[Path, int, RowSplit, str], list[ChunkResult]]
-
-
-def run_chunks_here(folder: Path, n: int, split: RowSplit, default_event: str) -> list[ChunkResult]:
-    """Validate the chunks one after the other in this process (one chunk in memory at once)."""
-    return [validate_chunk(folder, i, split, default_event) for i in range(n)]
-
-
 @dataclass
 class _SpoolRequest:
     folder: Path
     n: int
-    run: ChunkRunner
+    runner: SpoolRunner
 
 
 def load_tables(cfg: DictConfig, quarantine_dir: Path, now: datetime | None = None) -> Tables:
@@ -136,15 +117,16 @@ def load_spooled_tables(
     folder: Path,
     n: int,
     now: datetime | None = None,
-    run: ChunkRunner = run_chunks_here,
+    runner: SpoolRunner | None = None,
 ) -> SpooledTables:
     """:func:`load_tables` with the events validated per hash-chunk of accounts into
     ``folder`` (``ingest.spool``): the same clean rows and the same rejects (the quarantine
-    is ordered chunk by chunk), with no step holding every event. ``run`` validates the
-    chunks (here, or on a Dask cluster)."""
+    is ordered chunk by chunk), with no step holding every event. ``runner`` runs the two
+    passes (default here; ``features.distributed.ClusterSpoolRunner`` on a Dask cluster)."""
     if n < 1:
         raise DataValidationError(f"the number of account chunks must be >= 1, got {n}")
-    tables = _load(cfg, quarantine_dir, now, _SpoolRequest(Path(folder), n, run))
+    request = _SpoolRequest(Path(folder), n, runner or SpoolRunner())
+    tables = _load(cfg, quarantine_dir, now, request)
     assert isinstance(tables, SpooledTables)
     return tables
 
@@ -154,9 +136,8 @@ def _validate_spooled(
 ) -> tuple[ValidatedTable, EventSpool]:
     """The events table through the two-pass spool (``ingest.spool``)."""
     with step(f"ingest: validate {contract.name} in {request.n} chunks of accounts", log):
-        plan = plan_validation(raw, contract, **opts)
-        partition_raw(plan, request.n, request.folder)
-        results = request.run(request.folder, request.n, plan.split, default_event)
+        split = request.runner.partition(raw, contract, opts, request.n, request.folder)
+        results = request.runner.validate(request.folder, request.n, split, default_event)
     spool = spool_from(request.folder, request.n, results)
     rejected = rejected_of(results)
     table = ValidatedTable(

@@ -12,6 +12,7 @@ quarantine. Parquet keeps its stored types and is checked against the contract i
 
 from __future__ import annotations
 
+import dataclasses
 import glob as globlib
 import re
 from collections.abc import Mapping, Sequence
@@ -331,6 +332,17 @@ def scan_table(
         source_names=source_names,
         partitions=partitions,
     )
+
+
+def restrict(raw: RawTable, files: Sequence[Path]) -> RawTable:
+    """``raw`` read from some of its files only (a share of a partitioned read: one Dask task
+    of ``ingest.spool``), with the same columns, names and partition keys. Only for tables
+    read straight from files (not derived, not from a database)."""
+    if raw.origin is not None:
+        raise ValueError(f"{raw.name} ({raw.origin}) is not read from files")
+    frame = _scan([str(f) for f in files], raw.format, SOURCE_FILE, raw.partitions)
+    frame = frame.rename({src: canon for canon, src in raw.source_names.items()})
+    return dataclasses.replace(raw, files=list(files), frame=frame)
 
 
 def _scan_postgres(

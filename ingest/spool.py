@@ -23,13 +23,21 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
 from core.errors import DataValidationError
 from ingest.profile import chunk_grains
-from ingest.validate import RowSplit, ValidationPlan, fill_event_defaults, split_rows
+from ingest.read import RawTable
+from ingest.validate import (
+    RowSplit,
+    TableContract,
+    ValidationPlan,
+    fill_event_defaults,
+    plan_validation,
+    split_rows,
+)
 
 #: The chunk-number column of the raw spool (a hive key: ``raw/__chunk=3/…``).
 CHUNK = "__chunk"
@@ -89,10 +97,12 @@ def raw_dir(folder: Path) -> Path:
     return folder / "raw"
 
 
-def partition_raw(plan: ValidationPlan, n: int, folder: Path) -> None:
-    """Pass 1: the plan's query, streamed into ``<folder>/raw/__chunk=<i>/`` (source order
-    kept within a chunk). A folder left by an earlier run is replaced."""
-    out = raw_dir(folder)
+def partition_raw(plan: ValidationPlan, n: int, folder: Path, part: int = 0) -> None:
+    """Pass 1: the plan's query, streamed into ``<folder>/raw/part=<part>/__chunk=<i>/``
+    (source order kept within a chunk). ``part``: which share of the source files this is
+    (one per Dask task; the parts' files are read in part order). A folder left by an earlier
+    run is replaced."""
+    out = raw_dir(folder) / f"part={part:05d}"
     if out.exists():
         shutil.rmtree(out)
     key = chunk_key(pl.col(plan.split.canon["account_id"]), n)
@@ -110,13 +120,11 @@ def partition_raw(plan: ValidationPlan, n: int, folder: Path) -> None:
         ) from err
 
 
-def validate_chunk(
-    folder: Path, i: int, split: RowSplit, default_event: str, keep_raw: bool = False
-) -> ChunkResult:
+def validate_chunk(folder: Path, i: int, split: RowSplit, default_event: str) -> ChunkResult:
     """Pass 2 for chunk ``i``: split its raw rows, fill the event defaults, write the clean
     rows. Runs anywhere ``folder`` is readable (a Dask worker); returns only small things."""
-    part = raw_dir(folder) / f"{CHUNK}={i}"
-    files = sorted(part.glob("*.parquet")) if part.exists() else []
+    # Parts in order, then each part's files in order: the source order of the chunk's rows.
+    files = sorted(raw_dir(folder).glob(f"part=*/{CHUNK}={i}/*.parquet"))
     if not files:
         return ChunkResult(i, None, 0, pl.DataFrame(), None)
     clean, rejected, _ = split_rows(pl.read_parquet(files), split)
@@ -131,9 +139,28 @@ def validate_chunk(
         clean.write_parquet(path, compression=SPOOL_COMPRESSION)
         newest = clean.get_column("timestamp").max()  # type: ignore[assignment]
         grains = chunk_grains(clean)
-    if not keep_raw:
-        shutil.rmtree(part)
+    for done in {f.parent for f in files}:
+        shutil.rmtree(done)
     return ChunkResult(i, path, clean.height, rejected, newest, grains)
+
+
+class SpoolRunner:
+    """Where the two passes run: here, one after the other (``engine=local``). The Dask
+    runner (``features.distributed.ClusterSpoolRunner``) runs the same functions as tasks."""
+
+    def partition(
+        self, raw: RawTable, contract: TableContract, opts: dict[str, Any], n: int, folder: Path
+    ) -> RowSplit:
+        """Pass 1 over all of ``raw``; returns how its rows split (for pass 2)."""
+        plan = plan_validation(raw, contract, **opts)
+        partition_raw(plan, n, folder)
+        return plan.split
+
+    def validate(
+        self, folder: Path, n: int, split: RowSplit, default_event: str
+    ) -> list[ChunkResult]:
+        """Pass 2 for every chunk, one in memory at a time."""
+        return [validate_chunk(folder, i, split, default_event) for i in range(n)]
 
 
 def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:

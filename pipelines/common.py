@@ -113,7 +113,8 @@ def job_data(cfg: DictConfig, profiled: bool = False) -> Iterator[JobData]:
     import polars as pl
 
     from core.cluster import dask_client, is_dask, n_partitions, workers
-    from ingest.load import ChunkRunner, load_spooled_tables, run_chunks_here
+    from ingest.load import load_spooled_tables
+    from ingest.spool import SpoolRunner
 
     with ExitStack() as stack:
         client = stack.enter_context(dask_client(cfg)) if is_dask(cfg) else None
@@ -129,16 +130,16 @@ def job_data(cfg: DictConfig, profiled: bool = False) -> Iterator[JobData]:
         folder = stack.enter_context(_spool_folder(cfg))
         stack.enter_context(pl.Config(engine_affinity="streaming"))
         quarantine = output_dir(cfg) / "quarantine"
-        run: ChunkRunner
+        runner: SpoolRunner | None = None
         if client is None:
-            n, run, mapper = int(cfg.features.chunk_accounts), run_chunks_here, None
+            n, mapper = int(cfg.features.chunk_accounts), None
         else:
-            from features.distributed import chunk_mapper, chunk_runner
+            from features.distributed import ClusterSpoolRunner, chunk_mapper
 
             n = n_partitions(cfg, workers(client))
-            run, mapper = chunk_runner(client), chunk_mapper(client)
+            runner, mapper = ClusterSpoolRunner(client), chunk_mapper(client)
         with step(f"load tables ({n} chunks of accounts)", log):
-            spooled = load_spooled_tables(cfg, quarantine, folder, n, run=run)
+            spooled = load_spooled_tables(cfg, quarantine, folder, n, runner=runner)
             data = JobData(spooled, client, mapper)
             if profiled:
                 _, data.resolved = _profile(cfg, spooled)

@@ -4,6 +4,8 @@ dataset, quarantine and profile as engine=local, on workers too small for the wh
 from __future__ import annotations
 
 import json
+import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +34,14 @@ WORLD = [
 
 def _cfg(root: Path, name: str, *extra: str) -> Any:
     return load_config(
-        [f"data.dir={root}/data", f"output.dir={root}/{name}", *WORLD, "seed=7", *extra]
+        [
+            f"data.dir={root}/data",
+            f"data.events={root}/data/events",
+            f"output.dir={root}/{name}",
+            *WORLD,
+            "seed=7",
+            *extra,
+        ]
     )
 
 
@@ -44,12 +53,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dask-world")
     cfg = _cfg(root, "sim")
     write_simulation(simulate(spec_from_config(cfg)), cfg.data.dir)
-    # A hostile row or two, so the quarantine is compared too.
-    events = pl.read_parquet(Path(cfg.data.dir) / "events.parquet")
-    bad = pl.concat(
-        [events.head(3), events.head(1).with_columns(pl.lit("ghost").alias("account_id"))]
-    )
-    pl.concat([events, bad]).write_parquet(Path(cfg.data.dir) / "events.parquet")
+    # A hive dataset by month (so the cluster reads shares of the files), with a hostile row
+    # or two, so the quarantine is compared too.
+    flat = Path(cfg.data.dir) / "events.parquet"
+    events = pl.read_parquet(flat)
+    ghost = events.head(1).with_columns(pl.lit("ghost").alias("account_id"))
+    events = pl.concat([events, events.head(3), ghost])
+    month = events.get_column("timestamp").dt.strftime("%Y-%m")
+    for key in month.unique().sort():
+        folder = Path(cfg.data.dir) / "events" / f"month={key}"
+        folder.mkdir(parents=True)
+        events.filter(month == key).write_parquet(folder / "part-0.parquet")
+    flat.unlink()
     return root
 
 
@@ -63,7 +78,13 @@ def _peak_rss_of_whole_build(root: Path) -> float:
         "build_and_write_dataset(cfg)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
     )
-    overrides = [f"data.dir={root}/data", f"output.dir={root}/rss", *WORLD, "seed=7"]
+    overrides = [
+        f"data.dir={root}/data",
+        f"data.events={root}/data/events",
+        f"output.dir={root}/rss",
+        *WORLD,
+        "seed=7",
+    ]
     out = subprocess.run(
         [sys.executable, "-c", code, json.dumps(overrides)],
         cwd=ROOT,
@@ -80,9 +101,12 @@ def _limit_bytes() -> float:
     return float(parse_bytes(WORKER_LIMIT))
 
 
-def test_cluster_build_equals_local_build_on_small_workers(world: Path) -> None:
+def test_cluster_build_equals_local_build_on_small_workers(
+    world: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from pipelines.common import build_and_write_dataset
 
+    caplog.set_level(logging.INFO)
     assert _peak_rss_of_whole_build(world) > _limit_bytes(), (
         "the test world fits one worker: make WORLD bigger or WORKER_LIMIT smaller"
     )
@@ -96,6 +120,9 @@ def test_cluster_build_equals_local_build_on_small_workers(world: Path) -> None:
         "engine.partitions=6",
     )
     remote, remote_cat, path = build_and_write_dataset(cfg)
+    # The workers read the files (shares of the months) and built the chunks.
+    assert re.search(r"source files read by [2-9]\d* tasks", caplog.text), caplog.text[-2000:]
+    assert "6 feature chunks submitted" in caplog.text
     assert_frame_equal(remote, local)  # row for row, dtypes and order included
     assert remote_cat == local_cat
     assert_frame_equal(pl.read_parquet(path), local)
