@@ -5,7 +5,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export PYTHONHASHSEED := 0
 
-.PHONY: run test test-fast lint bench browser postgres clean venv
+.PHONY: run test test-fast lint bench bench-100m bench-peer browser postgres clean venv peer-venv
 
 venv: .venv/.synced
 
@@ -15,6 +15,15 @@ $(UV):
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python python3.11
+	touch $@
+
+# The featuretools peer of the feature build (benchmarks/featuretools_peer.py) in its own
+# environment from its own lock file: featuretools needs pandas < 3, the main env has pandas 3.
+PEER := benchmarks/peer
+peer-venv: $(PEER)/.venv/.synced
+
+$(PEER)/.venv/.synced: $(PEER)/uv.lock $(PEER)/pyproject.toml | $(UV)
+	$(UV) sync --frozen --project $(PEER) --python python3.11
 	touch $@
 
 # The main job end to end on the built-in demo data.
@@ -31,11 +40,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
-test: venv browser postgres lint
+test: venv peer-venv browser postgres lint
 	.venv/bin/pytest -n 2 --dist loadgroup
 
 # The edit loop: everything but the end-to-end, browser and server tests (make test runs all).
-test-fast: venv lint
+test-fast: venv peer-venv lint
 	.venv/bin/pytest -n 2 --dist loadgroup -m "not slow and not browser and not server"
 
 # Linter, formatter and type checker (the pre-commit hooks run the same three).
@@ -57,6 +66,19 @@ bench: venv
 	$(PY) -m benchmarks.oracle_gap
 	$(PY) -m benchmarks.foreign_logs
 	$(PY) -m benchmarks.adoption_map --seeds 10
+	$(PY) -m benchmarks.scale --events 10M,30M --chunk-accounts 16
+	$(PY) -m benchmarks.pipeline_scale --events 1M,10M
+	$(MAKE) --no-print-directory bench-peer
+
+# The 100M case of the scale benchmarks (about 15 minutes, 4-6 GiB; the machine should be idle).
+bench-100m: venv
+	$(PY) -m benchmarks.scale --events 10M,100M --allow-100m --chunk-accounts 16
+	$(PY) -m benchmarks.pipeline_scale --events 1M,10M,100M --allow-100m
+
+# Our feature build against featuretools DFS on a 1M-event sample (time, memory, ROC-AUC).
+bench-peer: venv peer-venv
+	@test -f data/demo/events.parquet || .venv/bin/decay-simulate
+	$(PY) -m benchmarks.featuretools_peer
 
 clean:
 	rm -rf outputs mlruns data/demo .pytest_cache
