@@ -64,22 +64,12 @@ def parse_observed_until(value: str | date | datetime) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def observed_until_from_events(events: pl.DataFrame) -> datetime:
+def _day_after(newest: datetime) -> datetime:
     """Start (00:00 UTC) of the day after the newest event: the exclusive end of observation.
 
     Why the whole next day: a log exported mid-day is treated as covering that day; cutoffs are
     dates, so a partial last day can never end a label window early by a few hours.
     """
-    newest = events.select(pl.col("timestamp").max()).item()
-    if newest is None:
-        raise DataValidationError(
-            "no valid events: cannot tell when observation ends",
-            hint="check data.events and the quarantine, or set data.observed_until",
-        )
-    return _day_after(newest)
-
-
-def _day_after(newest: datetime) -> datetime:
     day = newest.astimezone(UTC).date() + timedelta(days=1)
     return datetime.combine(day, time(), tzinfo=UTC)
 
@@ -225,10 +215,12 @@ def _load(
             write_quarantine(table, Path(quarantine_dir))
 
     by_name = {t.raw.name: t.clean for t in done}
-    if spool is not None:
-        return _spooled_tables(cfg, spool, by_name, segments, event_segments)
-    clean_events = fill_event_defaults(by_name["events"], data.default_event)
-    if clean_events.is_empty():
+    if spool is None:
+        clean_events = fill_event_defaults(by_name["events"], data.default_event)
+        rows, newest = clean_events.height, clean_events.get_column("timestamp").max()
+    else:
+        rows, newest = spool.rows, spool.newest
+    if rows == 0 or newest is None:
         raise DataValidationError(
             f"no valid events in {data.events} (all rows rejected or none present)",
             hint="check the quarantine folder for the reasons",
@@ -236,54 +228,24 @@ def _load(
     if data.observed_until is not None:
         observed_until = parse_observed_until(data.observed_until)
     else:
-        observed_until = observed_until_from_events(clean_events)
+        observed_until = _day_after(newest)  # type: ignore[arg-type]
+    where = "" if spool is None else f" in {spool.n} chunks of accounts under {spool.folder}"
     log.info(
-        "ingest: %d events, observed until %s (exclusive, UTC)",
-        clean_events.height,
+        "ingest: %d events%s, observed until %s (exclusive, UTC)",
+        rows,
+        where,
         observed_until.isoformat(),
     )
-    return Tables(
-        events=clean_events,
-        users=by_name.get("users"),
-        accounts=by_name.get("accounts"),
-        observed_until=observed_until,
-        segments=segments,
-        event_segments=event_segments,
-    )
-
-
-def _spooled_tables(
-    cfg: DictConfig,
-    spool: EventSpool,
-    by_name: dict[str, pl.DataFrame],
-    segments: list[str],
-    event_segments: list[str],
-) -> SpooledTables:
-    data = cfg.data
-    if spool.rows == 0 or spool.newest is None:
-        raise DataValidationError(
-            f"no valid events in {data.events} (all rows rejected or none present)",
-            hint="check the quarantine folder for the reasons",
-        )
-    if data.observed_until is not None:
-        observed_until = parse_observed_until(data.observed_until)
-    else:
-        observed_until = _day_after(spool.newest)
-    log.info(
-        "ingest: %d events in %d chunks of accounts under %s, observed until %s (exclusive, UTC)",
-        spool.rows,
-        spool.n,
-        spool.folder,
-        observed_until.isoformat(),
-    )
-    return SpooledTables(
-        spool=spool,
-        users=by_name.get("users"),
-        accounts=by_name.get("accounts"),
-        observed_until=observed_until,
-        segments=segments,
-        event_segments=event_segments,
-    )
+    rest: dict[str, Any] = {
+        "users": by_name.get("users"),
+        "accounts": by_name.get("accounts"),
+        "observed_until": observed_until,
+        "segments": segments,
+        "event_segments": event_segments,
+    }
+    if spool is None:
+        return Tables(events=clean_events, **rest)
+    return SpooledTables(spool=spool, **rest)
 
 
 # ----------------------------------------------------------------------------- tracking plan
