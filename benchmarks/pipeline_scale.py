@@ -132,6 +132,8 @@ def _as_folder(data: Path) -> None:
 def simulate(n_events: int, data: Path, simulated: dict[int, Path]) -> dict[str, Any]:
     """The world of ``n_events`` in ``data``: simulated, or replicated from the largest one."""
     if n_events > MAX_SIMULATED:
+        if not simulated:  # the largest world the simulator makes, as the source
+            simulate(MAX_SIMULATED // 2, data.parent / "data-source", simulated)
         source = max(simulated)
         started = time.perf_counter()
         shape = replicate(n_events, data, "hive", source=simulated[source])
@@ -206,6 +208,12 @@ def main() -> None:
     parser.add_argument("--events", default="1M,10M", help="comma-separated sizes (first: ref)")
     parser.add_argument("--engines", default="local,dask", help="local and/or dask")
     parser.add_argument("--allow-100m", action="store_true", help="permit sizes above 50M")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add these sizes to the sizes already in the results file (the reference stays "
+        "the first size measured; the 100M case after a 1M,10M run)",
+    )
     args = parser.parse_args()
     sizes = [parse_count(s) for s in args.events.split(",")]
     engines = [e.strip() for e in args.engines.split(",")]
@@ -214,6 +222,12 @@ def main() -> None:
     if max(sizes) > 50_000_000 and not args.allow_100m:
         raise SystemExit("sizes above 50M need --allow-100m (many minutes, about 8 GiB)")
     out: list[dict[str, Any]] = []
+    if args.append and RESULT.exists():
+        out = [
+            size
+            for size in json.loads(RESULT.read_text(encoding="utf-8"))["sizes"]
+            if size["wanted"] not in sizes
+        ]
     simulated: dict[int, Path] = {}
     with tempfile.TemporaryDirectory(prefix="decay-pipeline-") as tmp:
         work = Path(tmp)
@@ -228,6 +242,9 @@ def main() -> None:
             print(json.dumps(size), flush=True)
     ref = out[0]
     for size in out:
+        for run in size["engines"].values():
+            run.pop("vs_local", None)
+            run.pop("vs_reference", None)
         for engine, run in size["engines"].items():
             if "local" in size["engines"] and engine != "local":
                 local = size["engines"]["local"]["steps"]
