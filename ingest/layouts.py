@@ -189,7 +189,12 @@ def split_grouped(tracks: pl.LazyFrame, groups: pl.LazyFrame) -> tuple[pl.LazyFr
     key = _user_key()
     blank = key.is_null() | (key.str.strip_chars() == "")
     marked = tracks.with_columns(key.alias("__uid"))
-    known = marked.join(users.with_columns(pl.lit(True).alias("__g")), on="__uid", how="left")
+    known = marked.join(
+        users.with_columns(pl.lit(True).alias("__g")),
+        on="__uid",
+        how="left",
+        maintain_order="left",  # source order: "first kept" for duplicates, deterministic output
+    )
     grouped = known.filter(pl.col("__g").is_not_null() | blank.fill_null(True))
     ungrouped = known.filter(pl.col("__g").is_null() & ~blank.fill_null(True))
     return grouped.drop("__uid", "__g"), ungrouped.drop("__uid", "__g")
@@ -235,11 +240,12 @@ def assign_accounts(tracks: pl.LazyFrame, groups: pl.LazyFrame) -> pl.LazyFrame:
     track, else the user's first group call. A user without any group call gets null."""
     member = _memberships(groups).sort("timestamp")
     first = _first_groups(member)
-    at = tracks.sort("timestamp").join_asof(
+    # Stable: tracks at one instant keep their source order (the output is the same every run).
+    at = tracks.sort("timestamp", maintain_order=True).join_asof(
         member, on="timestamp", by="user_id", strategy="backward", check_sortedness=False
     )
     return (
-        at.join(first, on="user_id", how="left")
+        at.join(first, on="user_id", how="left", maintain_order="left")
         .with_columns(pl.coalesce("account_id", "__first").alias("account_id"))
         .drop("__first")
     )

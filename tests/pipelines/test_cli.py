@@ -308,6 +308,7 @@ def test_the_choice_settings_are_enums() -> None:
         "run.simulate",
         "explain.format",
         "sink.kind",
+        "engine.kind",
     }
 
 
