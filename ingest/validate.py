@@ -407,7 +407,7 @@ def validate_table(
     The log gets the table's start and elapsed time (a long log validates for a while).
     """
     with step(f"ingest: validate {contract.name}", log):
-        return _validate_table(
+        plan = plan_validation(
             raw,
             contract,
             timezone=timezone,
@@ -415,6 +415,8 @@ def validate_table(
             now=now,
             known_accounts=known_accounts,
         )
+        clean, rejected, counts = split_rows(collect_rows(plan), plan.split)
+        return ValidatedTable(raw=raw, clean=clean, rejected=rejected, counts=counts)
 
 
 @dataclass(frozen=True)
@@ -585,27 +587,6 @@ def collect_rows(plan: ValidationPlan) -> pl.DataFrame:
             f"{plan.name} ({plan.location}): cannot read the table: {err}",
             hint="make every file of the table share the same columns and types",
         ) from err
-
-
-def _validate_table(
-    raw: RawTable,
-    contract: TableContract,
-    *,
-    timezone: str,
-    timestamp_format: str | None,
-    now: datetime,
-    known_accounts: pl.Series | None,
-) -> ValidatedTable:
-    plan = plan_validation(
-        raw,
-        contract,
-        timezone=timezone,
-        timestamp_format=timestamp_format,
-        now=now,
-        known_accounts=known_accounts,
-    )
-    clean, rejected, counts = split_rows(collect_rows(plan), plan.split)
-    return ValidatedTable(raw=raw, clean=clean, rejected=rejected, counts=counts)
 
 
 def fill_event_defaults(events: pl.DataFrame, default_event: str) -> pl.DataFrame:
