@@ -79,11 +79,11 @@ class ClusterSpoolRunner(SpoolRunner):
     def partition(
         self, raw: RawTable, contract: TableContract, opts: dict[str, Any], n: int, folder: Path
     ) -> RowSplit:
+        if raw.origin is not None or len(raw.files) < 2:  # derived or database tables
+            return super().partition(raw, contract, opts, n, folder)
         # The plan here too: table-level errors raise before any task, and its row split is
         # the same for every share of the files (they share one schema).
         split = plan_validation(raw, contract, **opts).split
-        if raw.origin is not None or len(raw.files) < 2:  # derived or database tables
-            return super().partition(raw, contract, opts, n, folder)
         shares = min(len(raw.files), 2 * workers(self.client))
         size = -(-len(raw.files) // shares)  # contiguous shares keep the files' order
         groups = [raw.files[k : k + size] for k in range(0, len(raw.files), size)]
@@ -122,10 +122,9 @@ class ClusterSpoolRunner(SpoolRunner):
         return _gather(self.client, futures, "validating the events")
 
 
-def _build_one(tables: SpooledTables | Tables, plan: ChunkPlan, i: int, n: int) -> Any:
+def _build_one(tables: SpooledTables, plan: ChunkPlan, i: int, n: int) -> pl.DataFrame | None:
     """One task: chunk ``i`` read on the worker from the spool, built there."""
-    chunk = tables.chunk(i) if isinstance(tables, SpooledTables) else tables
-    return build_chunk(chunk, plan, i, n)
+    return build_chunk(tables.chunk(i), plan, i, n)
 
 
 def chunk_mapper(client: Any) -> ChunkMapper:

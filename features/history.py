@@ -33,6 +33,7 @@ from core.config import FeaturesConfig
 from core.logs import get_logger
 from features.context import safe_div
 from features.windows import DAY, NO_DAY, Engine, EventCells, Sampler, T, last_to_series
+from ingest.tables import has_value
 
 log = get_logger(__name__)
 
@@ -56,7 +57,7 @@ def value_before(value: pl.Expr, days: pl.Expr, before: int) -> pl.Expr:
     as none): the one rule for whether the ``value_*`` features exist, for the whole build
     (``samples``) and for every chunk of a chunked one (``features.build``, a streaming
     aggregation over events on disk)."""
-    return (value.cast(pl.Float64).fill_nan(None).is_not_null() & (days < before)).any()
+    return (has_value(value) & (days < before)).any()
 
 
 def has_value_before(value: pl.Series, days: pl.Series, before: int) -> bool:

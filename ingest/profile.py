@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.tables import SpooledTables, Tables
+from ingest.tables import SpooledTables, Tables, has_value
 
 PROFILE_VERSION = 1
 CANONICAL_EVENT_COLUMNS = ("account_id", "user_id", "event", "timestamp", "value")
@@ -191,10 +191,7 @@ def grain_queries(events: pl.LazyFrame, extra: list[str]) -> list[pl.LazyFrame]:
         (pl.col("value") < 0).sum().alias("v_neg"),
         # First day with a value (NaN is none): whether the value_* features exist
         # (features.history.value_before) without reading the events again.
-        pl.col(_DAY)
-        .filter(pl.col("value").cast(pl.Float64).fill_nan(None).is_not_null())
-        .min()
-        .alias("v_first_day"),
+        pl.col(_DAY).filter(has_value(pl.col("value"))).min().alias("v_first_day"),
     )
     account_day = ev.group_by("account_id", _DAY).agg(pl.len().alias("n"))
     account_event = ev.group_by("account_id", "event").agg(
@@ -286,7 +283,7 @@ def profile_tables(
         )
     events = tables.events
     extra = _extra_columns(events, event_columns)
-    spool = getattr(tables, "spool", None)
+    spool = tables.spool if isinstance(tables, SpooledTables) else None
     if spool is not None and spool.grains is not None and event_columns is None:
         # Events validated per chunk (ingest.spool): the grains were aggregated per chunk
         # while each chunk was in memory; only the value quantiles read the events again.

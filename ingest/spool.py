@@ -53,15 +53,14 @@ def chunk_key(account_id: pl.Expr, n: int) -> pl.Expr:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """One validated chunk: its clean file (None when no row is clean), rejected raw rows,
-    counts per reason and the newest clean timestamp (for ``observed_until``)."""
+    """One validated chunk: its clean file (None when no row is clean), its rows, the rejected
+    raw rows and the profile's aggregations of its clean events (``ingest.profile.chunk_grains``;
+    None without clean rows)."""
 
     index: int
     path: str | None
     rows: int
     rejected: pl.DataFrame
-    newest: datetime | None
-    #: The profile's aggregations of the chunk's clean events (``ingest.profile.chunk_grains``).
     grains: list[pl.DataFrame] | None = None
 
 
@@ -74,11 +73,18 @@ class EventSpool:
     files: tuple[str | None, ...]  # chunk i's clean events, None when it has none
     rows: int
     schema: dict[str, pl.DataType]
-    newest: datetime | None
     #: Per chunk with clean events: the profile's grains (``ingest.profile.combine_grains``),
     #: aggregated while the chunk was in memory, so the profile and the feature build's first
     #: days need no second pass over the events.
     grains: list[list[pl.DataFrame]] | None = None
+
+    @property
+    def newest(self) -> datetime | None:
+        """The newest clean timestamp (for ``observed_until``), from the grains' overall rows."""
+        if self.grains is None:
+            return None
+        last = [g[0].get_column("last_ts").item() for g in self.grains]
+        return max((t for t in last if t is not None), default=None)
 
     def scan(self) -> pl.LazyFrame:
         """Every clean event, lazily (streaming aggregations over it hold no event table)."""
@@ -126,10 +132,9 @@ def validate_chunk(folder: Path, i: int, split: RowSplit, default_event: str) ->
     # Parts in order, then each part's files in order: the source order of the chunk's rows.
     files = sorted(raw_dir(folder).glob(f"part=*/{CHUNK}={i}/*.parquet"))
     if not files:
-        return ChunkResult(i, None, 0, pl.DataFrame(), None)
+        return ChunkResult(i, None, 0, pl.DataFrame())
     clean, rejected, _ = split_rows(pl.read_parquet(files), split)
     path: str | None = None
-    newest: datetime | None = None
     grains: list[pl.DataFrame] | None = None
     if clean.height:
         clean = fill_event_defaults(clean, default_event)
@@ -137,11 +142,10 @@ def validate_chunk(folder: Path, i: int, split: RowSplit, default_event: str) ->
         events.mkdir(parents=True, exist_ok=True)
         path = str(events / f"chunk-{i:05d}.parquet")
         clean.write_parquet(path, compression=SPOOL_COMPRESSION)
-        newest = clean.get_column("timestamp").max()  # type: ignore[assignment]
         grains = chunk_grains(clean)
     for done in {f.parent for f in files}:
         shutil.rmtree(done)
-    return ChunkResult(i, path, clean.height, rejected, newest, grains)
+    return ChunkResult(i, path, clean.height, rejected, grains)
 
 
 class SpoolRunner:
@@ -169,7 +173,6 @@ def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:
     files = tuple(by_index[i].path if i in by_index else None for i in range(n))
     first = next((p for p in files if p), None)
     schema = dict(pl.read_parquet_schema(first)) if first else {}
-    newest = [r.newest for r in results if r.newest is not None]
     grains = [r.grains for r in sorted(results, key=lambda r: r.index) if r.grains is not None]
     return EventSpool(
         folder=folder,
@@ -177,7 +180,6 @@ def spool_from(folder: Path, n: int, results: list[ChunkResult]) -> EventSpool:
         files=files,
         rows=sum(r.rows for r in results),
         schema=schema,
-        newest=max(newest) if newest else None,
         grains=grains or None,
     )
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:  # the spool module imports this one (the bare contract)
+    from ingest.spool import EventSpool
 
 TS = pl.Datetime("us", "UTC")
 
@@ -35,6 +38,12 @@ ACCOUNTS_OPTIONAL: dict[str, pl.DataType] = {
     "churned_at": TS,
     "seats": pl.Int64(),
 }  # plus the segment columns named in data.segments (String)
+
+
+def has_value(value: pl.Expr) -> pl.Expr:
+    """Whether an event's ``value`` counts as a value: non-null and not NaN (the one rule for the
+    profile's grains and the ``value_*`` features, ``features.history.value_before``)."""
+    return value.cast(pl.Float64).fill_nan(None).is_not_null()
 
 
 @dataclass
@@ -68,7 +77,7 @@ class SpooledTables:
     every feature is computed on. Users and accounts are small and stay in memory.
     """
 
-    spool: Any  # ingest.spool.EventSpool (not imported here: tables.py is the bare contract)
+    spool: EventSpool
     users: pl.DataFrame | None
     accounts: pl.DataFrame | None
     observed_until: datetime
@@ -77,11 +86,11 @@ class SpooledTables:
 
     @property
     def events(self) -> pl.LazyFrame:
-        return self.spool.scan()  # type: ignore[no-any-return,unused-ignore]
+        return self.spool.scan()
 
     @property
     def n_chunks(self) -> int:
-        return int(self.spool.n)
+        return self.spool.n
 
     def chunk(self, i: int) -> Tables:
         """Chunk ``i``: its events (source order), and the users and accounts of its accounts."""
